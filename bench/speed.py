@@ -1,0 +1,60 @@
+"""Speed of the library's hot paths.
+
+    python bench/speed.py
+
+1. Batch colorimetry: reflectance → CIELAB for 100,000 spectra (goal ≤ 0.2 s).
+2. ``python -m model predict`` on 10,000 recipes, end to end in a fresh process:
+   interpreter start, imports, model load with hash check, CSV in, CSV out (goal ≤ 2 s).
+Uses the shipped champion in trained_models/.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from model import colorimetry, registry  # noqa: E402
+
+
+def best_of(runs: int, function) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> int:
+    rng = np.random.default_rng(0)
+    spectra = rng.uniform(0.02, 1.2, size=(100_000, 31))
+    colorimetry.reflectance_to_Lab(spectra[:10])  # builds the 31 × 3 weights once
+    seconds = best_of(5, lambda: colorimetry.reflectance_to_Lab(spectra))
+    print(f"batch colorimetry, 100,000 spectra → CIELAB: {seconds:.3f} s (goal ≤ 0.2 s)")
+
+    model, card = registry.load_champion()
+    ranges = card.dataset["training_range"]
+    columns = [*model.colorants_, "thickness_um"]
+    recipes = pd.DataFrame({c: rng.uniform(ranges["minimum"][c], ranges["maximum"][c], 10_000) for c in columns})
+    recipes["thickness_um"] = rng.choice([8.0, 12.0], size=10_000)
+    with tempfile.TemporaryDirectory() as folder:
+        source, output = Path(folder) / "recipes.csv", Path(folder) / "predictions.csv"
+        recipes.to_csv(source, index=False)
+        command = [sys.executable, "-m", "model", "predict", "--model", str(registry.settings.models_dir()), "--input", str(source), "--output", str(output)]
+        seconds = best_of(3, lambda: subprocess.run(command, cwd=ROOT, check=True, capture_output=True))
+        rows = len(pd.read_csv(output))
+    print(f"python -m model predict, {rows:,} recipes end to end: {seconds:.2f} s (goal ≤ 2 s; model {card.version})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""What a prediction carries, shared by every model (the MLP heads and Kubelka–Munk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import colorimetry
+from ._schema import BAND_COLUMNS, THICKNESS_COLUMN
+
+__all__ = ["TrainingRange", "Prediction", "build_prediction", "PREDICTION_COLUMNS"]
+
+#: Columns a prediction table adds to the input recipes, in order (the CLI's output shape).
+PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail"]
+
+
+@dataclass(frozen=True)
+class TrainingRange:
+    """Per-input min and max seen in training (colorants in wt %, thickness in µm)."""
+
+    minimum: dict[str, float]
+    maximum: dict[str, float]
+
+    @classmethod
+    def from_recipes(cls, recipes: pd.DataFrame) -> "TrainingRange":
+        return cls(
+            {c: float(recipes[c].min()) for c in recipes.columns},
+            {c: float(recipes[c].max()) for c in recipes.columns},
+        )
+
+    def violations(self, recipes: pd.DataFrame, tolerance: float = 1e-9) -> list[str]:
+        """One human-readable string per row: empty when the row is inside the range."""
+        messages: list[list[str]] = [[] for _ in range(len(recipes))]
+        for name, low in self.minimum.items():
+            high = self.maximum[name]
+            values = recipes[name].to_numpy(dtype=float)
+            unit = "µm" if name == THICKNESS_COLUMN else "%"
+            for row in np.flatnonzero((values < low - tolerance) | (values > high + tolerance)):
+                messages[row].append(f"{name}={values[row]:g}{unit} outside trained {low:g}–{high:g}{unit}")
+        return ["; ".join(parts) for parts in messages]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predictions for a batch of n recipes.
+
+    Attributes
+    ----------
+    recipes : DataFrame, the inputs (colorants in wt %, ``thickness_um`` in µm).
+    reflectance : (n, 31) predicted reflectance factor (0–1, may exceed 1).
+    Lab_spectral : (n, 3) CIELAB computed from the predicted spectrum (L* 0–100).
+    Lab_head : (n, 3) CIELAB from the CIELAB head (equal to ``Lab_spectral`` for models without one).
+    headline : ``"spectral"`` or ``"head"``, which path ``Lab`` reports (chosen on validation).
+    delta_e00_paths : (n,) ΔE00 between the two paths, a built-in self-check.
+    sRGB : (n, 3) display sRGB (0–1) of the headline CIELAB; ``out_of_gamut`` where clipped.
+    out_of_range : (n,) bool, the recipe lies outside the training range; ``out_of_range_detail`` says how.
+    """
+
+    recipes: pd.DataFrame
+    reflectance: np.ndarray
+    Lab_spectral: np.ndarray
+    Lab_head: np.ndarray
+    headline: str
+    delta_e00_paths: np.ndarray
+    sRGB: np.ndarray
+    out_of_gamut: np.ndarray
+    out_of_range: np.ndarray
+    out_of_range_detail: list[str]
+
+    def __len__(self) -> int:
+        return len(self.reflectance)
+
+    @property
+    def Lab(self) -> np.ndarray:
+        """The headline CIELAB path."""
+        return self.Lab_head if self.headline == "head" else self.Lab_spectral
+
+    @property
+    def LCh(self) -> np.ndarray:
+        """(L*, C*, h°) derived from the headline a*, b*."""
+        return colorimetry.Lab_to_LCh(self.Lab)
+
+    @property
+    def hex(self) -> np.ndarray:
+        return np.atleast_1d(colorimetry.sRGB_to_hex(self.sRGB))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Inputs plus ``L, a, b, C, h``, ``R400 … R700`` and the flags (the CLI's output shape)."""
+        LCh = self.LCh
+        out = self.recipes.reset_index(drop=True).copy()
+        out["L"], out["a"], out["b"] = self.Lab[:, 0], self.Lab[:, 1], self.Lab[:, 2]
+        out["C"], out["h"] = LCh[:, 1], LCh[:, 2]
+        bands = pd.DataFrame(self.reflectance, columns=BAND_COLUMNS)
+        out = pd.concat([out, bands], axis=1)
+        out["delta_e00_paths"] = self.delta_e00_paths
+        out["hex"] = self.hex
+        out["out_of_gamut"] = self.out_of_gamut
+        out["out_of_range"] = self.out_of_range
+        out["out_of_range_detail"] = self.out_of_range_detail
+        return out
+
+
+def build_prediction(
+    recipes: pd.DataFrame,
+    reflectance: np.ndarray,
+    Lab_head: np.ndarray | None,
+    headline: str,
+    training_range: TrainingRange,
+) -> Prediction:
+    """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour)."""
+    reflectance = np.asarray(reflectance, dtype=float)
+    Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
+    Lab_head = Lab_spectral if Lab_head is None else np.asarray(Lab_head, dtype=float)
+    Lab = Lab_head if headline == "head" else Lab_spectral
+    sRGB, out_of_gamut = colorimetry.Lab_to_sRGB(Lab)
+    detail = training_range.violations(recipes)
+    return Prediction(
+        recipes=recipes.reset_index(drop=True),
+        reflectance=reflectance,
+        Lab_spectral=Lab_spectral,
+        Lab_head=Lab_head,
+        headline=headline,
+        delta_e00_paths=np.atleast_1d(colorimetry.delta_E00(Lab_spectral, Lab_head)),
+        sRGB=sRGB,
+        out_of_gamut=np.atleast_1d(out_of_gamut),
+        out_of_range=np.array([bool(d) for d in detail]),
+        out_of_range_detail=detail,
+    )

@@ -1,0 +1,287 @@
+"""Versioned models on disk, each with a JSON card, and an atomically replaced champion pointer.
+
+Layout of the models directory::
+
+    <version>/model.joblib      the fitted model (written by Huecast itself)
+    <version>/card.json         config, metrics, data fingerprint, versions, SHA-256
+    CHAMPION                    the served version's name, replaced with os.replace
+    promotions.jsonl            one line per promotion or rollback, for the history
+
+Only files this module wrote are ever unpickled, and only after their SHA-256 matches
+the card. A new model goes into a new folder; nothing being served is overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import joblib
+
+from . import settings
+
+__all__ = [
+    "ModelCard",
+    "IntegrityError",
+    "save_model",
+    "load_model",
+    "list_cards",
+    "read_card",
+    "champion_version",
+    "promote",
+    "load_champion",
+    "promotion_history",
+    "library_versions",
+    "load_from_path",
+]
+
+MODEL_FILE = "model.joblib"
+CARD_FILE = "card.json"
+POINTER_FILE = "CHAMPION"
+PROMOTIONS_FILE = "promotions.jsonl"
+
+
+class IntegrityError(RuntimeError):
+    """A model file does not match its card, or the card is unreadable."""
+
+
+def library_versions() -> dict[str, str]:
+    import numpy, pandas, sklearn, colour
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__,
+        "joblib": joblib.__version__,
+        "colour-science": colour.__version__,
+    }
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Provenance of one saved model.
+
+    Attributes
+    ----------
+    version : str, the folder name.
+    kind : str, the model class (``FormulationModel`` or ``KubelkaMunkModel``).
+    config : dict, the model's hyperparameters.
+    metrics : dict, leave-recipe-out metrics (see ``evaluation.summarise``).
+    dataset : dict, ``name``, ``fingerprint``, ``n_samples``, ``n_recipes``, ``colorants``, ``store_version``.
+    library_versions : dict
+    created_at : str, ISO 8601 UTC.
+    sha256 : str, of ``model.joblib``.
+    notes : dict, anything else (evaluation protocol, headline choice…).
+    """
+
+    version: str
+    kind: str
+    config: dict
+    metrics: dict
+    dataset: dict
+    library_versions: dict
+    created_at: str
+    sha256: str
+    notes: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    # Write beside the target then os.replace, so a reader sees the old file or the new, never half.
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _root(models_dir) -> Path:
+    return Path(models_dir) if models_dir is not None else settings.models_dir()
+
+
+def save_model(model, *, metrics: dict, dataset_info: dict, models_dir=None, notes: dict | None = None, version: str | None = None) -> ModelCard:
+    """Save a fitted model as a new version and return its card. Does not promote it.
+
+    Parameters
+    ----------
+    model : fitted FormulationModel or KubelkaMunkModel
+    metrics : dict, leave-recipe-out metrics to record.
+    dataset_info : dict, at least ``fingerprint``; see :class:`ModelCard`.
+    models_dir : path, default :func:`settings.models_dir`.
+    version : str, optional; default is the UTC time plus a short hash.
+    """
+    root = _root(models_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
+    try:
+        model_path = staging / MODEL_FILE
+        joblib.dump(model, model_path)
+        sha256 = _sha256(model_path)
+        created_at = datetime.now(timezone.utc)
+        version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
+        config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
+        card = ModelCard(
+            version=version,
+            kind=type(model).__name__,
+            config=config,
+            metrics=dict(metrics),
+            dataset=dict(dataset_info),
+            library_versions=library_versions(),
+            created_at=created_at.isoformat(timespec="seconds"),
+            sha256=sha256,
+            notes=dict(notes or {}),
+        )
+        (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
+        final = root / version
+        if final.exists():
+            raise FileExistsError(f"Model version {version!r} already exists in {root}; versions are never overwritten.")
+        os.replace(staging, final)
+    except BaseException:
+        for leftover in staging.glob("*"):
+            leftover.unlink(missing_ok=True)
+        if staging.exists():
+            staging.rmdir()
+        raise
+    return card
+
+
+def read_card(version: str, models_dir=None) -> ModelCard:
+    path = _root(models_dir) / version / CARD_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ModelCard(**data)
+    except FileNotFoundError:
+        raise IntegrityError(f"Model version {version!r} has no card at {path}; it was not saved by Huecast.") from None
+    except (json.JSONDecodeError, TypeError) as error:
+        raise IntegrityError(f"The card of model {version!r} ({path}) is unreadable: {error}. Roll back to another version.") from None
+
+
+def load_model(version: str, models_dir=None):
+    """Load a saved model after checking its SHA-256 against its card.
+
+    Returns
+    -------
+    (model, ModelCard)
+
+    Raises
+    ------
+    IntegrityError
+        The file is missing or its hash does not match the card (it was changed after saving).
+    """
+    root = _root(models_dir)
+    if not version or Path(version).name != version:
+        raise IntegrityError(f"{version!r} is not a model version name.")
+    card = read_card(version, root)
+    model_path = root / version / MODEL_FILE
+    if not model_path.is_file():
+        raise IntegrityError(f"Model {version!r} has a card but no {MODEL_FILE}; roll back to another version.")
+    actual = _sha256(model_path)
+    if actual != card.sha256:
+        raise IntegrityError(
+            f"Model {version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
+            f"{card.sha256[:12]}…). It will not be loaded; roll back to another version or retrain."
+        )
+    current = library_versions()
+    for library in ("scikit-learn", "numpy"):
+        if card.library_versions.get(library) != current[library]:
+            warnings.warn(
+                f"Model {version!r} was saved with {library} {card.library_versions.get(library)}; this is "
+                f"{current[library]}. Predictions may differ slightly; retrain to be sure.",
+                stacklevel=2,
+            )
+    return joblib.load(model_path), card
+
+
+def list_cards(models_dir=None) -> list[ModelCard]:
+    """Cards of every saved version, oldest first (unreadable ones are skipped)."""
+    root = _root(models_dir)
+    if not root.is_dir():
+        return []
+    cards = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            cards.append(read_card(folder.name, root))
+        except IntegrityError:
+            continue
+    return sorted(cards, key=lambda card: (card.created_at, card.version))
+
+
+def champion_version(models_dir=None) -> str | None:
+    pointer = _root(models_dir) / POINTER_FILE
+    if not pointer.is_file():
+        return None
+    return pointer.read_text(encoding="utf-8").strip() or None
+
+
+def promote(version: str, models_dir=None, *, user: str = "local", action: str = "promote") -> None:
+    """Make ``version`` the champion: verify it loads, then swap the pointer atomically."""
+    root = _root(models_dir)
+    load_model(version, root)  # refuse to point at something that would not load
+    previous = champion_version(root)
+    _atomic_write_text(root / POINTER_FILE, version + "\n")
+    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user}
+    with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
+        log.write(json.dumps(entry) + "\n")
+
+
+def promotion_history(models_dir=None) -> list[dict]:
+    path = _root(models_dir) / PROMOTIONS_FILE
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_champion(models_dir=None):
+    """Load the champion named by the pointer.
+
+    Returns
+    -------
+    (model, ModelCard)
+
+    Raises
+    ------
+    FileNotFoundError
+        No champion has been promoted; train one with ``python -m model train``.
+    IntegrityError
+        The champion's file fails its hash check.
+    """
+    root = _root(models_dir)
+    version = champion_version(root)
+    if version is None:
+        raise FileNotFoundError(
+            f"No champion model in {root}. Train and promote one: python -m model train --data data/demo --promote"
+        )
+    return load_model(version, root)
+
+
+def load_from_path(path) -> tuple[object, ModelCard]:
+    """Load from a version folder (holding ``card.json``) or a models directory (its champion)."""
+    path = Path(path)
+    if (path / CARD_FILE).is_file():
+        return load_model(path.name, path.parent)
+    if path.is_dir():
+        return load_champion(path)
+    raise FileNotFoundError(f"{path} is neither a model version folder nor a models directory.")

@@ -1,0 +1,199 @@
+"""Tests for model.physics: the finite-film Kubelka–Munk formula and the fitted KM baseline."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from model import colorimetry
+from model._prediction import Prediction
+from model._schema import THICKNESS_COLUMN
+from model.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
+from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
+
+NON_FLUORESCENT = tuple(c for c in DEMO_COLORANTS if c.emission is None)
+NON_FLUORESCENT_NAMES = [c.name for c in NON_FLUORESCENT]
+
+
+def random_recipes(names, maxima, n, seed) -> pd.DataFrame:
+    """Recipes with about half the colorants present, each up to its maximum (wt %)."""
+    rng = np.random.default_rng(seed)
+    table = pd.DataFrame({name: rng.uniform(0, 1, n) * top * (rng.random(n) < 0.5) for name, top in zip(names, maxima)})
+    table[THICKNESS_COLUMN] = rng.choice([8.0, 10.0, 12.0], n)
+    return table
+
+
+def demo_plan_without_fluorescent() -> pd.DataFrame:
+    plan = demo_measurement_plan()
+    return plan[plan["FluoYellow"] == 0].drop(columns="FluoYellow")
+
+
+@pytest.fixture(scope="module")
+def noiseless_non_fluorescent():
+    return simulate_dataset(demo_plan_without_fluorescent(), colorants=NON_FLUORESCENT)
+
+
+@pytest.fixture(scope="module")
+def fitted_non_fluorescent(noiseless_non_fluorescent):
+    return KubelkaMunkModel().fit(noiseless_non_fluorescent)
+
+
+# ------------------------------------------------------------------ formula
+
+
+def test_clear_film_returns_the_backing():
+    np.testing.assert_allclose(finite_film_reflectance(0.0, 0.0, 10.0, [0.2, 0.8]), [0.2, 0.8], rtol=1e-12)
+
+
+def test_non_scattering_film_follows_beer_lambert():
+    K = np.array([[0.0, 0.01, 0.1, 1.0]])
+    np.testing.assert_allclose(finite_film_reflectance(K, 0.0, [8.0], 0.9), 0.9 * np.exp(-2 * K * 8.0), rtol=1e-10)
+
+
+def test_thick_film_hides_its_backing():
+    K, S = np.array([0.01, 0.1, 0.5]), np.array([0.5, 0.5, 0.5])
+    ratio = K / S
+    R_infinity = 1 + ratio - np.sqrt(ratio**2 + 2 * ratio)  # Kubelka–Munk reflectance of an opaque layer
+    for backing in (0.0, 1.0):
+        np.testing.assert_allclose(finite_film_reflectance(K, S, 1e4, backing), R_infinity, rtol=1e-10)
+
+
+def test_agrees_with_kubelkas_hyperbolic_form():
+    K, S, X, Rg = 0.03, 0.2, 9.0, 0.7
+    a = 1 + K / S
+    b = np.sqrt(a**2 - 1)
+    coth = 1 / np.tanh(b * S * X)
+    textbook = (1 - Rg * (a - b * coth)) / (a - Rg + b * coth)
+    np.testing.assert_allclose(finite_film_reflectance(K, S, X, Rg), textbook, rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 0.1, 1.0])
+def test_analytic_gradient_matches_finite_differences(scale):
+    rng = np.random.default_rng(0)
+    K, S = rng.uniform(0.1, 1, 20) * scale, rng.uniform(0.1, 3, 20) * scale
+    X, Rg = rng.choice([8.0, 12.0], 20), rng.uniform(0.3, 1.0, 20)
+    reflectance, dR_dK, dR_dS, dR_dRg = _film_reflectance_gradient(K, S, X, Rg)
+    step = 1e-3 * scale  # small enough for truncation, large enough for round-off
+    np.testing.assert_allclose(reflectance, finite_film_reflectance(K, S, X, Rg), rtol=1e-12)
+    central = lambda f: (f(+step) - f(-step)) / (2 * step)  # noqa: E731
+    np.testing.assert_allclose(dR_dK, central(lambda h: finite_film_reflectance(K + h, S, X, Rg)), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(dR_dS, central(lambda h: finite_film_reflectance(K, S + h, X, Rg)), rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(
+        dR_dRg, (finite_film_reflectance(K, S, X, Rg + 1e-6) - finite_film_reflectance(K, S, X, Rg - 1e-6)) / 2e-6, rtol=1e-5, atol=1e-8
+    )
+
+
+# ------------------------------------------------------------------ the fitted model
+
+
+def test_recovers_noiseless_non_fluorescent_spectra(noiseless_non_fluorescent, fitted_non_fluorescent):
+    model = fitted_non_fluorescent
+    training = model.predict(noiseless_non_fluorescent.recipes)
+    delta_e00 = colorimetry.delta_E00(training.Lab, colorimetry.reflectance_to_Lab(noiseless_non_fluorescent.reflectance))
+    assert delta_e00.mean() < 0.1
+
+    unseen = random_recipes(NON_FLUORESCENT_NAMES, [20, 2, 6, 5], n=40, seed=1)
+    truth = simulate_reflectance(unseen[NON_FLUORESCENT_NAMES].to_numpy(), unseen[THICKNESS_COLUMN].to_numpy(), colorants=NON_FLUORESCENT)
+    prediction = model.predict(unseen)
+    delta_e00 = colorimetry.delta_E00(prediction.Lab, colorimetry.reflectance_to_Lab(truth))
+    assert delta_e00.mean() < 0.2
+    assert np.abs(prediction.reflectance - truth).mean() < 0.002
+
+
+def test_recovers_the_unit_coefficients_where_they_matter(fitted_non_fluorescent):
+    for index, colorant in enumerate(NON_FLUORESCENT):
+        strong = colorant.absorption > 0.3 * colorant.absorption.max()
+        np.testing.assert_allclose(fitted_non_fluorescent.K_[index, strong], colorant.absorption[strong], rtol=0.1)
+
+
+def test_predict_before_fit_raises_not_fitted():
+    recipes = pd.DataFrame({"BiVaYellow": [1.0], THICKNESS_COLUMN: [8.0]})
+    with pytest.raises(NotFittedError, match="call fit"):
+        KubelkaMunkModel().predict(recipes)
+
+
+@pytest.mark.parametrize("colorants", [NON_FLUORESCENT[:2], DEMO_COLORANTS], ids=["2 colorants", "5 colorants"])
+def test_any_number_of_colorants(colorants):
+    names = [c.name for c in colorants]
+    maxima = [{"FluoYellow": 25, "BiVaYellow": 20, "PhthaloGreen": 2}.get(n, 5) for n in names]
+    train = simulate_dataset(random_recipes(names, maxima, n=60, seed=2), colorants=colorants, rng=np.random.default_rng(0))
+    model = KubelkaMunkModel().fit(train)
+    assert model.colorants_ == tuple(names)
+    assert model.K_.shape == model.S_.shape == (len(names), 31)
+    assert model.backing_reflectance_.shape == (31,)
+    assert model.n_features_in_ == len(names) + 1
+
+    prediction = model.predict(random_recipes(names, maxima, n=7, seed=3))
+    assert isinstance(prediction, Prediction)
+    assert prediction.reflectance.shape == (7, 31)
+    assert prediction.Lab.shape == (7, 3)
+    assert prediction.headline == "spectral"
+    np.testing.assert_array_equal(prediction.delta_e00_paths, np.zeros(7))  # one path only
+    assert len(prediction.to_frame()) == 7
+
+
+def test_flags_a_recipe_beyond_the_training_range(fitted_non_fluorescent):
+    recipes = pd.DataFrame(
+        {"BiVaYellow": [5.0, 5.0], "PhthaloGreen": [1.0, 4.0], "PearlBlue": [0.0, 0.0], "QuinMagenta": [0.0, 0.0], THICKNESS_COLUMN: [8.0, 8.0]}
+    )
+    prediction = fitted_non_fluorescent.predict(recipes)
+    assert prediction.out_of_range.tolist() == [False, True]
+    assert "PhthaloGreen" in prediction.out_of_range_detail[1]
+
+
+def test_cannot_reproduce_fluorescence_and_does_worse_there():
+    """The point of the baseline: no fluorescence term, so it stays below reflectance 1."""
+    dataset = simulate_dataset(demo_measurement_plan(), rng=np.random.default_rng(2026))
+    started = time.perf_counter()
+    model = KubelkaMunkModel().fit(dataset)
+    assert time.perf_counter() - started < 10.0
+    prediction = model.predict(dataset.recipes)
+    assert dataset.reflectance.max() > 1.1
+    assert prediction.reflectance.max() <= 1.0 + 1e-9
+    delta_e00 = colorimetry.delta_E00(prediction.Lab, colorimetry.reflectance_to_Lab(dataset.reflectance))
+    fluorescent = dataset.table["FluoYellow"].to_numpy() > 0
+    assert delta_e00[fluorescent].mean() > delta_e00[~fluorescent].mean()
+
+
+def test_fit_is_deterministic_and_clonable(noiseless_non_fluorescent, fitted_non_fluorescent):
+    again = clone(fitted_non_fluorescent).fit(noiseless_non_fluorescent)
+    np.testing.assert_array_equal(again.K_, fitted_non_fluorescent.K_)
+    np.testing.assert_array_equal(again.S_, fitted_non_fluorescent.S_)
+    assert not hasattr(clone(fitted_non_fluorescent), "K_")
+
+
+def test_predict_names_missing_and_bad_columns(fitted_non_fluorescent):
+    good = {"BiVaYellow": [5.0], "PhthaloGreen": [1.0], "PearlBlue": [0.0], "QuinMagenta": [0.0], THICKNESS_COLUMN: [8.0]}
+    with pytest.raises(ValueError, match="QuinMagenta"):
+        fitted_non_fluorescent.predict(pd.DataFrame({k: v for k, v in good.items() if k != "QuinMagenta"}))
+    with pytest.raises(ValueError, match="PearlBlue"):
+        fitted_non_fluorescent.predict(pd.DataFrame({**good, "PearlBlue": [-1.0]}))
+    with pytest.raises(ValueError, match="thickness_um"):
+        fitted_non_fluorescent.predict(pd.DataFrame({**good, THICKNESS_COLUMN: [0.0]}))
+
+
+def test_extra_columns_are_carried_through(fitted_non_fluorescent):
+    recipes = pd.DataFrame(
+        {"name": ["a"], "BiVaYellow": [5.0], "PhthaloGreen": [1.0], "PearlBlue": [0.0], "QuinMagenta": [0.0], THICKNESS_COLUMN: [8.0]}
+    )
+    assert fitted_non_fluorescent.predict(recipes).to_frame()["name"].tolist() == ["a"]
+
+
+def test_fit_rejects_bad_parameters(noiseless_non_fluorescent):
+    with pytest.raises(ValueError, match="max_backing_reflectance"):
+        KubelkaMunkModel(max_backing_reflectance=1.5).fit(noiseless_non_fluorescent)
+    with pytest.raises(TypeError, match="Dataset"):
+        KubelkaMunkModel().fit(noiseless_non_fluorescent.table)
+
+
+def test_warns_about_a_colorant_absent_from_training():
+    plan = demo_plan_without_fluorescent()
+    plan = plan[plan["QuinMagenta"] == 0]
+    dataset = simulate_dataset(plan, colorants=NON_FLUORESCENT)
+    with pytest.warns(UserWarning, match="QuinMagenta"):
+        KubelkaMunkModel().fit(dataset)
