@@ -46,7 +46,7 @@ def _cmd_train(args) -> int:
     print(format_metrics(result.evaluation.metrics, title=f"Model {card.version} (headline path: {result.model.config.headline})"))
     first_model = registry.champion_version(args.out) is None
     if args.promote or first_model:
-        registry.promote(card.version, args.out, user="cli")
+        registry.promote(card.version, args.out)
         why = "" if args.promote else " (the first model in this directory)"
         print(f"Promoted {card.version} to champion{why}.")
     print(f"Saved to {Path(args.out or registry.settings.models_dir()) / card.version}")

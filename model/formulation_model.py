@@ -123,12 +123,12 @@ class ModelConfig:
     hidden_layer_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     solver: str = "lbfgs"
-    alpha: float = 1e-2
+    alpha: float = 1.0
     learning_rate_init: float = 1e-3
     batch_size: int | str = "auto"
     max_iter: int = 3000
     early_stopping: bool = False
-    input_transform: str = "amount"
+    input_transform: str = "sqrt"
     spectral_target: str = "reflectance"
     n_ensemble: int = 3
     headline: str = "spectral"

@@ -26,6 +26,7 @@ from pathlib import Path
 import joblib
 
 from . import settings
+from .access import LOCAL_ADMIN, User, require_admin
 
 __all__ = [
     "ModelCard",
@@ -236,13 +237,22 @@ def champion_version(models_dir=None) -> str | None:
     return pointer.read_text(encoding="utf-8").strip() or None
 
 
-def promote(version: str, models_dir=None, *, user: str = "local", action: str = "promote") -> None:
-    """Make ``version`` the champion: verify it loads, then swap the pointer atomically."""
+def promote(version: str, models_dir=None, *, user: User = LOCAL_ADMIN, action: str = "promote") -> None:
+    """Make ``version`` the champion: verify it loads, then swap the pointer atomically.
+
+    Parameters
+    ----------
+    version : str
+    models_dir : path, optional
+    user : User, must be an admin (``access.PermissionDenied`` otherwise).
+    action : ``"promote"`` or ``"rollback"``, recorded in the promotions log.
+    """
+    require_admin(user, f"{action} a model")
     root = _root(models_dir)
     load_model(version, root)  # refuse to point at something that would not load
     previous = champion_version(root)
     _atomic_write_text(root / POINTER_FILE, version + "\n")
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user}
+    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user.name}
     with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")
 

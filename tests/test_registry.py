@@ -100,3 +100,12 @@ def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, tiny
     stop.set()
     reader.join()
     assert seen <= {first.version, second.version}
+
+
+def test_a_viewer_cannot_promote(saved):
+    from model.access import PermissionDenied, User
+
+    root, _, card = saved
+    with pytest.raises(PermissionDenied, match="needs an admin"):
+        registry.promote(card.version, root, user=User("guest", "viewer"))
+    assert registry.champion_version(root) is None
