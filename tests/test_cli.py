@@ -1,0 +1,98 @@
+"""The command line, run as a user runs it: in a subprocess, on real files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import BAND_COLUMNS, registry
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "model", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory, repo_root):
+    out = tmp_path_factory.mktemp("models")
+    config = tmp_path_factory.mktemp("config") / "tiny.json"
+    config.write_text(json.dumps({"hidden_layer_sizes": [16], "max_iter": 300, "n_ensemble": 1}))
+    result = run_cli("train", "--data", repo_root / "data" / "demo", "--out", out, "--config", config, "--folds", 2, "--seeds", 0, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    return out, result
+
+
+def test_train_saves_reports_and_promotes_the_first_model(trained_dir):
+    out, result = trained_dir
+    assert "headline path" in result.stdout and "leave-recipe-out" in result.stdout
+    assert "Matched by name" in result.stderr  # the match report is printed
+    model, card = registry.load_champion(out)
+    assert card.dataset["n_samples"] == 105 and card.dataset["n_recipes"] == 51
+    assert card.config["hidden_layer_sizes"] == [16]
+    assert card.notes["headline"] in ("spectral", "head")
+    assert card.metrics["delta_e00_mean_headline"] > 0
+
+
+def test_predict_writes_inputs_plus_colour_and_spectrum(trained_dir, tmp_path, repo_root):
+    out, _ = trained_dir
+    model, _ = registry.load_champion(out)
+    names = list(model.colorants_)
+    recipes = pd.DataFrame({name: ["0"] * 2 for name in names})
+    recipes[names[0]] = ["10%", "0"]
+    recipes[names[1]] = ["2", "0%"]
+    recipes[names[2]] = ["0", "1.5%"]
+    recipes["thickness_um"] = [8, 12]
+    recipes.insert(0, "name", ["first", "=HYPERLINK(\"x\")"])
+    source = tmp_path / "recipes.csv"
+    recipes.to_csv(source, index=False)
+    target = tmp_path / "predictions.csv"
+    result = run_cli("predict", "--model", out, "--input", source, "--output", target, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(target)
+    assert list(table.columns[:1]) == ["name"]
+    assert {"L", "a", "b", "C", "h", "hex", "out_of_range", *BAND_COLUMNS} <= set(table.columns)
+    assert table["name"].iloc[1].startswith("'=")  # formula injection neutralised
+    inputs = pd.DataFrame({c: [0.0, 0.0] for c in names})
+    inputs[names[0]] = [10.0, 0.0]
+    inputs[names[1]] = [2.0, 0.0]
+    inputs[names[2]] = [0.0, 1.5]
+    inputs["thickness_um"] = [8.0, 12.0]
+    np.testing.assert_allclose(table[["L", "a", "b"]].to_numpy(), model.predict(inputs).Lab, atol=1e-6)
+
+
+def test_predict_reports_bad_rows_and_still_predicts_good_ones(trained_dir, tmp_path, repo_root):
+    out, _ = trained_dir
+    model, _ = registry.load_champion(out)
+    names = list(model.colorants_)
+    lines = [",".join([*names, "thickness_um"]), ",".join(["1"] * len(names) + ["8"]), ",".join(["abc"] + ["1"] * (len(names) - 1) + ["8"])]
+    source = tmp_path / "bad.csv"
+    source.write_text("\n".join(lines) + "\n")
+    target = tmp_path / "out.csv"
+    result = run_cli("predict", "--model", out, "--input", source, "--output", target, cwd=repo_root)
+    assert result.returncode == 1
+    assert "row 3" in result.stderr and names[0] in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(pd.read_csv(target)) == 1
+
+
+def test_predict_refuses_a_file_without_thickness(trained_dir, tmp_path, repo_root):
+    out, _ = trained_dir
+    model, _ = registry.load_champion(out)
+    source = tmp_path / "no_thickness.csv"
+    source.write_text(",".join(model.colorants_) + "\n" + ",".join(["1"] * len(model.colorants_)) + "\n")
+    result = run_cli("predict", "--model", out, "--input", source, "--output", tmp_path / "x.csv", cwd=repo_root)
+    assert result.returncode == 2
+    assert "thickness_um" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"hidden_layer_sizes": [8], "max_iter": 200, "n_ensemble": 1}))
+    result = run_cli("train", "--data", real_data_dir, "--out", tmp_path / "models", "--config", config, "--folds", 2, "--seeds", 0, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    card = registry.load_champion(tmp_path / "models")[1]
+    assert card.dataset["n_samples"] == 83 and card.dataset["n_recipes"] == 43
+    assert card.dataset["colorants"] == ["GXT-10", "BiVaO4", "PG", "PearlB"]
