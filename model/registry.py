@@ -264,8 +264,16 @@ def promotion_history(models_dir=None) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def load_champion(models_dir=None):
+def load_champion(models_dir=None, *, fallback: bool = False):
     """Load the champion named by the pointer.
+
+    Parameters
+    ----------
+    models_dir : path, optional
+    fallback : bool
+        When the champion fails its integrity check, warn and serve the most recent
+        earlier champion (from the promotions log) that passes it. The pointer is not
+        moved: an admin decides whether to roll back.
 
     Returns
     -------
@@ -276,7 +284,8 @@ def load_champion(models_dir=None):
     FileNotFoundError
         No champion has been promoted; train one with ``python -m model train``.
     IntegrityError
-        The champion's file fails its hash check.
+        The champion's file fails its hash check (and, with ``fallback``, so does
+        every earlier champion).
     """
     root = _root(models_dir)
     version = champion_version(root)
@@ -284,7 +293,21 @@ def load_champion(models_dir=None):
         raise FileNotFoundError(
             f"No champion model in {root}. Train and promote one: python -m model train --data data/demo --promote"
         )
-    return load_model(version, root)
+    try:
+        return load_model(version, root)
+    except IntegrityError as error:
+        if not fallback:
+            raise
+        failure = error
+    earlier = [entry["version"] for entry in reversed(promotion_history(root)) if entry["version"] != version]
+    for candidate in dict.fromkeys(earlier):
+        try:
+            model, card = load_model(candidate, root)
+        except IntegrityError:
+            continue
+        warnings.warn(f"{failure} Serving the last good champion, {candidate}, instead.", stacklevel=2)
+        return model, card
+    raise failure
 
 
 def load_from_path(path) -> tuple[object, ModelCard]:

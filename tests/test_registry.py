@@ -109,3 +109,17 @@ def test_a_viewer_cannot_promote(saved):
     with pytest.raises(PermissionDenied, match="needs an admin"):
         registry.promote(card.version, root, user=User("guest", "viewer"))
     assert registry.champion_version(root) is None
+
+
+def test_tampered_champion_falls_back_to_the_last_good_one(saved, tiny_dataset, tiny_config):
+    root, _, first = saved
+    registry.promote(first.version, root)
+    second = registry.save_model(FormulationModel(tiny_config).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
+    registry.promote(second.version, root)
+    (root / "second" / "model.joblib").write_bytes(b"not a model")
+    with pytest.raises(IntegrityError):
+        registry.load_champion(root)
+    with pytest.warns(UserWarning, match="last good champion"):
+        _, card = registry.load_champion(root, fallback=True)
+    assert card.version == first.version
+    assert registry.champion_version(root) == "second"  # the pointer is an admin's decision
