@@ -1,4 +1,4 @@
-"""Command line: ``python -m model {train,evaluate,predict} …``. Run with ``-h`` for help."""
+"""Command line: ``python -m model {train,evaluate,predict,report,search} …``. Run with ``-h`` for help."""
 
 from __future__ import annotations
 
@@ -68,24 +68,81 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_predict(args) -> int:
     from . import registry
-    from .ingest import IngestError, read_recipes_for_prediction
+    from .batch import predict_csv
+    from .ingest import IngestError
     from .safe_csv import write_csv
 
     model, card = registry.load_from_path(args.model)
     try:
-        recipes, problems = read_recipes_for_prediction(args.input, list(model.colorants_), name=Path(args.input).name)
+        # The same code path as the dashboard's Batch page; no row cap on the command line.
+        result = predict_csv(args.input, model, name=Path(args.input).name, max_rows=None)
     except IngestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    for problem in problems:
+    for message in result.warnings:
+        print(f"warning: {message}", file=sys.stderr)
+    for problem in result.problems:
         print(f"skipped: {problem}", file=sys.stderr)
-    prediction = model.predict(recipes)
-    passthrough = recipes.drop(columns=model.input_columns)
-    table = prediction.to_frame()
-    table = table.join(passthrough.reset_index(drop=True)) if passthrough.shape[1] else table
-    write_csv(table[[*passthrough.columns, *prediction.to_frame().columns]], args.output)
-    print(f"Predicted {len(recipes)} recipes with model {card.version} -> {args.output}", file=sys.stderr)
-    return 1 if problems else 0
+    write_csv(result.table, args.output)
+    print(f"Predicted {result.n_predicted} recipes with model {card.version} -> {args.output}", file=sys.stderr)
+    return 1 if result.problems else 0
+
+
+def _cmd_report(args) -> int:
+    from . import registry, report
+
+    source = Path(args.model) if args.model else registry.settings.models_dir()
+    if (source / registry.CARD_FILE).is_file():
+        version, models_dir = source.name, source.parent
+    else:
+        version, models_dir = registry.champion_version(source), source
+        if version is None:
+            print(f"error: no champion in {source}; pass --model with a model version folder, or train one first.", file=sys.stderr)
+            return 2
+    card = registry.read_card(version, models_dir)
+    out_of_fold = report.load_out_of_fold(version, models_dir)
+    if out_of_fold is None:
+        dataset = report.find_training_dataset(card)
+        if dataset is None:
+            print("warning: the training data of this model cannot be found; the report shows summary figures only.", file=sys.stderr)
+        else:
+            print("No saved out-of-fold predictions; recomputing them (one cross-validation)…", file=sys.stderr)
+            out_of_fold = report.compute_out_of_fold(card, dataset, progress=_progress)
+    Path(args.out).write_text(report.build_report(card, out_of_fold, models_dir), encoding="utf-8")
+    print(f"Wrote the report of model {version} to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_search(args) -> int:
+    import time
+
+    from . import search
+
+    started = time.perf_counter()
+    dataset = _load_data(args.data)
+    print(
+        f"Search space: {search.search_space_size():,} combinations "
+        f"({search.effective_search_space_size():,} distinct models: lbfgs ignores learning rate, batch size and early stopping)",
+        file=sys.stderr,
+    )
+    result = search.run_search(
+        dataset, n_trials=args.trials, seed=args.seed, n_folds=args.folds, test_fraction=args.test_fraction, n_jobs=args.jobs, progress=_progress
+    )
+    run_dir = search.save_search(result, args.out)
+    print(f"Protocol: {result.meta['protocol']}")
+    columns = ["rank", "candidate", "layers", "activation", "solver", "alpha", "learning_rate_init", "batch_size", "n_ensemble", "max_iter",
+               "input_transform", "spectral_target", "n_parameters", "cv_delta_e00_mean_headline", "test_delta_e00_mean_headline",
+               "test_delta_e00_p95_headline", "test_spectral_mae", "fit_seconds"]
+    print(f"\nTop {result.meta['n_finalists']} (ranked on CV; test recipes scored once, after ranking):")
+    print(result.top()[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print("\nBaseline against optimised, on the test recipes:")
+    print(result.comparison().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    reference = result.references.set_index("candidate")
+    for name in (search.BASELINE, search.PHYSICS):
+        print(f"{name}: CV mean ΔE00 {reference.loc[name, 'cv_delta_e00_mean_headline']:.3f}, test mean ΔE00 {reference.loc[name, 'test_delta_e00_mean_headline']:.3f}")
+    print(f"\nSearch ({result.meta['n_trials']} trials, n_jobs={args.jobs}) took {result.meta['seconds']:.1f} s; "
+          f"command total {time.perf_counter() - started:.1f} s. Saved to {run_dir}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +172,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--input", required=True, help="CSV: one column per colorant (wt %%) plus thickness_um")
     predict.add_argument("--output", required=True, help="where to write the predictions CSV")
     predict.set_defaults(run=_cmd_predict)
+
+    report = commands.add_parser("report", help="write the stakeholder accuracy report as one self-contained HTML file")
+    report.add_argument("--out", required=True, help="where to write the HTML report")
+    report.add_argument("--model", help="a model version folder, or a models directory (its champion); default trained_models/")
+    report.set_defaults(run=_cmd_report)
+
+    search = commands.add_parser("search", help="honest random hyperparameter search: rank on leave-recipe-out CV, report on held-out recipes")
+    search.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
+    search.add_argument("--trials", type=int, default=50, help="configurations to try (default 50)")
+    search.add_argument("--jobs", type=int, default=1, help="trials in parallel; -1 for every core")
+    search.add_argument("--seed", type=int, default=0, help="seeds the test split, the sampling and the folds (default 0)")
+    search.add_argument("--folds", type=int, default=3, help="leave-recipe-out folds on the training recipes (default 3)")
+    search.add_argument("--test-fraction", type=float, default=0.2, help="share of recipes held out as test (default 0.2)")
+    search.add_argument("--out", help="models directory; results go to <out>/search/<run id>/ (default trained_models/)")
+    search.set_defaults(run=_cmd_search)
     return parser
 
 

@@ -13,7 +13,7 @@ from ._schema import BAND_COLUMNS, THICKNESS_COLUMN
 __all__ = ["TrainingRange", "Prediction", "build_prediction", "PREDICTION_COLUMNS"]
 
 #: Columns a prediction table adds to the input recipes, in order (the CLI's output shape).
-PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail"]
+PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "uncertainty_delta_e00", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class Prediction:
     delta_e00_paths : (n,) ΔE00 between the two paths, a built-in self-check.
     sRGB : (n, 3) display sRGB (0–1) of the headline CIELAB; ``out_of_gamut`` where clipped.
     out_of_range : (n,) bool, the recipe lies outside the training range; ``out_of_range_detail`` says how.
+    uncertainty : (n,) stated uncertainty of the headline CIELAB in ΔE00 (the ensemble
+        spread, see :mod:`model.uncertainty`); NaN where the model cannot say (a single
+        network, the Kubelka–Munk baseline).
     """
 
     recipes: pd.DataFrame
@@ -68,6 +71,12 @@ class Prediction:
     out_of_gamut: np.ndarray
     out_of_range: np.ndarray
     out_of_range_detail: list[str]
+    uncertainty: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        # Callers that have no uncertainty leave it out; downstream code can rely on an array.
+        if self.uncertainty is None:
+            object.__setattr__(self, "uncertainty", np.full(len(self.reflectance), np.nan))
 
     def __len__(self) -> int:
         return len(self.reflectance)
@@ -95,6 +104,7 @@ class Prediction:
         bands = pd.DataFrame(self.reflectance, columns=BAND_COLUMNS)
         out = pd.concat([out, bands], axis=1)
         out["delta_e00_paths"] = self.delta_e00_paths
+        out["uncertainty_delta_e00"] = self.uncertainty
         out["hex"] = self.hex
         out["out_of_gamut"] = self.out_of_gamut
         out["out_of_range"] = self.out_of_range
@@ -108,8 +118,12 @@ def build_prediction(
     Lab_head: np.ndarray | None,
     headline: str,
     training_range: TrainingRange,
+    uncertainty: np.ndarray | None = None,
 ) -> Prediction:
-    """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour)."""
+    """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour).
+
+    ``uncertainty`` is the headline path's stated band in ΔE00, shape (n,); None gives NaN.
+    """
     reflectance = np.asarray(reflectance, dtype=float)
     Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
     Lab_head = Lab_spectral if Lab_head is None else np.asarray(Lab_head, dtype=float)
@@ -127,4 +141,5 @@ def build_prediction(
         out_of_gamut=np.atleast_1d(out_of_gamut),
         out_of_range=np.array([bool(d) for d in detail]),
         out_of_range_detail=detail,
+        uncertainty=None if uncertainty is None else np.atleast_1d(np.asarray(uncertainty, dtype=float)),
     )

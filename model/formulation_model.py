@@ -3,7 +3,9 @@
 Both heads are scikit-learn pipelines around ``MLPRegressor`` (composed, never
 subclassed): an input feature map and scaler, then the network, wrapped in a
 ``TransformedTargetRegressor`` so that the target transform is undone on predict.
-An ensemble averages ``n_ensemble`` networks that differ only in their seed.
+An ensemble averages ``n_ensemble`` networks that differ in their seed and, with
+``input_transform="mixed"``, in the feature map each one sees. The spread of the
+members gives each prediction an uncertainty (see :mod:`model.uncertainty`).
 """
 
 from __future__ import annotations
@@ -22,10 +24,22 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from ._prediction import Prediction, TrainingRange, build_prediction
 from ._schema import THICKNESS_COLUMN, Dataset
 from . import colorimetry
+from .uncertainty import ensemble_uncertainty
 
-__all__ = ["ModelConfig", "FormulationModel", "LEGACY_CONFIG", "INPUT_TRANSFORMS", "SPECTRAL_TARGETS", "HEADLINE_PATHS"]
+__all__ = [
+    "ModelConfig",
+    "FormulationModel",
+    "LEGACY_CONFIG",
+    "INPUT_TRANSFORMS",
+    "MIXED_INPUT_CYCLE",
+    "SPECTRAL_TARGETS",
+    "HEADLINE_PATHS",
+    "member_input_transform",
+]
 
-INPUT_TRANSFORMS = ("raw", "sqrt", "amount")
+INPUT_TRANSFORMS = ("raw", "sqrt", "amount", "mixed")
+#: The feature maps that ``input_transform="mixed"`` cycles through, member by member.
+MIXED_INPUT_CYCLE = ("raw", "sqrt", "amount")
 SPECTRAL_TARGETS = ("reflectance", "log", "ks")
 HEADLINE_PATHS = ("spectral", "head")
 
@@ -108,27 +122,32 @@ class ModelConfig:
     learning_rate_init, batch_size, early_stopping
         Used by adam and sgd only.
     max_iter : int
-    input_transform : {"raw", "sqrt", "amount"}
+    input_transform : {"raw", "sqrt", "amount", "mixed"}
         Feature map of the recipe (see module source for the physics behind each).
+        ``"mixed"`` gives ensemble member k the map ``MIXED_INPUT_CYCLE[k % 3]``: members
+        that see the recipe differently disagree more usefully than members that differ
+        only in seed, so both the average and the spread (the uncertainty) improve.
     spectral_target : {"reflectance", "log", "ks"}
         What the spectral head regresses: reflectance, log reflectance, or a log K/S.
     n_ensemble : int
-        Networks per head, averaged; they differ only in seed.
+        Networks per head, averaged; they differ in seed (and feature map, see above).
     headline : {"spectral", "head"}
         Which CIELAB path ``Prediction.Lab`` reports. ``python -m model train`` sets it
         from leave-recipe-out validation.
     random_state : int
     """
 
-    hidden_layer_sizes: tuple[int, ...] = (64, 64)
+    # Chosen by leave-recipe-out CV on the real pp-inks data (bench/accuracy.py, README
+    # "Accuracy"): one small tanh layer, light L2, three lbfgs members over three feature maps.
+    hidden_layer_sizes: tuple[int, ...] = (32,)
     activation: str = "tanh"
     solver: str = "lbfgs"
-    alpha: float = 1.0
+    alpha: float = 0.1
     learning_rate_init: float = 1e-3
     batch_size: int | str = "auto"
-    max_iter: int = 3000
+    max_iter: int = 2000
     early_stopping: bool = False
-    input_transform: str = "sqrt"
+    input_transform: str = "mixed"
     spectral_target: str = "reflectance"
     n_ensemble: int = 3
     headline: str = "spectral"
@@ -190,7 +209,14 @@ LEGACY_CONFIG = ModelConfig(
 )
 
 
-def _make_head(config: ModelConfig, seed: int, target: tuple | None) -> TransformedTargetRegressor:
+def member_input_transform(config: ModelConfig, member: int) -> str:
+    """The feature map ensemble member ``member`` (0-based) of ``config`` uses."""
+    if config.input_transform == "mixed":
+        return MIXED_INPUT_CYCLE[member % len(MIXED_INPUT_CYCLE)]
+    return config.input_transform
+
+
+def _make_head(config: ModelConfig, seed: int, target: tuple | None, input_transform: str | None = None) -> TransformedTargetRegressor:
     network = MLPRegressor(
         hidden_layer_sizes=tuple(config.hidden_layer_sizes),
         activation=config.activation,
@@ -203,7 +229,7 @@ def _make_head(config: ModelConfig, seed: int, target: tuple | None) -> Transfor
         random_state=seed,
     )
     features: Pipeline = make_pipeline(
-        FunctionTransformer(_INPUT_FUNCTIONS[config.input_transform]), StandardScaler(), network
+        FunctionTransformer(_INPUT_FUNCTIONS[input_transform or member_input_transform(config, 0)]), StandardScaler(), network
     )
     if target is None:
         target_transformer = StandardScaler()
@@ -261,10 +287,11 @@ class FormulationModel:
             warnings.simplefilter("ignore", ConvergenceWarning)
             for member in range(self.config.n_ensemble):
                 seed = self.config.random_state + member
-                spectral_heads.append(_make_head(self.config, seed, target).fit(X, reflectance))
+                features = member_input_transform(self.config, member)
+                spectral_heads.append(_make_head(self.config, seed, target, features).fit(X, reflectance))
                 if progress:
                     progress((2 * member + 1) / total, f"spectral head {member + 1}/{self.config.n_ensemble}")
-                lab_heads.append(_make_head(self.config, seed, None).fit(X, Lab))
+                lab_heads.append(_make_head(self.config, seed, None, features).fit(X, Lab))
                 if progress:
                     progress((2 * member + 2) / total, f"CIELAB head {member + 1}/{self.config.n_ensemble}")
         self.colorants_ = tuple(dataset.colorants)
@@ -313,10 +340,15 @@ class FormulationModel:
         Returns
         -------
         Prediction
+            Its ``uncertainty`` is the ensemble spread of the headline path in ΔE00
+            (NaN for a single network), see :func:`model.uncertainty.ensemble_uncertainty`.
         """
         inputs = self._inputs(recipes)
         reflectance, Lab = self.predict_members(inputs)
-        return build_prediction(inputs, reflectance.mean(axis=0), Lab.mean(axis=0), self.config.headline, self.training_range_)
+        uncertainty = ensemble_uncertainty(reflectance, Lab, self.config.headline)
+        return build_prediction(
+            inputs, reflectance.mean(axis=0), Lab.mean(axis=0), self.config.headline, self.training_range_, uncertainty=uncertainty
+        )
 
     @property
     def n_parameters(self) -> int:

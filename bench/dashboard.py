@@ -1,0 +1,259 @@
+"""Dashboard speed, and the README's screenshots.
+
+    python3 bench/dashboard.py                 # everything (needs /usr/bin/chromium and playwright)
+    python3 bench/dashboard.py --no-browser    # only the server rerun and the 100,000-row batch
+
+Measures, on the shipped champion:
+
+1. **start-up**: from launching ``streamlit run dashboard/app.py`` to the first predicted
+   L* shown in headless Chromium (the browser is already open, as a user's would be);
+   also when the server first answers its health check (the rest is the first page run:
+   importing scikit-learn, colour-science and plotly, loading the model, drawing);
+2. **rerun, server side**: a widget change followed by a full rerun of the Predict page
+   (router, sidebar and page), timed inside Streamlit's ScriptRunner around the script
+   itself while AppTest drives it; also ``AppTest.run()`` as a whole (adds AppTest's
+   polling), and in the browser the round trip from pressing Enter in a concentration
+   box to the new L* on screen (adds websocket and drawing);
+3. **batch**: 100,000 recipes as CSV bytes through ``model.batch.predict_csv`` (read,
+   validate, predict), and separately the CSV download's encoding.
+
+Screenshots of the Predict and Batch pages go to ``dashboard/screenshots/``; the figures
+to stdout and ``bench/out/dashboard.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from model import THICKNESS_COLUMN, batch, registry  # noqa: E402
+from model.safe_csv import to_csv_bytes  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = PROJECT_ROOT / "dashboard" / "screenshots"
+OUT = PROJECT_ROOT / "bench" / "out"
+BATCH_ROWS = 100_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def random_recipes(model, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` recipes spread over the model's training range (wt %, µm), with a name column."""
+    rng = np.random.default_rng(seed)
+    trained = model.training_range_
+    recipes = pd.DataFrame({c: rng.uniform(trained.minimum[c], trained.maximum[c], n).round(3) for c in model.colorants_})
+    recipes[THICKNESS_COLUMN] = rng.choice([trained.minimum[THICKNESS_COLUMN], trained.maximum[THICKNESS_COLUMN]], n)
+    recipes.insert(0, "name", [f"recipe-{i}" for i in range(n)])
+    return recipes
+
+
+def bench_batch(model) -> dict:
+    content = random_recipes(model, BATCH_ROWS).to_csv(index=False).encode("utf-8")
+    start, cpu_start = time.perf_counter(), time.process_time()
+    result = batch.predict_csv(content, model, name="bench.csv")
+    predict_s, predict_cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    start = time.perf_counter()
+    download = to_csv_bytes(result.table)
+    download_s = time.perf_counter() - start
+    assert result.n_predicted == BATCH_ROWS and not result.problems
+    return {"batch_rows": BATCH_ROWS, "batch_upload_mb": round(len(content) / 1e6, 2), "batch_predict_s": round(predict_s, 2), "batch_predict_cpu_s": round(predict_cpu_s, 2),
+            "batch_download_csv_s": round(download_s, 2), "batch_download_mb": round(len(download) / 1e6, 1)}
+
+
+def bench_rerun(model, repeats: int = 20) -> dict:
+    from streamlit.runtime.scriptrunner import script_runner
+    from streamlit.testing.v1 import AppTest
+
+    # Time the script itself, as the server runs it, by wrapping the function Streamlit's
+    # ScriptRunner executes the page with; AppTest's own polling is then left out.
+    script_seconds = []
+    original = script_runner.exec_func_with_error_handling
+
+    def timed(func, ctx):
+        start = time.perf_counter()
+        try:
+            return original(func, ctx)
+        finally:
+            script_seconds.append(time.perf_counter() - start)
+
+    # AppTest compiles the page scripts afresh on every run; the server compiles them once
+    # and keeps the bytecode. Keep it here too, so the figure is the server's.
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    compiled: dict[str, object] = {}
+    original_get_bytecode = ScriptCache.get_bytecode
+
+    def cached_get_bytecode(self, script_path):
+        if script_path not in compiled:
+            compiled[script_path] = original_get_bytecode(self, script_path)
+        return compiled[script_path]
+
+    script_runner.exec_func_with_error_handling = timed
+    ScriptCache.get_bytecode = cached_get_bytecode
+    try:
+        at = AppTest.from_file(str(PROJECT_ROOT / "dashboard" / "app.py"), default_timeout=120)
+        at.run()
+        key = f"predict_{model.colorants_[0]}"
+        high = model.training_range_.maximum[model.colorants_[0]]
+        apptest_seconds = []
+        for index in range(repeats + 2):
+            at.number_input(key=key).set_value(round(high * (index % 5 + 1) / 6, 2))
+            start = time.perf_counter()
+            at.run()
+            apptest_seconds.append(time.perf_counter() - start)
+            assert not at.exception, at.exception
+    finally:
+        script_runner.exec_func_with_error_handling = original
+        ScriptCache.get_bytecode = original_get_bytecode
+    # Drop the first load and two warm-up reruns (training data and Plotly templates fill caches).
+    script_seconds, apptest_seconds = script_seconds[3:], apptest_seconds[2:]
+    return {
+        "rerun_server_script_median_ms": round(1000 * statistics.median(script_seconds)),
+        "rerun_server_script_p90_ms": round(1000 * float(np.percentile(script_seconds, 90))),
+        "rerun_apptest_run_median_ms": round(1000 * statistics.median(apptest_seconds)),
+        "rerun_repeats": len(script_seconds),
+    }
+
+
+def _metric(page, label):
+    label_match = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
+    return page.get_by_test_id("stMetric").filter(has=label_match).get_by_test_id("stMetricValue")
+
+
+def bench_browser(model) -> dict:
+    from playwright.sync_api import Error, expect, sync_playwright
+
+    figures = {}
+    port = _free_port()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        log = open(OUT / "streamlit.log", "w")
+        start = time.perf_counter()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1"],
+            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            while True:  # the server answers its health check before any page is run
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    if time.perf_counter() - start > 120:
+                        raise
+                    time.sleep(0.05)
+            figures["startup_server_ready_s"] = round(time.perf_counter() - start, 2)
+            while True:
+                try:
+                    page.goto(url, timeout=120_000)
+                    break
+                except Error:
+                    if time.perf_counter() - start > 120:
+                        raise
+                    time.sleep(0.05)
+            L_star = _metric(page, "L*")
+            L_star.wait_for(timeout=120_000)
+            figures["startup_to_first_prediction_s"] = round(time.perf_counter() - start, 2)
+
+            colorant = model.colorants_[0]
+            box = page.get_by_label(f"{colorant} (wt %)", exact=True)
+            high = model.training_range_.maximum[colorant]
+            round_trips = []
+            for index in range(6):
+                before = L_star.inner_text()
+                box.fill(f"{high * (index % 3 + 2) / 5:.2f}")
+                started = time.perf_counter()
+                box.press("Enter")
+                expect(L_star).not_to_have_text(before, timeout=60_000)
+                round_trips.append(time.perf_counter() - started)
+            figures["rerun_browser_round_trip_median_ms"] = round(1000 * statistics.median(round_trips[1:]))
+
+            # Screenshots for the README: a recipe with two pinned neighbours, then a batch with a bad row.
+            try:
+                page.get_by_role("button", name="Pin this recipe").click()
+                page.get_by_text("Pinned recipes (1 of 4)").wait_for(timeout=60_000)
+                before = L_star.inner_text()
+                box.fill(f"{high / 5:.2f}")
+                box.press("Enter")
+                expect(L_star).not_to_have_text(before, timeout=60_000)
+                page.get_by_role("button", name="Pin this recipe").click()
+                page.get_by_text("Pinned recipes (2 of 4)").wait_for(timeout=60_000)
+            except Error:
+                page.screenshot(path=str(OUT / "failed.png"), full_page=True)
+                raise
+            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # Plotly draws after the element appears
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "predict.png"), full_page=True)
+
+            page.get_by_role("link", name="Batch").click()
+            uploader = page.locator("input[type=file]")
+            uploader.wait_for(state="attached", timeout=60_000)
+            example = random_recipes(model, 6, seed=4).astype({colorant: object})
+            example.loc[3, colorant] = "a lot"
+            example.loc[5, THICKNESS_COLUMN] = -8
+            example_path = OUT / "example-recipes.csv"
+            example.to_csv(example_path, index=False)
+            uploader.set_input_files(str(example_path))
+            page.get_by_text("Download predictions (CSV)").wait_for(timeout=60_000)
+            page.wait_for_timeout(1500)  # let the tables draw their images
+            page.screenshot(path=str(SCREENSHOTS / "batch.png"), full_page=True)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+            browser.close()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-browser", action="store_true", help="skip start-up, browser round trip and screenshots")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    model, card = registry.load_champion()
+    figures = {"model": card.version, "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2)}
+    if not args.no_browser:
+        if not CHROMIUM.exists():
+            print(f"no Chromium at {CHROMIUM}; use --no-browser", file=sys.stderr)
+            return 2
+        figures.update(bench_browser(model))
+    figures.update(bench_rerun(model))
+    figures.update(bench_batch(model))
+    goals = {"startup_to_first_prediction_s": 5.0, "rerun_server_script_median_ms": 150, "batch_predict_s": 10.0}
+    for name, value in figures.items():
+        goal = f"  (goal ≤ {goals[name]}{' ms' if name.endswith('_ms') else ' s'})" if name in goals else ""
+        print(f"{name:40s} {value}{goal}")
+    (OUT / "dashboard.json").write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Time from upload to a scored challenger, on the real pp-inks data, with the champion's configuration.
+
+What is timed is what the Retrain page does, through the same functions:
+
+1. ``store.read_upload`` of the real export and recipe table (suggestions accepted);
+2. ``MeasurementStore.add`` into a fresh, empty store (one transaction);
+3. ``retrain.start_challenger`` in a worker process (spawn) with the champion's config,
+   then waiting until the challenger is cross-validated, fitted, saved and compared with
+   the champion on the same leave-recipe-out folds (default 5 folds × 3 seeds).
+
+The "champion" is a model of the shipped champion's configuration fitted (without CV) on
+the real data, saved in a tmp models directory; nothing in the repository is touched.
+Everything runs in tmp directories (HUECAST_MODELS_DIR / HUECAST_DATA_DIR).
+
+Run::
+
+    python3 bench/retrain.py            # the champion's CV plan: 5 folds x 3 seeds
+    HUECAST_RETRAIN_CV=3x1 python3 bench/retrain.py
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "pp-inks"
+
+
+def main() -> None:
+    sys.path.insert(0, str(REPO_ROOT))
+    if not REAL_DATA.is_dir():
+        raise SystemExit(f"The real data is absent: no folder {REAL_DATA}.")
+    workdir = Path(tempfile.mkdtemp(prefix="huecast-bench-retrain-"))
+    os.environ["HUECAST_MODELS_DIR"] = str(workdir / "models")
+    os.environ["HUECAST_DATA_DIR"] = str(workdir / "data")
+
+    from model import FormulationModel, ModelConfig, registry, retrain
+    from model.access import LOCAL_ADMIN
+    from model.store import MeasurementStore, read_upload
+
+    shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
+    config = ModelConfig.from_dict(shipped.config)
+    files = [(name, (REAL_DATA / name).read_bytes()) for name in ("Spectra.csv", "Concentrations.csv")]
+    n_splits, seeds = retrain.cv_plan()
+    print(f"champion configuration: {config.to_dict()}")
+    print(f"challenger CV: {n_splits} folds x seeds {list(seeds)} (both sides on the same folds); cores: {os.cpu_count()}")
+
+    started = time.perf_counter()
+    suggestions = [entry.measured_name for entry in read_upload(files).report.suggested]
+    prepared = read_upload(files, accept=suggestions)
+    read_s = time.perf_counter() - started
+
+    store = MeasurementStore(workdir / "data" / "measurements.sqlite3", seed=False)
+    # The "champion" the challenger is compared with: the shipped config fitted on the real
+    # data of the store's first version (outside the timed span).
+    store.add(prepared, user=LOCAL_ADMIN)
+    dataset = store.to_dataset()
+    champion_fit_started = time.perf_counter()
+    champion = FormulationModel(config).fit(dataset)
+    card = registry.save_model(champion, metrics={}, dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
+    registry.promote(card.version)
+    champion_fit_s = time.perf_counter() - champion_fit_started
+
+    # Timed: a fresh store, the upload committed, the challenger trained and scored.
+    fresh = MeasurementStore(workdir / "data2" / "measurements.sqlite3", seed=False)
+    t0 = time.perf_counter()
+    result = fresh.add(prepared, user=LOCAL_ADMIN)
+    commit_s = time.perf_counter() - t0
+    job = retrain.start_challenger(fresh.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=fresh.version())
+    status = retrain.wait_for_job(job, timeout=3600, poll_seconds=0.5)
+    total_s = read_s + (time.perf_counter() - t0)
+    if status.state != "done":
+        raise SystemExit(f"training did not finish: {status.state}: {status.message}")
+    comparison = retrain.load_comparison(job)
+
+    print(f"upload: {result.message}")
+    print(f"read + match the two files: {read_s:.2f} s")
+    print(f"commit to the store (one transaction): {commit_s:.2f} s")
+    print(f"upload -> challenger scored (read, commit, worker CV + final fit + champion CV on the same folds, save): {total_s:.1f} s")
+    print(f"(outside the timed span: fitting the stand-in champion once took {champion_fit_s:.1f} s)")
+    print(comparison.protocol)
+    print(comparison.summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    wins = comparison.per_recipe["winner"].value_counts().to_dict()
+    print(f"per recipe (tie < {retrain.TIE_DELTA_E00} ΔE00): {wins}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Huecast's Streamlit dashboard: ``streamlit run dashboard/app.py``."""

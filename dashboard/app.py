@@ -1,0 +1,50 @@
+"""Huecast dashboard router: ``streamlit run dashboard/app.py``.
+
+Lists the pages, draws the shared sidebar (which champion model is served) and runs the
+selected page. The pages live in ``dashboard/app_pages/`` and are UI only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Pages import ``model`` and ``dashboard`` absolutely, from the project root.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import common  # noqa: E402
+
+PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+
+# ---- PAGES: add a page with one line: (file in app_pages/, title, icon, admin only) ----
+# A file that does not exist yet is left out, so pages can land in any order.
+PAGES = [
+    ("predict.py", "Predict", ":material/palette:", False),
+    ("batch.py", "Batch", ":material/table_view:", False),
+    ("formulate.py", "Formulate", ":material/science:", False),
+    ("compare.py", "Compare", ":material/compare_arrows:", False),
+    ("overview.py", "Overview", ":material/insights:", False),
+    ("retrain.py", "Retrain", ":material/model_training:", True),
+]
+# ---- end of PAGES ----
+
+st.set_page_config(page_title="Huecast", page_icon=":material/palette:", layout="wide")
+
+user = common.current_user()
+pages = [
+    st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
+    for position, (file, title, icon, admin_only) in enumerate(PAGES)
+    if (PAGES_DIR / file).is_file() and (user.is_admin or not admin_only)
+]
+page = st.navigation(pages)
+
+try:
+    model, card = common.champion()
+except common.NoChampion:
+    st.stop()
+common.render_sidebar(model, card)
+page.run()

@@ -1,0 +1,102 @@
+"""Batch: upload a CSV of recipes, get every row's predicted colour and spectrum back."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from dashboard import common
+from model import batch
+from model.ingest import IngestError
+from model.safe_csv import to_csv_bytes
+
+RESULT_KEY = "batch_result"
+SHOWN_ROWS = 1_000  # the table in the page; the download has every row
+
+model, card = common.champion()
+colorants = list(model.colorants_)
+
+st.title("Predict a batch of recipes")
+st.markdown(
+    f"Upload a CSV with one row per recipe: a column per colorant in wt % "
+    f"({', '.join(f'`{c}`' for c in colorants)}) and `thickness_um` in µm. Commas or semicolons; "
+    f"`12.5` and `12.5%` both mean 12.5 wt %. Other columns (a name, a sample id) are passed through. "
+    f"At most {batch.MAX_BATCH_ROWS:,} rows per file."
+)
+st.download_button(
+    "Download a template (CSV)",
+    data=to_csv_bytes(batch.template_frame(model)),
+    file_name="huecast-recipes-template.csv",
+    mime="text/csv",
+    key="batch_template",
+)
+
+upload = st.file_uploader("CSV of recipes", type=["csv", "txt"], key="batch_upload")
+if upload is None:
+    st.session_state.pop(RESULT_KEY, None)
+    st.stop()
+
+content = upload.getvalue()
+# The result is kept per file content and model, so widget reruns do not predict again.
+result_id = (hashlib.sha256(content).hexdigest(), card.version)
+stored = st.session_state.get(RESULT_KEY)
+if stored is None or stored[0] != result_id:
+    progress_bar = st.progress(0.0, text="Reading and checking the file…")
+    try:
+        outcome = batch.predict_csv(content, model, name=upload.name, progress=lambda fraction, message: progress_bar.progress(fraction, text=message))
+    except IngestError as error:
+        outcome = error
+    progress_bar.empty()
+    st.session_state[RESULT_KEY] = stored = (result_id, outcome)
+outcome = stored[1]
+
+if isinstance(outcome, IngestError):
+    st.error(f"{upload.name} cannot be used as it is; nothing was predicted. Fix these and upload it again:")
+    st.dataframe(batch.problems_frame(outcome.problems), key="batch_file_problems", hide_index=True)
+    if outcome.n_more:
+        st.caption(f"… and {outcome.n_more} more problems not listed.")
+    st.stop()
+
+for message in outcome.warnings:
+    st.warning(message)
+if outcome.problems:
+    st.error(
+        f"{outcome.n_rows_left_out} rows of {upload.name} were left out; each is listed below with its row "
+        f"(as a spreadsheet numbers it, the header is row 1) and column. The other {outcome.n_predicted:,} rows were predicted."
+    )
+    st.dataframe(batch.problems_frame(outcome.problems), key="batch_row_problems", hide_index=True)
+else:
+    st.success(f"All {outcome.n_predicted:,} rows of {upload.name} were predicted with model {card.version}.")
+
+table = outcome.table
+if len(table):
+    n_out_of_range = int(table["out_of_range"].sum())
+    if n_out_of_range:
+        st.warning(f"{n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`).")
+    shown = table.head(SHOWN_ROWS).copy()
+    shown.insert(0, "swatch", shown["hex"].map(common.swatch_data_uri))
+    st.dataframe(
+        shown,
+        key="batch_predictions",
+        hide_index=True,
+        column_config={
+            "swatch": st.column_config.ImageColumn("swatch", help="Display sRGB of the predicted colour", width="small"),
+            "L": st.column_config.NumberColumn("L*", format="%.2f"),
+            "a": st.column_config.NumberColumn("a*", format="%.2f"),
+            "b": st.column_config.NumberColumn("b*", format="%.2f"),
+            "C": st.column_config.NumberColumn("C*", format="%.2f"),
+            "h": st.column_config.NumberColumn("h°", format="%.1f"),
+            "delta_e00_paths": st.column_config.NumberColumn("ΔE00 paths", format="%.2f"),
+        },
+    )
+    if len(table) > SHOWN_ROWS:
+        st.caption(f"Showing the first {SHOWN_ROWS:,} of {len(table):,} rows; the download has them all.")
+    st.download_button(
+        "Download predictions (CSV)",
+        # Encoded only when clicked: 100,000 rows make about 60 MB of CSV.
+        data=lambda: to_csv_bytes(table),
+        file_name=f"{upload.name.rsplit('.', 1)[0]}-predictions.csv",
+        mime="text/csv",
+        key="batch_download",
+    )

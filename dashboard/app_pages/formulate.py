@@ -1,0 +1,140 @@
+"""Formulate: find recipes whose predicted colour matches a target colour or spectrum."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import common
+from model import THICKNESS_COLUMN, WAVELENGTHS_NM
+from model.formulate import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
+from model.safe_csv import to_csv_bytes
+
+RESULT_KEY = "formulate_result"
+TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
+
+model, card = common.champion()
+colorants = list(model.colorants_)
+trained = model.training_range_
+
+
+@st.cache_data(show_spinner="Loading the measured samples…", max_entries=2)
+def _store_dataset(_version_key: str):
+    from model.store import open_store
+
+    return open_store().to_dataset()
+
+
+def _read_target() -> Target | None:
+    kind = st.radio("Target", TARGET_KINDS, horizontal=True, key="formulate_target_kind")
+    try:
+        if kind == TARGET_KINDS[0]:
+            return Target.from_hex(st.color_picker("Target colour", "#3c8c5a", key="formulate_hex"))
+        if kind == TARGET_KINDS[1]:
+            L_column, a_column, b_column = st.columns(3)
+            L = L_column.number_input("L* (0–100)", 0.0, 120.0, 60.0, key="formulate_L")
+            a = a_column.number_input("a*", -128.0, 128.0, -20.0, key="formulate_a")
+            b = b_column.number_input("b*", -128.0, 128.0, 30.0, key="formulate_b")
+            return Target.from_Lab(L, a, b)
+        if kind == TARGET_KINDS[2]:
+            text = st.text_area(
+                "Paste 31 reflectance values (400–700 nm, 10 nm steps), or a whole row copied from the instrument export",
+                key="formulate_spectrum_text",
+                height=110,
+            )
+            return Target.from_pasted(text) if text.strip() else None
+        dataset = _store_dataset(card.version)
+        sample_id = st.selectbox("Measured sample (from the measurement store)", list(dataset.sample_ids), key="formulate_sample")
+        return Target.from_sample(dataset, sample_id) if sample_id else None
+    except (SpectrumParseError, ValueError) as error:
+        st.error(str(error))
+        return None
+
+
+def _read_constraints() -> Constraints:
+    with st.expander("Constraints", expanded=False):
+        allowed = st.multiselect("Allowed colorants", colorants, default=colorants, key="formulate_allowed")
+        minimum, maximum = {}, {}
+        for name in allowed:
+            low_column, high_column = st.columns(2)
+            minimum[name] = low_column.number_input(f"{name} min (wt %)", 0.0, 100.0, 0.0, key=f"formulate_min_{name}")
+            maximum[name] = high_column.number_input(
+                f"{name} max (wt %)", 0.0, 100.0, float(trained.maximum[name]), key=f"formulate_max_{name}",
+                help=f"Trained up to {trained.maximum[name]:g} wt %; above that the recipe is flagged.",
+            )
+        max_total = st.number_input("Maximum total (wt %; 0 means no limit)", 0.0, 100.0, 0.0, key="formulate_max_total")
+        offered = sorted({trained.minimum[THICKNESS_COLUMN], trained.maximum[THICKNESS_COLUMN]})
+        thicknesses = st.multiselect("Allowed thicknesses (µm)", offered, default=offered, key="formulate_thicknesses", accept_new_options=True)
+    try:
+        thicknesses_um = [float(t) for t in thicknesses] or None
+    except ValueError:
+        st.error(f"Thicknesses must be numbers in µm; got {thicknesses}.")
+        thicknesses_um = None
+    return Constraints(colorants=allowed, minimum=minimum, maximum=maximum, max_total=max_total or None, thicknesses_um=thicknesses_um)
+
+
+def _swatch_pair(target_hex: str, predicted_hex: str) -> str:
+    return (
+        "<div style='display:flex;height:70px;border-radius:6px;overflow:hidden;border:1px solid #ccc'>"
+        f"<div style='flex:1;background:{target_hex}'></div><div style='flex:1;background:{predicted_hex}'></div></div>"
+        "<div style='display:flex;font-size:12px;color:#666'><div style='flex:1'>target</div><div style='flex:1'>predicted</div></div>"
+    )
+
+
+def _copy_to_predict(recipe: dict) -> None:
+    for name, value in recipe.items():
+        st.session_state[f"predict_{name}"] = float(value)
+    st.switch_page("app_pages/predict.py")
+
+
+st.title("Formulate a recipe for a target colour")
+st.caption("Give a target; Huecast searches the champion model for recipes whose predicted colour matches it.")
+target = _read_target()
+for note in target.notes if target else ():
+    st.caption(f"Read the spectrum: {note}.")
+constraints = _read_constraints()
+n_candidates = st.slider("How many recipes to propose", 1, 5, 3, key="formulate_n_candidates")
+
+if st.button("Find recipes", type="primary", disabled=target is None, key="formulate_run"):
+    try:
+        with st.spinner("Searching…"):
+            st.session_state[RESULT_KEY] = formulate(model, target, constraints, n_candidates=n_candidates)
+    except ValueError as error:
+        st.session_state.pop(RESULT_KEY, None)
+        st.error(str(error))
+
+result = st.session_state.get(RESULT_KEY)
+if result is not None:
+    (st.success if result.reachable else st.warning)(result.explanation)
+    st.caption(f"Searched {result.n_predictions:,} recipes in {result.seconds:.1f} s for {result.target.label}.")
+    st.download_button(
+        "Download these recipes (CSV)", to_csv_bytes(result.to_frame()), file_name="huecast-formulation.csv",
+        mime="text/csv", key="formulate_download",
+    )
+    for rank, candidate in enumerate(result.candidates, start=1):
+        st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.2f}")
+        left, middle, right = st.columns([2, 2, 3])
+        with left:
+            st.html(_swatch_pair(result.target.hex, candidate.hex))
+            if candidate.out_of_range:
+                st.warning(f"Outside the training range: {candidate.out_of_range_detail}. Trust this prediction less.")
+        with middle:
+            recipe_lines = [f"**{name}**: {value:.2f} wt %" for name, value in candidate.recipe.items() if name != THICKNESS_COLUMN and value > 0]
+            st.markdown("  \n".join(recipe_lines or ["no colorant"]) + f"  \n**film**: {candidate.recipe[THICKNESS_COLUMN]:g} µm")
+            if candidate.spectral_rms is not None:
+                st.markdown(f"Spectral RMS: {candidate.spectral_rms:.2f} % reflectance")
+            for illuminant in METAMERISM_ILLUMINANTS:
+                if candidate.metamerism:
+                    st.markdown(f"ΔE00 under {illuminant}: {candidate.metamerism[illuminant]:.2f}")
+            if st.button("Open in Predict", key=f"formulate_copy_{rank}"):
+                _copy_to_predict(candidate.recipe)
+        with right:
+            figure = go.Figure()
+            if result.target.reflectance is not None:
+                figure.add_scatter(x=WAVELENGTHS_NM, y=result.target.reflectance, name="target", line={"color": "#222", "dash": "dash"})
+            figure.add_scatter(x=WAVELENGTHS_NM, y=candidate.reflectance, name="predicted", line={"color": candidate.hex if candidate.hex != "#ffffff" else "#888"})
+            figure.update_layout(
+                xaxis_title="wavelength (nm)", yaxis_title="reflectance factor (0–1)", height=230,
+                margin={"l": 50, "r": 10, "t": 10, "b": 40}, legend={"orientation": "h", "y": 1.15},
+            )
+            st.plotly_chart(figure, key=f"formulate_spectrum_{rank}")

@@ -1,0 +1,63 @@
+"""Overview: how good the champion's predictions are, in plain words (anyone can see it)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common
+from model import registry, report
+
+model, card = common.champion()
+models_dir = str(registry.settings.models_dir())
+
+
+@st.cache_data(show_spinner="This model has no saved test predictions; recomputing them once (about a minute)…", max_entries=4)
+def _out_of_fold(version: str, models_dir: str):
+    # Keyed by version (immutable once saved) and shared by all users; never mutate the result.
+    saved = report.load_out_of_fold(version, models_dir)
+    if saved is not None:
+        return saved
+    card = registry.read_card(version, models_dir)
+    dataset = report.find_training_dataset(card)
+    return None if dataset is None else report.compute_out_of_fold(card, dataset)
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _report_html(version: str, models_dir: str) -> bytes:
+    # The report inlines Plotly (several MB), so it is built once per version, not per rerun.
+    return report.build_report(registry.read_card(version, models_dir), _out_of_fold(version, models_dir), models_dir).encode("utf-8")
+
+
+out_of_fold = _out_of_fold(card.version, models_dir)
+summary = report.summarise_accuracy(card, out_of_fold)
+st.title("How accurate are the predictions?")
+st.info(summary.sentence, icon=":material/insights:")
+st.caption(report.DELTA_E00_EXPLANATION)
+
+facts_column, chart_column = st.columns([2, 3], gap="large")
+with facts_column:
+    st.subheader("The model in use")
+    for label, value in report.champion_facts(card):
+        st.markdown(f"**{label}:** {value}")
+    st.markdown(report.previous_champion_comparison(card, models_dir))
+with chart_column:
+    if out_of_fold is not None:
+        st.plotly_chart(report.error_histogram(out_of_fold), key="overview_histogram")
+
+if out_of_fold is None:
+    st.warning("The data this model was trained on cannot be found, so the predicted-versus-measured swatches are not shown.")
+else:
+    st.subheader("Predicted next to measured")
+    st.caption(
+        "Each tile: the measured colour (left) and the colour predicted by a model that never saw that recipe (right), "
+        "with the ΔE00 between them. Green under 1, amber under 2, red 2 or more. Worst first."
+    )
+    st.html(report.swatch_grid_html(report.swatch_table(out_of_fold)))
+
+st.download_button(
+    "Download this overview as a report (HTML, works offline)",
+    data=_report_html(card.version, models_dir),
+    file_name=f"huecast-report-{card.version}.html",
+    mime="text/html",
+    key="overview_download_report",
+)

@@ -1,0 +1,215 @@
+"""What every dashboard page shares: the champion model, the sidebar and the current user.
+
+Pages import from here (``from dashboard.common import champion``) and never load a
+model themselves, so the model is unpickled once per process and every user shares it.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from model import explore, registry, report
+from model.access import LOCAL_ADMIN, VIEWER, User
+from model.passwords import verify_password
+
+__all__ = [
+    "champion",
+    "clear_champion_cache",
+    "render_sidebar",
+    "current_user",
+    "training_samples",
+    "swatch_html",
+    "swatch_data_uri",
+    "NoChampion",
+]
+
+
+class NoChampion(RuntimeError):
+    """No model in the models directory could be loaded."""
+
+
+@st.cache_resource(show_spinner="Loading the champion model…", max_entries=4)
+def _load_version(version: str, models_dir: str):
+    # Keyed on the version (and folder): a promotion by another session changes the pointer,
+    # so the next rerun asks for a new key and loads the new champion. Never mutate the result.
+    return registry.load_model(version, models_dir)
+
+
+def _newest_loadable(models_dir: str, skip: str | None):
+    """The newest saved version other than ``skip`` that passes its hash check, or None."""
+    for card in reversed(registry.list_cards(models_dir)):
+        if card.version == skip:
+            continue
+        try:
+            return _load_version(card.version, models_dir)
+        except registry.IntegrityError:
+            continue
+    return None
+
+
+def champion():
+    """The served model and its card, loaded once per version for all users.
+
+    Reads the champion pointer on every call (one small file), so a promotion made in
+    another session is picked up on the next rerun.
+
+    Returns
+    -------
+    (model, ModelCard)
+
+    Raises
+    ------
+    NoChampion
+        No version in the models directory loads; the page has already shown an error.
+    """
+    models_dir = str(registry.settings.models_dir())
+    version = registry.champion_version(models_dir)
+    if version is not None:
+        try:
+            return _load_version(version, models_dir)
+        except registry.IntegrityError as error:
+            st.error(f"The champion model {version} cannot be used: {error}")
+    fallback = _newest_loadable(models_dir, skip=version)
+    if fallback is not None:
+        why = "no champion has been promoted" if version is None else f"champion {version} failed its check"
+        st.warning(f"Showing model {fallback[1].version} instead, because {why}. An admin can promote or roll back on the Retrain page.")
+        return fallback
+    st.error(
+        f"No model in {models_dir} can be loaded. Train one with "
+        "`python -m model train --data data/demo --promote`, then reload this page."
+    )
+    raise NoChampion(models_dir)
+
+
+def clear_champion_cache() -> None:
+    """Forget every loaded model; call after a promotion or rollback."""
+    _load_version.clear()
+
+
+# ---- sign-in (Retrain page's engineer) ----
+# Secrets, never code, say how people sign in (.streamlit/secrets.toml):
+#   [auth] admin_password_hash = "pbkdf2_sha256$…"   (make one: python3 -m model.passwords)
+#   or an OIDC provider for st.login ([auth] redirect_uri, cookie_secret, client_id, …)
+#      with [roles] admins = ["lead@example.com"]
+# With neither, the app is a local single user who is admin. A hash or secret is never shown.
+_SIGNED_IN_KEY = "auth_admin_signed_in"
+
+
+def _secrets_section(name: str) -> dict:
+    try:
+        section = st.secrets.get(name)
+    except Exception:  # no secrets file at all: a local install
+        return {}
+    return dict(section) if section else {}
+
+
+def _sign_in_mode() -> str:
+    """``"oidc"`` (st.login), ``"password"`` (an admin password hash) or ``"local"`` (no secrets)."""
+    auth = _secrets_section("auth")
+    if "client_id" in auth or any(isinstance(value, dict) or hasattr(value, "keys") for value in auth.values()):
+        return "oidc"
+    if auth.get("admin_password_hash"):
+        return "password"
+    return "local"
+
+
+def current_user() -> User:
+    """Who is using the dashboard.
+
+    With no sign-in configured (a local install) the single user is an admin. With a
+    password hash in secrets, a session is a viewer until it signs in with the admin
+    password. With OIDC, a signed-in user whose e-mail is in ``[roles] admins`` is an admin.
+    """
+    mode = _sign_in_mode()
+    if mode == "local":
+        return LOCAL_ADMIN
+    if mode == "oidc":
+        if not st.user.is_logged_in:
+            return VIEWER
+        email = str(st.user.get("email") or "")
+        admins = {str(address).strip().lower() for address in _secrets_section("roles").get("admins", [])}
+        role = "admin" if email and email.lower() in admins else "viewer"
+        return User(str(st.user.get("name") or email or "signed-in user"), role)
+    if st.session_state.get(_SIGNED_IN_KEY):
+        return User(str(_secrets_section("auth").get("admin_name", "admin")), "admin")
+    return VIEWER
+
+
+def _render_sign_in(user: User) -> None:
+    """The sidebar's account box: who you are, and the sign-in or sign-out control."""
+    mode = _sign_in_mode()
+    if mode == "local":
+        st.caption("Local single user: you are admin (no sign-in is configured).")
+        return
+    st.caption(f"Signed in as {user.name} ({user.role}).")
+    if mode == "oidc":
+        if st.user.is_logged_in:
+            st.button("Sign out", key="auth_sign_out", on_click=st.logout)
+        else:
+            st.button("Sign in", key="auth_sign_in", on_click=st.login)
+        return
+    if user.is_admin:
+        if st.button("Sign out", key="auth_sign_out"):
+            st.session_state[_SIGNED_IN_KEY] = False
+            st.rerun()
+        return
+    with st.form("auth_sign_in_form", clear_on_submit=True):
+        password = st.text_input("Admin password", type="password", key="auth_password")
+        submitted = st.form_submit_button("Sign in as admin")
+    if submitted:
+        if verify_password(password, _secrets_section("auth").get("admin_password_hash", "")):
+            st.session_state[_SIGNED_IN_KEY] = True
+            st.rerun()
+        st.error("That password is not the admin password. Try again, or ask the lab lead.")
+
+
+def render_sidebar(model, card) -> None:
+    """Name the champion in the sidebar: version, training set size, leave-recipe-out ΔE00."""
+    n_recipes = card.dataset.get("n_recipes", getattr(model, "n_recipes_", None))
+    n_samples = card.dataset.get("n_samples", getattr(model, "n_samples_", None))
+    delta_e00_mean = card.metrics.get("delta_e00_mean_headline")
+    with st.sidebar:
+        st.markdown("**Champion model**")
+        st.caption(f"Version `{card.version}`")
+        st.caption(
+            f"Trained on {n_recipes} recipes ({n_samples} measurements) from "
+            f"“{card.dataset.get('name', 'unknown')}”."
+        )
+        if delta_e00_mean is not None:
+            st.metric(
+                "Leave-recipe-out mean ΔE00",
+                f"{delta_e00_mean:.2f}",
+                help="Mean CIEDE2000 colour difference on recipes the model never saw in training. "
+                "Below about 1 most people cannot see a difference; below 2 is close enough for most commercial work.",
+            )
+        _render_sign_in(current_user())
+
+
+@st.cache_resource(show_spinner="Loading the training measurements…", max_entries=4)
+def _training_samples(version: str, _card):
+    # Keyed on the version; the card itself is not hashed (leading underscore).
+    dataset = report.find_training_dataset(_card)
+    return None if dataset is None else explore.TrainingSamples(dataset)
+
+
+def training_samples(card):
+    """The champion's training measurements ready for nearest-recipe look-ups
+    (:class:`model.explore.TrainingSamples`), or None when they cannot be found."""
+    return _training_samples(card.version, card)
+
+
+def swatch_html(hex_code: str, height_px: int = 160, label: str = "") -> str:
+    """A filled rectangle of one colour, for ``st.html``."""
+    caption = f'<div style="font-size:0.85rem;margin-top:4px">{label}</div>' if label else ""
+    return (
+        f'<div style="background:{hex_code};height:{height_px}px;border-radius:8px;'
+        f'border:1px solid rgba(0,0,0,0.15)" title="{hex_code}"></div>{caption}'
+    )
+
+
+def swatch_data_uri(hex_code: str) -> str:
+    """A small SVG square of one colour as a data URI, for ``st.column_config.ImageColumn``."""
+    return (
+        "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'>"
+        f"<rect width='40' height='20' fill='%23{hex_code.lstrip('#')}'/></svg>"
+    )

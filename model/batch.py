@@ -1,0 +1,158 @@
+"""Predict a CSV of recipes: the one code path behind the Batch page and ``python -m model predict``.
+
+A batch file is validated once, at this boundary: rows with a bad cell are left out and
+each is reported (row, column, what was expected); the good rows are still predicted.
+Problems with the whole file (no thickness column, an unknown colorant, too many rows)
+raise :class:`~model.ingest.IngestError`, whose ``problems`` list every reason found.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ._schema import THICKNESS_COLUMN
+from .ingest import Problem, read_recipes_for_prediction
+
+__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "template_frame", "problems_frame"]
+
+#: The most recipes one upload may hold. 100,000 rows predict in a few seconds on one
+#: core (see ``bench/dashboard.py``); more would make a browser session wait too long.
+MAX_BATCH_ROWS = 100_000
+
+# Rows predicted per step: small enough that progress moves, large enough that the
+# per-call overhead of the networks is negligible.
+_CHUNK_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Predictions for the valid rows of a CSV of recipes.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        The CLI's output shape: passthrough columns (as in the file), the colorants
+        (wt %) and ``thickness_um`` (µm), then :data:`model.PREDICTION_COLUMNS`
+        (``L, a, b, C, h`` of the headline path, ``R400 … R700`` reflectance factor,
+        ``delta_e00_paths``, ``hex``, ``out_of_gamut``, ``out_of_range``, ``out_of_range_detail``).
+    problems : list of Problem
+        One or more per row left out, with its 1-based file row and column.
+    warnings : list of str
+        Legal but suspicious input (for example an extra numeric column that is ignored).
+    """
+
+    table: pd.DataFrame
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_predicted(self) -> int:
+        return len(self.table)
+
+    @property
+    def n_rows_left_out(self) -> int:
+        """Distinct file rows that were not predicted."""
+        return len({problem.row for problem in self.problems if problem.row is not None})
+
+
+ProgressCallback = Callable[[float, str], None]
+
+
+def predict_csv(
+    source,
+    model,
+    *,
+    name: str | None = None,
+    max_rows: int | None = MAX_BATCH_ROWS,
+    progress: ProgressCallback | None = None,
+) -> BatchResult:
+    """Read, validate and predict a CSV of recipes.
+
+    Parameters
+    ----------
+    source : str, path-like, bytes or file-like
+        Comma- or semicolon-separated; concentrations as numbers or percent strings
+        (``"12.5"`` or ``"12.5%"``, wt %), thickness in µm. See
+        :func:`model.ingest.read_recipes_for_prediction`.
+    model : fitted FormulationModel or KubelkaMunkModel
+        Anything with ``colorants_``, ``input_columns`` and ``predict``.
+    name : str, optional
+        The file name used in messages (default: derived from ``source``).
+    max_rows : int or None
+        Refuse files with more recipes than this (``None``: no cap, as on the command line).
+    progress : callable(fraction: float, message: str), optional
+        Called with fractions 0–1 while reading and predicting.
+
+    Returns
+    -------
+    BatchResult
+
+    Raises
+    ------
+    IngestError
+        The file as a whole cannot be used; ``error.problems`` says why, row and column.
+    """
+    if progress:
+        progress(0.0, "Reading and checking the file…")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        recipes, problems = read_recipes_for_prediction(source, list(model.colorants_), name=name, max_rows=max_rows)
+    input_columns = list(model.input_columns)
+    passthrough = [column for column in recipes.columns if column not in input_columns]
+    n_rows = len(recipes)
+    n_chunks = max(1, math.ceil(n_rows / _CHUNK_ROWS))
+    frames = []
+    for chunk in range(n_chunks):
+        if progress:
+            progress(0.1 + 0.9 * chunk / n_chunks, f"Predicting rows {chunk * _CHUNK_ROWS + 1:,}–{min(n_rows, (chunk + 1) * _CHUNK_ROWS):,} of {n_rows:,}…")
+        rows = recipes.iloc[chunk * _CHUNK_ROWS : (chunk + 1) * _CHUNK_ROWS]
+        if len(rows) == 0:
+            continue
+        predicted = model.predict(rows[input_columns]).to_frame()
+        frames.append(pd.concat([rows[passthrough].reset_index(drop=True), predicted], axis=1))
+    table = pd.concat(frames, ignore_index=True) if frames else _empty_table(input_columns, passthrough)
+    if progress:
+        progress(1.0, f"Predicted {n_rows:,} recipes.")
+    return BatchResult(table=table, problems=list(problems), warnings=[str(w.message) for w in caught])
+
+
+def _empty_table(input_columns: list[str], passthrough: list[str]) -> pd.DataFrame:
+    from ._prediction import PREDICTION_COLUMNS
+
+    return pd.DataFrame(columns=[*passthrough, *input_columns, *PREDICTION_COLUMNS])
+
+
+def template_frame(model) -> pd.DataFrame:
+    """A CSV template for :func:`predict_csv`: a ``name`` column, the colorants (wt %) and ``thickness_um`` (µm).
+
+    Its example rows lie inside the model's training range: the middle of each range,
+    and the first colorant alone at its trained maximum at the thickest trained film.
+    """
+    training_range = model.training_range_
+    colorants = list(model.colorants_)
+    middle = {c: round((training_range.minimum[c] + training_range.maximum[c]) / 2, 3) for c in colorants}
+    single = {c: training_range.minimum[c] for c in colorants}
+    single[colorants[0]] = training_range.maximum[colorants[0]]
+    thickness_low, thickness_high = training_range.minimum[THICKNESS_COLUMN], training_range.maximum[THICKNESS_COLUMN]
+    rows = [
+        {"name": "mid-range example", **middle, THICKNESS_COLUMN: round((thickness_low + thickness_high) / 2, 3)},
+        {"name": f"{colorants[0]} only", **single, THICKNESS_COLUMN: thickness_high},
+    ]
+    return pd.DataFrame(rows, columns=["name", *colorants, THICKNESS_COLUMN])
+
+
+def problems_frame(problems: list[Problem]) -> pd.DataFrame:
+    """Problems as a table a person can scan: ``row`` (1-based, as a spreadsheet shows it), ``column``, ``problem``."""
+    return pd.DataFrame(
+        {
+            "row": pd.array([p.row for p in problems], dtype="Int64"),
+            "column": [p.column or "" for p in problems],
+            "problem": [p.message for p in problems],
+        }
+    )

@@ -1,0 +1,694 @@
+"""The measurement store: every uploaded measurement, in one SQLite file.
+
+Layout (``<data dir>/measurements.sqlite3``, see :func:`model.settings.data_dir`):
+
+- ``uploads``: one row per upload: source file names, a content hash of the files, who
+  uploaded them and when, and how many measurements it added.
+- ``measurements``: one row per measured spectrum, with its recipe (concentrations in
+  wt %), film thickness (µm), 31 reflectance factors and an ``excluded`` flag.
+  Concentrations are kept per measurement, as ``[[colorant, wt %], …]``, because
+  different uploads may use different colorants; :meth:`MeasurementStore.to_dataset`
+  puts them in one table (a colorant a recipe does not use is 0 wt %).
+- ``store_versions``: which measurements were included at each store version, so the
+  data a model was trained on can be rebuilt from the version on its card.
+
+Why it is built this way:
+
+- An upload is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``): it lands entirely or
+  not at all, even if the process dies halfway.
+- A measurement is identified by a hash of its content (sample id, recipe, thickness,
+  concentrations, spectrum). Uploading the same file again, or a file that repeats
+  readings already stored, adds nothing and says so. Duplicate *readings* of one recipe
+  (different spectra) are normal and are all kept.
+- The **store version** is a SHA-256 over the content hashes of the included
+  measurements: the same included measurements give the same version whatever order
+  they arrived in. Every model card records the store version it was trained on.
+- Nothing is deleted. A suspect reading is *excluded* (left out of training) and can be
+  included again.
+- Admin actions take a :class:`~model.access.User` and refuse viewers
+  (:func:`~model.access.require_admin`); hiding a button is not the only check.
+
+The store is seeded from the shipped demo data (``data/demo``) the first time it is
+opened, so a new install can retrain at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Collection, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import settings
+from ._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
+from .access import User, require_admin
+from .ingest import IngestError, MatchReport, Problem, load_dataset, match_measurements, read_instrument_export, read_recipe_table, read_tidy_csv
+
+__all__ = [
+    "STORE_FILE",
+    "StoreError",
+    "PreparedUpload",
+    "UploadResult",
+    "MeasurementStore",
+    "read_upload",
+    "open_store",
+]
+
+STORE_FILE = "measurements.sqlite3"
+#: Who the demo seed is recorded as having been uploaded by.
+SEED_UPLOADER = "demo seed"
+# Concentrations read from "0.99625%" strings are exact; anything closer than this is the same recipe.
+_CONCENTRATION_TOLERANCE = 1e-9
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS uploads (
+    id            INTEGER PRIMARY KEY,
+    source_files  TEXT    NOT NULL,   -- JSON list of file names
+    content_hash  TEXT    NOT NULL,   -- SHA-256 of the files' bytes (names and order ignored)
+    uploaded_by   TEXT    NOT NULL,
+    uploaded_at   TEXT    NOT NULL,   -- ISO 8601 UTC
+    n_added       INTEGER NOT NULL,
+    n_already     INTEGER NOT NULL,
+    accepted      TEXT    NOT NULL    -- JSON list of accepted near-miss names
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id              INTEGER PRIMARY KEY,
+    upload_id       INTEGER NOT NULL REFERENCES uploads(id),
+    sample_id       TEXT    NOT NULL,
+    recipe_id       TEXT    NOT NULL,
+    thickness_um    REAL    NOT NULL,
+    concentrations  TEXT    NOT NULL, -- JSON [[colorant, wt %], ...] in the upload's order
+    reflectance     TEXT    NOT NULL, -- JSON list of 31 reflectance factors, 400-700 nm
+    source          TEXT    NOT NULL,
+    content_hash    TEXT    NOT NULL UNIQUE,
+    excluded        INTEGER NOT NULL DEFAULT 0,
+    excluded_reason TEXT,
+    excluded_by     TEXT,
+    excluded_at     TEXT
+);
+CREATE INDEX IF NOT EXISTS measurements_by_recipe ON measurements(recipe_id);
+CREATE TABLE IF NOT EXISTS store_versions (
+    version             TEXT PRIMARY KEY,
+    dataset_fingerprint TEXT NOT NULL,
+    measurement_ids     TEXT NOT NULL,  -- JSON list of included measurement ids
+    created_at          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id     INTEGER PRIMARY KEY,
+    at     TEXT NOT NULL,
+    user   TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+"""
+
+
+class StoreError(ValueError):
+    """An upload or change was refused; the store is unchanged. The message says what to do."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _files_hash(files: Sequence[tuple[str, bytes]]) -> str:
+    # Names and order are ignored: the same bytes under another name are the same upload.
+    return _sha256("\n".join(sorted(hashlib.sha256(content).hexdigest() for _, content in files)))
+
+
+def _concentration_pairs(row: pd.Series, colorants: Sequence[str]) -> list[list]:
+    return [[name, float(row[name])] for name in colorants]
+
+
+def _measurement_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance: Sequence[float]) -> str:
+    # Only non-zero concentrations, sorted, so that the same recipe hashes the same in a
+    # table with more (all-zero) colorant columns. repr keeps every float bit.
+    used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
+    payload = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]])
+    return _sha256(payload)
+
+
+# --------------------------------------------------------------------------------------
+# Reading an upload: bytes in, a Dataset and a match report out. Nothing is stored yet.
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreparedUpload:
+    """Uploaded files read and matched, ready to be committed with :meth:`MeasurementStore.add`.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The measurements that would be stored (matched and accepted rows only).
+    report : MatchReport or None
+        The match report of an instrument export; None for a tidy CSV.
+    source_files : tuple of str
+        The uploaded file names.
+    content_hash : str
+        SHA-256 over the files' bytes (file names and order ignored).
+    accepted : tuple of str
+        Measured names whose near-miss suggestion was accepted.
+    """
+
+    dataset: Dataset
+    report: MatchReport | None
+    source_files: tuple[str, ...]
+    content_hash: str
+    accepted: tuple[str, ...] = ()
+
+
+def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] | None = None) -> PreparedUpload:
+    """Read uploaded files: an instrument export plus a recipe table, or one tidy CSV.
+
+    Parameters
+    ----------
+    files : sequence of (file name, bytes)
+        One file: a tidy CSV (``sample_id, recipe_id, <colorants…>, thickness_um,
+        R400 … R700``). Two files: a spectrophotometer export and a recipe table, in
+        either order (told apart by content).
+    accept : collection of str, optional
+        Measured names whose near-miss suggestion to accept (see
+        :func:`model.ingest.match_measurements`). None accepts none, so a first read
+        lists every suggestion for a person to decide.
+
+    Returns
+    -------
+    PreparedUpload
+
+    Raises
+    ------
+    IngestError
+        A file cannot be read (every problem, with file, row and column), the files are
+        not one of the two accepted shapes, or no measured name matches a recipe.
+    """
+    files = [(str(name), bytes(content)) for name, content in files]
+    if len(files) == 1:
+        name, content = files[0]
+        try:
+            dataset = read_tidy_csv(content, name=name)
+        except IngestError as error:
+            if _is_export(content, name):
+                raise IngestError([Problem(name, None, None, "this is a spectrophotometer export; upload the recipe table with it (two files).")]) from None
+            raise error
+        return PreparedUpload(dataset, None, (name,), _files_hash(files))
+    if len(files) != 2:
+        raise IngestError([Problem("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")])
+    exports = [(name, content) for name, content in files if _is_export(content, name)]
+    if len(exports) != 1:
+        found = ", ".join(name for name, _ in exports) or "neither file"
+        raise IngestError(
+            [Problem("upload", None, None, f"expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); {found} is one. Upload the export and its recipe table.")]
+        )
+    export_name, export_bytes = exports[0]
+    recipe_name, recipe_bytes = next((name, content) for name, content in files if (name, content) != exports[0])
+    measurements = read_instrument_export(export_bytes, name=export_name)
+    recipes, colorants = read_recipe_table(recipe_bytes, name=recipe_name)
+    dataset, report = match_measurements(measurements, recipes, colorants, accept=accept, source=export_name)
+    if len(dataset) == 0:
+        raise IngestError([Problem(export_name, None, None, f"no measured name matches a recipe in {recipe_name}; is it the right recipe table?\n" + report.summary())])
+    accepted = tuple(entry.measured_name for entry in report.accepted)
+    return PreparedUpload(dataset, report, (export_name, recipe_name), _files_hash(files), accepted)
+
+
+def _is_export(content: bytes, name: str) -> bool:
+    try:
+        read_instrument_export(content, name=name)
+    except IngestError as error:
+        # A real export with bad rows is still an export: its header was found.
+        return not any("no header row found" in problem.message for problem in error.problems)
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """What :meth:`MeasurementStore.add` did.
+
+    Attributes
+    ----------
+    upload_id : int or None
+        The new upload's id; None when nothing was added.
+    n_added : int
+        Measurements stored by this upload.
+    n_already_stored : int
+        Measurements of the upload that were already in the store (left as they were).
+    same_files_as : int or None
+        The id of an earlier upload of byte-identical files, if any.
+    store_version : str
+        The store version after the upload.
+    message : str
+        One sentence for a person.
+    """
+
+    upload_id: int | None
+    n_added: int
+    n_already_stored: int
+    same_files_as: int | None
+    store_version: str
+    message: str
+
+
+class MeasurementStore:
+    """Measurements in a SQLite file; see the module docstring for the design.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        The SQLite file; default ``<settings.data_dir()>/measurements.sqlite3``.
+    seed : bool
+        On first opening (no upload yet), store the demo data (``data/demo``) as upload 1.
+
+    Examples
+    --------
+    >>> store = MeasurementStore("/tmp/huecast/measurements.sqlite3")   # doctest: +SKIP
+    >>> prepared = read_upload([("tidy.csv", data)])                      # doctest: +SKIP
+    >>> store.add(prepared, user=admin).message                           # doctest: +SKIP
+    >>> store.to_dataset()                                                # doctest: +SKIP
+    """
+
+    def __init__(self, path=None, *, seed: bool = True) -> None:
+        self.path = Path(path) if path is not None else settings.data_dir() / STORE_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as connection:
+            connection.executescript(_SCHEMA)
+        if seed:
+            self._seed_from_demo()
+
+    # ---- connections and transactions ------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode with explicit BEGIN: Python's implicit transactions would not
+        # cover the whole upload. WAL lets sessions read while one session writes.
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA foreign_keys=ON")
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    @contextmanager
+    def _transaction(self):
+        connection = self._connect()
+        try:
+            # IMMEDIATE takes the write lock at once, so two uploads cannot interleave.
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    def _seed_from_demo(self) -> None:
+        demo = settings.demo_data_dir()
+        with self._transaction() as connection:
+            if connection.execute("SELECT COUNT(*) FROM uploads").fetchone()[0]:
+                return  # already seeded or used: another session got here first
+            if not demo.is_dir():
+                return
+            dataset, report = load_dataset(demo)
+            files = sorted(p for p in demo.iterdir() if p.suffix.lower() == ".csv")
+            prepared = PreparedUpload(
+                dataset,
+                report,
+                tuple(p.name for p in files),
+                _files_hash([(p.name, p.read_bytes()) for p in files]),
+                tuple(entry.measured_name for entry in report.accepted) if report else (),
+            )
+            self._insert(connection, prepared, SEED_UPLOADER)
+
+    # ---- reading ---------------------------------------------------------------------
+
+    def _rows(self, where: str = "", parameters: Sequence = ()) -> list[sqlite3.Row]:
+        with closing(self._connect()) as connection:
+            return connection.execute(
+                "SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id "
+                f"{where} ORDER BY m.id",
+                parameters,
+            ).fetchall()
+
+    @staticmethod
+    def _table(rows: Sequence[sqlite3.Row], *, details: bool) -> tuple[pd.DataFrame, tuple[str, ...]]:
+        colorants: dict[str, None] = {}
+        parsed = []
+        for row in rows:
+            pairs = json.loads(row["concentrations"])
+            colorants.update((name, None) for name, _ in pairs)
+            parsed.append((row, dict(pairs), json.loads(row["reflectance"])))
+        names = tuple(colorants)
+        records = []
+        for row, concentrations, reflectance in parsed:
+            record = {SAMPLE_ID_COLUMN: row["sample_id"], RECIPE_ID_COLUMN: row["recipe_id"]}
+            record.update({name: float(concentrations.get(name, 0.0)) for name in names})
+            record[THICKNESS_COLUMN] = float(row["thickness_um"])
+            record.update(zip(BAND_COLUMNS, map(float, reflectance)))
+            record[SOURCE_COLUMN] = row["source"]
+            if details:
+                record.update(
+                    measurement_id=int(row["id"]),
+                    upload_id=int(row["upload_id"]),
+                    included=not row["excluded"],
+                    excluded_reason=row["excluded_reason"] or "",
+                    uploaded_by=row["uploaded_by"],
+                    uploaded_at=row["uploaded_at"],
+                )
+            records.append(record)
+        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *names, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN]
+        if details:
+            columns = ["measurement_id", "upload_id", "included", "excluded_reason", *columns, "uploaded_by", "uploaded_at"]
+        return pd.DataFrame(records, columns=columns), names
+
+    def to_dataset(self, store_version: str | None = None) -> Dataset:
+        """The included measurements as a :class:`Dataset` (what training uses).
+
+        Parameters
+        ----------
+        store_version : str, optional
+            Rebuild the measurements included at that earlier version instead (see
+            :meth:`versions`). Excluding a measurement later does not change an old version.
+
+        Returns
+        -------
+        Dataset
+            Rows in upload order; one colorant column per colorant any included
+            measurement uses (0 wt % where a recipe does not use it). ``name`` is
+            ``"store <version[:12]>"``.
+
+        Raises
+        ------
+        StoreError
+            The store holds no included measurement, or ``store_version`` is unknown.
+        """
+        if store_version is None:
+            rows = self._rows("WHERE m.excluded = 0")
+            version = self.version()
+        else:
+            with closing(self._connect()) as connection:
+                found = connection.execute("SELECT measurement_ids FROM store_versions WHERE version = ?", (store_version,)).fetchone()
+            if found is None:
+                raise StoreError(f"Store version {store_version[:12]}… is unknown to {self.path}; list known ones with versions().")
+            ids = json.loads(found["measurement_ids"])
+            rows = self._rows(f"WHERE m.id IN ({','.join('?' * len(ids))})", ids) if ids else []
+            version = store_version
+        if not rows:
+            raise StoreError("The measurement store has no included measurements; upload some or include excluded ones.")
+        table, colorants = self._table(rows, details=False)
+        return Dataset(table, colorants, name=f"store {version[:12]}")
+
+    def measurements(self, recipe_id: str | None = None) -> pd.DataFrame:
+        """Every stored measurement, included or not, optionally of one recipe only.
+
+        Columns ``measurement_id, upload_id, included, excluded_reason, sample_id,
+        recipe_id, <colorants…> (wt %), thickness_um (µm), R400 … R700 (0–1), source,
+        uploaded_by, uploaded_at``.
+        """
+        rows = self._rows("WHERE m.recipe_id = ?", (recipe_id,)) if recipe_id is not None else self._rows()
+        return self._table(rows, details=True)[0]
+
+    def recipe_ids(self) -> list[str]:
+        """Distinct recipe ids in the store (included or not), sorted."""
+        with closing(self._connect()) as connection:
+            return [row[0] for row in connection.execute("SELECT DISTINCT recipe_id FROM measurements ORDER BY recipe_id")]
+
+    def uploads(self) -> pd.DataFrame:
+        """One row per upload: ``upload_id, source_files, uploaded_by, uploaded_at, n_added, n_already, n_included``."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute(
+                "SELECT u.*, (SELECT COUNT(*) FROM measurements m WHERE m.upload_id = u.id AND m.excluded = 0) AS n_included "
+                "FROM uploads u ORDER BY u.id"
+            ).fetchall()
+        return pd.DataFrame(
+            [
+                {
+                    "upload_id": row["id"],
+                    "source_files": ", ".join(json.loads(row["source_files"])),
+                    "uploaded_by": row["uploaded_by"],
+                    "uploaded_at": row["uploaded_at"],
+                    "n_added": row["n_added"],
+                    "n_already": row["n_already"],
+                    "n_included": row["n_included"],
+                }
+                for row in rows
+            ],
+            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included"],
+        )
+
+    def counts(self) -> dict[str, int]:
+        """``n_measurements`` (stored), ``n_included``, ``n_recipes`` (of included), ``n_uploads``."""
+        with closing(self._connect()) as connection:
+            one = lambda sql: int(connection.execute(sql).fetchone()[0])  # noqa: E731
+            return {
+                "n_measurements": one("SELECT COUNT(*) FROM measurements"),
+                "n_included": one("SELECT COUNT(*) FROM measurements WHERE excluded = 0"),
+                "n_recipes": one("SELECT COUNT(DISTINCT recipe_id) FROM measurements WHERE excluded = 0"),
+                "n_uploads": one("SELECT COUNT(*) FROM uploads"),
+            }
+
+    def version(self) -> str:
+        """The store version: SHA-256 over the content hashes of the included measurements."""
+        with closing(self._connect()) as connection:
+            return self._version(connection)
+
+    @staticmethod
+    def _version(connection: sqlite3.Connection) -> str:
+        hashes = [row[0] for row in connection.execute("SELECT content_hash FROM measurements WHERE excluded = 0 ORDER BY content_hash")]
+        return _sha256("\n".join(hashes))
+
+    def versions(self) -> pd.DataFrame:
+        """Every store version recorded so far: ``version, dataset_fingerprint, n_included, created_at``."""
+        with closing(self._connect()) as connection:
+            rows = connection.execute("SELECT * FROM store_versions ORDER BY created_at, version").fetchall()
+        return pd.DataFrame(
+            [{"version": r["version"], "dataset_fingerprint": r["dataset_fingerprint"], "n_included": len(json.loads(r["measurement_ids"])), "created_at": r["created_at"]} for r in rows],
+            columns=["version", "dataset_fingerprint", "n_included", "created_at"],
+        )
+
+    def version_for_fingerprint(self, dataset_fingerprint: str) -> str | None:
+        """The store version whose dataset has this :meth:`Dataset.fingerprint`, or None.
+
+        Finds the training data of a model saved with a dataset fingerprint but no store
+        version (the shipped demo champion was trained on the files the store is seeded from).
+        """
+        with closing(self._connect()) as connection:
+            row = connection.execute("SELECT version FROM store_versions WHERE dataset_fingerprint = ? ORDER BY created_at LIMIT 1", (dataset_fingerprint,)).fetchone()
+        return row[0] if row else None
+
+    def is_stored(self, dataset: Dataset) -> np.ndarray:
+        """Per row of ``dataset``: True where an identical measurement is already stored."""
+        hashes = self._hashes(dataset)
+        with closing(self._connect()) as connection:
+            stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
+        return np.array([h in stored for h in hashes], dtype=bool)
+
+    @staticmethod
+    def _hashes(dataset: Dataset) -> list[str]:
+        table = dataset.table
+        return [
+            _measurement_hash(
+                str(row[SAMPLE_ID_COLUMN]), str(row[RECIPE_ID_COLUMN]), row[THICKNESS_COLUMN], _concentration_pairs(row, dataset.colorants), row[BAND_COLUMNS].to_numpy(dtype=float)
+            )
+            for _, row in table.iterrows()
+        ]
+
+    # ---- changing (admin only) -------------------------------------------------------
+
+    def add(self, prepared: PreparedUpload, *, user: User) -> UploadResult:
+        """Store an upload's measurements in one transaction: all of them or none.
+
+        Measurements already stored (same content) are not stored twice; if none is new,
+        nothing is recorded and the message says so.
+
+        Parameters
+        ----------
+        prepared : PreparedUpload, from :func:`read_upload`.
+        user : User, must be an admin.
+
+        Raises
+        ------
+        PermissionDenied
+            ``user`` is not an admin.
+        StoreError
+            A recipe id is already stored (included) with different concentrations, or
+            the database failed; the store is unchanged either way.
+        """
+        require_admin(user, "upload measurements")
+        try:
+            with self._transaction() as connection:
+                return self._insert(connection, prepared, user.name)
+        except sqlite3.Error as error:
+            raise StoreError(f"The upload was not stored and the store is unchanged: the database reported {error}. Try again; if it persists, check disk space and permissions of {self.path}.") from error
+
+    def _insert(self, connection: sqlite3.Connection, prepared: PreparedUpload, uploader: str) -> UploadResult:
+        dataset = prepared.dataset
+        same_files = connection.execute("SELECT id FROM uploads WHERE content_hash = ? ORDER BY id LIMIT 1", (prepared.content_hash,)).fetchone()
+        same_files_as = int(same_files[0]) if same_files else None
+        stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
+        hashes = self._hashes(dataset)
+        new_positions = [i for i, h in enumerate(hashes) if h not in stored and h not in hashes[:i]]
+        n_already = len(hashes) - len(new_positions)
+        if not new_positions:
+            where = f" (the same files as upload {same_files_as})" if same_files_as else ""
+            version = self._version(connection)
+            return UploadResult(None, 0, n_already, same_files_as, version, f"Nothing added: all {n_already} measurements are already in the store{where}.")
+        self._check_recipes_agree(connection, dataset, new_positions)
+        cursor = connection.execute(
+            "INSERT INTO uploads (source_files, content_hash, uploaded_by, uploaded_at, n_added, n_already, accepted) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, _now(), len(new_positions), n_already, json.dumps(list(prepared.accepted))),
+        )
+        upload_id = int(cursor.lastrowid)
+        table = dataset.table
+        source = ", ".join(prepared.source_files)
+        rows = []
+        for position in new_positions:
+            row = table.iloc[position]
+            rows.append(
+                (
+                    upload_id,
+                    str(row[SAMPLE_ID_COLUMN]),
+                    str(row[RECIPE_ID_COLUMN]),
+                    float(row[THICKNESS_COLUMN]),
+                    json.dumps(_concentration_pairs(row, dataset.colorants)),
+                    json.dumps([float(v) for v in row[BAND_COLUMNS].to_numpy(dtype=float)]),
+                    str(row[SOURCE_COLUMN]) if SOURCE_COLUMN in table.columns else source,
+                    hashes[position],
+                )
+            )
+        connection.executemany(
+            "INSERT INTO measurements (upload_id, sample_id, recipe_id, thickness_um, concentrations, reflectance, source, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        version = self._record_version(connection)
+        already = f"; {n_already} were already stored" if n_already else ""
+        message = f"Stored {len(new_positions)} measurements of {table.iloc[new_positions][RECIPE_ID_COLUMN].nunique()} recipes as upload {upload_id}{already}."
+        return UploadResult(upload_id, len(new_positions), n_already, same_files_as, version, message)
+
+    def _check_recipes_agree(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> None:
+        # Leave-recipe-out grouping trusts that one recipe id is one recipe. A second recipe
+        # under an id already in the training data would silently merge two recipes.
+        incoming: dict[str, dict[str, float]] = {}
+        for position in positions:
+            row = dataset.table.iloc[position]
+            incoming.setdefault(str(row[RECIPE_ID_COLUMN]), {k: v for k, v in _concentration_pairs(row, dataset.colorants) if v != 0.0})
+        conflicts = []
+        for recipe_id, concentrations in incoming.items():
+            found = connection.execute("SELECT concentrations, upload_id FROM measurements WHERE recipe_id = ? AND excluded = 0 LIMIT 1", (recipe_id,)).fetchone()
+            if found is None:
+                continue
+            stored = {k: v for k, v in json.loads(found["concentrations"]) if v != 0.0}
+            names = set(stored) | set(concentrations)
+            if any(abs(stored.get(n, 0.0) - concentrations.get(n, 0.0)) > _CONCENTRATION_TOLERANCE for n in names):
+                conflicts.append(f"{recipe_id} (stored by upload {found['upload_id']} as {_describe(stored)}; this upload says {_describe(concentrations)})")
+        if conflicts:
+            shown = "; ".join(conflicts[:5]) + (f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+            raise StoreError(
+                f"Nothing was stored: {len(conflicts)} recipe id(s) are already in the store with different concentrations: {shown}. "
+                "Rename those recipes in the upload, or exclude the earlier upload's measurements first (for example the demo seed)."
+            )
+
+    def _record_version(self, connection: sqlite3.Connection) -> str:
+        version = self._version(connection)
+        ids = [row[0] for row in connection.execute("SELECT id FROM measurements WHERE excluded = 0 ORDER BY id")]
+        fingerprint = ""
+        if ids:
+            rows = connection.execute(
+                f"SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 ORDER BY m.id"
+            ).fetchall()
+            table, colorants = self._table(rows, details=False)
+            fingerprint = Dataset(table, colorants).fingerprint()
+        connection.execute(
+            "INSERT OR IGNORE INTO store_versions (version, dataset_fingerprint, measurement_ids, created_at) VALUES (?, ?, ?, ?)",
+            (version, fingerprint, json.dumps(ids), _now()),
+        )
+        return version
+
+    def exclude(self, measurement_ids: Collection[int], *, user: User, reason: str) -> str:
+        """Leave measurements out of training without deleting them; returns the new store version.
+
+        Parameters
+        ----------
+        measurement_ids : collection of int, from :meth:`measurements`.
+        user : User, must be an admin.
+        reason : str, why (kept with the measurement), e.g. ``"suspect: mislabeled thickness"``.
+        """
+        require_admin(user, "exclude measurements")
+        if not str(reason).strip():
+            raise StoreError("Say why the measurements are excluded (reason=…); the reason is kept with them.")
+        return self._set_excluded(measurement_ids, True, user, str(reason).strip())
+
+    def include(self, measurement_ids: Collection[int], *, user: User) -> str:
+        """Include excluded measurements again; returns the new store version.
+
+        Raises
+        ------
+        StoreError
+            Including them would put two different recipes under one recipe id.
+        """
+        require_admin(user, "include measurements")
+        return self._set_excluded(measurement_ids, False, user, None)
+
+    def upload_measurement_ids(self, upload_id: int) -> list[int]:
+        """The ids of the measurements an upload added (to exclude or include a whole upload)."""
+        with closing(self._connect()) as connection:
+            return [row[0] for row in connection.execute("SELECT id FROM measurements WHERE upload_id = ? ORDER BY id", (int(upload_id),))]
+
+    def _set_excluded(self, measurement_ids: Collection[int], excluded: bool, user: User, reason: str | None) -> str:
+        ids = sorted({int(i) for i in measurement_ids})
+        if not ids:
+            raise StoreError("No measurement ids given; pick measurements from the list first.")
+        with self._transaction() as connection:
+            known = {row[0] for row in connection.execute(f"SELECT id FROM measurements WHERE id IN ({','.join('?' * len(ids))})", ids)}
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                raise StoreError(f"Measurement ids {unknown} are not in the store; refresh the list and pick again.")
+            connection.execute(
+                f"UPDATE measurements SET excluded = ?, excluded_reason = ?, excluded_by = ?, excluded_at = ? WHERE id IN ({','.join('?' * len(ids))})",
+                (int(excluded), reason, user.name if excluded else None, _now() if excluded else None, *ids),
+            )
+            if not excluded:
+                self._check_included_agree(connection)
+            connection.execute(
+                "INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)",
+                (_now(), user.name, "exclude" if excluded else "include", json.dumps({"ids": ids, "reason": reason})),
+            )
+            return self._record_version(connection)
+
+    def _check_included_agree(self, connection: sqlite3.Connection) -> None:
+        seen: dict[str, tuple[dict, int]] = {}
+        for row in connection.execute("SELECT recipe_id, concentrations, upload_id FROM measurements WHERE excluded = 0 ORDER BY id"):
+            concentrations = {k: v for k, v in json.loads(row["concentrations"]) if v != 0.0}
+            if row["recipe_id"] not in seen:
+                seen[row["recipe_id"]] = (concentrations, row["upload_id"])
+                continue
+            first, first_upload = seen[row["recipe_id"]]
+            names = set(first) | set(concentrations)
+            if any(abs(first.get(n, 0.0) - concentrations.get(n, 0.0)) > _CONCENTRATION_TOLERANCE for n in names):
+                raise StoreError(
+                    f"Nothing changed: including these would put two different recipes under the id {row['recipe_id']!r} "
+                    f"(uploads {first_upload} and {row['upload_id']}). Exclude the other upload's measurements first."
+                )
+
+
+def _describe(concentrations: dict[str, float]) -> str:
+    return ", ".join(f"{name} {value:g}%" for name, value in concentrations.items()) or "no colorant"
+
+
+def open_store(*, seed: bool = True) -> MeasurementStore:
+    """The store under :func:`model.settings.data_dir` (``HUECAST_DATA_DIR``), seeded on first use."""
+    return MeasurementStore(settings.data_dir() / STORE_FILE, seed=seed)

@@ -1,0 +1,129 @@
+"""The Batch page with real uploaded files (AppTest), and model.batch behind it and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import PREDICTION_COLUMNS, THICKNESS_COLUMN, batch, registry
+from model.ingest import IngestError
+from model.safe_csv import to_csv_bytes
+
+APP_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped champion, read only."""
+    return registry.load_champion()
+
+
+@pytest.fixture
+def batch_page(repo_root):
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.run()
+    at.switch_page("app_pages/batch.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def upload(at, path):
+    at.file_uploader(key="batch_upload").set_value((path.name, path.read_bytes(), "text/csv")).run()
+    assert not at.exception, at.exception
+
+
+def frames_with_column(at, column):
+    """The shown tables that have ``column`` (AppTest does not expose a read-only table's key)."""
+    return [frame.value for frame in at.dataframe if column in frame.value.columns]
+
+
+def test_good_file_is_predicted_row_for_row(batch_page, shipped, tmp_path):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    recipes = pd.DataFrame({c: [0.0, 0.0, 0.0] for c in colorants})
+    recipes[colorants[0]] = [5.0, 0.0, 12.0]
+    recipes[colorants[2]] = [0.0, 1.0, 0.5]
+    recipes[THICKNESS_COLUMN] = [8.0, 12.0, 10.0]
+    shown = recipes.copy()
+    shown[colorants[0]] = [f"{v:g}%" for v in recipes[colorants[0]]]  # percent strings are accepted
+    shown.insert(0, "sample", ["A", "B", "C"])
+    source = tmp_path / "recipes.csv"
+    shown.to_csv(source, sep=";", index=False)
+
+    upload(batch_page, source)
+    assert not batch_page.error
+    assert any("All 3 rows" in s.value for s in batch_page.success)
+    [table] = frames_with_column(batch_page, "swatch")
+    assert table["sample"].tolist() == ["A", "B", "C"]
+    assert table["swatch"].str.startswith("data:image/svg+xml").all()
+    np.testing.assert_allclose(table[["L", "a", "b"]].to_numpy(dtype=float), model.predict(recipes).Lab, atol=1e-9)
+
+
+def test_bad_rows_are_named_and_the_good_rows_still_predicted(batch_page, shipped, tmp_path):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    header = ",".join(["name", *colorants, THICKNESS_COLUMN])
+    zeros = ["0"] * (len(colorants) - 1)
+    lines = [
+        header,
+        ",".join(["good-1", "4", *zeros, "8"]),
+        ",".join(["bad-text", "lots", *zeros, "8"]),  # row 3: not a number
+        ",".join(["good-2", "2%", *zeros, "12"]),
+        ",".join(["bad-thickness", "1", *zeros, "-2"]),  # row 5: negative thickness
+    ]
+    source = tmp_path / "with-bad-rows.csv"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    upload(batch_page, source)
+    assert any("2 rows of with-bad-rows.csv were left out" in e.value for e in batch_page.error)
+    [report] = frames_with_column(batch_page, "problem")
+    assert report["row"].tolist() == [3, 5]
+    assert report["column"].tolist() == [colorants[0], THICKNESS_COLUMN]
+    assert "lots" in report["problem"].iloc[0]
+    [predictions] = frames_with_column(batch_page, "swatch")
+    assert predictions["name"].tolist() == ["good-1", "good-2"]
+
+
+def test_unusable_file_shows_a_readable_list_not_a_traceback(batch_page, tmp_path):
+    source = tmp_path / "not-recipes.csv"
+    source.write_bytes(b"colour,amount\nred,\xff\xfe\n")
+    upload(batch_page, source)
+    assert any("cannot be used as it is" in e.value for e in batch_page.error)
+    [report] = frames_with_column(batch_page, "problem")
+    assert len(report) >= 1 and report["problem"].str.len().gt(0).all()
+    assert not frames_with_column(batch_page, "swatch")
+
+
+def test_table_is_the_cli_shape_and_progress_reaches_one(shipped):
+    model, _ = shipped
+    template = batch.template_frame(model)
+    fractions = []
+    result = batch.predict_csv(to_csv_bytes(template), model, name="template.csv", progress=lambda f, _m: fractions.append(f))
+    assert list(result.table.columns) == ["name", *model.input_columns, *PREDICTION_COLUMNS]
+    assert result.problems == [] and result.n_predicted == 2
+    assert not result.table["out_of_range"].any()  # the template's examples are inside the trained range
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0 and fractions == sorted(fractions)
+
+
+def test_row_cap_names_the_limit_and_what_to_do(shipped):
+    model, _ = shipped
+    rows = pd.concat([batch.template_frame(model)] * 3, ignore_index=True)
+    with pytest.raises(IngestError, match="at most 5") as caught:
+        batch.predict_csv(to_csv_bytes(rows), model, name="big.csv", max_rows=5)
+    assert "Split it" in str(caught.value)
+    assert batch.predict_csv(to_csv_bytes(rows), model, max_rows=None).n_predicted == 6
+
+
+def test_large_batch_is_predicted_in_chunks_in_file_order(shipped, monkeypatch):
+    model, _ = shipped
+    monkeypatch.setattr(batch, "_CHUNK_ROWS", 4)
+    rng = np.random.default_rng(3)
+    recipes = pd.DataFrame({c: rng.uniform(0, model.training_range_.maximum[c], 10) for c in model.colorants_})
+    recipes[THICKNESS_COLUMN] = rng.uniform(8, 12, len(recipes))
+    messages = []
+    result = batch.predict_csv(recipes.to_csv(index=False).encode(), model, progress=lambda _f, m: messages.append(m))
+    assert sum("Predicting rows" in m for m in messages) == 3  # 10 rows in chunks of 4
+    expected = model.predict(recipes).Lab
+    np.testing.assert_allclose(result.table[["L", "a", "b"]].to_numpy(dtype=float), expected, atol=1e-6)

@@ -1,0 +1,70 @@
+"""AppTest drives the Formulate and Overview pages on a tiny promoted model in a temp folder."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import FormulationModel, cross_validate, registry, report
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory, tiny_dataset, tiny_config):
+    root = tmp_path_factory.mktemp("models")
+    evaluation = cross_validate(tiny_dataset, tiny_config, n_splits=2, seeds=(0,))
+    model = FormulationModel(tiny_config).fit(tiny_dataset)
+    info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
+    card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
+    report.save_out_of_fold(evaluation, card.version, root)
+    registry.promote(card.version, root)
+    return root
+
+
+@pytest.fixture
+def app(models_dir, tmp_path, monkeypatch, repo_root):
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    return at
+
+
+def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
+    app.switch_page("app_pages/formulate.py").run()
+    assert not app.exception
+    app.radio(key="formulate_target_kind").set_value("CIELAB values").run()
+    app.number_input(key="formulate_L").set_value(70.0)
+    app.number_input(key="formulate_a").set_value(-10.0)
+    app.number_input(key="formulate_b").set_value(40.0)
+    app.slider(key="formulate_n_candidates").set_value(2)
+    app.button(key="formulate_run").click().run()
+    assert not app.exception
+    headers = [h.value for h in app.subheader]
+    assert headers and headers[0].startswith("Recipe 1: ΔE00")
+    assert len(headers) <= 2
+    assert app.success or app.warning  # reached, or an explanation of the shortfall
+    result = app.session_state["formulate_result"]
+    app.button(key="formulate_copy_1").click().run()
+    assert not app.exception
+    colorant = tiny_dataset.colorants[0]
+    assert app.session_state[f"predict_{colorant}"] == pytest.approx(result.best.recipe[colorant])
+    assert app.session_state["predict_thickness_um"] == pytest.approx(result.best.recipe["thickness_um"])
+
+
+def test_formulate_bad_paste_says_what_was_expected(app):
+    app.switch_page("app_pages/formulate.py").run()
+    app.radio(key="formulate_target_kind").set_value("Pasted spectrum").run()
+    app.text_area(key="formulate_spectrum_text").set_value("0.1 0.2 0.3").run()
+    assert any("expected 31 reflectance values" in e.value for e in app.error)
+    assert app.button(key="formulate_run").disabled
+
+
+def test_overview_headline_card_and_report(app, models_dir):
+    app.switch_page("app_pages/overview.py").run()
+    assert not app.exception
+    headline = app.info[0].value
+    assert headline.startswith("On 16 recipes the model never saw, the median colour error was")
+    assert "% under 1.0" in headline and "% under 2.0" in headline
+    text = " ".join(m.value for m in app.markdown)
+    assert registry.champion_version(models_dir) in text and "first champion" in text
+    assert "ΔE00 (CIEDE2000)" in app.caption[0].value

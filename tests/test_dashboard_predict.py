@@ -1,0 +1,143 @@
+"""The Predict page driven through its widget keys (AppTest), and the helpers behind it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import THICKNESS_COLUMN, explore, registry, report
+
+APP_TIMEOUT_S = 60
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    """The shipped champion, read only."""
+    return registry.load_champion()
+
+
+@pytest.fixture
+def app(repo_root):
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def shown_Lab(at) -> list[str]:
+    metrics = {metric.label: metric.value for metric in at.metric}
+    return [metrics["L*"], metrics["a*"], metrics["b*"]]
+
+
+def test_shown_Lab_equals_the_model_for_a_recipe_set_through_widget_keys(app, shipped):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    recipe = {colorants[0]: 3.0, colorants[1]: 7.5, colorants[3]: 2.25}
+    before = shown_Lab(app)
+    for name, value in recipe.items():
+        app.number_input(key=f"predict_{name}").set_value(value)
+    app.number_input(key="predict_thickness_um").set_value(11.0)
+    app.run()
+    assert not app.exception, app.exception
+
+    expected = model.predict(explore.recipe_frame(recipe, 11.0, colorants)).Lab[0]
+    assert shown_Lab(app) == [f"{value:.2f}" for value in expected]
+    assert shown_Lab(app) != before
+    # The table of both paths shows the same headline numbers.
+    paths = app.dataframe[0].value
+    headline_row = paths[paths["headline"]].iloc[0]
+    np.testing.assert_allclose(headline_row[["L*", "a*", "b*"]].to_numpy(dtype=float), expected, atol=1e-9)
+    # Sidebar names the champion and its leave-recipe-out ΔE00.
+    assert any(m.label == "Leave-recipe-out mean ΔE00" for m in app.sidebar.metric)
+
+
+def test_slider_and_number_input_follow_each_other(app, shipped):
+    model, _ = shipped
+    name = model.colorants_[1]
+    app.slider(key=f"predict_{name}_slider").set_value(4.0).run()
+    assert app.number_input(key=f"predict_{name}").value == 4.0
+    app.number_input(key=f"predict_{name}").set_value(6.5).run()
+    assert app.slider(key=f"predict_{name}_slider").value == 6.5
+
+
+def test_out_of_range_recipe_gets_a_plain_warning(app, shipped):
+    model, _ = shipped
+    name = model.colorants_[0]
+    assert not app.warning
+    above = model.training_range_.maximum[name] + 5
+    app.number_input(key=f"predict_{name}").set_value(above).run()
+    assert any("outside what the model was trained on" in w.value and name in w.value for w in app.warning)
+
+
+def test_spectrum_overlays_named_nearest_measured_samples(app):
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    names = [trace["name"] for trace in spec["data"]]
+    assert names[0] == "Predicted"
+    assert len(names) == 4 and all(n.startswith("Measured ") for n in names[1:])
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Wavelength (nm)"
+    assert "Reflectance" in spec["layout"]["yaxis"]["title"]["text"]
+
+
+def test_pins_at_most_four_recipes(app):
+    for _ in range(4):
+        app.button(key="predict_pin").click().run()
+    assert len(app.session_state["predict_pinned"]) == 4
+    assert app.button(key="predict_pin").disabled
+    assert len(app.get("plotly_chart")) == 2  # the pinned spectra chart
+    app.button(key="predict_unpin_0").click().run()
+    assert len(app.session_state["predict_pinned"]) == 3
+    assert not app.button(key="predict_pin").disabled
+
+
+def test_broken_champion_falls_back_to_a_version_that_loads(tmp_path, monkeypatch, repo_root, shipped):
+    _, card = shipped
+    good = registry.settings.models_dir() / card.version
+    shutil.copytree(good, tmp_path / card.version)
+    shutil.copytree(good, tmp_path / "zz-tampered")
+    tampered_card = json.loads((tmp_path / "zz-tampered" / "card.json").read_text())
+    tampered_card["version"] = "zz-tampered"
+    (tmp_path / "zz-tampered" / "card.json").write_text(json.dumps(tampered_card))
+    with open(tmp_path / "zz-tampered" / "model.joblib", "ab") as handle:
+        handle.write(b"tampered")
+    (tmp_path / "CHAMPION").write_text("zz-tampered\n")
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(tmp_path))
+
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("zz-tampered" in e.value and "modified after it was saved" in e.value for e in at.error)
+    assert any(card.version in w.value for w in at.warning)
+    assert len(shown_Lab(at)) == 3
+
+
+def test_nearest_samples_are_ordered_by_scaled_recipe_distance(shipped):
+    model, card = shipped
+    dataset = report.find_training_dataset(card)
+    assert dataset is not None and dataset.fingerprint() == card.dataset["fingerprint"]
+    measured = dataset.recipes.iloc[[7]]
+    nearest = explore.nearest_samples(dataset, measured, model.training_range_, k=3)
+    assert nearest["distance"].iloc[0] == 0.0
+    assert nearest["sample_id"].iloc[0] == dataset.sample_ids[7]
+    assert nearest["distance"].is_monotonic_increasing
+    assert {"L", "a", "b", "hex", "R400", "R700"} <= set(nearest.columns)
+    # The prepared index answers the same as the one-off function.
+    again = explore.TrainingSamples(dataset).nearest(measured, model.training_range_, k=3)
+    pd.testing.assert_frame_equal(again, nearest)
+    np.testing.assert_array_equal(nearest.loc[0, ["R400", "R700"]].to_numpy(dtype=float), dataset.reflectance[7, [0, -1]])
+
+
+def test_lab_paths_table_derives_chroma_and_hue_from_each_path(shipped):
+    model, _ = shipped
+    prediction = model.predict(explore.recipe_frame({model.colorants_[2]: 1.0}, 10.0, model.colorants_))
+    table = explore.lab_paths_table(prediction)
+    head = table.loc["From the CIELAB head"]
+    assert head["C*"] == pytest.approx(np.hypot(head["a*"], head["b*"]))
+    assert head["h°"] == pytest.approx(np.degrees(np.arctan2(head["b*"], head["a*"])) % 360)
+    assert table["headline"].sum() == 1
+    assert list(explore.recipe_frame({"x": 1}, 9, ["x", "y"]).columns) == ["x", "y", THICKNESS_COLUMN]
+    assert explore.recipe_frame({"x": 1}, 9, ["x", "y"]).iloc[0].tolist() == [1.0, 0.0, 9.0]

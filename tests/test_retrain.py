@@ -1,0 +1,259 @@
+"""Champion and challenger: the fair comparison, real process kills, promotion under load, rollback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import FormulationModel, registry, retrain
+from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
+from model.store import MeasurementStore, PreparedUpload
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
+    """A tmp store with the tiny dataset and a tiny champion trained on its first 24 rows' store version."""
+    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
+    store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
+    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
+    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    # A plain fit is enough for a champion here; its card names the store version it saw.
+    first = store.to_dataset()
+    model = FormulationModel(config).fit(first)
+    card = registry.save_model(
+        model,
+        metrics={"delta_e00_mean_headline": 1.0},
+        dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes},
+        models_dir=models_dir,
+    )
+    registry.promote(card.version, models_dir)
+    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24, len(tiny_dataset))), None, ("second.csv",), "second"), user=LOCAL_ADMIN)
+    return {"models_dir": models_dir, "store": store, "card": card, "model": model, "config": config}
+
+
+def second_model(install, tiny_dataset):
+    """A different saved model (another seed), not promoted."""
+    model = FormulationModel(install["config"].replace(random_state=7)).fit(tiny_dataset)
+    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=install["models_dir"])
+    return model, card
+
+
+# ---- the comparison ------------------------------------------------------------------
+
+
+def test_champion_side_never_sees_held_out_recipes(tiny_dataset, tiny_config):
+    # With the champion's data equal to the new data and the same config, refitting the
+    # champion without each fold's held-out recipes must reproduce the challenger's CV
+    # exactly. Leakage (fitting on held-out recipes) would make the champion look better.
+    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    comparison, champion, challenger = retrain.compare_on_same_folds(
+        tiny_dataset, challenger_config=config, champion_config=config, champion_reference=tiny_dataset, n_splits=3, seeds=(0,)
+    )
+    # Both CIELAB paths; the headline may differ (each side reports the path chosen on its validation).
+    for column in ("delta_e00_spectral", "delta_e00_head", "spectral_mae"):
+        np.testing.assert_allclose(champion.per_sample[column], challenger.per_sample[column], rtol=0, atol=1e-12)
+    assert len(comparison.per_recipe) == tiny_dataset.n_recipes
+    assert "No model is scored on a recipe it was fitted on" in comparison.protocol
+
+
+def test_less_champion_data_is_scored_on_the_same_folds(tiny_dataset, tiny_config):
+    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    reference = tiny_dataset.subset(np.arange(12))  # the champion saw only 6 recipes
+    comparison, champion, challenger = retrain.compare_on_same_folds(
+        tiny_dataset, challenger_config=config, champion_config=config, champion_reference=reference, n_splits=3, seeds=(0,)
+    )
+    # Same rows held out in the same folds on both sides.
+    key = ["seed", "fold", "sample_id"]
+    assert champion.per_sample[key].sort_values(key).values.tolist() == challenger.per_sample[key].sort_values(key).values.tolist()
+    assert not np.allclose(champion.per_sample["delta_e00"], challenger.per_sample["delta_e00"])
+    assert list(comparison.summary.index) == ["mean ΔE00", "p95 ΔE00", "spectral MAE (reflectance 0–1)"]
+    expected = champion.metrics["delta_e00_mean_headline"] - challenger.metrics["delta_e00_mean_headline"]
+    got = comparison.summary.loc["mean ΔE00", "champion"] - comparison.summary.loc["mean ΔE00", "challenger"]
+    assert got == pytest.approx(expected)
+
+
+def test_champion_training_data_is_found_by_store_version(install):
+    reference, how = retrain.champion_training_data(install["card"], install["store"])
+    assert len(reference) == 24 and "store version" in how
+
+
+# ---- the worker and real process kills -----------------------------------------------
+
+
+def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, tiny_dataset):
+    job = retrain.start_challenger(install["store"].to_dataset(), user=LOCAL_ADMIN, store=install["store"], store_version=install["store"].version(), n_splits=3, seeds=(0,))
+    with pytest.raises(retrain.RetrainBusy):
+        retrain.start_challenger(install["store"].to_dataset(), user=LOCAL_ADMIN, n_splits=3, seeds=(0,))
+    status = retrain.wait_for_job(job, timeout=240)
+    assert status.state == "done", status.message
+    assert registry.champion_version(install["models_dir"]) == install["card"].version  # never promoted
+    comparison = retrain.load_comparison(job)
+    assert comparison.challenger_version == status.challenger_version and comparison.champion_version == install["card"].version
+    assert "the champion's training data (store version" in comparison.protocol
+    card = registry.read_card(status.challenger_version, install["models_dir"])
+    assert card.dataset["store_version"] == install["store"].version() and card.dataset["n_samples"] == len(tiny_dataset)
+    assert card.notes["compared_with"]["champion_version"] == install["card"].version
+    history = retrain.model_history(install["models_dir"])
+    assert dict(zip(history["version"], history["status"])) == {status.challenger_version: "challenger", install["card"].version: "champion"}
+
+
+def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, tiny_dataset):
+    store, models_dir = install["store"], install["models_dir"]
+    before = (store.counts(), store.version(), registry.champion_version(models_dir), [c.version for c in registry.list_cards(models_dir)])
+    expected = install["model"].predict(tiny_dataset.recipes)
+    # Enough folds that the worker is surely still fitting when it is killed.
+    job = retrain.start_challenger(store.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=store.version(), n_splits=5, seeds=(0, 1, 2, 3))
+    deadline = time.monotonic() + 120
+    while (status := retrain.job_status(job)).fraction <= 0 and status.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert status.state == "running" and status.pid, status
+    os.kill(status.pid, signal.SIGKILL)
+    status = retrain.wait_for_job(job, timeout=30)
+    assert status.state == "failed" and "stopped before finishing" in status.message and "-9" in status.message
+    assert (store.counts(), store.version(), registry.champion_version(models_dir), [c.version for c in registry.list_cards(models_dir)]) == before
+    model, card = registry.load_champion(models_dir)
+    assert card.version == install["card"].version
+    np.testing.assert_array_equal(model.predict(tiny_dataset.recipes).reflectance, expected.reflectance)
+    assert retrain.active_job() is None  # a new training may start
+
+
+_PROMOTE_LOOP = """
+import sys
+from model import registry
+root, first, second = sys.argv[1:4]
+print("ready", flush=True)
+while True:
+    registry.promote(second, root)
+    registry.promote(first, root, action="rollback")
+"""
+
+
+def test_killing_a_process_during_promotion_leaves_a_loadable_champion(install, tiny_dataset):
+    models_dir = install["models_dir"]
+    other_model, other_card = second_model(install, tiny_dataset)
+    predictions = {install["card"].version: install["model"].predict(tiny_dataset.recipes), other_card.version: other_model.predict(tiny_dataset.recipes)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", _PROMOTE_LOOP, str(models_dir), install["card"].version, other_card.version],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        assert process.stdout.readline().strip() == b"ready"
+        deadline = time.monotonic() + 60
+        while len(registry.promotion_history(models_dir)) < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    assert len(registry.promotion_history(models_dir)) >= 6  # it was promoting when killed; the log still parses
+    model, card = registry.load_champion(models_dir)
+    assert card.version in predictions
+    np.testing.assert_array_equal(model.predict(tiny_dataset.recipes).reflectance, predictions[card.version].reflectance)
+    old, _ = registry.load_model(install["card"].version, models_dir)
+    np.testing.assert_array_equal(old.predict(tiny_dataset.recipes).Lab, predictions[install["card"].version].Lab)
+    assert install["store"].counts()["n_included"] == len(tiny_dataset)
+
+
+# ---- promotion under load, rollback, discard, roles ---------------------------------
+
+
+def test_twenty_threads_predict_while_a_promotion_happens(install, tiny_dataset):
+    models_dir = install["models_dir"]
+    other_model, other_card = second_model(install, tiny_dataset)
+    recipes = tiny_dataset.recipes
+    expected = {install["card"].version: install["model"].predict(recipes), other_card.version: other_model.predict(recipes)}
+    promoted, stop = threading.Event(), threading.Event()
+    results, errors = [], []
+
+    def predict_repeatedly():
+        try:
+            while not stop.is_set():
+                model, card = registry.load_champion(models_dir)
+                prediction = model.predict(recipes)
+                whole = expected[card.version]
+                # One complete model: every array matches that version's own predictions.
+                ok = np.array_equal(prediction.reflectance, whole.reflectance) and np.array_equal(prediction.Lab, whole.Lab)
+                results.append((card.version, ok, promoted.is_set()))
+        except Exception as error:  # noqa: BLE001 - any failure is the test's finding
+            errors.append(error)
+
+    threads = [threading.Thread(target=predict_repeatedly) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    while len(results) < 20 and not errors:
+        time.sleep(0.01)
+    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
+    promoted.set()
+    count_at_promotion = len(results)
+    while len(results) < count_at_promotion + 20 and not errors:
+        time.sleep(0.01)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert all(ok for _, ok, _ in results)
+    assert {version for version, _, _ in results} == set(expected)  # both the old and the new champion served
+    assert all(version == other_card.version for version, _, after in results[count_at_promotion + 20 :] if after)
+
+
+def test_rollback_restores_the_earlier_predictions_exactly(install, tiny_dataset):
+    models_dir = install["models_dir"]
+    before = install["model"].predict(tiny_dataset.recipes)
+    _, other_card = second_model(install, tiny_dataset)
+    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
+    assert not np.array_equal(registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes).reflectance, before.reflectance)
+    retrain.rollback(install["card"].version, user=LOCAL_ADMIN, models_dir=models_dir)
+    after = registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes)
+    np.testing.assert_array_equal(after.reflectance, before.reflectance)
+    np.testing.assert_array_equal(after.Lab, before.Lab)
+    history = retrain.model_history(models_dir)
+    assert dict(zip(history["version"], history["status"])) == {install["card"].version: "champion", other_card.version: "former champion"}
+
+
+def test_discard_hides_a_challenger_but_never_a_champion(install, tiny_dataset):
+    models_dir = install["models_dir"]
+    _, other_card = second_model(install, tiny_dataset)
+    with pytest.raises(ValueError, match="is or was the champion"):
+        retrain.discard_challenger(install["card"].version, user=LOCAL_ADMIN, models_dir=models_dir)
+    retrain.discard_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
+    assert [c.version for c in registry.list_cards(models_dir)] == [install["card"].version]
+    assert (models_dir / f".discarded-{other_card.version}" / "model.joblib").is_file()
+
+
+def test_viewers_are_refused_by_the_model_functions(install, tiny_dataset):
+    _, other_card = second_model(install, tiny_dataset)
+    models_dir = install["models_dir"]
+    with pytest.raises(PermissionDenied):
+        retrain.start_challenger(tiny_dataset, user=VIEWER)
+    with pytest.raises(PermissionDenied):
+        retrain.promote_challenger(other_card.version, user=VIEWER, models_dir=models_dir)
+    with pytest.raises(PermissionDenied):
+        retrain.rollback(other_card.version, user=VIEWER, models_dir=models_dir)
+    with pytest.raises(PermissionDenied):
+        retrain.discard_challenger(other_card.version, user=VIEWER, models_dir=models_dir)
+    assert registry.champion_version(models_dir) == install["card"].version
+
+
+def test_cv_plan_reads_the_environment(monkeypatch):
+    monkeypatch.delenv("HUECAST_RETRAIN_CV", raising=False)
+    assert retrain.cv_plan() == (5, (0, 1, 2))
+    monkeypatch.setenv("HUECAST_RETRAIN_CV", "3x2")
+    assert retrain.cv_plan() == (3, (0, 1))
+    monkeypatch.setenv("HUECAST_RETRAIN_CV", "lots")
+    with pytest.raises(ValueError, match="HUECAST_RETRAIN_CV='lots'"):
+        retrain.cv_plan()
