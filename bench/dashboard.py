@@ -137,7 +137,7 @@ def bench_rerun(model, repeats: int = 20) -> dict:
 
 def _metric(page, label):
     label_match = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
-    return page.get_by_test_id("stMetric").filter(has=label_match).get_by_test_id("stMetricValue")
+    return page.get_by_test_id("stMetric").filter(has=label_match).get_by_test_id("stMetricValue").first
 
 
 def bench_browser(model) -> dict:
@@ -192,23 +192,34 @@ def bench_browser(model) -> dict:
                 round_trips.append(time.perf_counter() - started)
             figures["rerun_browser_round_trip_median_ms"] = round(1000 * statistics.median(round_trips[1:]))
 
-            # Screenshots for the README: a recipe with two pinned neighbours, then a batch with a bad row.
+            # Screenshots for the README: a green-yellow recipe with two pinned neighbours, then a batch with a bad row.
             try:
-                page.get_by_role("button", name="Pin this recipe").click()
+                for name, value in ((colorant, 0.0), (model.colorants_[1], 12.0), (model.colorants_[2], 0.8)):
+                    before = L_star.inner_text()
+                    field = page.get_by_label(f"{name} (wt %)", exact=True)
+                    field.fill(f"{value:.2f}")
+                    field.press("Enter")
+                    if value:
+                        expect(L_star).not_to_have_text(before, timeout=60_000)
+                page.get_by_role("button", name="Pin this recipe").first.click()
                 page.get_by_text("Pinned recipes (1 of 4)").wait_for(timeout=60_000)
                 before = L_star.inner_text()
-                box.fill(f"{high / 5:.2f}")
-                box.press("Enter")
+                field = page.get_by_label(f"{model.colorants_[2]} (wt %)", exact=True)
+                field.fill("1.60")
+                field.press("Enter")
                 expect(L_star).not_to_have_text(before, timeout=60_000)
-                page.get_by_role("button", name="Pin this recipe").click()
+                page.get_by_role("button", name="Pin this recipe").first.click()
                 page.get_by_text("Pinned recipes (2 of 4)").wait_for(timeout=60_000)
             except Error:
                 page.screenshot(path=str(OUT / "failed.png"), full_page=True)
                 raise
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
-            page.wait_for_timeout(1500)  # Plotly draws after the element appears
+            # The app scrolls inside its own container, so make the window as tall as the page.
+            page.set_viewport_size({"width": 1400, "height": 2000})
+            page.wait_for_timeout(2000)  # Plotly redraws after the resize
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / "predict.png"), full_page=True)
+            page.set_viewport_size({"width": 1400, "height": 1000})
 
             page.get_by_role("link", name="Batch").click()
             uploader = page.locator("input[type=file]")

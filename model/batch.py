@@ -13,7 +13,6 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import pandas as pd
 
 from ._schema import THICKNESS_COLUMN

@@ -47,6 +47,9 @@ MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
 POINTER_FILE = "CHAMPION"
 PROMOTIONS_FILE = "promotions.jsonl"
+#: Out-of-fold predictions of the model's leave-recipe-out evaluation (one row per
+#: measurement and seed), kept so that review pages need not refit anything.
+OUT_OF_FOLD_FILE = "out_of_fold.csv"
 
 
 class IntegrityError(RuntimeError):
@@ -123,7 +126,16 @@ def _root(models_dir) -> Path:
     return Path(models_dir) if models_dir is not None else settings.models_dir()
 
 
-def save_model(model, *, metrics: dict, dataset_info: dict, models_dir=None, notes: dict | None = None, version: str | None = None) -> ModelCard:
+def save_model(
+    model,
+    *,
+    metrics: dict,
+    dataset_info: dict,
+    models_dir=None,
+    notes: dict | None = None,
+    version: str | None = None,
+    tables: dict | None = None,
+) -> ModelCard:
     """Save a fitted model as a new version and return its card. Does not promote it.
 
     Parameters
@@ -133,6 +145,9 @@ def save_model(model, *, metrics: dict, dataset_info: dict, models_dir=None, not
     dataset_info : dict, at least ``fingerprint``; see :class:`ModelCard`.
     models_dir : path, default :func:`settings.models_dir`.
     version : str, optional; default is the UTC time plus a short hash.
+    tables : dict of file name → DataFrame, optional
+        CSV tables to keep beside the model (e.g. :data:`OUT_OF_FOLD_FILE`); written in
+        the same atomic step, so a version never appears without them.
     """
     root = _root(models_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -156,6 +171,10 @@ def save_model(model, *, metrics: dict, dataset_info: dict, models_dir=None, not
             notes=dict(notes or {}),
         )
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
+        for name, table in (tables or {}).items():
+            if Path(name).name != name or not name.endswith(".csv"):
+                raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
+            table.to_csv(staging / name, index=False)
         final = root / version
         if final.exists():
             raise FileExistsError(f"Model version {version!r} already exists in {root}; versions are never overwritten.")

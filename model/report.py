@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 #: The per-sample out-of-fold table, saved beside ``card.json`` in a model's folder.
-OUT_OF_FOLD_FILE = "out_of_fold.csv"
+OUT_OF_FOLD_FILE = registry.OUT_OF_FOLD_FILE
 DELTA_E00_EXPLANATION = (
     "ΔE00 (CIEDE2000) is the standard measure of how different two colours look: below about 1 most "
     "people cannot see the difference side by side, and below 2 it is close enough for most commercial work."
@@ -75,8 +75,8 @@ def _version_folder(version: str, models_dir) -> Path:
 def save_out_of_fold(evaluation, version: str, models_dir=None) -> Path:
     """Save an evaluation's out-of-fold predictions beside the model's card.
 
-    Training calls this right after ``registry.save_model`` so the Overview page need not
-    recompute the cross-validation.
+    ``training.save_trained`` already writes this table with the model; this is for
+    models saved another way (tests, older versions).
 
     Parameters
     ----------

@@ -71,6 +71,8 @@ __all__ = [
     "DEFAULT_FOLDS",
     "DEFAULT_TEST_FRACTION",
     "N_FINALISTS",
+    "TRIAL_COST_CAP",
+    "estimated_cost",
     "search_space_size",
     "effective_search_space_size",
     "sample_configs",
@@ -108,8 +110,8 @@ SEARCH_SPACE: dict[str, tuple] = {
     "input_transform": INPUT_TRANSFORMS,
     "spectral_target": SPECTRAL_TARGETS,
     "n_ensemble": (1, 2, 3),
-    # The budget cap (lbfgs iterations or adam epochs): searched, so its cost shows in the ranking.
-    "max_iter": (100, 200, 400),
+    # The iteration cap (lbfgs iterations or adam epochs): searched, so its cost shows in the ranking.
+    "max_iter": (50, 100, 200),
 }
 
 # scikit-learn ignores these for lbfgs; such draws are normalised so duplicates are not scored twice.
@@ -122,6 +124,10 @@ BASELINE_CONFIG: ModelConfig = LEGACY_CONFIG
 BASELINE = "baseline"
 PHYSICS = "kubelka-munk"
 
+#: Per-trial budget in :func:`estimated_cost` units (about 1 s of one core per CV fit):
+#: what lets 50 trials × 3 folds finish in about a minute on two cores.
+TRIAL_COST_CAP = 400.0
+_MIN_ITER = 10
 DEFAULT_TRIALS = 50
 DEFAULT_FOLDS = 3
 DEFAULT_TEST_FRACTION = 0.2
@@ -159,7 +165,32 @@ def _normalise(config: ModelConfig) -> ModelConfig:
     return config
 
 
-def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None) -> list[ModelConfig]:
+def estimated_cost(config: ModelConfig, n_rows: int = 60, n_inputs: int = 5) -> float:
+    """Relative fitting cost of ``config``: networks × iterations × optimiser steps × network size.
+
+    One unit is roughly 2 ms of one core (measured on this project's 2-core machine for a
+    [32] lbfgs model on ~50 rows). Used only to keep trials within :data:`TRIAL_COST_CAP`.
+    """
+    widths = (n_inputs, *config.hidden_layer_sizes, 31)
+    weights = sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+    if config.solver == "lbfgs":
+        steps = 1
+    else:
+        rows = 0.9 * n_rows if config.early_stopping else n_rows
+        batch = min(rows, config.batch_size) if isinstance(config.batch_size, int) else min(rows, 200)
+        steps = math.ceil(rows / batch)
+    return config.n_ensemble * config.max_iter * steps * (1 + weights / 6000)
+
+
+def _within_budget(config: ModelConfig, cap: float) -> ModelConfig:
+    # Halve the iteration cap of a configuration too dear for the budget (big adam
+    # ensembles with small batches); the CV score then shows what that costs in accuracy.
+    while config.max_iter > _MIN_ITER and estimated_cost(config) > cap:
+        config = config.replace(max_iter=max(_MIN_ITER, config.max_iter // 2))
+    return config
+
+
+def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None, cost_cap: float | None = None) -> list[ModelConfig]:
     """``n_trials`` distinct configurations drawn uniformly from ``space`` with a seeded generator.
 
     Parameters
@@ -167,7 +198,11 @@ def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None 
     n_trials : int, ≥ 1 and at most the number of distinct models in ``space``.
     seed : int, the same seed gives the same list.
     space : dict of field name → tuple of values, default :data:`SEARCH_SPACE`.
+    cost_cap : float, default :data:`TRIAL_COST_CAP`
+        A draw whose :func:`estimated_cost` exceeds it has its ``max_iter`` halved until
+        it fits (never below 10); ``float("inf")`` turns the budget off.
     """
+    cost_cap = TRIAL_COST_CAP if cost_cap is None else cost_cap
     space = SEARCH_SPACE if space is None else space
     if n_trials < 1:
         raise ValueError(f"n_trials={n_trials!r}: run at least 1 trial (the default is {DEFAULT_TRIALS}).")
@@ -179,7 +214,7 @@ def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None 
     seen: set[str] = set()
     while len(configs) < n_trials:
         draw = {name: values[int(rng.integers(len(values)))] for name, values in space.items()}
-        config = _normalise(ModelConfig().replace(**draw))
+        config = _within_budget(_normalise(ModelConfig().replace(**draw)), cost_cap)
         config.validate()
         key = json.dumps(config.to_dict(), sort_keys=True)
         if key not in seen:
@@ -233,7 +268,7 @@ _CV_KEYS = (
 
 def _cross_validate_candidate(candidate: str, config: ModelConfig | None, train: Dataset, n_folds: int, cv_seed: int) -> dict:
     """Leave-recipe-out CV of one candidate on the training recipes (runs in a joblib worker)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     fitted: list[_TimedFit] = []
 
     def factory(seed: int):
@@ -252,6 +287,7 @@ def _cross_validate_candidate(candidate: str, config: ModelConfig | None, train:
     row["n_parameters"] = _n_parameters(fitted[0].model)
     row["fit_seconds"] = float(np.mean([f.fit_seconds for f in fitted]))
     row["trial_seconds"] = time.perf_counter() - started
+    row["trial_cpu_seconds"] = time.process_time() - cpu_started
     return row
 
 
@@ -260,12 +296,13 @@ def _test_candidate(candidate: str, config: ModelConfig | None, headline: str, t
     model = _make_candidate(None if config is None else config.replace(headline=headline), 0)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         model.fit(train)
         fit_seconds = time.perf_counter() - started
         per_sample = score_prediction(test, model.predict(test.recipes))
+        cpu_seconds = time.process_time() - cpu_started
     metrics = summarise(per_sample, headline)
-    row = {"candidate": candidate, "test_fit_seconds": fit_seconds, "n_parameters": _n_parameters(model)}
+    row = {"candidate": candidate, "test_fit_seconds": fit_seconds, "test_cpu_seconds": cpu_seconds, "n_parameters": _n_parameters(model)}
     row.update({f"test_{key}": metrics[key] for key in _CV_KEYS})
     keep = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *test.colorants, THICKNESS_COLUMN, "L_measured", "a_measured", "b_measured"]
     predictions = per_sample[keep].copy()
@@ -407,6 +444,7 @@ def run_search(
     n_jobs: int = 1,
     n_finalists: int = N_FINALISTS,
     space: dict[str, tuple] | None = None,
+    cost_cap: float | None = None,
     progress: Callable[[float, str], None] | None = None,
 ) -> SearchResult:
     """Seeded random search, ranked on leave-recipe-out CV, finalists reported on test recipes.
@@ -423,6 +461,7 @@ def run_search(
     n_jobs : int, trials in parallel through joblib (``-1`` for every core).
     n_finalists : int, how many of the best trials are reported on test (default 10).
     space : dict, default :data:`SEARCH_SPACE`.
+    cost_cap : float, default :data:`TRIAL_COST_CAP` (see :func:`sample_configs`).
     progress : callable(fraction 0–1, message), optional
 
     Returns
@@ -440,7 +479,7 @@ def run_search(
     train, test = dataset.subset(train_rows), dataset.subset(test_rows)
     if train.n_recipes < n_folds:
         raise ValueError(f"Only {train.n_recipes} training recipes for {n_folds} folds; use fewer folds or more data.")
-    configs = sample_configs(n_trials, seed, space)
+    configs = sample_configs(n_trials, seed, space, cost_cap)
     candidates = [(f"trial-{index:03d}", config) for index, config in enumerate(configs, start=1)]
     candidates += [(BASELINE, BASELINE_CONFIG), (PHYSICS, None)]
     report(0.0, f"{len(configs)} trials on {train.n_recipes} training recipes, {test.n_recipes} test recipes held out")
@@ -504,6 +543,9 @@ def run_search(
         "test_recipes": sorted(np.unique(test.recipe_ids).tolist()),
         "n_train_recipes": train.n_recipes,
         "seconds": round(time.perf_counter() - started, 2),
+        # Core-seconds spent in the candidates (excludes worker start-up); /n cores ≈ wall time on a quiet machine.
+        "cpu_seconds": round(float(cv["trial_cpu_seconds"].sum() + test_table["test_cpu_seconds"].sum()), 2),
+        "trial_cost_cap": TRIAL_COST_CAP,
         "library_versions": registry.library_versions(),
     }
     report(1.0, f"search done in {meta['seconds']:.0f} s; best {trials.iloc[0]['candidate']}")

@@ -97,4 +97,5 @@ def save_trained(result: TrainingResult, *, models_dir=None, store_version: str 
         dataset_info=dataset_info,
         models_dir=models_dir,
         notes={**protocol, **(notes or {})},
+        tables={registry.OUT_OF_FOLD_FILE: result.evaluation.per_sample},
     )

@@ -57,7 +57,7 @@ def server(repo_root, tmp_path):
 
 def _metric_value(page, label: str):
     label_match = page.get_by_test_id("stMetricLabel").get_by_text(label, exact=True)
-    return page.get_by_test_id("stMetric").filter(has=label_match).get_by_test_id("stMetricValue")
+    return page.get_by_test_id("stMetric").filter(has=label_match).get_by_test_id("stMetricValue").first  # a rerun may briefly leave a stale copy
 
 
 def test_changing_a_concentration_changes_L_star_in_the_browser(server, repo_root):

@@ -81,7 +81,7 @@ def test_config_round_trips_through_dict():
 
 
 @pytest.mark.parametrize("target", ["reflectance", "log", "ks"])
-@pytest.mark.parametrize("features", ["raw", "sqrt", "amount"])
+@pytest.mark.parametrize("features", ["raw", "sqrt", "amount", "mixed"])
 def test_every_transform_fits_and_predicts_finite_spectra(target, features, tiny_dataset, tiny_config):
     model = FormulationModel(tiny_config.replace(spectral_target=target, input_transform=features)).fit(tiny_dataset)
     reflectance = model.predict(tiny_dataset.recipes).reflectance
@@ -98,3 +98,53 @@ def test_any_number_of_colorants(tiny_dataset, tiny_config):
     model = FormulationModel(tiny_config).fit(dataset)
     assert model.input_columns == [*dataset.colorants, THICKNESS_COLUMN]
     assert model.predict(dataset.recipes).reflectance.shape == (len(dataset), 31)
+
+
+def test_every_listed_input_transform_and_target_is_accepted():
+    from model.formulation_model import INPUT_TRANSFORMS, SPECTRAL_TARGETS
+
+    # The search samples from these tuples, so each value must validate.
+    for features in INPUT_TRANSFORMS:
+        for target in SPECTRAL_TARGETS:
+            ModelConfig(input_transform=features, spectral_target=target).validate()
+
+
+def test_mixed_inputs_give_members_different_feature_maps(tiny_dataset, tiny_config):
+    from model.formulation_model import MIXED_INPUT_CYCLE, member_input_transform
+
+    config = tiny_config.replace(input_transform="mixed", n_ensemble=4)
+    assert [member_input_transform(config, k) for k in range(4)] == [*MIXED_INPUT_CYCLE, MIXED_INPUT_CYCLE[0]]
+    assert member_input_transform(tiny_config.replace(input_transform="sqrt"), 2) == "sqrt"
+    model = FormulationModel(config).fit(tiny_dataset)
+    features = [head.regressor_[0].func.__name__ for head in model.spectral_heads_]
+    assert features == ["_features_raw", "_features_sqrt", "_features_amount", "_features_raw"]
+
+
+def test_ensemble_prediction_states_an_uncertainty_and_a_single_network_does_not(tiny_dataset, tiny_config):
+    recipes = tiny_dataset.recipes.head(6)
+    ensemble = FormulationModel(tiny_config.replace(n_ensemble=3, input_transform="mixed")).fit(tiny_dataset).predict(recipes)
+    assert ensemble.uncertainty.shape == (6,)
+    assert np.all(np.isfinite(ensemble.uncertainty)) and np.all(ensemble.uncertainty > 0)
+    assert "uncertainty_delta_e00" in ensemble.to_frame().columns
+    single = FormulationModel(tiny_config).fit(tiny_dataset).predict(recipes)
+    assert np.isnan(single.uncertainty).all()
+
+
+def test_uncertainty_follows_the_headline_path(tiny_dataset, tiny_config):
+    from model.uncertainty import ensemble_uncertainty
+
+    config = tiny_config.replace(n_ensemble=3, input_transform="mixed", headline="head")
+    model = FormulationModel(config).fit(tiny_dataset)
+    recipes = tiny_dataset.recipes.head(4)
+    members = model.predict_members(recipes)
+    np.testing.assert_allclose(model.predict(recipes).uncertainty, ensemble_uncertainty(*members, "head"))
+    assert not np.allclose(ensemble_uncertainty(*members, "head"), ensemble_uncertainty(*members, "spectral"))
+
+
+def test_default_config_fits_in_seconds_on_a_lab_sized_dataset(tiny_dataset):
+    import time
+
+    started = time.perf_counter()
+    FormulationModel(ModelConfig()).fit(tiny_dataset)
+    # The dashboard retrains the default 16 times (CV + final fit); generous for a shared CI box.
+    assert time.perf_counter() - started < 30

@@ -47,8 +47,9 @@ def _unique(names, key=lambda n: re.sub(r"\s+", "", n).casefold()):
 
 
 colorant_names = st.lists(_NAME, min_size=1, max_size=5).map(_unique).filter(bool)
-# Concentrations are written with repr(), so reading must give back the same float.
-concentration = st.floats(0, 30, allow_nan=False, allow_infinity=False)
+# Concentrations are written with repr(), so reading must give back the same float; at most
+# 5 colorants × 20 wt % keeps every recipe at or below 100 %.
+concentration = st.floats(0, 20, allow_nan=False, allow_infinity=False)
 thickness = st.floats(0.5, 999, allow_nan=False, allow_infinity=False)
 reflectance_value = st.floats(0, 1.5, allow_nan=False, allow_infinity=False)
 spectrum = st.lists(reflectance_value, min_size=N_BANDS, max_size=N_BANDS)

@@ -183,12 +183,13 @@ def test_twenty_threads_predict_while_a_promotion_happens(install, tiny_dataset)
     def predict_repeatedly():
         try:
             while not stop.is_set():
+                asked_after_promotion = promoted.is_set()
                 model, card = registry.load_champion(models_dir)
                 prediction = model.predict(recipes)
                 whole = expected[card.version]
                 # One complete model: every array matches that version's own predictions.
                 ok = np.array_equal(prediction.reflectance, whole.reflectance) and np.array_equal(prediction.Lab, whole.Lab)
-                results.append((card.version, ok, promoted.is_set()))
+                results.append((card.version, ok, asked_after_promotion))
         except Exception as error:  # noqa: BLE001 - any failure is the test's finding
             errors.append(error)
 
@@ -208,7 +209,8 @@ def test_twenty_threads_predict_while_a_promotion_happens(install, tiny_dataset)
     assert not errors, errors
     assert all(ok for _, ok, _ in results)
     assert {version for version, _, _ in results} == set(expected)  # both the old and the new champion served
-    assert all(version == other_card.version for version, _, after in results[count_at_promotion + 20 :] if after)
+    # Whoever asked after the pointer swap got the new champion.
+    assert all(version == other_card.version for version, _, after in results if after)
 
 
 def test_rollback_restores_the_earlier_predictions_exactly(install, tiny_dataset):

@@ -14,6 +14,9 @@ from model import BAND_COLUMNS, THICKNESS_COLUMN, WAVELENGTHS_NM, explore
 from model.safe_csv import to_csv_bytes
 
 MAX_PINNED = 4
+# Distinct on white; one per pinned recipe, named in the swatch captions.
+LINE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+LINE_COLOUR_NAMES = ["blue", "red", "green", "purple"]
 PINNED_KEY = "predict_pinned"
 
 model, card = common.champion()
@@ -155,12 +158,14 @@ with result_column:
 
     training = common.training_samples(card)
     nearest = training.nearest(recipe, trained, k=3) if training is not None else None
-    traces = [{"y": prediction.reflectance[0], "name": "Predicted", "line": {"color": hex_code, "width": 4}}]
+    # Line colours are for telling curves apart, not the film's colour: a pale film's own
+    # colour would vanish on the white chart. The swatches show the colour.
+    traces = [{"y": prediction.reflectance[0], "name": "Predicted", "line": {"color": "#222222", "width": 4}}]
     if nearest is not None:
         traces += [
-            {"y": reflectance, "name": f"Measured {sample_id} ({thickness_um:g} µm)", "line": {"color": sample_hex, "dash": "dot", "width": 2}}
-            for sample_id, thickness_um, sample_hex, reflectance in zip(
-                nearest["sample_id"], nearest[THICKNESS_COLUMN], nearest["hex"], nearest[BAND_COLUMNS].to_numpy(dtype=float)
+            {"y": reflectance, "name": f"Measured {sample_id} ({thickness_um:g} µm)", "line": {"color": line_colour, "dash": "dot", "width": 2}}
+            for sample_id, thickness_um, reflectance, line_colour in zip(
+                nearest["sample_id"], nearest[THICKNESS_COLUMN], nearest[BAND_COLUMNS].to_numpy(dtype=float), LINE_COLOURS
             )
         ]
     figure = _spectrum_figure(traces, height=380)
@@ -193,12 +198,12 @@ if pinned:
         pinned_hex = str(pinned_prediction.hex[index])
         description = ", ".join(f"{c} {row[c]:g}%" for c in colorants if row[c]) or "no colorant"
         with column:
-            st.html(common.swatch_html(pinned_hex, height_px=90, label=f"#{index + 1}: {description}; {row[THICKNESS_COLUMN]:g} µm"))
+            st.html(common.swatch_html(pinned_hex, height_px=90, label=f"#{index + 1} ({LINE_COLOUR_NAMES[index]} line): {description}; {row[THICKNESS_COLUMN]:g} µm"))
             L, a, b = pinned_prediction.Lab[index]
             st.caption(f"L* {L:.2f}, a* {a:.2f}, b* {b:.2f}")
             if st.button("Unpin", key=f"predict_unpin_{index}"):
                 pinned.pop(index)
                 st.rerun()
-        comparison_traces.append({"y": pinned_prediction.reflectance[index], "name": f"#{index + 1}", "line": {"color": pinned_hex, "width": 3}})
+        comparison_traces.append({"y": pinned_prediction.reflectance[index], "name": f"#{index + 1}", "line": {"color": LINE_COLOURS[index], "width": 3}})
     comparison = _spectrum_figure(comparison_traces, height=320)
     st.plotly_chart(comparison, key="predict_pinned_spectra")

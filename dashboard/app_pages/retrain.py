@@ -125,14 +125,25 @@ if retrain.fresh_search_available():
 else:
     st.caption("The challenger uses the champion's configuration (a configuration search is not installed).")
     fresh_search = False
+
+
+def _status_or_none(job: str | None):
+    try:
+        return retrain.job_status(job) if job else None
+    except FileNotFoundError:  # the data directory changed since this session started the job
+        return None
+
+
 job_id = st.session_state.get("retrain_job")
 if job_id is None:
     running = retrain.active_job()
     job_id = running.job_id if running else None
-if st.button("Train a challenger", key="retrain_train", disabled=job_id is not None and not retrain.job_status(job_id).finished):
+status = _status_or_none(job_id)
+if st.button("Train a challenger", key="retrain_train", disabled=status is not None and not status.finished):
     try:
         job_id = retrain.start_challenger(store.to_dataset(), user=user, store=store, store_version=store.version(), fresh_search=fresh_search)
         st.session_state["retrain_job"] = job_id
+        status = _status_or_none(job_id)
     except (StoreError, retrain.RetrainBusy, PermissionDenied, ValueError) as error:
         _show_error(error)
 
@@ -146,9 +157,15 @@ def _training_progress(job: str) -> None:
         st.rerun(scope="app")
 
 
-status = retrain.job_status(job_id) if job_id else None
 if status is not None and status.state == "running":
     _training_progress(job_id)
+    if st.button("Cancel the training", key="retrain_cancel"):
+        try:
+            retrain.cancel_job(job_id, user=user)
+        except PermissionDenied as error:
+            _show_error(error)
+        else:
+            st.rerun()
 elif status is not None and status.state in ("failed", "cancelled"):
     st.error(status.message)
 

@@ -1,0 +1,170 @@
+"""The honest search: grouping, test recipes never steer the ranking, reproducibility, persistence, roles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model import registry, search
+from model._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
+from model.evaluation import split_test_recipes
+
+# A small space so each search on the tiny dataset takes seconds, not minutes.
+TINY_SPACE = {
+    **search.SEARCH_SPACE,
+    "hidden_layer_sizes": ((8,), (16,)),
+    "n_ensemble": (1,),
+    "max_iter": (30, 60),
+    "solver": ("lbfgs",),
+}
+TIMING_COLUMNS = ["fit_seconds", "trial_seconds", "trial_cpu_seconds", "test_fit_seconds", "test_cpu_seconds"]
+N_TRIALS = 4
+
+
+@pytest.fixture()
+def cheap_baseline(monkeypatch, tiny_config):
+    # The real baseline (adam, 2000 epochs) is what the CLI compares with; here only the protocol matters.
+    monkeypatch.setattr(search, "BASELINE_CONFIG", tiny_config)
+
+
+def _search(dataset, **options):
+    return search.run_search(dataset, n_trials=N_TRIALS, seed=3, n_folds=3, n_finalists=3, space=TINY_SPACE, **options)
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tiny_dataset):
+    with pytest.MonkeyPatch.context() as patch:
+        from model import ModelConfig
+
+        patch.setattr(search, "BASELINE_CONFIG", ModelConfig(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1))
+        return _search(tiny_dataset)
+
+
+def test_space_is_the_old_systems_size_and_layouts():
+    assert len(search.LEGACY_LAYOUTS) == 13
+    assert (64, 128, 64) in search.LEGACY_LAYOUTS and (128, 128, 64, 32) in search.LEGACY_LAYOUTS
+    assert search.search_space_size() >= 1_000_000
+    assert search.effective_search_space_size() >= 1_000_000
+    assert search.effective_search_space_size() < search.search_space_size()
+
+
+def test_sampling_is_seeded_distinct_and_within_budget():
+    first, again, other = search.sample_configs(30, seed=1), search.sample_configs(30, seed=1), search.sample_configs(30, seed=2)
+    assert first == again
+    assert first != other
+    assert len({str(config.to_dict()) for config in first}) == 30
+    for config in first:
+        assert config.max_iter == 10 or search.estimated_cost(config) <= search.TRIAL_COST_CAP
+        if config.solver == "lbfgs":  # fields lbfgs ignores are normalised, so no duplicate is scored twice
+            assert config.batch_size == "auto" and config.early_stopping is False
+
+
+def test_no_recipe_is_on_both_sides_of_any_split(tiny_dataset, monkeypatch, cheap_baseline):
+    """Every fit (CV folds and the final test fit) is checked against what it then predicts."""
+    fits = []
+
+    class Spy:
+        def __init__(self, model):
+            self.model = model
+
+        def fit(self, dataset):
+            self.fit_recipes = set(dataset.recipe_ids)
+            self.fit_rows = {tuple(row) for row in dataset.recipes.round(9).to_numpy()}
+            fits.append(self)
+            self.model.fit(dataset)
+            return self
+
+        def predict(self, recipes):
+            rows = {tuple(row) for row in recipes.round(9).to_numpy()}
+            assert not rows & self.fit_rows, "a predicted recipe was in the training rows"
+            return self.model.predict(recipes)
+
+    real = search._make_candidate
+    monkeypatch.setattr(search, "_make_candidate", lambda config, seed: Spy(real(config, seed)))
+    result = _search(tiny_dataset)
+
+    test_recipes = set(result.meta["test_recipes"])
+    assert test_recipes and not test_recipes & set().union(*(fit.fit_recipes for fit in fits))
+    assert set(result.test_predictions[RECIPE_ID_COLUMN]) == test_recipes
+    # (N_TRIALS + baseline + KM) × 3 folds, then 3 finalists + baseline + KM on test.
+    assert len(fits) == (N_TRIALS + 2) * 3 + 5
+
+
+def _perturb_test_spectra(dataset: Dataset, test_recipes) -> Dataset:
+    table = dataset.table.copy()
+    is_test = table[RECIPE_ID_COLUMN].isin(test_recipes)
+    table.loc[is_test, BAND_COLUMNS] = table.loc[is_test, BAND_COLUMNS].to_numpy() * 0.5 + 0.2
+    return Dataset(table, dataset.colorants, dataset.name)
+
+
+def test_test_recipes_never_influence_the_ranking(tiny_dataset, tiny_result, cheap_baseline):
+    perturbed = _perturb_test_spectra(tiny_dataset, tiny_result.meta["test_recipes"])
+    other = _search(perturbed)
+    assert other.meta["test_recipes"] == tiny_result.meta["test_recipes"]
+    cv_columns = [c for c in tiny_result.trials.columns if c.startswith("cv_")]
+    assert list(other.trials["candidate"]) == list(tiny_result.trials["candidate"])
+    pd.testing.assert_frame_equal(other.trials[cv_columns], tiny_result.trials[cv_columns])
+    # The perturbation did reach the test report, so the check above could have failed.
+    assert not np.allclose(other.trials["test_delta_e00_mean_headline"].dropna(), tiny_result.trials["test_delta_e00_mean_headline"].dropna())
+
+
+def test_same_seed_same_results(tiny_dataset, tiny_result, cheap_baseline):
+    again = _search(tiny_dataset)
+    drop = [c for c in TIMING_COLUMNS if c in again.trials.columns]
+    pd.testing.assert_frame_equal(again.trials.drop(columns=drop), tiny_result.trials.drop(columns=drop))
+    pd.testing.assert_frame_equal(again.test_predictions, tiny_result.test_predictions)
+
+
+def test_ranking_is_by_cv_then_spectral_mae(tiny_result):
+    scores = tiny_result.trials[["cv_delta_e00_mean_headline", "cv_spectral_mae"]].to_numpy()
+    assert list(tiny_result.trials["rank"]) == list(range(1, N_TRIALS + 1))
+    assert all(tuple(a) <= tuple(b) for a, b in zip(scores[:-1], scores[1:]))
+    finalists = tiny_result.trials["test_delta_e00_mean_headline"].notna()
+    assert finalists.tolist() == [True] * 3 + [False] * (N_TRIALS - 3)
+
+
+def test_comparison_rows_and_improvement_sign(tiny_result):
+    table = tiny_result.comparison().set_index("model")
+    assert list(table.index) == ["baseline (old system's config)", f"optimised ({tiny_result.best})", "improvement (%)", "Kubelka–Munk physics"]
+    baseline, optimised = table.iloc[0], table.iloc[1]
+    expected = 100 * (baseline["spectral MAE"] - optimised["spectral MAE"]) / baseline["spectral MAE"]
+    assert table.loc["improvement (%)", "spectral MAE"] == pytest.approx(expected)
+    expected_r2 = 100 * (optimised["CIELAB R²"] - baseline["CIELAB R²"]) / abs(baseline["CIELAB R²"])
+    assert table.loc["improvement (%)", "CIELAB R²"] == pytest.approx(expected_r2)
+
+
+def test_save_and_load_round_trip(tiny_result, tmp_path):
+    run_dir = search.save_search(tiny_result, tmp_path)
+    assert run_dir.parent == tmp_path / "search"
+    assert not list(run_dir.glob("*.joblib")) and not list(run_dir.glob("*.pkl"))
+    loaded = search.load_search(run_dir)
+    assert search.list_search_runs(tmp_path) == [run_dir]
+    assert loaded.best == tiny_result.best
+    assert loaded.config(tiny_result.best) == tiny_result.config(tiny_result.best)
+    assert loaded.config(search.PHYSICS) is None
+    np.testing.assert_allclose(loaded.trials["cv_delta_e00_mean_headline"], tiny_result.trials["cv_delta_e00_mean_headline"], rtol=1e-5)
+    np.testing.assert_allclose(loaded.comparison().iloc[:, 1:].to_numpy(float), tiny_result.comparison().iloc[:, 1:].to_numpy(float), rtol=1e-4)
+    with pytest.raises(FileExistsError):
+        search.save_search(tiny_result, tmp_path)
+
+
+def test_viewers_cannot_search_or_promote(tiny_dataset, tiny_result, tmp_path):
+    with pytest.raises(PermissionDenied):
+        search.start_search_job(tiny_dataset, user=VIEWER, models_dir=tmp_path)
+    with pytest.raises(PermissionDenied):
+        search.promote_configuration(tiny_result, tiny_result.best, tiny_dataset, user=VIEWER, models_dir=tmp_path)
+    assert not (tmp_path / "search").exists() and registry.champion_version(tmp_path) is None
+
+
+def test_promote_fits_on_all_data_and_becomes_champion(tiny_dataset, tiny_result, tmp_path):
+    card = search.promote_configuration(tiny_result, tiny_result.best, tiny_dataset, user=LOCAL_ADMIN, models_dir=tmp_path)
+    assert registry.champion_version(tmp_path) == card.version
+    model, _ = registry.load_model(card.version, tmp_path)
+    assert model.n_samples_ == len(tiny_dataset)  # all data, not only the training recipes
+    assert card.notes["search_candidate"] == tiny_result.best
+    expected = tiny_result.config(tiny_result.best)
+    assert model.config.replace(headline="spectral") == expected.replace(headline="spectral")
+    with pytest.raises(ValueError, match="Kubelka"):
+        search.promote_configuration(tiny_result, search.PHYSICS, tiny_dataset, user=LOCAL_ADMIN, models_dir=tmp_path)

@@ -1,0 +1,257 @@
+"""Tampered artefacts: changed model files, odd cards, hostile pointers, and pickles as uploads.
+
+Only files Huecast wrote itself are ever unpickled, after their SHA-256 matches the card.
+A model whose hash does not match is refused with a clear message, and the app serves
+the last good champion. An uploaded ``.joblib`` or ``.pkl`` is data, never a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import warnings
+from pathlib import Path
+
+import joblib
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import registry
+from model.batch import predict_csv
+from model.formulate import SpectrumParseError, Target
+from model.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
+from model.store import read_upload
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+APP = str(REPO_ROOT / "dashboard" / "app.py")
+APP_TIMEOUT_S = 90
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return registry.load_champion(REPO_ROOT / "trained_models")
+
+
+@pytest.fixture
+def models_dir(tmp_path, shipped, monkeypatch):
+    """A models directory with two promoted versions (``v1`` then ``v2``, the champion).
+
+    Both hold the shipped model; their cards differ in version only, so which one is
+    served is visible in the sidebar and in the returned card.
+    """
+    model, card = shipped
+    root = tmp_path / "models"
+    info = dict(card.dataset)
+    for version in ("v1-good", "v2-champion"):
+        registry.save_model(model, metrics=card.metrics, dataset_info=info, models_dir=root, version=version)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            registry.promote(version, root)
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(root))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    return root
+
+
+def tamper(models_dir: Path, version: str) -> None:
+    """Change one byte's worth of the model file, as corruption or an attacker would."""
+    with open(models_dir / version / registry.MODEL_FILE, "ab") as handle:
+        handle.write(b"\x00")
+
+
+# --------------------------------------------------------------------------------------
+# The registry
+# --------------------------------------------------------------------------------------
+
+
+def test_a_tampered_champion_is_refused_with_a_clear_message(models_dir):
+    tamper(models_dir, "v2-champion")
+    with pytest.raises(registry.IntegrityError, match=r"Model 'v2-champion' was modified after it was saved \(SHA-256 .* does not match the card's .*roll back"):
+        registry.load_champion(models_dir)
+
+
+def test_fallback_serves_the_last_good_champion_and_leaves_the_pointer(models_dir):
+    tamper(models_dir, "v2-champion")
+    with pytest.warns(UserWarning, match=r"v2-champion.*modified.*Serving the last good champion, v1-good"):
+        _, card = registry.load_champion(models_dir, fallback=True)
+    assert card.version == "v1-good"
+    assert registry.champion_version(models_dir) == "v2-champion"  # an admin decides on a rollback
+
+
+def test_fallback_skips_a_newer_version_that_was_never_promoted(models_dir, shipped):
+    model, card = shipped
+    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v3-unpromoted")
+    tamper(models_dir, "v2-champion")
+    with pytest.warns(UserWarning):
+        _, served = registry.load_champion(models_dir, fallback=True)
+    assert served.version == "v1-good"
+
+
+@pytest.mark.parametrize(
+    "fault, phrase",
+    [
+        ("card not JSON", r"card of model 'v2-champion' .* is unreadable"),
+        ("card missing", r"has no card"),
+        ("model file missing", r"has a card but no model.joblib"),
+        ("model file truncated", r"was modified after it was saved"),
+        ("model file replaced by a pickle", r"was modified after it was saved"),
+    ],
+)
+def test_each_fault_is_refused_and_the_previous_champion_served(models_dir, fault, phrase, tmp_path):
+    folder = models_dir / "v2-champion"
+    marker = tmp_path / "unpickled.marker"
+    if fault == "card not JSON":
+        (folder / registry.CARD_FILE).write_text("{not json", encoding="utf-8")
+    elif fault == "card missing":
+        (folder / registry.CARD_FILE).unlink()
+    elif fault == "model file missing":
+        (folder / registry.MODEL_FILE).unlink()
+    elif fault == "model file truncated":
+        data = (folder / registry.MODEL_FILE).read_bytes()
+        (folder / registry.MODEL_FILE).write_bytes(data[: len(data) // 2])
+    else:
+        joblib.dump(MarkerPickle(marker), folder / registry.MODEL_FILE)
+    with pytest.raises(registry.IntegrityError, match=phrase):
+        registry.load_champion(models_dir)
+    with pytest.warns(UserWarning, match="Serving the last good champion, v1-good"):
+        _, card = registry.load_champion(models_dir, fallback=True)
+    assert card.version == "v1-good"
+    assert not marker.exists(), "a file that failed its hash check was unpickled"
+
+
+@pytest.mark.parametrize("pointer", ["../../etc/passwd", "/etc/passwd", "v2-champion/../v1-good", "", "no-such-version"])
+def test_a_hostile_champion_pointer_is_refused(models_dir, pointer):
+    (models_dir / registry.POINTER_FILE).write_text(pointer + "\n", encoding="utf-8")
+    if not pointer:
+        with pytest.raises(FileNotFoundError, match="No champion model"):
+            registry.load_champion(models_dir)
+        return
+    with pytest.raises(registry.IntegrityError):
+        registry.load_champion(models_dir)
+
+
+def test_a_card_with_an_unknown_library_version_warns(models_dir):
+    card_path = models_dir / "v2-champion" / registry.CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["library_versions"]["scikit-learn"] = "0.0.1-unknown"
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"saved with scikit-learn 0.0.1-unknown; this is .*retrain to be sure"):
+        _, loaded = registry.load_champion(models_dir)
+    assert loaded.version == "v2-champion"  # a warning, not a refusal
+
+
+# --------------------------------------------------------------------------------------
+# The dashboard serves the last good champion and says so
+# --------------------------------------------------------------------------------------
+
+
+def _page_text(at) -> str:
+    parts = []
+    for kind in ("error", "warning", "markdown", "caption", "info"):
+        parts.extend(str(element.value) for element in getattr(at, kind))
+        parts.extend(str(element.value) for element in getattr(at.sidebar, kind))
+    return "\n".join(parts)
+
+
+def _predicted_L(at) -> str:
+    return {metric.label: metric.value for metric in at.metric}["L*"]
+
+
+def test_dashboard_with_a_tampered_champion_warns_and_still_predicts_with_the_previous_version(models_dir):
+    tamper(models_dir, "v2-champion")
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    text = _page_text(at)
+    assert any("v2-champion" in e.value and "modified after it was saved" in e.value for e in at.error), text
+    assert any("v1-good" in w.value for w in at.warning), text
+    assert "`v1-good`" in text  # the sidebar names the model actually served
+    first = _predicted_L(at)
+    at.number_input(key="predict_thickness_um").set_value(11.5).run()
+    assert not at.exception, at.exception
+    assert _predicted_L(at) != first  # it still predicts
+
+
+def test_dashboard_fallback_is_the_previous_champion_not_a_newer_unpromoted_challenger(models_dir, shipped):
+    """BUG (dashboard/common.py, ``_newest_loadable``): it serves the newest saved version,
+    which may be a challenger nobody promoted, instead of the last good champion."""
+    model, card = shipped
+    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v3-unpromoted")
+    tamper(models_dir, "v2-champion")
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    text = _page_text(at)
+    assert "`v1-good`" in text and "`v3-unpromoted`" not in text, text
+
+
+# --------------------------------------------------------------------------------------
+# Uploads are data: a pickle is refused and never unpickled
+# --------------------------------------------------------------------------------------
+
+
+class MarkerPickle:
+    """Unpickling this creates a marker file: proof that someone called pickle.load."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def pickle_payloads(marker: Path):
+    payload = MarkerPickle(marker)
+    yield "model.pkl", pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    yield "model-p0.pkl", pickle.dumps(payload, protocol=0)  # protocol 0 is printable text
+    yield "model-p2.pkl", pickle.dumps(payload, protocol=2)
+    for compress in (0, 3):
+        path = marker.parent / f"payload-{compress}.joblib"
+        joblib.dump(payload, path, compress=compress)
+        yield f"model-c{compress}.joblib", path.read_bytes()
+
+
+UPLOAD_POINTS = ["batch", "prediction reader", "tidy", "export", "recipes", "retrain, one file", "retrain, two files", "formulate paste"]
+
+
+def _read_as_upload(point, model, name, data):
+    colorants = list(model.colorants_)
+    if point == "batch":
+        return predict_csv(data, model, name=name)
+    if point == "prediction reader":
+        return read_recipes_for_prediction(data, colorants, name=name)
+    if point == "tidy":
+        return read_tidy_csv(data, name=name)
+    if point == "export":
+        return read_instrument_export(data, name=name)
+    if point == "recipes":
+        return read_recipe_table(data, name=name)
+    if point == "retrain, one file":
+        return read_upload([(name, data)])
+    if point == "retrain, two files":
+        return read_upload([(name, data), ("other.csv", b"Sample ID,PG\nA,1\n")])
+    return Target.from_pasted(data.decode("utf-8", errors="replace"))  # a text area gives str
+
+
+@pytest.mark.parametrize("point", UPLOAD_POINTS)
+def test_an_uploaded_pickle_is_refused_as_data_and_never_unpickled(tmp_path, shipped, monkeypatch, point):
+    model, _ = shipped
+    marker = tmp_path / "unpickled.marker"
+    payloads = list(pickle_payloads(marker))
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("an upload reached an unpickler")
+
+    for module, names in ((pickle, ("load", "loads", "Unpickler")), (joblib, ("load",))):
+        for name in names:
+            monkeypatch.setattr(module, name, forbidden)
+    for name, data in payloads:
+        with pytest.raises((IngestError, SpectrumParseError)) as caught:
+            _read_as_upload(point, model, name, data)
+        message = str(caught.value)
+        assert not marker.exists()
+        if point != "formulate paste":
+            assert any(word in message for word in ("binary data", "single column", "no header row", "not UTF-8", "neither file is one")), f"{point}, {name}: {message}"
+    # The payload really is live: loading it the unsafe way creates the marker.
+    monkeypatch.undo()
+    pickle.loads(payloads[0][1]).close()
+    assert marker.exists()
