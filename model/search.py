@@ -253,7 +253,7 @@ def _make_candidate(config: ModelConfig | None, seed: int):
 
 
 def _n_parameters(model) -> int:
-    if isinstance(model, FormulationModel):
+    if hasattr(model, "spectral_heads_"):  # a fitted FormulationModel
         return int(model.n_parameters)
     # Kubelka–Munk: unit K and S per colorant and band, binder K and S, backing reflectance.
     return int(model.K_.size + model.S_.size + model.K_binder_.size + model.S_binder_.size + model.backing_reflectance_.size)

@@ -69,6 +69,9 @@ def test_no_recipe_is_on_both_sides_of_any_split(tiny_dataset, monkeypatch, chea
         def __init__(self, model):
             self.model = model
 
+        def __getattr__(self, name):  # fitted attributes (parameter count) come from the wrapped model
+            return getattr(self.model, name)
+
         def fit(self, dataset):
             self.fit_recipes = set(dataset.recipe_ids)
             self.fit_rows = {tuple(row) for row in dataset.recipes.round(9).to_numpy()}
