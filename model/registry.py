@@ -280,7 +280,15 @@ def promotion_history(models_dir=None) -> list[dict]:
     path = _root(models_dir) / PROMOTIONS_FILE
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            # A process killed mid-append leaves at most one partial line; the pointer file,
+            # not this log, says who is champion, so skip it rather than fail the history.
+            continue
+    return entries
 
 
 def load_champion(models_dir=None, *, fallback: bool = False):

@@ -1,0 +1,86 @@
+"""The Compare page in AppTest: top 10, baseline against optimised with the physics row, roles."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model import registry
+
+PAGE = "app_pages/compare.py"
+
+
+def _models_dir(repo_root, tmp_path, with_search: bool):
+    """A copy of the shipped champion (and, optionally, the shipped search results) in tmp_path."""
+    source = repo_root / "trained_models"
+    target = tmp_path / "models"
+    target.mkdir()
+    version = registry.champion_version(source)
+    shutil.copytree(source / version, target / version)
+    shutil.copy(source / "CHAMPION", target / "CHAMPION")
+    if with_search:
+        shutil.copytree(source / "search", target / "search", ignore=shutil.ignore_patterns(".jobs", ".staging-*"))
+    return target
+
+
+def _open(repo_root, tmp_path, monkeypatch, *, with_search=True, secrets=None) -> AppTest:
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(_models_dir(repo_root, tmp_path, with_search)))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    app = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60)
+    for section, values in (secrets or {}).items():
+        app.secrets[section] = values
+    app.run()
+    app.switch_page(PAGE)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def _table_with(app: AppTest, column: str):
+    tables = [element.value for element in app.dataframe if column in element.value.columns]
+    assert tables, f"no table with a {column!r} column on the page"
+    return tables[0]
+
+
+def test_shows_top_ten_and_the_baseline_table(repo_root, tmp_path, monkeypatch):
+    app = _open(repo_root, tmp_path, monkeypatch)
+    top = _table_with(app, "CV mean ΔE00")
+    assert len(top) == 10
+    assert list(top["rank"]) == list(range(1, 11))
+    assert top["CV mean ΔE00"].is_monotonic_increasing
+    for column in ("layers", "activation", "solver", "alpha (L2)", "learning rate", "batch", "ensemble size", "parameters",
+                   "test mean ΔE00", "test p95 ΔE00", "test spectral MAE", "test spectral R²", "fit time (s)"):
+        assert column in top.columns
+    comparison = _table_with(app, "spectral MAE")
+    rows = list(comparison["model"])
+    assert rows[0].startswith("baseline") and rows[1].startswith("optimised") and "improvement (%)" in rows
+    assert any(row.startswith("Kubelka–Munk") for row in rows)
+    for column in ("spectral RMSE", "spectral R²", "CIELAB MAE", "CIELAB RMSE", "CIELAB R²", "parameters", "training time (s)"):
+        assert column in comparison.columns
+    # A local install is a single admin: the admin controls are there.
+    assert app.button(key="compare_start") is not None
+
+
+def test_selecting_a_configuration_redraws_without_error(repo_root, tmp_path, monkeypatch):
+    app = _open(repo_root, tmp_path, monkeypatch)
+    options = app.selectbox(key="compare_candidate").options
+    assert "baseline" in options and "kubelka-munk" in options and len(options) == 12
+    app.selectbox(key="compare_candidate").set_value("kubelka-munk").run()
+    assert not app.exception
+    assert app.selectbox(key="compare_candidate").value == "kubelka-munk"
+
+
+def test_viewer_sees_results_but_no_admin_controls(repo_root, tmp_path, monkeypatch):
+    secrets = {"auth": {"admin_password_hash": "pbkdf2_sha256$1$c2FsdA==$aGFzaA=="}}
+    app = _open(repo_root, tmp_path, monkeypatch, secrets=secrets)
+    assert len(_table_with(app, "CV mean ΔE00")) == 10
+    keys = {button.key for button in app.button}
+    assert "compare_start" not in keys and "compare_promote" not in keys
+
+
+def test_without_results_the_page_says_how_to_get_them(repo_root, tmp_path, monkeypatch):
+    app = _open(repo_root, tmp_path, monkeypatch, with_search=False)
+    assert any("python -m model search" in info.value for info in app.info)
+    assert not [element for element in app.dataframe if "CV mean ΔE00" in element.value.columns]
