@@ -69,9 +69,6 @@ def main() -> int:
     )
     n_fits = args.trials * run["n_folds"] + run["n_finalists"]
     print(f"Huecast: {args.trials} trials × {run['n_folds']} leave-recipe-out folds + {run['n_finalists']} finalist fits = {n_fits} search fits, plus baseline and Kubelka–Munk")
-    best = run.get("best") or ""
-    if best:
-        print(f"best: {best}")
     return 0
 
 

@@ -601,6 +601,7 @@ def save_search(result: SearchResult, models_dir=None) -> Path:
         (staging / RUN_FILE).write_text(json.dumps(result.meta, indent=2, default=str), encoding="utf-8")
         pd.concat([result.trials, result.references], ignore_index=True).to_csv(staging / TRIALS_FILE, index=False, float_format="%.6g")
         result.test_predictions.to_csv(staging / PREDICTIONS_FILE, index=False, float_format="%.6g")
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; the dashboard may run as another user
         os.replace(staging, final)
     except BaseException:
         for leftover in staging.glob("*"):
