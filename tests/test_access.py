@@ -90,13 +90,7 @@ def test_a_viewer_reaches_no_admin_control_on_any_page_and_sees_no_secret(hosted
     assert not [part for part in SECRET_PARTS if part in caplog.text], "a secret reached the logs"
 
 
-def test_a_viewer_who_opens_the_retrain_page_directly_gets_no_controls(hosted):
-    page = AppTest.from_file(str(PAGES / "retrain.py"), default_timeout=APP_TIMEOUT_S)
-    page.secrets["auth"] = {"admin_password_hash": PASSWORD_HASH}
-    page.run()
-    assert not page.exception, page.exception
-    assert not page.button and not page.get("file_uploader")
-    assert not [part for part in SECRET_PARTS if part in _all_text(page)]
+# A viewer who opens app_pages/retrain.py directly gets no controls: tests/test_dashboard_retrain.py.
 
 
 def test_signing_in_as_admin_shows_no_secret_in_pages_or_logs(hosted, caplog):

@@ -63,7 +63,9 @@ def server(sync_api, tmp_path_factory):
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
              "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env,
+            # From the repository root: Streamlit reads .streamlit/config.toml (the upload cap,
+            # showErrorDetails) from the working directory, not from the script's folder.
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
         )
         try:
             yield {"url": f"http://127.0.0.1:{port}", "root": root, "log": log_path, "process": process}
@@ -147,10 +149,10 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
             uploader.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
             _settle(page)
             uploader.set_input_files(str(oversized))
-            page.wait_for_timeout(2000)
-            _shot(page, "page-batch-oversized")
             page.get_by_role("alert").filter(has_text=f"File must be {float(max_upload_mb):.1f}MB or smaller").wait_for(timeout=STEP_TIMEOUT_MS)
             assert page.get_by_text("were predicted").count() == 0
+            assert page.get_by_text("cannot be used as it is").count() == 0  # never reached the server
+            _shot(page, "page-batch-oversized")
             _open(sync_api, page, f"{url}/batch")  # a fresh uploader
             uploader = page.locator("input[type=file]").first
             uploader.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)

@@ -141,3 +141,16 @@ def test_lab_paths_table_derives_chroma_and_hue_from_each_path(shipped):
     assert table["headline"].sum() == 1
     assert list(explore.recipe_frame({"x": 1}, 9, ["x", "y"]).columns) == ["x", "y", THICKNESS_COLUMN]
     assert explore.recipe_frame({"x": 1}, 9, ["x", "y"]).iloc[0].tolist() == [1.0, 0.0, 9.0]
+
+
+def test_the_page_states_the_prediction_uncertainty(app, shipped):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    app.number_input(key=f"predict_{colorants[0]}").set_value(5.0)
+    app.run()
+    expected = model.predict(explore.recipe_frame({colorants[0]: 5.0}, app.number_input(key="predict_thickness_um").value, colorants)).uncertainty[0]
+    captions = [caption.value for caption in app.caption if caption.value.startswith("Uncertainty")]
+    assert captions == [
+        f"Uncertainty: the measured colour should lie within about ΔE00 {expected:.1f} of this prediction "
+        "(on recipes the model never saw, about two in three real errors fell inside such a band)."
+    ]

@@ -226,13 +226,19 @@ def batch_cases(colorants):
 BATCH_TEST_CAP = 2  # rows; the real cap (MAX_BATCH_ROWS) is tested below on its own
 
 
+def _champion_colorants() -> list[str]:
+    # Read from the card at collection time (cheap: no unpickling) so the corpus follows the model.
+    models_dir = REPO_ROOT / "trained_models"
+    return list(registry.read_card(registry.champion_version(models_dir), models_dir).dataset["colorants"])
+
+
 def _batch_corpus():
-    return list(batch_cases(["FluoYellow", "BiVaYellow", "PhthaloGreen", "PearlBlue", "QuinMagenta"]))
+    return list(batch_cases(_champion_colorants()))
 
 
 def test_batch_corpus_has_at_least_50_distinct_malformed_files(champion):
     corpus = _batch_corpus()
-    assert list(champion.colorants_) == ["FluoYellow", "BiVaYellow", "PhthaloGreen", "PearlBlue", "QuinMagenta"]
+    assert list(champion.colorants_) == _champion_colorants()
     assert len(corpus) >= 50
     assert len({case.content for case in corpus}) == len(corpus), "two generated cases are the same file"
 
@@ -671,3 +677,58 @@ def test_match_report_and_problem_downloads_neutralise_formulas(champion):
     with pytest.raises(IngestError) as caught:
         predict_csv(bad, champion, name="=evil.csv")
     _assert_no_live_formula(to_csv_bytes(problems_frame(caught.value.problems)))
+
+
+# --------------------------------------------------------------------------------------
+# Through the pages: no traceback, a specific error, the store and the champion unchanged
+# --------------------------------------------------------------------------------------
+
+PAGE_SAMPLE = ["batch-empty.csv", "batch-utf16le.csv", "batch.xlsx", "batch-no-thickness.csv", "batch-cell-inf.csv", "batch-huge-field.csv"]
+
+
+def test_hostile_uploads_through_the_batch_and_retrain_pages(tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
+    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
+    pages = REPO_ROOT / "dashboard" / "app_pages"
+    at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=90).run()
+    at.switch_page(str(pages / "batch.py")).run()
+    by_name = {case.name: case for case in _batch_corpus()}
+    for case_name in PAGE_SAMPLE:
+        case = by_name[case_name]
+        # The uploader accepts .csv and .txt only; the hostility is in the content.
+        name = case_name if case_name.endswith(".csv") else case_name + ".csv"
+        at.file_uploader(key="batch_upload").set_value((name, case.content, "text/csv")).run()
+        assert not at.exception, f"{name}: {at.exception}"
+        assert any(name in error.value for error in at.error), f"{name}: no error naming the file"
+        shown = at.dataframe[0].value["problem"].tolist() if at.dataframe else []
+        assert any(re.search(case.phrase, message, re.IGNORECASE) for message in shown), f"{name}: {shown}"
+
+    # A client that bypasses the browser's file-type filter gets Streamlit's own refusal,
+    # redacted by client.showErrorDetails = "none": no traceback, no internals.
+    at.file_uploader(key="batch_upload").set_value(("book.xlsx", b"PK\x03\x04" + bytes(100), "application/vnd.ms-excel")).run()
+    assert at.exception and all(not element.stack_trace and "redacted" in element.message for element in at.exception)
+
+    at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=90).run()
+    at.switch_page(str(pages / "retrain.py")).run()
+    store = MeasurementStore(data_dir / "measurements.sqlite3")
+    store_version = store.version()
+    pointer = (models_dir / registry.POINTER_FILE).read_bytes()
+    uploads = [
+        [("tidy-band-inf.csv", next(c for c in tidy_cases() if c.name == "tidy-band-inf.csv").content)],
+        [("tidy-xlsx.csv", next(c for c in tidy_cases() if c.name == "tidy.xlsx").content)],
+        [("Spectra.csv", export_bytes([("A1", _with(FLAT, 5, "nan"))])), ("Concentrations.csv", GOOD_RECIPES)],
+        [("Spectra.csv", GOOD_EXPORT), ("recipes-over-100.csv", next(c for c in recipe_cases() if c.name == "recipes-over-100.csv").content)],
+    ]
+    for files in uploads:
+        at.file_uploader(key="retrain_files").set_value([(name, content, "text/csv") for name, content in files]).run()
+        assert not at.exception, f"{files[0][0]}: {at.exception}"
+        assert any("cannot be used" in error.value for error in at.error), f"{files[0][0]}: no error shown"
+        assert not [b for b in at.button if b.label == "Store these measurements"], "a malformed upload can be stored"
+    assert store.version() == store_version
+    assert (models_dir / registry.POINTER_FILE).read_bytes() == pointer

@@ -23,7 +23,7 @@ from model import colorimetry, registry
 from model._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.ingest import read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
 
-FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 N_BANDS = len(WAVELENGTHS_NM)
 
 # ---- strategies -------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def champion():
     return model
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_batch_prediction_equals_per_row_prediction(champion, data):
     colorants = list(champion.colorants_)

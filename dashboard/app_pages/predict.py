@@ -18,6 +18,8 @@ MAX_PINNED = 4
 LINE_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
 LINE_COLOUR_NAMES = ["blue", "red", "green", "purple"]
 PINNED_KEY = "predict_pinned"
+# Beyond a band of 3 ΔE00 the difference is obvious to anyone; say not to rely on it.
+UNTRUSTED_UNCERTAINTY = 3.0
 
 model, card = common.champion()
 colorants = list(model.colorants_)
@@ -155,6 +157,17 @@ with result_column:
         f"Self-check: the two paths differ by ΔE00 = {delta_e00:.2f}. "
         + ("They agree." if delta_e00 < 1 else "A large difference means the model is less sure of this recipe.")
     )
+    uncertainty = float(prediction.uncertainty[0])
+    if np.isfinite(uncertainty):
+        st.caption(
+            f"Uncertainty: the measured colour should lie within about ΔE00 {uncertainty:.1f} of this prediction "
+            "(on recipes the model never saw, about two in three real errors fell inside such a band)."
+        )
+        if uncertainty > UNTRUSTED_UNCERTAINTY:
+            st.warning(
+                f"The model's networks disagree on this recipe (band ΔE00 {uncertainty:.1f}). Do not rely on this "
+                "prediction: mix and measure a drawdown, and add it to the training data."
+            )
 
     training = common.training_samples(card)
     nearest = training.nearest(recipe, trained, k=3) if training is not None else None
