@@ -21,15 +21,16 @@ System*. Sharma, Wu and Dalal (2005), *The CIEDE2000 color-difference formula*.
 
 from __future__ import annotations
 
+import os
 import warnings
 from functools import lru_cache
 
 import numpy as np
 
-with warnings.catch_warnings():
-    # colour-science warns once at import that Matplotlib is absent; plots are Plotly here.
-    warnings.simplefilter("ignore")
-    import colour
+# colour-science warns at import that Matplotlib is absent; plots are Plotly here. Its own
+# switch silences that usage warning (and a user who sets it otherwise keeps their choice).
+os.environ.setdefault("COLOUR_SCIENCE__FILTER_USAGE_WARNINGS", "True")
+import colour  # noqa: E402
 
 from ._schema import WAVELENGTHS_NM
 
