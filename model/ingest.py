@@ -25,6 +25,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import math
 import os
 import re
@@ -296,8 +297,12 @@ class _Table:
             yield row, cells
 
 
-def _read_table(text: str, file: str, what: str) -> _Table:
-    """Parse a comma- or semicolon-separated table (sniffed; a ``sep=`` line is skipped)."""
+def _read_table(text: str, file: str, what: str, max_rows: int | None = None) -> _Table:
+    """Parse a comma- or semicolon-separated table (sniffed; a ``sep=`` line is skipped).
+
+    With ``max_rows``, parsing stops two rows past it: enough to say the file is too long
+    without reading a million rows into memory first.
+    """
     lines = _split_lines(text)
     # A line of bare separators is as empty as a blank line (spreadsheets write them).
     content_lines = [i for i, line in enumerate(lines) if line.strip(" \t\r\n,;")]
@@ -318,7 +323,8 @@ def _read_table(text: str, file: str, what: str) -> _Table:
             None,
             f"the header row has a single column; expected {what} with columns separated by ',' or ';'.{hint}",
         )
-    records = list(_records(lines[header_index:], delimiter, header_index + 1, file))
+    records = _records(lines[header_index:], delimiter, header_index + 1, file)
+    records = list(records if max_rows is None else itertools.islice(records, max_rows + 3))
     if not records or records[0][0] != header_index + 1:  # e.g. a header of empty quotes
         _fail(file, header_index + 1, None, f"the header row has no column names; expected {what}.")
     header_row, header_fields = records[0]
@@ -397,6 +403,25 @@ class _Quantity:
             hint = self.high_hint if too_high else ""
             return None, f"expected a {self.description} {self.range_text}, got {shown}.{hint}"
         return value, None
+
+    def parse_column(self, cells: Sequence[str], decimal_comma: bool) -> np.ndarray:
+        """Valid values of a whole column at once, NaN where :meth:`parse` would refuse the cell.
+
+        The fast path for large files: only the rows with a NaN need the cell-by-cell
+        parser, whose messages name the row, the column and what was expected.
+        """
+        text = pd.Series(cells, dtype=object).astype(str).str.strip()
+        if self.allow_percent_sign:
+            text = text.str.removesuffix("%").str.rstrip()
+        if decimal_comma:
+            text = text.where(~text.str.fullmatch(_DECIMAL_COMMA.pattern), text.str.replace(",", ".", regex=False))
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            if self.bounds_inclusive:
+                inside = (values >= self.low) & (values <= self.high)
+            else:
+                inside = (values > self.low) & (values < self.high)
+        return np.where(inside & np.isfinite(values), values, np.nan)
 
 
 _CONCENTRATION = _Quantity(
@@ -907,13 +932,14 @@ def read_recipes_for_prediction(
     """
     text, file = _read_text(path_or_buffer, name, "a CSV of recipes")
     colorants = list(colorants)
-    table = _read_table(text, file, f"a CSV of recipes ({', '.join(colorants)}, {THICKNESS_COLUMN})")
+    table = _read_table(text, file, f"a CSV of recipes ({', '.join(colorants)}, {THICKNESS_COLUMN})", max_rows)
     if max_rows is not None and len(table.rows) > max_rows:
+        count = f"{len(table.rows)}" if len(table.rows) == max_rows + 1 else f"more than {max_rows + 1}"
         _fail(
             file,
             None,
             None,
-            f"the file has {len(table.rows)} recipes; expected at most {max_rows} in one file. "
+            f"the file has {count} recipes; expected at most {max_rows} in one file. "
             f"Split it into files of at most {max_rows} rows.",
         )
     _require_rows(table, "recipe")
@@ -933,23 +959,29 @@ def read_recipes_for_prediction(
     decimal_comma = table.delimiter == ";"
     passthrough_positions = [p for p, role in role_of_position.items() if not role]
     position_of_role = {role: p for p, role in role_of_position.items() if role}
-    records = []
-    for row, cells in table.aligned_rows(log):
-        n_before = len(log.problems)
-        colorant_positions = [position_of_role[colorant] for colorant in colorants]
-        concentrations = _read_concentrations(
-            log, row, [cells[p] for p in colorant_positions], [table.header[p] for p in colorant_positions], decimal_comma
-        )
-        thickness, error = _THICKNESS.parse(cells[position_of_role[THICKNESS_COLUMN]], decimal_comma)
+    colorant_positions = [position_of_role[colorant] for colorant in colorants]
+    thickness_position = position_of_role[THICKNESS_COLUMN]
+    aligned = list(table.aligned_rows(log))
+    columns = list(zip(*(cells for _, cells in aligned))) if aligned else [()] * len(table.header)
+    # Every cell at once; a row that fails anywhere is re-read cell by cell for its messages.
+    concentrations = np.column_stack(
+        [_CONCENTRATION.parse_column(columns[p], decimal_comma) for p in colorant_positions]
+    ).reshape(len(aligned), len(colorants))
+    thickness = _THICKNESS.parse_column(columns[thickness_position], decimal_comma)
+    valid = np.isfinite(concentrations).all(axis=1) & np.isfinite(thickness)
+    valid &= concentrations.sum(axis=1) <= 100.0 + _TOTAL_TOLERANCE
+    for index in np.flatnonzero(~valid):
+        row, cells = aligned[index]
+        _read_concentrations(log, row, [cells[p] for p in colorant_positions], [table.header[p] for p in colorant_positions], decimal_comma)
+        _, error = _THICKNESS.parse(cells[thickness_position], decimal_comma)
         if error:
-            log.add(row, table.header[position_of_role[THICKNESS_COLUMN]], error)
-        if len(log.problems) == n_before:
-            records.append([*(cells[p].strip() for p in passthrough_positions), *concentrations, thickness])
+            log.add(row, table.header[thickness_position], error)
 
     passthrough = [table.header[p] for p in passthrough_positions]
-    frame = pd.DataFrame(records, columns=[*passthrough, *colorants, THICKNESS_COLUMN])
-    frame[[*colorants, THICKNESS_COLUMN]] = frame[[*colorants, THICKNESS_COLUMN]].astype(float)
-    return frame, log.problems
+    frame = pd.DataFrame({header: [str(columns[p][i]).strip() for i in np.flatnonzero(valid)] for header, p in zip(passthrough, passthrough_positions)})
+    values = pd.DataFrame(np.column_stack([concentrations, thickness])[valid], columns=[*colorants, THICKNESS_COLUMN])
+    frame = pd.concat([frame, values], axis=1) if passthrough else values
+    return frame, sorted(log.problems, key=lambda problem: (problem.row or 0))
 
 
 def _check_prediction_columns(table: _Table, role_of_position: Mapping[int, str], colorants: Sequence[str]) -> None:

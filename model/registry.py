@@ -14,10 +14,10 @@ the card. A new model goes into a new folder; nothing being served is overwritte
 from __future__ import annotations
 
 import hashlib
+from importlib import metadata
+import io
 import json
-import os
 import platform
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +26,7 @@ from pathlib import Path
 import joblib
 
 from . import settings
+from ._files import atomic_write_text, staged_folder
 from .access import LOCAL_ADMIN, User, require_admin
 
 __all__ = [
@@ -57,16 +58,11 @@ class IntegrityError(RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
-    import numpy, pandas, sklearn, colour
-
-    return {
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
-        "scikit-learn": sklearn.__version__,
-        "joblib": joblib.__version__,
-        "colour-science": colour.__version__,
-    }
+    """Installed versions of the libraries a saved model depends on (read from package metadata)."""
+    versions = {"python": platform.python_version()}
+    for distribution in ("numpy", "pandas", "scikit-learn", "joblib", "colour-science"):
+        versions[distribution] = metadata.version(distribution)
+    return versions
 
 
 @dataclass(frozen=True)
@@ -108,20 +104,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    # Write beside the target then os.replace, so a reader sees the old file or the new, never half.
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def _root(models_dir) -> Path:
     return Path(models_dir) if models_dir is not None else settings.models_dir()
 
@@ -149,42 +131,32 @@ def save_model(
         CSV tables to keep beside the model (e.g. :data:`OUT_OF_FOLD_FILE`); written in
         the same atomic step, so a version never appears without them.
     """
-    root = _root(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
-    try:
-        model_path = staging / MODEL_FILE
-        joblib.dump(model, model_path)
-        sha256 = _sha256(model_path)
-        created_at = datetime.now(timezone.utc)
-        version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
-        config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
-        card = ModelCard(
-            version=version,
-            kind=type(model).__name__,
-            config=config,
-            metrics=dict(metrics),
-            dataset=dict(dataset_info),
-            library_versions=library_versions(),
-            created_at=created_at.isoformat(timespec="seconds"),
-            sha256=sha256,
-            notes=dict(notes or {}),
-        )
+    # The version name ends in the model file's hash, so the file is made in memory first.
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
+    created_at = datetime.now(timezone.utc)
+    version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
+    config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
+    card = ModelCard(
+        version=version,
+        kind=type(model).__name__,
+        config=config,
+        metrics=dict(metrics),
+        dataset=dict(dataset_info),
+        library_versions=library_versions(),
+        created_at=created_at.isoformat(timespec="seconds"),
+        sha256=sha256,
+        notes=dict(notes or {}),
+    )
+    for name in tables or {}:
+        if Path(name).name != name or not name.endswith(".csv"):
+            raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
+    with staged_folder(_root(models_dir), version) as staging:
+        (staging / MODEL_FILE).write_bytes(buffer.getvalue())
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         for name, table in (tables or {}).items():
-            if Path(name).name != name or not name.endswith(".csv"):
-                raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
             table.to_csv(staging / name, index=False)
-        final = root / version
-        if final.exists():
-            raise FileExistsError(f"Model version {version!r} already exists in {root}; versions are never overwritten.")
-        os.replace(staging, final)
-    except BaseException:
-        for leftover in staging.glob("*"):
-            leftover.unlink(missing_ok=True)
-        if staging.exists():
-            staging.rmdir()
-        raise
     return card
 
 
@@ -270,7 +242,7 @@ def promote(version: str, models_dir=None, *, user: User = LOCAL_ADMIN, action: 
     root = _root(models_dir)
     load_model(version, root)  # refuse to point at something that would not load
     previous = champion_version(root)
-    _atomic_write_text(root / POINTER_FILE, version + "\n")
+    atomic_write_text(root / POINTER_FILE, version + "\n")
     entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user.name}
     with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
         log.write(json.dumps(entry) + "\n")
