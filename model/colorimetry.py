@@ -164,12 +164,17 @@ def Lab_to_sRGB(Lab, illuminant: str = ILLUMINANT) -> tuple[np.ndarray, np.ndarr
     return np.clip(np.nan_to_num(rgb), 0.0, 1.0), out_of_gamut
 
 
+_HEX_PAIRS = np.array([f"{value:02x}" for value in range(256)])
+
+
 def sRGB_to_hex(sRGB) -> np.ndarray | str:
     """``#rrggbb`` strings from sRGB floats (0–1); a single colour gives a str."""
-    sRGB = np.clip(np.asarray(sRGB, dtype=float), 0.0, 1.0)
+    sRGB = np.clip(np.nan_to_num(np.asarray(sRGB, dtype=float)), 0.0, 1.0)
     codes = np.round(sRGB * 255).astype(int)
-    flat = ["#{:02x}{:02x}{:02x}".format(*row) for row in codes.reshape(-1, 3)]
-    return flat[0] if sRGB.ndim == 1 else np.array(flat).reshape(sRGB.shape[:-1])
+    # Table look-up and vectorised concatenation: a batch of 100,000 swatches is a hot path.
+    pairs = _HEX_PAIRS[codes]
+    hex_codes = np.char.add(np.char.add(np.char.add("#", pairs[..., 0]), pairs[..., 1]), pairs[..., 2])
+    return str(hex_codes) if sRGB.ndim == 1 else hex_codes
 
 
 def hex_to_sRGB(hex_code: str) -> np.ndarray:
