@@ -35,13 +35,11 @@ def _load_version(version: str, models_dir: str):
     return registry.load_model(version, models_dir)
 
 
-def _newest_loadable(models_dir: str, skip: str | None):
-    """The newest saved version other than ``skip`` that passes its hash check, or None."""
-    for card in reversed(registry.list_cards(models_dir)):
-        if card.version == skip:
-            continue
+def _last_good_champion(models_dir: str):
+    """The most recently promoted earlier champion that passes its hash check, or None."""
+    for version in registry.earlier_champions(models_dir):
         try:
-            return _load_version(card.version, models_dir)
+            return _load_version(version, models_dir)
         except registry.IntegrityError:
             continue
     return None
@@ -69,13 +67,15 @@ def champion():
             return _load_version(version, models_dir)
         except registry.IntegrityError as error:
             st.error(f"The champion model {version} cannot be used: {error}")
-    fallback = _newest_loadable(models_dir, skip=version)
+    fallback = _last_good_champion(models_dir) if version is not None else None
     if fallback is not None:
-        why = "no champion has been promoted" if version is None else f"champion {version} failed its check"
-        st.warning(f"Showing model {fallback[1].version} instead, because {why}. An admin can promote or roll back on the Retrain page.")
+        st.warning(
+            f"Showing the last good champion, {fallback[1].version}, because champion {version} failed its check. "
+            "An admin can roll back or promote another model on the Retrain page."
+        )
         return fallback
     st.error(
-        f"No model in {models_dir} can be loaded. Train one with "
+        f"No champion model in {models_dir} can be loaded. Train and promote one with "
         "`python -m model train --data data/demo --promote`, then reload this page."
     )
     raise NoChampion(models_dir)

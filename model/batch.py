@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from ._schema import THICKNESS_COLUMN
-from .ingest import Problem, read_recipes_for_prediction
+from .ingest import IngestError, Problem, read_recipes_for_prediction
 
 __all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "template_frame", "problems_frame"]
 
@@ -104,6 +104,7 @@ def predict_csv(
         recipes, problems = read_recipes_for_prediction(source, list(model.colorants_), name=name, max_rows=max_rows)
     input_columns = list(model.input_columns)
     passthrough = [column for column in recipes.columns if column not in input_columns]
+    _refuse_output_names(passthrough, name)
     n_rows = len(recipes)
     n_chunks = max(1, math.ceil(n_rows / _CHUNK_ROWS))
     frames = []
@@ -119,6 +120,26 @@ def predict_csv(
     if progress:
         progress(1.0, f"Predicted {n_rows:,} recipes.")
     return BatchResult(table=table, problems=list(problems), warnings=[str(w.message) for w in caught])
+
+
+def _refuse_output_names(passthrough: list[str], file: str | None) -> None:
+    """An input column named like a prediction column would shadow it in the download."""
+    from ._prediction import PREDICTION_COLUMNS
+
+    clashes = [column for column in passthrough if column in PREDICTION_COLUMNS]
+    if clashes:
+        raise IngestError(
+            [
+                Problem(
+                    file or "the file",
+                    1,
+                    column,
+                    f"is the name of a predicted column; expected other names for input columns. "
+                    f"Rename it (for example to '{column}_measured') so the download keeps both.",
+                )
+                for column in clashes
+            ]
+        )
 
 
 def _empty_table(input_columns: list[str], passthrough: list[str]) -> pd.DataFrame:

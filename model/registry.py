@@ -42,6 +42,7 @@ __all__ = [
     "promotion_history",
     "library_versions",
     "load_from_path",
+    "earlier_champions",
 ]
 
 MODEL_FILE = "model.joblib"
@@ -263,6 +264,18 @@ def promotion_history(models_dir=None) -> list[dict]:
     return entries
 
 
+def earlier_champions(models_dir=None) -> list[str]:
+    """Versions that were champion before the current one, most recently promoted first.
+
+    This is the order to fall back in when the champion cannot be loaded: a challenger
+    that was saved but never promoted is never on this list.
+    """
+    root = _root(models_dir)
+    current = champion_version(root)
+    promoted = [entry.get("version") for entry in reversed(promotion_history(root))]
+    return [version for version in dict.fromkeys(promoted) if version and version != current]
+
+
 def load_champion(models_dir=None, *, fallback: bool = False):
     """Load the champion named by the pointer.
 
@@ -298,8 +311,7 @@ def load_champion(models_dir=None, *, fallback: bool = False):
         if not fallback:
             raise
         failure = error
-    earlier = [entry["version"] for entry in reversed(promotion_history(root)) if entry["version"] != version]
-    for candidate in dict.fromkeys(earlier):
+    for candidate in earlier_champions(root):
         try:
             model, card = load_model(candidate, root)
         except IntegrityError:

@@ -94,7 +94,7 @@ def test_pins_at_most_four_recipes(app):
     assert not app.button(key="predict_pin").disabled
 
 
-def test_broken_champion_falls_back_to_a_version_that_loads(tmp_path, monkeypatch, repo_root, shipped):
+def test_broken_champion_falls_back_to_the_last_good_champion(tmp_path, monkeypatch, repo_root, shipped):
     _, card = shipped
     good = registry.settings.models_dir() / card.version
     shutil.copytree(good, tmp_path / card.version)
@@ -105,6 +105,8 @@ def test_broken_champion_falls_back_to_a_version_that_loads(tmp_path, monkeypatc
     with open(tmp_path / "zz-tampered" / "model.joblib", "ab") as handle:
         handle.write(b"tampered")
     (tmp_path / "CHAMPION").write_text("zz-tampered\n")
+    promotions = [{"action": "promote", "version": card.version}, {"action": "promote", "version": "zz-tampered"}]
+    (tmp_path / "promotions.jsonl").write_text("".join(json.dumps(entry) + "\n" for entry in promotions))
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(tmp_path))
 
     at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)

@@ -173,8 +173,7 @@ def test_dashboard_with_a_tampered_champion_warns_and_still_predicts_with_the_pr
 
 
 def test_dashboard_fallback_is_the_previous_champion_not_a_newer_unpromoted_challenger(models_dir, shipped):
-    """BUG (dashboard/common.py, ``_newest_loadable``): it serves the newest saved version,
-    which may be a challenger nobody promoted, instead of the last good champion."""
+    """The page falls back along the promotions log, never to a newer challenger nobody promoted."""
     model, card = shipped
     registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v3-unpromoted")
     tamper(models_dir, "v2-champion")
