@@ -55,6 +55,7 @@ __all__ = [
     "ThicknessRule",
     "MatchEntry",
     "MatchReport",
+    "is_instrument_export",
     "read_instrument_export",
     "read_recipe_table",
     "read_tidy_csv",
@@ -432,10 +433,13 @@ _CONCENTRATION = _Quantity(
     allow_percent_sign=True,
     empty_hint="; write 0 for a colorant the recipe does not use",
 )
+#: The largest reflectance factor accepted anywhere; above it a spectrum is absurd, or in percent.
+MAX_REFLECTANCE = 5.0
+
 _REFLECTANCE = _Quantity(
     "reflectance factor",
     0.0,
-    5.0,
+    MAX_REFLECTANCE,
     "from 0 to 5, usually 0–1",
     high_hint=" Values this large suggest percent: divide the spectrum by 100.",
 )
@@ -530,6 +534,34 @@ def _read_bands(
 
 def _find_export_header(lines: Sequence[str]) -> int | None:
     return next((i for i, line in enumerate(lines) if all(marker in line for marker in _EXPORT_HEADER_MARKERS)), None)
+
+
+def is_instrument_export(path_or_buffer, *, name: str | None = None) -> bool:
+    """Whether a file is a spectrophotometer export, judged by its header row alone.
+
+    A file is an export when a line names ``User Color Name`` and ``R400 nm`` (the header
+    row :func:`read_instrument_export` looks for), whether or not its rows are valid; so a
+    broken export is still told apart from a recipe table or a tidy CSV.
+
+    Parameters
+    ----------
+    path_or_buffer : str, path-like, bytes or file-like
+        As for :func:`read_instrument_export`.
+    name : str, optional
+        The file name used in messages; by default the path's or buffer's name.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    IngestError
+        The file is not CSV text at all: empty, binary, a workbook, UTF-16 or not UTF-8.
+        The problem names the file (and the row of the first byte that is not UTF-8).
+    """
+    text, _ = _read_text(path_or_buffer, name, "a CSV file (a spectrophotometer export, a recipe table or a tidy CSV)")
+    return _find_export_header(_split_lines(text)) is not None
 
 
 def read_instrument_export(path_or_buffer, *, name: str | None = None) -> pd.DataFrame:

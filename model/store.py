@@ -49,7 +49,17 @@ import pandas as pd
 from . import settings
 from ._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
 from .access import User, require_admin
-from .ingest import IngestError, MatchReport, Problem, load_dataset, match_measurements, read_instrument_export, read_recipe_table, read_tidy_csv
+from .ingest import (
+    IngestError,
+    MatchReport,
+    Problem,
+    is_instrument_export,
+    load_dataset,
+    match_measurements,
+    read_instrument_export,
+    read_recipe_table,
+    read_tidy_csv,
+)
 
 __all__ = [
     "STORE_FILE",
@@ -198,21 +208,25 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
         name, content = files[0]
         try:
             dataset = read_tidy_csv(content, name=name)
-        except IngestError as error:
-            if _is_export(content, name):
+        except IngestError as tidy_error:
+            try:
+                export = is_instrument_export(content, name=name)
+            except IngestError:
+                raise tidy_error from None  # not CSV text: the tidy reader has said so, with file and row
+            if export:
                 raise IngestError([Problem(name, None, None, "this is a spectrophotometer export; upload the recipe table with it (two files).")]) from None
-            raise error
+            raise
         return PreparedUpload(dataset, None, (name,), _files_hash(files))
     if len(files) != 2:
         raise IngestError([Problem("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")])
-    exports = [(name, content) for name, content in files if _is_export(content, name)]
+    is_export = _export_flags(files)
+    exports = [file for file, export in zip(files, is_export) if export]
     if len(exports) != 1:
         found = ", ".join(name for name, _ in exports) or "neither file"
         raise IngestError(
             [Problem("upload", None, None, f"expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); {found} is one. Upload the export and its recipe table.")]
         )
-    export_name, export_bytes = exports[0]
-    recipe_name, recipe_bytes = next((name, content) for name, content in files if (name, content) != exports[0])
+    (export_name, export_bytes), (recipe_name, recipe_bytes) = files if is_export[0] else files[::-1]
     measurements = read_instrument_export(export_bytes, name=export_name)
     recipes, colorants = read_recipe_table(recipe_bytes, name=recipe_name)
     dataset, report = match_measurements(measurements, recipes, colorants, accept=accept, source=export_name)
@@ -222,13 +236,21 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
     return PreparedUpload(dataset, report, (export_name, recipe_name), _files_hash(files), accepted)
 
 
-def _is_export(content: bytes, name: str) -> bool:
-    try:
-        read_instrument_export(content, name=name)
-    except IngestError as error:
-        # A real export with bad rows is still an export: its header was found.
-        return not any("no header row found" in problem.message for problem in error.problems)
-    return True
+def _export_flags(files: Sequence[tuple[str, bytes]]) -> list[bool]:
+    """Which files are instrument exports, by their header row (see :func:`model.ingest.is_instrument_export`).
+
+    A file that is not CSV text at all (empty, binary, UTF-16, not UTF-8) is neither an
+    export nor a recipe table; the problems of every such file are raised together.
+    """
+    flags, problems = [], []
+    for name, content in files:
+        try:
+            flags.append(is_instrument_export(content, name=name))
+        except IngestError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise IngestError(problems)
+    return flags
 
 
 # --------------------------------------------------------------------------------------
