@@ -13,8 +13,6 @@ most commercial work); L* 0–100; swatches are display sRGB.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from . import colorimetry, registry, settings
+from ._files import atomic_write_text
 from ._schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
 from .evaluation import cross_validate
 from .formulation_model import ModelConfig
@@ -95,15 +94,7 @@ def save_out_of_fold(evaluation, version: str, models_dir=None) -> Path:
     if not folder.is_dir():
         raise FileNotFoundError(f"No model version folder {folder}; save the model first, then its out-of-fold table.")
     path = folder / OUT_OF_FOLD_FILE
-    # Beside the target then os.replace: a page loading the table never sees half a file.
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{OUT_OF_FOLD_FILE}.")
-    os.close(handle)
-    try:
-        evaluation.per_sample.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, evaluation.per_sample.to_csv(index=False))  # a page loading it never sees half
     return path
 
 

@@ -1,12 +1,9 @@
 """Champion and challenger: train a challenger off the request path, compare fairly, promote or roll back.
 
-Training runs in a separate **process** (``multiprocessing`` with the ``spawn`` start
-method), never in a Streamlit script thread: a fit takes both heads' full CPU for
-minutes, and a process can be killed without leaving a half-written model behind
-(``registry.save_model`` writes to a hidden staging folder and renames it into place).
-The worker lowers its own priority so other users' predictions stay quick. It reports
-progress through a small JSON status file (replaced atomically) in
-``<data dir>/retrain_jobs/<job id>/``; any session can read it.
+Training runs in a lower-priority worker process (:mod:`model.jobs`): a fit takes
+every core for minutes, and a process can be killed without leaving a half-written
+model behind (``registry.save_model`` stages the folder and renames it into place). The
+job's status file, in ``<data dir>/retrain_jobs/<job id>/``, can be read by any session.
 
 The worker saves the challenger with :func:`model.training.save_trained`. It never
 promotes: only an admin does, with :func:`promote_challenger`.
@@ -38,22 +35,16 @@ validation when it was trained).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
-import signal
-import tempfile
-import time
-import traceback
-import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from . import registry, settings
+from . import jobs, registry, settings
+from ._files import atomic_write_json
 from ._schema import RECIPE_ID_COLUMN, Dataset
 from .access import User, require_admin
 from .evaluation import Evaluation, cross_validate
@@ -83,7 +74,6 @@ __all__ = [
 ]
 
 JOBS_FOLDER = "retrain_jobs"
-STATUS_FILE = "status.json"
 COMPARISON_FILE = "comparison.json"
 PER_RECIPE_FILE = "per_recipe.csv"
 #: Per-recipe mean ΔE00 differences smaller than this are a tie: far below the 0.75 ΔE00
@@ -91,104 +81,46 @@ PER_RECIPE_FILE = "per_recipe.csv"
 TIE_DELTA_E00 = 0.05
 #: The worker's niceness increment: predictions in the dashboard's process go first.
 #: ``HUECAST_RETRAIN_NICENESS`` overrides it.
-WORKER_NICENESS = 10
+WORKER_NICENESS = jobs.DEFAULT_NICENESS
 
-# Processes started by this interpreter, so their exit is reaped and noticed at once.
-_PROCESSES: dict[str, multiprocessing.Process] = {}
-
-
-class RetrainBusy(RuntimeError):
-    """A challenger is already training; only one runs at a time on a small machine."""
+#: Raised when a challenger (or a configuration search) is already running: one at a time on a small machine.
+RetrainBusy = jobs.JobBusy
 
 
 # --------------------------------------------------------------------------------------
-# Status of a job
+# Status of a job (the machinery is in model.jobs)
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class JobStatus:
-    """Where a challenger-training job is.
+class JobStatus(jobs.JobStatus):
+    """Where a challenger-training job is: a :class:`model.jobs.JobStatus` naming its models.
 
     Attributes
     ----------
-    job_id : str
-    state : ``"running"``, ``"done"``, ``"failed"`` or ``"cancelled"``.
-    fraction : float, 0–1.
-    message : str, what the worker is doing (or why it failed).
-    started_by : str, the admin who started it.
-    started_at, updated_at : str, ISO 8601 UTC.
-    pid : int or None, the worker process.
     challenger_version : str or None, set when the challenger is saved.
     champion_version : str or None, the champion it is compared with.
     store_version : str or None, the store version of the training data.
     """
 
-    job_id: str
-    state: str
-    fraction: float
-    message: str
-    started_by: str
-    started_at: str
-    updated_at: str
-    pid: int | None = None
-    challenger_version: str | None = None
-    champion_version: str | None = None
-    store_version: str | None = None
+    @property
+    def challenger_version(self) -> str | None:
+        return self.output
 
     @property
-    def finished(self) -> bool:
-        return self.state in ("done", "failed", "cancelled")
+    def champion_version(self) -> str | None:
+        return self.details.get("champion_version")
+
+    @property
+    def store_version(self) -> str | None:
+        return self.details.get("store_version")
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def _challenger_job(status: jobs.JobStatus | None) -> JobStatus | None:
+    return None if status is None else JobStatus(**asdict(status))
 
 
 def _jobs_root(jobs_dir=None) -> Path:
     return Path(jobs_dir) if jobs_dir is not None else settings.data_dir() / JOBS_FOLDER
-
-
-def _write_json(path: Path, data: dict) -> None:
-    # Replace atomically so a reader in another process never sees half a status.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=1, default=str)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _read_status(job_dir: Path) -> JobStatus:
-    data = json.loads((job_dir / STATUS_FILE).read_text(encoding="utf-8"))
-    return JobStatus(**data)
-
-
-def _update_status(job_dir: Path, **changes) -> JobStatus:
-    status = JobStatus(**{**asdict(_read_status(job_dir)), **changes, "updated_at": _now()})
-    _write_json(job_dir / STATUS_FILE, asdict(status))
-    return status
-
-
-def _process_alive(job_id: str, pid: int | None) -> bool:
-    process = _PROCESSES.get(job_id)
-    if process is not None:
-        return process.is_alive()  # also reaps a dead child
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a killed child of another process stays as a zombie until reaped
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def job_status(job_id: str, *, jobs_dir=None) -> JobStatus:
@@ -199,59 +131,23 @@ def job_status(job_id: str, *, jobs_dir=None) -> JobStatus:
     FileNotFoundError
         No such job.
     """
-    job_dir = _jobs_root(jobs_dir) / job_id
-    status = _read_status(job_dir)
-    if status.state == "running" and not _process_alive(job_id, status.pid):
-        process = _PROCESSES.get(job_id)
-        code = process.exitcode if process is not None else None
-        how = f" (exit code {code})" if code is not None else ""
-        status = _update_status(
-            job_dir,
-            state="failed",
-            message=f"The training worker stopped before finishing{how}. Nothing was promoted and the champion is unchanged; start the training again.",
-        )
-    return status
+    return _challenger_job(jobs.job_status(job_id, _jobs_root(jobs_dir)))
 
 
 def wait_for_job(job_id: str, *, timeout: float = 600.0, jobs_dir=None, poll_seconds: float = 0.2) -> JobStatus:
     """Block until the job finishes or ``timeout`` seconds pass; returns the last status."""
-    deadline = time.monotonic() + timeout
-    while True:
-        status = job_status(job_id, jobs_dir=jobs_dir)
-        if status.finished or time.monotonic() > deadline:
-            return status
-        time.sleep(poll_seconds)
+    return _challenger_job(jobs.wait_for_job(job_id, _jobs_root(jobs_dir), timeout=timeout, poll_seconds=poll_seconds))
 
 
 def active_job(*, jobs_dir=None) -> JobStatus | None:
     """The running job, if any (the newest one)."""
-    root = _jobs_root(jobs_dir)
-    if not root.is_dir():
-        return None
-    for job_dir in sorted(root.iterdir(), reverse=True):
-        if (job_dir / STATUS_FILE).is_file():
-            status = job_status(job_dir.name, jobs_dir=root)
-            if status.state == "running":
-                return status
-    return None
+    return _challenger_job(jobs.active_job(_jobs_root(jobs_dir)))
 
 
 def cancel_job(job_id: str, *, user: User, jobs_dir=None) -> JobStatus:
     """Stop a running job's worker (SIGTERM). Nothing it was writing is ever served."""
     require_admin(user, "cancel a training job")
-    status = job_status(job_id, jobs_dir=jobs_dir)
-    if status.state != "running":
-        return status
-    process = _PROCESSES.get(job_id)
-    if process is not None:
-        process.terminate()
-        process.join(timeout=10)
-    elif status.pid is not None:
-        try:
-            os.kill(status.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    return _update_status(_jobs_root(jobs_dir) / job_id, state="cancelled", message=f"Cancelled by {user.name}; nothing was promoted.")
+    return _challenger_job(jobs.cancel_job(job_id, _jobs_root(jobs_dir), cancelled_by=user.name))
 
 
 # --------------------------------------------------------------------------------------
@@ -433,7 +329,7 @@ def compare_on_same_folds(
 
 def _save_comparison(job_dir: Path, comparison: Comparison) -> None:
     comparison.per_recipe.to_csv(job_dir / PER_RECIPE_FILE, index=False)
-    _write_json(
+    atomic_write_json(
         job_dir / COMPARISON_FILE,
         {
             "champion_version": comparison.champion_version,
@@ -459,66 +355,48 @@ def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
 # --------------------------------------------------------------------------------------
 
 
-def _train_challenger_job(job_dir: str, dataset: Dataset, config: dict, champion_config: dict | None, champion_reference, reference_description: str, champion_version, store_version, models_dir: str, n_splits: int, seeds: tuple, started_by: str, fresh_search: bool = False) -> None:
-    """Runs in the worker process: (search,) train, compare, save. Never promotes."""
-    job_dir = Path(job_dir)
-    try:
-        os.nice(int(os.environ.get("HUECAST_RETRAIN_NICENESS", WORKER_NICENESS)))
-    except (OSError, ValueError):
-        pass
-    last_write = [0.0]
+def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, config: dict, champion_config: dict | None, champion_reference, reference_description: str, champion_version, store_version, models_dir: str, n_splits: int, seeds: tuple, started_by: str, fresh_search: bool = False) -> tuple[str, str]:
+    """Runs in the worker process (a :func:`model.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
+    challenger_config = ModelConfig.from_dict(config)
+    has_champion = champion_config is not None
+    search_share = 0.4 if fresh_search else 0.0
+    train_share = search_share + (0.95 - search_share) * (0.6 if has_champion else 1.0)
+    notes = {"trained_by": started_by, "role": "challenger", "job_id": job_dir.name}
+    if fresh_search:
+        # The search module's own protocol: ranked on leave-recipe-out CV of the training
+        # recipes, its test recipes touched once. Its best configuration is the challenger's.
+        from . import search
 
-    def progress(fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - last_write[0] >= 0.25 or fraction >= 1.0:
-            last_write[0] = now
-            _update_status(job_dir, fraction=round(float(fraction), 4), message=message)
+        found = search.run_search(dataset, progress=lambda f, m: progress(search_share * f, f"search: {m}"))
+        run_dir = search.save_search(found, models_dir)
+        challenger_config = found.config(found.best)
+        notes.update(search_run=found.run_id, search_candidate=found.best, search_folder=str(run_dir))
 
-    try:
-        challenger_config = ModelConfig.from_dict(config)
-        has_champion = champion_config is not None
-        search_share = 0.4 if fresh_search else 0.0
-        train_share = search_share + (0.95 - search_share) * (0.6 if has_champion else 1.0)
-        notes = {"trained_by": started_by, "role": "challenger", "job_id": job_dir.name}
-        if fresh_search:
-            # The search module's own protocol: ranked on leave-recipe-out CV of the training
-            # recipes, its test recipes touched once. Its best configuration is the challenger's.
-            from . import search
-
-            found = search.run_search(dataset, progress=lambda f, m: progress(search_share * f, f"search: {m}"))
-            run_dir = search.save_search(found, models_dir)
-            challenger_config = found.config(found.best)
-            notes.update(search_run=found.run_id, search_candidate=found.best, search_folder=str(run_dir))
-
-        result = train_and_evaluate(dataset, challenger_config, n_splits=n_splits, seeds=seeds, progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"))
-        comparison = None
-        if has_champion:
-            comparison, champion_evaluation, _ = compare_on_same_folds(
-                dataset,
-                challenger_config=result.model.config,
-                champion_config=ModelConfig.from_dict(champion_config),
-                champion_reference=champion_reference,
-                challenger_evaluation=result.evaluation,
-                n_splits=n_splits,
-                seeds=seeds,
-                champion_version=champion_version,
-                reference_description=reference_description,
-                progress=lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"),
-            )
-            notes["compared_with"] = {
-                "champion_version": champion_version,
-                "champion_metrics_same_folds": {key: champion_evaluation.metrics[key] for key in _SUMMARY_METRICS.values()},
-                "protocol": comparison.protocol,
-            }
-        progress(0.97, "saving the challenger")
-        card = save_trained(result, models_dir=models_dir, store_version=store_version, notes=notes)
-        if comparison is not None:
-            _save_comparison(job_dir, Comparison(champion_version, card.version, comparison.protocol, comparison.summary, comparison.per_recipe, comparison.warnings))
-        _update_status(job_dir, state="done", fraction=1.0, message=f"Challenger {card.version} is trained and scored.", challenger_version=card.version)
-    except BaseException as error:  # the status file is the only way to tell the page
-        _update_status(job_dir, state="failed", message=f"Training failed: {type(error).__name__}: {error}. Nothing was saved or promoted.")
-        (job_dir / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        raise
+    result = train_and_evaluate(dataset, challenger_config, n_splits=n_splits, seeds=seeds, progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"))
+    comparison = None
+    if has_champion:
+        comparison, champion_evaluation, _ = compare_on_same_folds(
+            dataset,
+            challenger_config=result.model.config,
+            champion_config=ModelConfig.from_dict(champion_config),
+            champion_reference=champion_reference,
+            challenger_evaluation=result.evaluation,
+            n_splits=n_splits,
+            seeds=seeds,
+            champion_version=champion_version,
+            reference_description=reference_description,
+            progress=lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"),
+        )
+        notes["compared_with"] = {
+            "champion_version": champion_version,
+            "champion_metrics_same_folds": {key: champion_evaluation.metrics[key] for key in _SUMMARY_METRICS.values()},
+            "protocol": comparison.protocol,
+        }
+    progress(0.97, "saving the challenger")
+    card = save_trained(result, models_dir=models_dir, store_version=store_version, notes=notes)
+    if comparison is not None:
+        _save_comparison(job_dir, Comparison(champion_version, card.version, comparison.protocol, comparison.summary, comparison.per_recipe, comparison.warnings))
+    return f"Challenger {card.version} is trained and scored.", card.version
 
 
 def fresh_search_available() -> bool:
@@ -595,10 +473,6 @@ def start_challenger(
     default_splits, default_seeds = cv_plan()
     n_splits = default_splits if n_splits is None else n_splits
     seeds = default_seeds if seeds is None else tuple(seeds)
-    root = _jobs_root(jobs_dir)
-    busy = active_job(jobs_dir=root)
-    if busy is not None:
-        raise RetrainBusy(f"A challenger is already training (job {busy.job_id}, started by {busy.started_by} at {busy.started_at}); wait for it or cancel it.")
     if fresh_search_available():
         from .search import active_search_job
 
@@ -623,22 +497,16 @@ def start_challenger(
     if champion_config is not None and store is not None:
         reference, description = champion_training_data(champion_card, store)
 
-    job_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-    job_dir = root / job_id
-    job_dir.mkdir(parents=True)
-    status = JobStatus(job_id, "running", 0.0, "starting the worker", user.name, _now(), _now(), None, None, champion_version if champion_config else None, store_version)
-    _write_json(job_dir / STATUS_FILE, asdict(status))
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(
-        target=_train_challenger_job,
-        args=(str(job_dir), dataset, config.to_dict(), champion_config, reference, description, champion_version if champion_config else None, store_version, str(models_root), n_splits, tuple(seeds), user.name, fresh_search),
-        name=f"huecast-retrain-{job_id}",
-        daemon=False,
+    compared_with = champion_version if champion_config else None
+    return jobs.start_job(
+        "training",
+        _train_challenger_job,
+        (dataset, config.to_dict(), champion_config, reference, description, compared_with, store_version, str(models_root), n_splits, tuple(seeds), user.name, fresh_search),
+        jobs_dir=_jobs_root(jobs_dir),
+        started_by=user.name,
+        niceness=int(os.environ.get("HUECAST_RETRAIN_NICENESS", WORKER_NICENESS)),
+        details={"champion_version": compared_with, "store_version": store_version},
     )
-    process.start()
-    _PROCESSES[job_id] = process
-    _update_status(job_dir, pid=process.pid)
-    return job_id
 
 
 # --------------------------------------------------------------------------------------

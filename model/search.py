@@ -37,14 +37,9 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
-import os
-import tempfile
 import time
-import traceback
-import uuid
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -54,7 +49,8 @@ import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from . import registry, settings
+from . import jobs, registry, settings
+from ._files import staged_folder
 from ._schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from .access import User, require_admin
 from .evaluation import cross_validate, score_prediction, split_test_recipes, summarise
@@ -134,7 +130,6 @@ DEFAULT_TEST_FRACTION = 0.2
 N_FINALISTS = 10
 SEARCH_FOLDER = "search"
 JOBS_FOLDER = ".jobs"
-_WORKER_NICENESS = 10
 
 
 # --------------------------------------------------------------------------------------
@@ -590,26 +585,19 @@ def _search_root(models_dir=None) -> Path:
 
 
 def save_search(result: SearchResult, models_dir=None) -> Path:
-    """Write ``result`` to ``<models dir>/search/<run id>/`` (staged, then renamed into place)."""
+    """Write ``result`` to ``<models dir>/search/<run id>/`` (staged, then renamed into place).
+
+    Raises
+    ------
+    FileExistsError
+        That run is already saved; runs are never overwritten.
+    """
     root = _search_root(models_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / result.run_id
-    if final.exists():
-        raise FileExistsError(f"Search run {result.run_id!r} already exists in {root}; runs are never overwritten.")
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
-    try:
+    with staged_folder(root, result.run_id) as staging:
         (staging / RUN_FILE).write_text(json.dumps(result.meta, indent=2, default=str), encoding="utf-8")
         pd.concat([result.trials, result.references], ignore_index=True).to_csv(staging / TRIALS_FILE, index=False, float_format="%.6g")
         result.test_predictions.to_csv(staging / PREDICTIONS_FILE, index=False, float_format="%.6g")
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; the dashboard may run as another user
-        os.replace(staging, final)
-    except BaseException:
-        for leftover in staging.glob("*"):
-            leftover.unlink(missing_ok=True)
-        if staging.exists():
-            staging.rmdir()
-        raise
-    return final
+    return root / result.run_id
 
 
 def load_search(path) -> SearchResult:
@@ -696,144 +684,40 @@ def promote_configuration(
 # Background jobs: a search or a promotion in a separate, lower-priority process
 # --------------------------------------------------------------------------------------
 
-STATUS_FILE = "status.json"
-
-
-class SearchBusy(RuntimeError):
-    """A search or promotion job is already running; the machine has two cores."""
-
-
-@dataclass(frozen=True)
-class SearchJob:
-    """Where a background search or promotion is.
-
-    Attributes
-    ----------
-    job_id, kind (``"search"`` or ``"promote"``), state (``"running"``, ``"done"``, ``"failed"``),
-    fraction (0–1), message, started_by, started_at, updated_at (ISO 8601 UTC), pid,
-    output (the run folder of a search, or the promoted model version).
-    """
-
-    job_id: str
-    kind: str
-    state: str
-    fraction: float
-    message: str
-    started_by: str
-    started_at: str
-    updated_at: str
-    pid: int | None = None
-    output: str | None = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state != "running"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+#: Raised when a search or promotion job is already running; the machine has two cores.
+SearchBusy = jobs.JobBusy
+#: Where a background search or promotion is: ``kind`` is ``"search"`` or ``"promote"``,
+#: ``output`` the run folder of a search or the promoted model version.
+SearchJob = jobs.JobStatus
 
 
 def _jobs_root(models_dir=None) -> Path:
     return _search_root(models_dir) / JOBS_FOLDER
 
 
-def _write_status(job_dir: Path, status: SearchJob) -> None:
-    # Atomic replace: another session's reader sees the old or the new status, never half.
-    handle, temporary = tempfile.mkstemp(dir=job_dir, prefix=f".{STATUS_FILE}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(asdict(status), out)
-    os.replace(temporary, job_dir / STATUS_FILE)
-
-
-def _update(job_dir: Path, **changes) -> SearchJob:
-    current = json.loads((job_dir / STATUS_FILE).read_text(encoding="utf-8"))
-    status = SearchJob(**{**current, **changes, "updated_at": _now()})
-    _write_status(job_dir, status)
-    return status
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return True  # not started yet
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat")
-        return not stat.is_file() or stat.read_text().split(") ")[1][0] != "Z"
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError, IndexError):
-        return True
-
-
 def search_job_status(job_id: str, models_dir=None) -> SearchJob:
     """The status of a background job; a worker that died unfinished is reported as failed."""
-    job_dir = _jobs_root(models_dir) / job_id
-    status = SearchJob(**json.loads((job_dir / STATUS_FILE).read_text(encoding="utf-8")))
-    if status.state == "running" and not _alive(status.pid):
-        status = _update(job_dir, state="failed", message="The worker stopped before finishing; nothing was promoted. Start it again.")
-    return status
+    return jobs.job_status(job_id, _jobs_root(models_dir))
 
 
 def active_search_job(models_dir=None) -> SearchJob | None:
     """The running search or promotion job, if any."""
-    root = _jobs_root(models_dir)
-    if not root.is_dir():
-        return None
-    for job_dir in sorted(root.iterdir(), reverse=True):
-        if (job_dir / STATUS_FILE).is_file():
-            status = search_job_status(job_dir.name, models_dir)
-            if status.state == "running":
-                return status
-    return None
+    return jobs.active_job(_jobs_root(models_dir))
 
 
-def _job_worker(job_dir: str, kind: str, payload: dict) -> None:
-    job_dir = Path(job_dir)
-    try:
-        os.nice(_WORKER_NICENESS)  # joblib's workers inherit it: predictions stay quick
-    except OSError:
-        pass
-    last = [0.0]
-
-    def progress(fraction: float, message: str) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 0.3 or fraction >= 1.0:
-            last[0] = now
-            _update(job_dir, fraction=round(float(fraction), 4), message=message)
-
-    try:
-        user = User(**payload["user"])
-        if kind == "search":
-            result = run_search(payload["dataset"], progress=progress, **payload["options"])
-            output = str(save_search(result, payload["models_dir"]))
-            message = f"Search {result.run_id} finished in {result.meta['seconds']:.0f} s; best {result.best}."
-        else:
-            result = load_search(payload["run_dir"])
-            card = promote_configuration(result, payload["candidate"], payload["dataset"], user=user, models_dir=payload["models_dir"], store_version=payload.get("store_version"), progress=progress)
-            output = card.version
-            message = f"{payload['candidate']} trained on all data as {card.version} and promoted to champion."
-        _update(job_dir, state="done", fraction=1.0, message=message, output=output)
-    except BaseException as error:
-        _update(job_dir, state="failed", message=f"{kind} failed: {type(error).__name__}: {error}. Nothing was promoted.")
-        (job_dir / "traceback.txt").write_text(traceback.format_exc(), encoding="utf-8")
-        raise
+def _search_worker(job_dir: Path, progress, dataset: Dataset, options: dict, models_dir: str) -> tuple[str, str]:
+    result = run_search(dataset, progress=progress, **options)
+    run_dir = save_search(result, models_dir)
+    return f"Search {result.run_id} finished in {result.meta['seconds']:.0f} s; best {result.best}.", str(run_dir)
 
 
-def _start_job(kind: str, payload: dict, user: User, models_dir) -> str:
-    busy = active_search_job(models_dir)
-    if busy is not None:
-        raise SearchBusy(f"A {busy.kind} job is already running (job {busy.job_id}, started by {busy.started_by}); wait for it to finish.")
-    job_id = f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-    job_dir = _jobs_root(models_dir) / job_id
-    job_dir.mkdir(parents=True)
-    _write_status(job_dir, SearchJob(job_id, kind, "running", 0.0, "starting the worker", user.name, _now(), _now()))
-    payload = {**payload, "user": asdict(user), "models_dir": str(Path(models_dir) if models_dir is not None else settings.models_dir())}
-    # A spawned process, not a thread: the search saturates the cores, and niceness is per process.
-    process = multiprocessing.get_context("spawn").Process(target=_job_worker, args=(str(job_dir), kind, payload), name=f"huecast-{kind}-{job_id}")
-    process.start()
-    _update(job_dir, pid=process.pid)
-    return job_id
+def _promotion_worker(job_dir: Path, progress, run_dir: str, candidate: str, dataset: Dataset, user: User, models_dir: str, store_version: str | None) -> tuple[str, str]:
+    card = promote_configuration(load_search(run_dir), candidate, dataset, user=user, models_dir=models_dir, store_version=store_version, progress=progress)
+    return f"{candidate} trained on all data as {card.version} and promoted to champion.", card.version
+
+
+def _models_root(models_dir) -> str:
+    return str(Path(models_dir) if models_dir is not None else settings.models_dir())
 
 
 def start_search_job(dataset: Dataset, *, user: User, models_dir=None, n_trials: int = DEFAULT_TRIALS, seed: int = 0, n_jobs: int = -1, n_folds: int = DEFAULT_FOLDS) -> str:
@@ -844,7 +728,7 @@ def start_search_job(dataset: Dataset, *, user: User, models_dir=None, n_trials:
     """
     require_admin(user, "start a hyperparameter search")
     options = {"n_trials": int(n_trials), "seed": int(seed), "n_jobs": int(n_jobs), "n_folds": int(n_folds)}
-    return _start_job("search", {"dataset": dataset, "options": options}, user, models_dir)
+    return jobs.start_job("search", _search_worker, (dataset, options, _models_root(models_dir)), jobs_dir=_jobs_root(models_dir), started_by=user.name)
 
 
 def start_promotion_job(run_dir, candidate: str, dataset: Dataset, *, user: User, models_dir=None, store_version: str | None = None) -> str:
@@ -852,5 +736,5 @@ def start_promotion_job(run_dir, candidate: str, dataset: Dataset, *, user: User
     require_admin(user, "promote a searched configuration")
     if candidate == PHYSICS:
         raise ValueError(f"{candidate!r} is the Kubelka–Munk reference; promote a searched configuration or the baseline.")
-    payload = {"run_dir": str(run_dir), "candidate": candidate, "dataset": dataset, "store_version": store_version}
-    return _start_job("promote", payload, user, models_dir)
+    args = (str(run_dir), candidate, dataset, user, _models_root(models_dir), store_version)
+    return jobs.start_job("promote", _promotion_worker, args, jobs_dir=_jobs_root(models_dir), started_by=user.name)
