@@ -10,45 +10,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-START_TIMEOUT_S = 120  # a loaded 2-core machine imports scikit-learn slowly
-STEP_TIMEOUT_MS = 90_000
-ARTEFACTS = REPO_ROOT / "tests" / "artifacts"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
 
 
 @pytest.fixture(scope="module")
 def sync_api():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}; install Debian's chromium package (.ci/run does)")
-    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+    return playwright_or_skip()
 
 
 @pytest.fixture(scope="module")
@@ -56,39 +29,10 @@ def server(sync_api, tmp_path_factory):
     """``streamlit run dashboard/app.py`` on a free loopback port, with tmp models and store."""
     root = tmp_path_factory.mktemp("browser")
     shutil.copytree(REPO_ROOT / "trained_models", root / "models")
-    port = _free_port()
     log_path = root / "streamlit.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-             "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-            # From the repository root: Streamlit reads .streamlit/config.toml (the upload cap,
-            # showErrorDetails) from the working directory, not from the script's folder.
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-        try:
-            yield {"url": f"http://127.0.0.1:{port}", "root": root, "log": log_path, "process": process}
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _open(sync_api, page, url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:  # the server needs a moment before it accepts connections
-        try:
-            page.goto(url, timeout=STEP_TIMEOUT_MS)
-            break
-        except sync_api.Error:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-    page.get_by_test_id("stApp").wait_for(timeout=STEP_TIMEOUT_MS)
+    env = {"HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
+    with streamlit_server(log_path, env) as (url, process):
+        yield {"url": url, "root": root, "log": log_path, "process": process}
 
 
 def _settle(page) -> None:
@@ -130,12 +74,12 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
 
     visited = []
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True).new_page()
 
             # ---- Predict (home): opens with a prediction -----------------------------------
-            _open(sync_api, page, url)
+            open_app(sync_api, page, url)
             page.get_by_test_id("stMetric").first.wait_for(timeout=STEP_TIMEOUT_MS)
             _settle(page)
             _assert_no_traceback(page, "Predict")
@@ -144,7 +88,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
 
             # ---- Batch: a file over the size cap is refused by the uploader, then a real upload,
             # its predictions and the download ------------------------------------------------
-            _open(sync_api, page, f"{url}/batch")
+            open_app(sync_api, page, f"{url}/batch")
             uploader = page.locator("input[type=file]").first
             uploader.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
             _settle(page)
@@ -153,7 +97,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
             assert page.get_by_text("were predicted").count() == 0
             assert page.get_by_text("cannot be used as it is").count() == 0  # never reached the server
             _shot(page, "page-batch-oversized")
-            _open(sync_api, page, f"{url}/batch")  # a fresh uploader
+            open_app(sync_api, page, f"{url}/batch")  # a fresh uploader
             uploader = page.locator("input[type=file]").first
             uploader.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
             uploader.set_input_files(str(recipes))
@@ -169,7 +113,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
             visited.append("batch")
 
             # ---- Formulate: find recipes for the default target colour ----------------------
-            _open(sync_api, page, f"{url}/formulate")
+            open_app(sync_api, page, f"{url}/formulate")
             page.get_by_role("button", name="Find recipes").click()
             page.get_by_role("button", name="Download these recipes (CSV)").wait_for(timeout=STEP_TIMEOUT_MS)
             page.get_by_text("Recipe 1: ΔE00").wait_for(timeout=STEP_TIMEOUT_MS)
@@ -180,7 +124,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
 
             # ---- Compare (when the page exists) ------------------------------------------------
             if (REPO_ROOT / "dashboard" / "app_pages" / "compare.py").is_file():
-                _open(sync_api, page, f"{url}/compare")
+                open_app(sync_api, page, f"{url}/compare")
                 page.get_by_test_id("stMainBlockContainer").get_by_role("heading").first.wait_for(timeout=STEP_TIMEOUT_MS)
                 _settle(page)
                 _assert_no_traceback(page, "Compare")
@@ -188,7 +132,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
                 visited.append("compare")
 
             # ---- Overview and its report download --------------------------------------------
-            _open(sync_api, page, f"{url}/overview")
+            open_app(sync_api, page, f"{url}/overview")
             page.get_by_text("How accurate are the predictions?").wait_for(timeout=STEP_TIMEOUT_MS)
             with page.expect_download(timeout=STEP_TIMEOUT_MS) as download_info:
                 page.get_by_role("button", name="Download this overview as a report").click()
@@ -200,7 +144,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
             visited.append("overview")
 
             # ---- Retrain as admin (local install: no sign-in configured): the upload step ----
-            _open(sync_api, page, f"{url}/retrain")
+            open_app(sync_api, page, f"{url}/retrain")
             demo = REPO_ROOT / "data" / "demo"
             page.locator("input[type=file]").first.set_input_files([str(demo / "Spectra.csv"), str(demo / "Concentrations.csv")])
             page.get_by_text("Check the match report").wait_for(timeout=STEP_TIMEOUT_MS)

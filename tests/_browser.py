@@ -1,0 +1,88 @@
+"""What the browser tests share: Debian's Chromium under Playwright, and `streamlit run` on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTEFACTS = REPO_ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling out to the closed network.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Generous: a loaded 2-core CI machine starts Streamlit and imports scikit-learn slowly.
+START_TIMEOUT_S = 120
+STEP_TIMEOUT_MS = 90_000
+
+
+def playwright_or_skip():
+    """``playwright.sync_api``, or skip the test saying what is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}; install Debian's chromium package (.ci/run does)")
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(log_path: Path, env_overrides: dict | None = None):
+    """``streamlit run dashboard/app.py`` on a free loopback port; yields ``(url, process)``.
+
+    Started from the repository root: Streamlit reads ``.streamlit/config.toml`` (the
+    upload cap, ``showErrorDetails``) from the working directory, not the script's folder.
+    """
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_overrides or {})}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
+             "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
+            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+def open_app(sync_api, page, url: str) -> None:
+    """Go to ``url``, retrying while the server starts, and wait for the app to draw."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            page.goto(url, timeout=STEP_TIMEOUT_MS)
+            break
+        except sync_api.Error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    page.get_by_test_id("stApp").wait_for(timeout=STEP_TIMEOUT_MS)
