@@ -19,6 +19,7 @@ import getpass
 import hashlib
 import hmac
 import secrets
+import sys
 
 __all__ = ["SCHEME", "DEFAULT_ITERATIONS", "hash_password", "verify_password"]
 
@@ -54,8 +55,29 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model.passwords``: ask for a password twice and print the secrets line."""
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="python -m model.passwords",
+        description="Make the PBKDF2 hash of an admin password for .streamlit/secrets.toml (the password is never stored).",
+    ).parse_args(argv)
+    try:
+        first = getpass.getpass("New admin password: ")
+        again = getpass.getpass("Again: ")
+    except (EOFError, KeyboardInterrupt):
+        print("\nNo password given; nothing was written.", file=sys.stderr)
+        return 1
+    if not first:
+        print("An empty password is not allowed; nothing was written.", file=sys.stderr)
+        return 1
+    if first != again:
+        print("The two entries differ; nothing was written.", file=sys.stderr)
+        return 1
+    print('Put this in .streamlit/secrets.toml:\n\n[auth]\nadmin_password_hash = "' + hash_password(first) + '"')
+    return 0
+
+
 if __name__ == "__main__":
-    first = getpass.getpass("New admin password: ")
-    if first != getpass.getpass("Again: "):
-        raise SystemExit("The two entries differ; nothing was written.")
-    print("Put this in .streamlit/secrets.toml:\n\n[auth]\nadmin_password_hash = \"" + hash_password(first) + "\"")
+    sys.exit(main())
