@@ -122,7 +122,9 @@ async def predict_loop(page, index: int, colorant: str, n_predictions: int, time
     field = page.get_by_label(f"{colorant} (wt %)", exact=True)
     L_star = await _metric(page, "L*")
     for step in range(n_predictions):
-        value = 0.5 + ((index * 7 + step * 3) % 19)  # a new value every step
+        # A new value every step, and never the page's default (half the trained maximum,
+        # a whole or half number), which would leave L* unchanged and time out.
+        value = 0.25 + ((index * 7 + step * 3) % 19)
         try:
             before = await L_star.inner_text(timeout=STEP_TIMEOUT_MS)
             started = time.perf_counter()
