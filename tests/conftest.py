@@ -49,3 +49,36 @@ def tiny_config():
     from model import ModelConfig
 
     return ModelConfig(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1)
+
+
+@pytest.fixture
+def tiny_install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
+    """A tmp install: a store holding the tiny dataset's first 24 rows and a champion trained on them.
+
+    The models and data folders are set through HUECAST_MODELS_DIR / HUECAST_DATA_DIR,
+    and the retrain worker runs at normal priority (the tests wait for it).
+    """
+    import numpy as np
+
+    from model import FormulationModel, registry
+    from model.access import LOCAL_ADMIN
+    from model.store import MeasurementStore, PreparedUpload
+
+    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
+    store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
+    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
+    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    # A plain fit is enough for a champion here; its card names the store version it saw.
+    first = store.to_dataset()
+    model = FormulationModel(config).fit(first)
+    card = registry.save_model(
+        model,
+        metrics={"delta_e00_mean_headline": 1.0},
+        dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes, "name": "first"},
+        models_dir=models_dir,
+    )
+    registry.promote(card.version, models_dir)
+    return {"models_dir": models_dir, "store": store, "card": card, "model": model, "config": config}

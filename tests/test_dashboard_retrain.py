@@ -14,10 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import FormulationModel, registry, retrain
-from model.access import LOCAL_ADMIN
+from model import registry, retrain
 from model.passwords import hash_password
-from model.store import MeasurementStore, PreparedUpload
 
 APP_TIMEOUT_S = 60
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -27,30 +25,13 @@ PASSWORD_HASH = hash_password(PASSWORD, iterations=1)
 
 
 @pytest.fixture
-def hosted(tmp_path, monkeypatch, tiny_dataset, tiny_config):
-    """A tmp install: a store holding most of the tiny dataset and a tiny champion trained on it."""
-    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
-    # Quick challenger CV (3 folds x 1 seed) at normal priority: the test waits for it.
+def hosted(tiny_install, monkeypatch, tiny_dataset):
+    """The tmp install, plus the rest of the tiny dataset as a tidy CSV to upload."""
+    # Quick challenger CV (3 folds x 1 seed): the test waits for it.
     monkeypatch.setenv("HUECAST_RETRAIN_CV", "3x1")
-    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
-    store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
-    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
-    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
-    # A plain fit is enough for a champion here; its card names the store version it saw.
-    first = store.to_dataset()
-    model = FormulationModel(config).fit(first)
-    card = registry.save_model(
-        model,
-        metrics={"delta_e00_mean_headline": 1.0},
-        dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes, "name": "first"},
-        models_dir=models_dir,
-    )
-    registry.promote(card.version, models_dir)
     new_rows = io.BytesIO()
     tiny_dataset.subset(np.arange(24, len(tiny_dataset))).to_tidy_csv(new_rows)
-    return {"models_dir": models_dir, "store": store, "champion": card.version, "model": model, "upload": new_rows.getvalue()}
+    return {**tiny_install, "champion": tiny_install["card"].version, "upload": new_rows.getvalue()}
 
 
 def app_with_password_secrets() -> AppTest:

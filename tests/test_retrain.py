@@ -15,33 +15,16 @@ import pytest
 
 from model import FormulationModel, registry, retrain
 from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.store import MeasurementStore, PreparedUpload
+from model.store import PreparedUpload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
-    """A tmp store with the tiny dataset and a tiny champion trained on its first 24 rows' store version."""
-    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
-    store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
-    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
-    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
-    # A plain fit is enough for a champion here; its card names the store version it saw.
-    first = store.to_dataset()
-    model = FormulationModel(config).fit(first)
-    card = registry.save_model(
-        model,
-        metrics={"delta_e00_mean_headline": 1.0},
-        dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes},
-        models_dir=models_dir,
-    )
-    registry.promote(card.version, models_dir)
-    store.add(PreparedUpload(tiny_dataset.subset(np.arange(24, len(tiny_dataset))), None, ("second.csv",), "second"), user=LOCAL_ADMIN)
-    return {"models_dir": models_dir, "store": store, "card": card, "model": model, "config": config}
+def install(tiny_install, tiny_dataset):
+    """The tmp install, with the rest of the tiny dataset uploaded as a second upload."""
+    tiny_install["store"].add(PreparedUpload(tiny_dataset.subset(np.arange(24, len(tiny_dataset))), None, ("second.csv",), "second"), user=LOCAL_ADMIN)
+    return tiny_install
 
 
 def second_model(install, tiny_dataset):
