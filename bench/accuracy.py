@@ -23,15 +23,14 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-from model import ModelConfig, format_metrics, load_dataset  # noqa: E402
-from model.evaluation import summarise  # noqa: E402
-from model.formulation_model import LEGACY_CONFIG  # noqa: E402
-from model.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty  # noqa: E402
+from model import ModelConfig, format_metrics, load_dataset
+from model.evaluation.cross_validation import summarise
+from model.models.mlp import LEGACY_CONFIG
+from model.models.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pp-inks"
 

@@ -14,7 +14,7 @@ Measures, on the shipped champion:
    itself while AppTest drives it; also ``AppTest.run()`` as a whole (adds AppTest's
    polling), and in the browser the round trip from pressing Enter in a concentration
    box to the new L* on screen (adds websocket and drawing);
-3. **batch**: 100,000 recipes as CSV bytes through ``model.batch.predict_csv`` (read,
+3. **batch**: 100,000 recipes as CSV bytes through ``model.serving.batch.predict_csv`` (read,
    validate, predict), and separately the CSV download's encoding.
 
 Screenshots of the Predict and Batch pages go to ``dashboard/screenshots/``; the figures
@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT_ROOT))
 
-from model import THICKNESS_COLUMN, batch, registry  # noqa: E402
-from model.safe_csv import to_csv_bytes  # noqa: E402
+from model import THICKNESS_COLUMN, registry
+from model.io.safe_csv import to_csv_bytes
+from model.serving import batch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

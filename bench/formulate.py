@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model import FormulationModel, ModelConfig, load_dataset  # noqa: E402
-from model.formulate import Target, formulate  # noqa: E402
+from model import FormulationModel, ModelConfig, load_dataset
+from model.formulation.formulate import Target, formulate
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pp-inks"
 # A pigment counts as present above this loading (the smallest real non-zero level is 0.45 wt %).

@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,7 +76,8 @@ class Admin(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        from model import FormulationModel, ModelConfig, load_dataset, registry
+        from model import FormulationModel, ModelConfig, load_dataset
+        from model.ops import registry
 
         dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
         seed = 0
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "out" / "load.json")
     args = parser.parse_args(argv)
 
-    from model import registry
+    from model.ops import registry
 
     model, _ = registry.load_champion(REPO_ROOT / "trained_models")
     colorant = model.colorants_[0]

@@ -21,7 +21,6 @@ Run::
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,16 +30,16 @@ REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "pp-inks"
 
 
 def main() -> None:
-    sys.path.insert(0, str(REPO_ROOT))
     if not REAL_DATA.is_dir():
         raise SystemExit(f"The real data is absent: no folder {REAL_DATA}.")
     workdir = Path(tempfile.mkdtemp(prefix="huecast-bench-retrain-"))
     os.environ["HUECAST_MODELS_DIR"] = str(workdir / "models")
     os.environ["HUECAST_DATA_DIR"] = str(workdir / "data")
 
-    from model import FormulationModel, ModelConfig, registry, retrain
-    from model.access import LOCAL_ADMIN
-    from model.store import MeasurementStore, read_upload
+    from model import FormulationModel, ModelConfig
+    from model.ops import registry, retrain
+    from model.ops.access import LOCAL_ADMIN
+    from model.ops.store import MeasurementStore, read_upload
 
     shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
     config = ModelConfig.from_dict(shipped.config)

@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from model import colorimetry, registry  # noqa: E402
+from model import registry
+from model.core import colorimetry
 
 
 def best_of(runs: int, function) -> float:

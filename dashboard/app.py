@@ -6,17 +6,13 @@ selected page. The pages live in ``dashboard/app_pages/`` and are UI only.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-# Pages import ``model`` and ``dashboard`` absolutely, from the project root.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from dashboard import common  # noqa: E402
+# ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README),
+# so pages import them absolutely without touching sys.path.
+from dashboard import common
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 

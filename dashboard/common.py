@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from model import explore, registry, report
-from model.access import LOCAL_ADMIN, VIEWER, User
-from model.passwords import verify_password
+from model.ops import registry
+from model.ops import review as report
+from model.ops.access import LOCAL_ADMIN, VIEWER, User
+from model.ops.passwords import verify_password
+from model.serving import explore
 
 __all__ = [
     "champion",
@@ -88,7 +90,7 @@ def clear_champion_cache() -> None:
 
 # ---- sign-in (Retrain page's engineer) ----
 # Secrets, never code, say how people sign in (.streamlit/secrets.toml):
-#   [auth] admin_password_hash = "pbkdf2_sha256$…"   (make one: python3 -m model.passwords)
+#   [auth] admin_password_hash = "pbkdf2_sha256$…"   (make one: python3 -m model.ops.passwords)
 #   or an OIDC provider for st.login ([auth] redirect_uri, cookie_secret, client_id, …)
 #      with [roles] admins = ["lead@example.com"]
 # With neither, the app is a local single user who is admin. A hash or secret is never shown.
@@ -194,7 +196,7 @@ def _training_samples(version: str, _card):
 
 def training_samples(card):
     """The champion's training measurements ready for nearest-recipe look-ups
-    (:class:`model.explore.TrainingSamples`), or None when they cannot be found."""
+    (:class:`model.serving.explore.TrainingSamples`), or None when they cannot be found."""
     return _training_samples(card.version, card)
 
 

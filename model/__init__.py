@@ -16,29 +16,29 @@ from importlib import import_module
 # Where each public name lives. Submodules load on first use (PEP 562), so that
 # ``python -m model predict`` does not pay for the evaluation and training stack.
 _PUBLIC = {
-    "BAND_COLUMNS": "._schema",
-    "THICKNESS_COLUMN": "._schema",
-    "WAVELENGTHS_NM": "._schema",
-    "Dataset": "._schema",
-    "Prediction": "._prediction",
-    "TrainingRange": "._prediction",
-    "PREDICTION_COLUMNS": "._prediction",
-    "ModelConfig": ".formulation_model",
-    "FormulationModel": ".formulation_model",
-    "Evaluation": ".evaluation",
-    "cross_validate": ".evaluation",
-    "grouped_folds": ".evaluation",
-    "format_metrics": ".evaluation",
-    "IngestError": ".ingest",
-    "load_dataset": ".ingest",
-    "IntegrityError": ".registry",
-    "ModelCard": ".registry",
-    "load_model": ".registry",
-    "load_champion": ".registry",
-    "save_model": ".registry",
-    "promote": ".registry",
-    "TrainingResult": ".training",
-    "train_and_evaluate": ".training",
+    "BAND_COLUMNS": "model.core.schema",
+    "THICKNESS_COLUMN": "model.core.schema",
+    "WAVELENGTHS_NM": "model.core.schema",
+    "Dataset": "model.core.schema",
+    "Prediction": "model.core.prediction",
+    "TrainingRange": "model.core.prediction",
+    "PREDICTION_COLUMNS": "model.core.prediction",
+    "ModelConfig": "model.models.mlp",
+    "FormulationModel": "model.models.mlp",
+    "Evaluation": "model.evaluation.cross_validation",
+    "cross_validate": "model.evaluation.cross_validation",
+    "grouped_folds": "model.evaluation.cross_validation",
+    "format_metrics": "model.evaluation.cross_validation",
+    "IngestError": "model.io.ingest",
+    "load_dataset": "model.io.ingest",
+    "IntegrityError": "model.ops.registry",
+    "ModelCard": "model.ops.registry",
+    "load_model": "model.ops.registry",
+    "load_champion": "model.ops.registry",
+    "save_model": "model.ops.registry",
+    "promote": "model.ops.registry",
+    "TrainingResult": "model.ops.training",
+    "train_and_evaluate": "model.ops.training",
 }
 
 __all__ = list(_PUBLIC)
@@ -47,7 +47,7 @@ __all__ = list(_PUBLIC)
 def __getattr__(name: str):
     if name not in _PUBLIC:
         raise AttributeError(f"module 'model' has no attribute {name!r}")
-    value = getattr(import_module(_PUBLIC[name], __name__), name)
+    value = getattr(import_module(_PUBLIC[name]), name)
     globals()[name] = value
     return value
 

@@ -11,7 +11,7 @@ __all__ = ["main"]
 
 
 def _load_config(path: str | None):
-    from .formulation_model import ModelConfig
+    from model.models.mlp import ModelConfig
 
     if path is None:
         return ModelConfig()
@@ -25,7 +25,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def _load_data(path: str):
-    from .ingest import load_dataset
+    from model.io.ingest import load_dataset
 
     dataset, report = load_dataset(path)
     if report is not None:
@@ -34,9 +34,9 @@ def _load_data(path: str):
 
 
 def _cmd_train(args) -> int:
-    from . import registry
-    from .evaluation import format_metrics
-    from .training import save_trained, train_and_evaluate
+    from model.evaluation.cross_validation import format_metrics
+    from model.ops import registry
+    from model.ops.training import save_trained, train_and_evaluate
 
     dataset = _load_data(args.data)
     result = train_and_evaluate(
@@ -54,7 +54,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluation import cross_validate, format_metrics
+    from model.evaluation.cross_validation import cross_validate, format_metrics
 
     dataset = _load_data(args.data)
     config = _load_config(args.config)
@@ -67,10 +67,10 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from . import registry
-    from .batch import predict_csv
-    from .ingest import IngestError
-    from .safe_csv import write_csv
+    from model.io.ingest import IngestError
+    from model.io.safe_csv import write_csv
+    from model.ops import registry
+    from model.serving.batch import predict_csv
 
     model, card = registry.load_from_path(args.model)
     try:
@@ -89,7 +89,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from . import registry, report
+    from model.ops import registry
+    from model.ops import review as report
 
     source = Path(args.model) if args.model else registry.settings.models_dir()
     if (source / registry.CARD_FILE).is_file():
@@ -116,7 +117,7 @@ def _cmd_report(args) -> int:
 def _cmd_search(args) -> int:
     import time
 
-    from . import search
+    from model.ops import search
 
     started = time.perf_counter()
     dataset = _load_data(args.data)

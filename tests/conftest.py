@@ -31,7 +31,7 @@ def tiny_dataset():
     import numpy as np
     import pandas as pd
 
-    from model.simulate import DEMO_COLORANTS, simulate_dataset
+    from model.simulate.film import DEMO_COLORANTS, simulate_dataset
 
     colorants = DEMO_COLORANTS[1:4]
     rng = np.random.default_rng(11)
@@ -60,9 +60,10 @@ def tiny_install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
     """
     import numpy as np
 
-    from model import FormulationModel, registry
-    from model.access import LOCAL_ADMIN
-    from model.store import MeasurementStore, PreparedUpload
+    from model import FormulationModel
+    from model.ops import registry
+    from model.ops.access import LOCAL_ADMIN
+    from model.ops.store import MeasurementStore, PreparedUpload
 
     models_dir, data_dir = tmp_path / "models", tmp_path / "data"
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import registry, retrain, search
-from model.access import VIEWER, PermissionDenied, User
-from model.passwords import hash_password
-from model.store import MeasurementStore, PreparedUpload
+from model.ops import registry, retrain, search
+from model.ops.access import VIEWER, PermissionDenied, User
+from model.ops.passwords import hash_password
+from model.ops.store import MeasurementStore, PreparedUpload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "dashboard" / "app.py"
@@ -117,7 +117,7 @@ def test_signing_in_as_admin_shows_no_secret_in_pages_or_logs(hosted, caplog):
 @pytest.fixture
 def stocked(hosted, tmp_path, tiny_dataset):
     store = MeasurementStore(tmp_path / "data" / "measurements.sqlite3", seed=False)
-    from model.access import LOCAL_ADMIN
+    from model.ops.access import LOCAL_ADMIN
 
     store.add(PreparedUpload(tiny_dataset.subset(np.arange(8)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
     return store

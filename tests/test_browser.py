@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from _browser import ARTEFACTS, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
 
 
@@ -22,7 +21,7 @@ def test_changing_a_concentration_changes_L_star_in_the_browser(server):
     sync_api = playwright_or_skip()
     ARTEFACTS.mkdir(exist_ok=True)
 
-    from model import registry
+    from model.ops import registry
 
     model, _ = registry.load_champion()
     colorant = model.colorants_[0]

@@ -15,7 +15,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
 
 
@@ -55,7 +54,7 @@ def _shot(page, name: str) -> Path:
 
 
 def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
-    from model import registry
+    from model.ops import registry
 
     model, _ = registry.load_champion(REPO_ROOT / "trained_models")
     colorants = list(model.colorants_)

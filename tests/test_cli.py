@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import BAND_COLUMNS, registry
+from model import BAND_COLUMNS
+from model.ops import registry
 
 
 def run_cli(*args, cwd):

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import colorimetry
-from model._schema import BAND_COLUMNS
+from model.core import colorimetry
+from model.core.schema import BAND_COLUMNS
 
 # Sharma, Wu and Dalal (2005), Table 1: CIELAB pairs and their CIEDE2000.
 SHARMA_PAIRS = [
@@ -75,7 +75,7 @@ def test_srgb_round_trip_through_Lab():
 
 
 def test_reproduces_instrument_lab_on_real_data(real_data_dir):
-    from model.ingest import read_instrument_export
+    from model.io.ingest import read_instrument_export
 
     export = read_instrument_export(real_data_dir / "Spectra.csv")
     Lab = colorimetry.reflectance_to_Lab(export[BAND_COLUMNS].to_numpy(float))

@@ -1,4 +1,4 @@
-"""The Batch page with real uploaded files (AppTest), and model.batch behind it and the CLI."""
+"""The Batch page with real uploaded files (AppTest), and model.serving.batch behind it and the CLI."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import PREDICTION_COLUMNS, THICKNESS_COLUMN, batch, registry
-from model.ingest import IngestError
-from model.safe_csv import to_csv_bytes
+from model import PREDICTION_COLUMNS, THICKNESS_COLUMN
+from model.io.ingest import IngestError
+from model.io.safe_csv import to_csv_bytes
+from model.ops import registry
+from model.serving import batch
 
 APP_TIMEOUT_S = 60
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import registry
+from model.ops import registry
 
 PAGE = "app_pages/compare.py"
 

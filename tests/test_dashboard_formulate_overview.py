@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import FormulationModel, cross_validate, registry, report
+from model import FormulationModel, cross_validate
+from model.ops import registry
+from model.ops import review as report
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import THICKNESS_COLUMN, explore, registry, report
+from model import THICKNESS_COLUMN
+from model.ops import registry
+from model.ops import review as report
+from model.serving import explore
 
 APP_TIMEOUT_S = 60
 

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import registry, retrain
-from model.passwords import hash_password
+from model.ops import registry, retrain
+from model.ops.passwords import hash_password
 
 APP_TIMEOUT_S = 60
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")

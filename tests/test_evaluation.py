@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 
 from model import cross_validate, grouped_folds
-from model._prediction import TrainingRange, build_prediction
-from model.evaluation import score_prediction, split_test_recipes, summarise
+from model.core.prediction import TrainingRange, build_prediction
+from model.evaluation.cross_validation import score_prediction, split_test_recipes, summarise
 
 
 def test_folds_never_put_a_recipe_on_both_sides():

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import FormulationModel, ModelConfig, colorimetry, load_dataset
-from model.formulate import (
+from model import FormulationModel, ModelConfig, load_dataset
+from model.core import colorimetry
+from model.formulation.formulate import (
     METAMERISM_ILLUMINANTS,
     Constraints,
     SpectrumParseError,
@@ -15,7 +16,7 @@ from model.formulate import (
     formulate,
     parse_spectrum,
 )
-from model.registry import load_champion
+from model.ops.registry import load_champion
 
 SPECTRUM = np.linspace(0.05, 0.9, 31)
 

@@ -2,11 +2,11 @@
 
 Upload points and the library function behind each:
 
-- **Batch**: :func:`model.batch.predict_csv` (which reads with
-  :func:`model.ingest.read_recipes_for_prediction`);
-- **Retrain**: :func:`model.store.read_upload` (one tidy CSV, or an instrument export
+- **Batch**: :func:`model.serving.batch.predict_csv` (which reads with
+  :func:`model.io.ingest.read_recipes_for_prediction`);
+- **Retrain**: :func:`model.ops.store.read_upload` (one tidy CSV, or an instrument export
   plus a recipe table), and the three readers it uses;
-- **Formulate**: a pasted spectrum, :meth:`model.formulate.Target.from_pasted`.
+- **Formulate**: a pasted spectrum, :meth:`model.formulation.formulate.Target.from_pasted`.
 
 Every malformed file must be refused (or, in a batch, its bad rows left out) with a
 message that says what is wrong and where: the file, and the row and column where one
@@ -30,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import registry
-from model._schema import BAND_COLUMNS, WAVELENGTHS_NM
-from model.access import LOCAL_ADMIN
-from model.batch import MAX_BATCH_ROWS, predict_csv, problems_frame
-from model.formulate import SpectrumParseError, Target
-from model.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
-from model.safe_csv import to_csv_bytes
-from model.store import MeasurementStore, read_upload
+from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
+from model.formulation.formulate import SpectrumParseError, Target
+from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
+from model.io.safe_csv import to_csv_bytes
+from model.ops import registry
+from model.ops.access import LOCAL_ADMIN
+from model.ops.store import MeasurementStore, read_upload
+from model.serving.batch import MAX_BATCH_ROWS, predict_csv, problems_frame
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANY = object()  # an expectation that does not constrain the row or column

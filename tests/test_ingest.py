@@ -1,4 +1,4 @@
-"""Tests for model.ingest: the real export, matching rules, round trips and malformed files."""
+"""Tests for model.io.ingest: the real export, matching rules, round trips and malformed files."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model import colorimetry
-from model._schema import BAND_COLUMNS, THICKNESS_COLUMN
-from model.ingest import (
+from model.core import colorimetry
+from model.core.schema import BAND_COLUMNS, THICKNESS_COLUMN
+from model.io.ingest import (
     IngestError,
     Problem,
     ThicknessRule,

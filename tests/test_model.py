@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from model import FormulationModel, ModelConfig, colorimetry
-from model._schema import THICKNESS_COLUMN
+from model import FormulationModel, ModelConfig
+from model.core import colorimetry
+from model.core.schema import THICKNESS_COLUMN
 
 
 def test_predict_carries_both_paths_and_derived_lch(tiny_dataset, tiny_config):
@@ -101,7 +102,7 @@ def test_any_number_of_colorants(tiny_dataset, tiny_config):
 
 
 def test_every_listed_input_transform_and_target_is_accepted():
-    from model.formulation_model import INPUT_TRANSFORMS, SPECTRAL_TARGETS
+    from model.models.mlp import INPUT_TRANSFORMS, SPECTRAL_TARGETS
 
     # The search samples from these tuples, so each value must validate.
     for features in INPUT_TRANSFORMS:
@@ -110,7 +111,7 @@ def test_every_listed_input_transform_and_target_is_accepted():
 
 
 def test_mixed_inputs_give_members_different_feature_maps(tiny_dataset, tiny_config):
-    from model.formulation_model import MIXED_INPUT_CYCLE, member_input_transform
+    from model.models.mlp import MIXED_INPUT_CYCLE, member_input_transform
 
     config = tiny_config.replace(input_transform="mixed", n_ensemble=4)
     assert [member_input_transform(config, k) for k in range(4)] == [*MIXED_INPUT_CYCLE, MIXED_INPUT_CYCLE[0]]
@@ -131,7 +132,7 @@ def test_ensemble_prediction_states_an_uncertainty_and_a_single_network_does_not
 
 
 def test_uncertainty_follows_the_headline_path(tiny_dataset, tiny_config):
-    from model.uncertainty import ensemble_uncertainty
+    from model.models.uncertainty import ensemble_uncertainty
 
     config = tiny_config.replace(n_ensemble=3, input_transform="mixed", headline="head")
     model = FormulationModel(config).fit(tiny_dataset)

@@ -1,4 +1,4 @@
-"""Tests for model.physics: the finite-film Kubelka–Munk formula and the fitted KM baseline."""
+"""Tests for model.models.physics: the finite-film Kubelka–Munk formula and the fitted KM baseline."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from model import colorimetry
-from model._prediction import Prediction
-from model._schema import THICKNESS_COLUMN
-from model.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
-from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
+from model.core import colorimetry
+from model.core.prediction import Prediction
+from model.core.schema import THICKNESS_COLUMN
+from model.models.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
+from model.simulate.film import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
 
 NON_FLUORESCENT = tuple(c for c in DEMO_COLORANTS if c.emission is None)
 NON_FLUORESCENT_NAMES = [c.name for c in NON_FLUORESCENT]

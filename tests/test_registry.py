@@ -4,7 +4,8 @@ import threading
 import numpy as np
 import pytest
 
-from model import FormulationModel, IntegrityError, registry
+from model import FormulationModel, IntegrityError
+from model.ops import registry
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, tiny
 
 
 def test_a_viewer_cannot_promote(saved):
-    from model.access import PermissionDenied, User
+    from model.ops.access import PermissionDenied, User
 
     root, _, card = saved
     with pytest.raises(PermissionDenied, match="needs an admin"):

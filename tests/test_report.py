@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import FormulationModel, cross_validate, registry
-from model import report
+from model import FormulationModel, cross_validate
 from model.__main__ import main as cli
+from model.ops import registry
+from model.ops import review as report
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import FormulationModel, registry, retrain
-from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.store import PreparedUpload
+from model import FormulationModel
+from model.ops import registry, retrain
+from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
+from model.ops.store import PreparedUpload
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,7 +116,7 @@ def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, ti
 
 _PROMOTE_LOOP = """
 import sys
-from model import registry
+from model.ops import registry
 root, first, second = sys.argv[1:4]
 print("ready", flush=True)
 while True:

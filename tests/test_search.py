@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import registry, search
-from model._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.evaluation import split_test_recipes
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.evaluation.cross_validation import split_test_recipes
+from model.ops import registry, search
+from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 
 # A small space so each search on the tiny dataset takes seconds, not minutes.
 TINY_SPACE = {

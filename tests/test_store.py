@@ -8,10 +8,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-from model import load_dataset, settings
-from model.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.ingest import IngestError
-from model.store import MeasurementStore, StoreError, open_store, read_upload
+from model import load_dataset
+from model.core import settings
+from model.io.ingest import IngestError
+from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
+from model.ops.store import MeasurementStore, StoreError, open_store, read_upload
 
 
 def real_files(real_data_dir):

@@ -18,11 +18,11 @@ import joblib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import registry
-from model.batch import predict_csv
-from model.formulate import SpectrumParseError, Target
-from model.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
-from model.store import read_upload
+from model.formulation.formulate import SpectrumParseError, Target
+from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
+from model.ops import registry
+from model.ops.store import read_upload
+from model.serving.batch import predict_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "dashboard" / "app.py")

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model import colorimetry
-from model.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty, ensemble_uncertainty, member_spread
+from model.core import colorimetry
+from model.models.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty, ensemble_uncertainty, member_spread
 
 
 def test_identical_members_have_no_spread():

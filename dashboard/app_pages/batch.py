@@ -7,9 +7,9 @@ import hashlib
 import streamlit as st
 
 from dashboard import common
-from model import batch
-from model.ingest import IngestError
-from model.safe_csv import to_csv_bytes
+from model.io.ingest import IngestError
+from model.io.safe_csv import to_csv_bytes
+from model.serving import batch
 
 RESULT_KEY = "batch_result"
 SHOWN_ROWS = 1_000  # the table in the page; the download has every row

@@ -1,7 +1,7 @@
 """Compare: the hyperparameter search's top 10, baseline against optimised, and the physics row.
 
 UI only: the search, its persisted results, the comparison table, background jobs and
-promotion live in ``model.search``. Every figure shown was measured on recipes the
+promotion live in ``model.ops.search``. Every figure shown was measured on recipes the
 model did not train on: CV on the training recipes ranks, the held-out test recipes report.
 """
 
@@ -12,9 +12,9 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard.common import clear_champion_cache, current_user
-from model import search
-from model.access import PermissionDenied
-from model.safe_csv import to_csv_bytes
+from model.io.safe_csv import to_csv_bytes
+from model.ops import search
+from model.ops.access import PermissionDenied
 
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
@@ -179,7 +179,7 @@ if user.is_admin:
         n_trials = st.number_input("Trials", min_value=1, max_value=500, value=search.DEFAULT_TRIALS, key="compare_trials")
         seed = st.number_input("Seed", min_value=0, value=0, key="compare_seed")
         if st.button("Start search", key="compare_start", disabled=running is not None):
-            from model.store import open_store
+            from model.ops.store import open_store
 
             store = open_store()
             try:
@@ -195,7 +195,7 @@ if user.is_admin:
             choice = st.selectbox("Configuration to promote", [*result.top()["candidate"], search.BASELINE], key="compare_promote_candidate")
             st.caption("Fits it on all of the data the search used (full leave-recipe-out CV first), saves a new version and makes it the champion.")
             if st.button("Train and promote", key="compare_promote", disabled=running is not None):
-                from model.store import open_store
+                from model.ops.store import open_store
 
                 store = open_store()
                 dataset = store.to_dataset()

@@ -7,8 +7,8 @@ import streamlit as st
 
 from dashboard import common
 from model import THICKNESS_COLUMN, WAVELENGTHS_NM
-from model.formulate import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
-from model.safe_csv import to_csv_bytes
+from model.formulation.formulate import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
+from model.io.safe_csv import to_csv_bytes
 
 RESULT_KEY = "formulate_result"
 TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
@@ -20,7 +20,7 @@ trained = model.training_range_
 
 @st.cache_data(show_spinner="Loading the measured samples…", max_entries=2)
 def _store_dataset(_version_key: str):
-    from model.store import open_store
+    from model.ops.store import open_store
 
     return open_store().to_dataset()
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from model import registry, report
+from model.ops import registry
+from model.ops import review as report
 
 model, card = common.champion()
 models_dir = str(registry.settings.models_dir())

@@ -10,8 +10,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard import common
-from model import BAND_COLUMNS, THICKNESS_COLUMN, WAVELENGTHS_NM, explore
-from model.safe_csv import to_csv_bytes
+from model import BAND_COLUMNS, THICKNESS_COLUMN, WAVELENGTHS_NM
+from model.io.safe_csv import to_csv_bytes
+from model.serving import explore
 
 MAX_PINNED = 4
 # Distinct on white; one per pinned recipe, named in the swatch captions.

@@ -3,7 +3,7 @@ champion on the same folds, promote or discard it; model history with rollback; 
 measurement store with exclude/include.
 
 UI only: reading and matching files, the store, training, comparison and promotion all
-live in ``model.store`` and ``model.retrain``.
+live in ``model.ops.store`` and ``model.ops.retrain``.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.common import clear_champion_cache, current_user
-from model import retrain, settings
-from model._schema import BAND_COLUMNS, WAVELENGTHS_NM
-from model.access import PermissionDenied
-from model.ingest import IngestError
-from model.store import MeasurementStore, StoreError, read_upload
+from model.core import settings
+from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
+from model.io.ingest import IngestError
+from model.ops import retrain
+from model.ops.access import PermissionDenied
+from model.ops.store import MeasurementStore, StoreError, read_upload
 
 # Training is a worker process; the page polls its status file this often while it runs.
 POLL_SECONDS = 1.0

@@ -37,8 +37,8 @@ from scipy.optimize import least_squares, nnls
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._prediction import Prediction, TrainingRange, build_prediction
-from ._schema import THICKNESS_COLUMN, Dataset
+from model.core.prediction import Prediction, TrainingRange, build_prediction
+from model.core.schema import THICKNESS_COLUMN, Dataset
 
 __all__ = ["finite_film_reflectance", "KubelkaMunkModel"]
 

@@ -1,4 +1,4 @@
-"""Read measurement and recipe files into a :class:`~model._schema.Dataset`.
+"""Read measurement and recipe files into a :class:`~model.core.schema.Dataset`.
 
 Three input shapes (see DESIGN.md, *Data*):
 
@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._schema import (
+from model.core.schema import (
     BAND_COLUMNS,
     RECIPE_ID_COLUMN,
     SAMPLE_ID_COLUMN,

@@ -4,7 +4,7 @@ Training or a search takes every core for minutes, so it runs in a separate **pr
 (``multiprocessing`` with the ``spawn`` start method), never in a Streamlit script
 thread: niceness is per process, so the dashboard's predictions stay quick, and a
 process can be killed without leaving a half-written result behind (results are staged
-and renamed into place, see :mod:`model._files`).
+and renamed into place, see :mod:`model.core.files`).
 
 Each job has a folder ``<jobs dir>/<job id>/`` holding ``status.json`` (replaced
 atomically, so a reader in another process never sees half a status) and, when the
@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from ._files import atomic_write_json
+from model.core.files import atomic_write_json
 
 __all__ = ["STATUS_FILE", "DEFAULT_NICENESS", "JobStatus", "JobBusy", "start_job", "job_status", "active_job", "wait_for_job", "cancel_job"]
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ._schema import Dataset
-from .evaluation import Evaluation, cross_validate
-from .formulation_model import FormulationModel, ModelConfig
-from . import registry
+from model.core.schema import Dataset
+from model.evaluation.cross_validation import Evaluation, cross_validate
+from model.models.mlp import FormulationModel, ModelConfig
+from model.ops import registry
 
 __all__ = ["TrainingResult", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
 

@@ -45,9 +45,9 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from . import colorimetry
-from ._schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
-from .ingest import MAX_REFLECTANCE
+from model.core import colorimetry
+from model.core.schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
+from model.io.ingest import MAX_REFLECTANCE
 
 __all__ = [
     "SpectrumParseError",

@@ -5,7 +5,7 @@ subclassed): an input feature map and scaler, then the network, wrapped in a
 ``TransformedTargetRegressor`` so that the target transform is undone on predict.
 An ensemble averages ``n_ensemble`` networks that differ in their seed and, with
 ``input_transform="mixed"``, in the feature map each one sees. The spread of the
-members gives each prediction an uncertainty (see :mod:`model.uncertainty`).
+members gives each prediction an uncertainty (see :mod:`model.models.uncertainty`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from ._prediction import Prediction, TrainingRange, build_prediction
-from ._schema import THICKNESS_COLUMN, Dataset
-from . import colorimetry
-from .uncertainty import ensemble_uncertainty
+from model.core import colorimetry
+from model.core.prediction import Prediction, TrainingRange, build_prediction
+from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = [
     "ModelConfig",
@@ -345,7 +345,7 @@ class FormulationModel:
         -------
         Prediction
             Its ``uncertainty`` is the ensemble spread of the headline path in ΔE00
-            (NaN for a single network), see :func:`model.uncertainty.ensemble_uncertainty`.
+            (NaN for a single network), see :func:`model.models.uncertainty.ensemble_uncertainty`.
         """
         inputs = self._inputs(recipes)
         reflectance, Lab = self.predict_members(inputs)

@@ -6,7 +6,7 @@ five colorants in a binder on a white polypropylene backing, each recipe drawn d
 8 µm and 12 µm, read by a handheld spectrophotometer and exported in that
 instrument's library format, next to a recipe table.
 
-The optics are Kubelka–Munk (:func:`model.physics.finite_film_reflectance`) plus a
+The optics are Kubelka–Munk (:func:`model.models.physics.finite_film_reflectance`) plus a
 fluorescence term: the fluorescent yellow re-emits part of the blue light it absorbs
 in the green, so its films reflect more than 1 there, as the real GXT-10 films do.
 Measurement noise is a per-reading gain plus a small per-band term, calibrated so two
@@ -18,7 +18,7 @@ Scales
 - concentrations: weight percent, 0–100;
 - thickness: µm; unit K and S: per µm per wt %; binder K and S: per µm.
 
-Run ``python -m model.simulate --out data/demo --seed 2026`` to regenerate the demo.
+Run ``python -m model.simulate.film --out data/demo --seed 2026`` to regenerate the demo.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import colorimetry
-from ._schema import (
+from model.core import colorimetry
+from model.core.schema import (
     BAND_COLUMNS,
     RECIPE_ID_COLUMN,
     SAMPLE_ID_COLUMN,
@@ -41,7 +41,7 @@ from ._schema import (
     WAVELENGTHS_NM,
     Dataset,
 )
-from .physics import finite_film_reflectance
+from model.models.physics import finite_film_reflectance
 
 __all__ = [
     "Colorant",
@@ -633,7 +633,7 @@ def write_demo(out_dir, seed: int = 2026) -> dict[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m model.simulate --out data/demo --seed 2026``."""
+    """Command line: ``python -m model.simulate.film --out data/demo --seed 2026``."""
     parser = argparse.ArgumentParser(description="Write Huecast's synthetic demo data (instrument export + recipe table).")
     parser.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
     parser.add_argument("--seed", type=int, default=2026, help="noise seed (default: 2026)")

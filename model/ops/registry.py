@@ -14,20 +14,20 @@ the card. A new model goes into a new folder; nothing being served is overwritte
 from __future__ import annotations
 
 import hashlib
-from importlib import metadata
 import io
 import json
 import platform
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 import joblib
 
-from . import settings
-from ._files import atomic_write_text, staged_folder
-from .access import LOCAL_ADMIN, User, require_admin
+from model.core import settings
+from model.core.files import atomic_write_text, staged_folder
+from model.ops.access import LOCAL_ADMIN, User, require_admin
 
 __all__ = [
     "ModelCard",

@@ -17,9 +17,9 @@ from joblib import Parallel, delayed
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GroupKFold
 
-from . import colorimetry
-from ._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from .formulation_model import FormulationModel, ModelConfig
+from model.core import colorimetry
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.models.mlp import FormulationModel, ModelConfig
 
 __all__ = [
     "grouped_folds",

@@ -1,22 +1,22 @@
 """Champion and challenger: train a challenger off the request path, compare fairly, promote or roll back.
 
-Training runs in a lower-priority worker process (:mod:`model.jobs`): a fit takes
+Training runs in a lower-priority worker process (:mod:`model.ops.jobs`): a fit takes
 every core for minutes, and a process can be killed without leaving a half-written
 model behind (``registry.save_model`` stages the folder and renames it into place). The
 job's status file, in ``<data dir>/retrain_jobs/<job id>/``, can be read by any session.
 
-The worker saves the challenger with :func:`model.training.save_trained`. It never
+The worker saves the challenger with :func:`model.ops.training.save_trained`. It never
 promotes: only an admin does, with :func:`promote_challenger`.
 
 How champion and challenger are compared
 ----------------------------------------
 Both are scored on the **same leave-recipe-out folds of the new dataset**
-(:func:`model.evaluation.grouped_folds`; same ``n_splits`` and seeds, so the same
+(:func:`model.evaluation.cross_validation.grouped_folds`; same ``n_splits`` and seeds, so the same
 recipes are held out together), and each side is refitted in every fold so that no
 model is ever scored on a recipe it was trained on:
 
 - *challenger*: its configuration fitted on the new dataset minus the held-out recipes.
-  This is the cross-validation :func:`~model.training.train_and_evaluate` runs anyway.
+  This is the cross-validation :func:`~model.ops.training.train_and_evaluate` runs anyway.
 - *champion*: the champion's configuration fitted on **the champion's own training
   data** (rebuilt from the store version or dataset fingerprint on its card) minus the
   held-out recipes. That is what the champion would have been had it not seen those
@@ -43,13 +43,14 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from . import jobs, registry, settings
-from ._files import atomic_write_json
-from ._schema import RECIPE_ID_COLUMN, Dataset
-from .access import User, require_admin
-from .evaluation import Evaluation, cross_validate
-from .formulation_model import FormulationModel, ModelConfig
-from .training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
+from model.core import settings
+from model.core.files import atomic_write_json
+from model.core.schema import RECIPE_ID_COLUMN, Dataset
+from model.evaluation.cross_validation import Evaluation, cross_validate
+from model.models.mlp import FormulationModel, ModelConfig
+from model.ops import jobs, registry
+from model.ops.access import User, require_admin
+from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
 
 __all__ = [
     "JOBS_FOLDER",
@@ -88,12 +89,12 @@ RetrainBusy = jobs.JobBusy
 
 
 # --------------------------------------------------------------------------------------
-# Status of a job (the machinery is in model.jobs)
+# Status of a job (the machinery is in model.ops.jobs)
 # --------------------------------------------------------------------------------------
 
 
 class JobStatus(jobs.JobStatus):
-    """Where a challenger-training job is: a :class:`model.jobs.JobStatus` naming its models.
+    """Where a challenger-training job is: a :class:`model.ops.jobs.JobStatus` naming its models.
 
     Attributes
     ----------
@@ -356,7 +357,7 @@ def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
 
 
 def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, config: dict, champion_config: dict | None, champion_reference, reference_description: str, champion_version, store_version, models_dir: str, n_splits: int, seeds: tuple, started_by: str, fresh_search: bool = False) -> tuple[str, str]:
-    """Runs in the worker process (a :func:`model.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
+    """Runs in the worker process (a :func:`model.ops.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
     challenger_config = ModelConfig.from_dict(config)
     has_champion = champion_config is not None
     search_share = 0.4 if fresh_search else 0.0
@@ -365,7 +366,7 @@ def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, config: dic
     if fresh_search:
         # The search module's own protocol: ranked on leave-recipe-out CV of the training
         # recipes, its test recipes touched once. Its best configuration is the challenger's.
-        from . import search
+        from model.ops import search
 
         found = search.run_search(dataset, progress=lambda f, m: progress(search_share * f, f"search: {m}"))
         run_dir = search.save_search(found, models_dir)
@@ -455,9 +456,9 @@ def start_challenger(
     store : MeasurementStore, optional
         Where to find the champion's training data for a fair comparison.
     store_version : str, optional, recorded on the challenger's card.
-    models_dir, jobs_dir : paths, default from :mod:`model.settings`.
+    models_dir, jobs_dir : paths, default from :mod:`model.core.settings`.
     fresh_search : bool
-        Run :func:`model.search.run_search` on ``dataset`` first (in the worker) and train
+        Run :func:`model.ops.search.run_search` on ``dataset`` first (in the worker) and train
         its best configuration instead of ``config``. Needs ``model/search.py``.
     n_splits, seeds : the leave-recipe-out folds, shared by both sides. Default
         :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``).
@@ -474,7 +475,7 @@ def start_challenger(
     n_splits = default_splits if n_splits is None else n_splits
     seeds = default_seeds if seeds is None else tuple(seeds)
     if fresh_search_available():
-        from .search import active_search_job
+        from model.ops.search import active_search_job
 
         searching = active_search_job(models_dir)
         if searching is not None:

@@ -1,6 +1,6 @@
 """How far to trust a prediction: the ensemble spread in ΔE00, and how well it is calibrated.
 
-A :class:`~model.formulation_model.FormulationModel` averages several networks. Where
+A :class:`~model.models.mlp.FormulationModel` averages several networks. Where
 they disagree, the data did not pin the answer down (a ladder end point, a mixture
 unlike any in training), and that is where the real error is large. The uncertainty of
 a prediction is the root-mean-square CIEDE2000 distance of the members' CIELAB from the
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from . import colorimetry
-from ._schema import Dataset
+from model.core import colorimetry
+from model.core.schema import Dataset
 
 __all__ = [
     "BAND_SCALE",
@@ -131,8 +131,8 @@ def calibration_table(errors, uncertainty, multiples=(0.5, 1.0, 1.5, 2.0)) -> pd
 
 
 def _fold_with_uncertainty(config, dataset: Dataset, seed: int, fold: int, train, test) -> pd.DataFrame:
-    from .evaluation import score_prediction
-    from .formulation_model import FormulationModel
+    from model.evaluation.cross_validation import score_prediction
+    from model.models.mlp import FormulationModel
 
     model = FormulationModel(config.replace(random_state=config.random_state + 1000 * seed)).fit(dataset.subset(train))
     held_out = dataset.subset(test)
@@ -148,22 +148,22 @@ def _fold_with_uncertainty(config, dataset: Dataset, seed: int, fold: int, train
 def cross_validate_uncertainty(dataset: Dataset, config, *, n_splits: int = 5, seeds=(0,), n_jobs: int = 1) -> pd.DataFrame:
     """Leave-recipe-out predictions with the stated band of both CIELAB paths.
 
-    The folds and model seeds are those of :func:`model.evaluation.cross_validate`, so
+    The folds and model seeds are those of :func:`model.evaluation.cross_validation.cross_validate`, so
     the errors are the same ones its table summarises.
 
     Parameters
     ----------
     dataset : Dataset
     config : ModelConfig
-    n_splits, seeds, n_jobs : see :func:`model.evaluation.cross_validate`.
+    n_splits, seeds, n_jobs : see :func:`model.evaluation.cross_validation.cross_validate`.
 
     Returns
     -------
     DataFrame
-        The per-sample frame of :func:`model.evaluation.score_prediction` with ``seed``,
+        The per-sample frame of :func:`model.evaluation.cross_validation.score_prediction` with ``seed``,
         ``fold``, ``uncertainty_spectral`` and ``uncertainty_head`` (ΔE00).
     """
-    from .evaluation import grouped_folds
+    from model.evaluation.cross_validation import grouped_folds
 
     tasks = [
         (seed, fold, train, test)

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from . import colorimetry, registry, settings
-from ._files import atomic_write_text
-from ._schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
-from .evaluation import cross_validate
-from .formulation_model import ModelConfig
+from model.core import colorimetry, settings
+from model.core.files import atomic_write_text
+from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
+from model.evaluation.cross_validation import cross_validate
+from model.models.mlp import ModelConfig
+from model.ops import registry
 
 __all__ = [
     "OUT_OF_FOLD_FILE",
@@ -118,7 +119,7 @@ def find_training_dataset(card: registry.ModelCard, data_dir=None) -> Dataset | 
     if store_version:
 
         def from_store() -> Dataset:
-            from .store import STORE_FILE, MeasurementStore
+            from model.ops.store import STORE_FILE, MeasurementStore
 
             folder = Path(data_dir) if data_dir is not None else settings.data_dir()
             return MeasurementStore(folder / STORE_FILE, seed=False).to_dataset(store_version)
@@ -126,7 +127,7 @@ def find_training_dataset(card: registry.ModelCard, data_dir=None) -> Dataset | 
         candidates.append(from_store)
 
     def from_demo() -> Dataset:
-        from .ingest import load_dataset
+        from model.io.ingest import load_dataset
 
         return load_dataset(settings.demo_data_dir())[0]
 

@@ -1,6 +1,6 @@
 """The measurement store: every uploaded measurement, in one SQLite file.
 
-Layout (``<data dir>/measurements.sqlite3``, see :func:`model.settings.data_dir`):
+Layout (``<data dir>/measurements.sqlite3``, see :func:`model.core.settings.data_dir`):
 
 - ``uploads``: one row per upload: source file names, a content hash of the files, who
   uploaded them and when, and how many measurements it added.
@@ -25,8 +25,8 @@ Why it is built this way:
   they arrived in. Every model card records the store version it was trained on.
 - Nothing is deleted. A suspect reading is *excluded* (left out of training) and can be
   included again.
-- Admin actions take a :class:`~model.access.User` and refuse viewers
-  (:func:`~model.access.require_admin`); hiding a button is not the only check.
+- Admin actions take a :class:`~model.ops.access.User` and refuse viewers
+  (:func:`~model.ops.access.require_admin`); hiding a button is not the only check.
 
 The store is seeded from the shipped demo data (``data/demo``) the first time it is
 opened, so a new install can retrain at once.
@@ -46,10 +46,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import settings
-from ._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
-from .access import User, require_admin
-from .ingest import (
+from model.core import settings
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
+from model.io.ingest import (
     IngestError,
     MatchReport,
     Problem,
@@ -60,6 +59,7 @@ from .ingest import (
     read_recipe_table,
     read_tidy_csv,
 )
+from model.ops.access import User, require_admin
 
 __all__ = [
     "STORE_FILE",
@@ -190,7 +190,7 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
         either order (told apart by content).
     accept : collection of str, optional
         Measured names whose near-miss suggestion to accept (see
-        :func:`model.ingest.match_measurements`). None accepts none, so a first read
+        :func:`model.io.ingest.match_measurements`). None accepts none, so a first read
         lists every suggestion for a person to decide.
 
     Returns
@@ -237,7 +237,7 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
 
 
 def _export_flags(files: Sequence[tuple[str, bytes]]) -> list[bool]:
-    """Which files are instrument exports, by their header row (see :func:`model.ingest.is_instrument_export`).
+    """Which files are instrument exports, by their header row (see :func:`model.io.ingest.is_instrument_export`).
 
     A file that is not CSV text at all (empty, binary, UTF-16, not UTF-8) is neither an
     export nor a recipe table; the problems of every such file are raised together.
@@ -712,5 +712,5 @@ def _describe(concentrations: dict[str, float]) -> str:
 
 
 def open_store(*, seed: bool = True) -> MeasurementStore:
-    """The store under :func:`model.settings.data_dir` (``HUECAST_DATA_DIR``), seeded on first use."""
+    """The store under :func:`model.core.settings.data_dir` (``HUECAST_DATA_DIR``), seeded on first use."""
     return MeasurementStore(settings.data_dir() / STORE_FILE, seed=seed)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import colorimetry
-from ._schema import BAND_COLUMNS, THICKNESS_COLUMN
+from model.core import colorimetry
+from model.core.schema import BAND_COLUMNS, THICKNESS_COLUMN
 
 __all__ = ["TrainingRange", "Prediction", "build_prediction", "PREDICTION_COLUMNS"]
 
@@ -57,7 +57,7 @@ class Prediction:
     sRGB : (n, 3) display sRGB (0–1) of the headline CIELAB; ``out_of_gamut`` where clipped.
     out_of_range : (n,) bool, the recipe lies outside the training range; ``out_of_range_detail`` says how.
     uncertainty : (n,) stated uncertainty of the headline CIELAB in ΔE00 (the ensemble
-        spread, see :mod:`model.uncertainty`); NaN where the model cannot say (a single
+        spread, see :mod:`model.models.uncertainty`); NaN where the model cannot say (a single
         network, the Kubelka–Munk baseline).
     """
 

@@ -4,12 +4,12 @@ The system Huecast replaces ran a random search over about 1.5 M combinations an
 ranked configurations on its test split, so its "best" score was optimistic. Here:
 
 1. A fraction of the *recipes* (default 20 %) is set aside as test before anything
-   else (:func:`model.evaluation.split_test_recipes`; both thicknesses and every repeat
+   else (:func:`model.evaluation.cross_validation.split_test_recipes`; both thicknesses and every repeat
    of a recipe go to the same side).
 2. Each sampled configuration is scored by leave-recipe-out cross-validation on the
-   remaining recipes only (:func:`model.evaluation.cross_validate`, one seed, the same
+   remaining recipes only (:func:`model.evaluation.cross_validation.cross_validate`, one seed, the same
    folds for every trial). The ranking score is the mean CIEDE2000 of the headline
-   CIELAB path (the better of the two paths in that CV, as ``model.training`` chooses
+   CIELAB path (the better of the two paths in that CV, as ``model.ops.training`` chooses
    it); spectral MAE breaks ties.
 3. The test recipes are used once, after the ranking, to report the finalists (the top
    10), the fixed baseline (:data:`BASELINE_CONFIG`, the old system's architecture) and
@@ -49,13 +49,14 @@ import pandas as pd
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
-from . import jobs, registry, settings
-from ._files import staged_folder
-from ._schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from .access import User, require_admin
-from .evaluation import cross_validate, score_prediction, split_test_recipes, summarise
-from .formulation_model import INPUT_TRANSFORMS, LEGACY_CONFIG, SPECTRAL_TARGETS, FormulationModel, ModelConfig
-from .physics import KubelkaMunkModel
+from model.core import settings
+from model.core.files import staged_folder
+from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.evaluation.cross_validation import cross_validate, score_prediction, split_test_recipes, summarise
+from model.models.mlp import INPUT_TRANSFORMS, LEGACY_CONFIG, SPECTRAL_TARGETS, FormulationModel, ModelConfig
+from model.models.physics import KubelkaMunkModel
+from model.ops import jobs, registry
+from model.ops.access import User, require_admin
 
 __all__ = [
     "LEGACY_LAYOUTS",
@@ -668,7 +669,7 @@ def promote_configuration(
         ``candidate`` is the physics row (it is a reference, not a servable FormulationModel).
     """
     require_admin(user, "promote a searched configuration")
-    from .training import save_trained, train_and_evaluate
+    from model.ops.training import save_trained, train_and_evaluate
 
     config = result.config(candidate)
     if config is None:

@@ -2,7 +2,7 @@
 
 The nearest samples need the measurements the model was trained on. A saved model
 keeps only its weights and training range, and its card keeps the dataset's
-fingerprint, not the data; :func:`model.report.find_training_dataset` finds the data
+fingerprint, not the data; :func:`model.ops.review.find_training_dataset` finds the data
 again (store or demo data) by that fingerprint, so a chemist is never shown "nearest
 measured samples" from some other dataset.
 """
@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import colorimetry
-from ._prediction import Prediction, TrainingRange
-from ._schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core import colorimetry
+from model.core.prediction import Prediction, TrainingRange
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 
 __all__ = ["TrainingSamples", "nearest_samples", "recipe_frame", "lab_paths_table"]
 

@@ -32,7 +32,7 @@ import numpy as np
 os.environ.setdefault("COLOUR_SCIENCE__FILTER_USAGE_WARNINGS", "True")
 import colour  # noqa: E402
 
-from ._schema import WAVELENGTHS_NM
+from model.core.schema import WAVELENGTHS_NM
 
 __all__ = [
     "OBSERVER",
