@@ -1,0 +1,165 @@
+"""The contract every colour model follows, written down once.
+
+A colour model maps recipes (colorants in wt %, film thickness in µm) to a
+:class:`~model.core.prediction.Prediction` (reflectance 0–1, CIELAB L* 0–100). The
+registry, evaluation, search, retrain, formulation and the report depend on this class
+only; none of them asks a model what it is.
+
+It follows scikit-learn's estimator conventions (``sklearn.base.BaseEstimator``):
+
+- ``__init__`` only stores its hyperparameters, so ``get_params``, ``set_params`` and
+  ``sklearn.base.clone`` work, and the hyperparameters are the model's **config**,
+  written on its card (:meth:`ColourModel.config`) and read back by
+  :func:`model_from_config`;
+- ``_parameter_constraints`` declares what each hyperparameter accepts; ``fit`` checks it
+  first (``BaseEstimator._validate_params``), so a wrong value fails with a message that
+  names the parameter, the value and what is accepted;
+- learned state ends in ``_``; ``predict`` raises ``NotFittedError`` before ``fit``.
+
+What a subclass provides
+------------------------
+``fit(dataset, progress=None) -> self``
+    Learn from a :class:`~model.core.schema.Dataset`; set ``colorants_`` (the input
+    colorant names, in order) and ``training_range_`` (a
+    :class:`~model.core.prediction.TrainingRange`).
+``predict(recipes) -> Prediction``
+    A DataFrame with every colorant column (wt %) and ``thickness_um`` (µm).
+``predict_members(X) -> (reflectance (m, n, 31), Lab (m, n, 3))``
+    Every ensemble member's raw output for a float matrix X in :attr:`input_columns`
+    order. A model without members returns one. Uncertainty and formulation use it.
+
+Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean)
+and ``random_state`` (reseeded by :meth:`reseeded`).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Callable, ClassVar
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
+
+from model.core import colorimetry
+from model.core.prediction import Prediction
+from model.core.schema import THICKNESS_COLUMN, Dataset
+
+__all__ = ["ColourModel", "Progress", "model_from_config", "model_kinds", "SEED_STRIDE"]
+
+#: ``progress(fraction 0–1, message)``, called during long fits.
+Progress = Callable[[float, str], None]
+
+#: Repeat ``seed`` of an evaluation refits a model with ``random_state + SEED_STRIDE * seed``:
+#: far enough apart that the members of one repeat (``random_state + member``) never
+#: coincide with those of the next.
+SEED_STRIDE = 1000
+
+
+class ColourModel(BaseEstimator):
+    """Base class of every colour model: recipe in, :class:`Prediction` out (see module docs).
+
+    Attributes set by ``fit``
+    -------------------------
+    colorants_ : tuple of str
+        Input colorant names, in model input order.
+    training_range_ : TrainingRange
+        Min and max of each input seen in training (drives the out-of-range flag).
+    """
+
+    #: The name written on a model card's ``kind`` (the class name by default).
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = cls.__name__
+        _KINDS[cls.__name__] = cls
+
+    # ---------------------------------------------------------------- the contract
+    @abstractmethod
+    def fit(self, dataset: Dataset, progress: Progress | None = None) -> "ColourModel":
+        """Learn from every row of ``dataset``; returns self."""
+
+    @abstractmethod
+    def predict(self, recipes: pd.DataFrame) -> Prediction:
+        """Predict a batch of recipes (colorants in wt %, ``thickness_um`` in µm)."""
+
+    @abstractmethod
+    def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's reflectance (m, n, 31; 0–1) and CIELAB (m, n, 3; L* 0–100) for X (n, inputs)."""
+
+    # ------------------------------------------------------------ shared behaviour
+    def check_fitted(self) -> None:
+        """Raise ``NotFittedError`` (naming the class) when ``fit`` has not run."""
+        if not hasattr(self, "training_range_"):
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(dataset) before predict(recipes).")
+
+    @property
+    def input_columns(self) -> list[str]:
+        """The model's inputs in order: the colorant columns (wt %) then ``thickness_um`` (µm)."""
+        self.check_fitted()
+        return [*self.colorants_, THICKNESS_COLUMN]
+
+    @property
+    def headline(self) -> str:
+        """Which CIELAB path ``Prediction.Lab`` reports: ``"spectral"`` unless the model says otherwise."""
+        return getattr(self, "headline_path", "spectral")
+
+    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, without building a Prediction.
+
+        The formulation optimiser predicts thousands of tiny batches; this skips the
+        swatch, range and self-check bookkeeping. Subclasses may make it faster still.
+        """
+        member_reflectance, member_Lab = self.predict_members(np.asarray(X, dtype=float))
+        reflectance = member_reflectance.mean(axis=0)
+        if self.headline == "head":
+            return reflectance, member_Lab.mean(axis=0)
+        return reflectance, colorimetry.reflectance_to_Lab(reflectance)
+
+    def config(self) -> dict:
+        """The hyperparameters as JSON-safe values (tuples become lists), for the model card."""
+        return {name: list(value) if isinstance(value, tuple) else value for name, value in self.get_params(deep=False).items()}
+
+    def reseeded(self, seed: int) -> "ColourModel":
+        """An unfitted copy for repeat ``seed`` of an evaluation (see :data:`SEED_STRIDE`).
+
+        Models without a ``random_state`` are deterministic and come back as a plain clone.
+        """
+        copy = clone(self)
+        if "random_state" in copy.get_params(deep=False):
+            copy.set_params(random_state=self.random_state + SEED_STRIDE * seed)
+        return copy
+
+
+_KINDS: dict[str, type[ColourModel]] = {}
+
+
+def model_kinds() -> dict[str, type[ColourModel]]:
+    """Every colour model class by its card ``kind`` (the classes register themselves)."""
+    # Importing the model modules registers them; done here so a caller needs no import order.
+    import model.models.mlp  # noqa: F401
+    import model.models.physics  # noqa: F401
+
+    return dict(_KINDS)
+
+
+def model_from_config(kind: str, config: dict) -> ColourModel:
+    """An unfitted model of ``kind`` with the hyperparameters ``config`` (as a card writes them).
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is not a known model, or ``config`` names a hyperparameter it does not have.
+    """
+    kinds = model_kinds()
+    if kind not in kinds:
+        raise ValueError(f"Model kind {kind!r} is not known; known kinds are {sorted(kinds)}.")
+    cls = kinds[kind]
+    known = set(cls().get_params(deep=False))
+    unknown = set(config) - known
+    if unknown:
+        raise ValueError(f"{kind} has no hyperparameters {sorted(unknown)}; it takes {sorted(known)}.")
+    values = {name: tuple(value) if isinstance(value, list) else value for name, value in config.items()}
+    return cls(**values)
