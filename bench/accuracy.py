@@ -27,10 +27,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 import pandas as pd
 
-from model import ModelConfig, format_metrics, load_dataset
-from model.evaluation.cross_validation import summarise
-from model.models.mlp import LEGACY_CONFIG
-from model.models.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty
+from model import FormulationModel, cross_validate, format_metrics, load_dataset
+from model.evaluation import calibration_table
+from model.models.mlp import legacy_model
+from model.models.uncertainty import BAND_SCALE
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pp-inks"
 
@@ -51,15 +51,11 @@ def recipe_kinds(dataset) -> pd.Series:
     return kinds
 
 
-def evaluate(dataset, config, folds, seeds, jobs):
-    per_sample = cross_validate_uncertainty(dataset, config, n_splits=folds, seeds=tuple(seeds), n_jobs=jobs)
-    means = {path: per_sample[f"delta_e00_{path}"].mean() for path in ("spectral", "head")}
-    headline = "head" if means["head"] < means["spectral"] else "spectral"
-    per_sample["delta_e00"] = per_sample[f"delta_e00_{headline}"]
-    per_sample["uncertainty"] = per_sample[f"uncertainty_{headline}"]
-    by_seed = pd.DataFrame([{"seed": seed, **summarise(group, headline)} for seed, group in per_sample.groupby("seed")])
-    metrics = {key: float(by_seed[key].mean()) for key in by_seed.columns if key != "seed"}
-    return headline, metrics, by_seed, per_sample
+def evaluate(dataset, model, folds, seeds, jobs):
+    evaluation = cross_validate(dataset, model, n_splits=folds, seeds=tuple(seeds), n_jobs=jobs)
+    headline = evaluation.best_headline()
+    evaluation = evaluation.with_headline(headline)
+    return headline, evaluation.metrics, evaluation.metrics_by_seed, evaluation.per_sample
 
 
 def main() -> int:
@@ -75,7 +71,7 @@ def main() -> int:
         return 0
     dataset, _ = load_dataset(args.data)
     kinds = recipe_kinds(dataset)
-    for label, config in (("Huecast default", ModelConfig()), ("old system's config (LEGACY_CONFIG)", LEGACY_CONFIG)):
+    for label, config in (("Huecast default", FormulationModel()), ("old system's config (legacy_model())", legacy_model())):
         started = time.perf_counter()
         headline, metrics, by_seed, per_sample = evaluate(dataset, config, args.folds, args.seeds, args.jobs)
         seconds = time.perf_counter() - started

@@ -18,9 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-from model import FormulationModel, ModelConfig, load_dataset
-from model.formulation.formulate import Target, formulate
+from model import FormulationModel, load_dataset
+from model.formulation import Target, formulate
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pp-inks"
 # A pigment counts as present above this loading (the smallest real non-zero level is 0.45 wt %).
@@ -36,7 +35,7 @@ def main() -> int:
         return 0
     dataset, _ = load_dataset(REAL_DATA)
     started = time.perf_counter()
-    model = FormulationModel(ModelConfig()).fit(dataset)
+    model = FormulationModel().fit(dataset)
     print(f"trained default config on {len(dataset)} measurements in {time.perf_counter() - started:.1f} s")
     colorants = list(dataset.colorants)
     upper = np.array([model.training_range_.maximum[c] for c in colorants])

@@ -76,19 +76,19 @@ class Admin(threading.Thread):
         self.errors: list[str] = []
 
     def run(self) -> None:
-        from model import FormulationModel, ModelConfig, load_dataset
+        from model import FormulationModel, load_dataset
         from model.ops import registry
+        from model.ops.access import LOCAL_ADMIN
 
         dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
         seed = 0
         while not self.stop.is_set():
             cycle_started = time.monotonic()
             try:
-                config = ModelConfig(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed)
-                model = FormulationModel(config).fit(dataset)
+                model = FormulationModel(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed).fit(dataset)
                 info = {"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "demo (load bench)"}
                 card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=self.models_dir)
-                registry.promote(card.version, self.models_dir)
+                registry.promote(card.version, self.models_dir, user=LOCAL_ADMIN)
                 self.promotions.append((time.monotonic(), card.version))
             except Exception as error:  # noqa: BLE001 - the bench reports every failure
                 self.errors.append(f"admin: {type(error).__name__}: {error}")

@@ -36,16 +36,18 @@ def main() -> None:
     os.environ["HUECAST_MODELS_DIR"] = str(workdir / "models")
     os.environ["HUECAST_DATA_DIR"] = str(workdir / "data")
 
-    from model import FormulationModel, ModelConfig
+    from sklearn.base import clone
+
+    from model import model_from_config
     from model.ops import registry, retrain
     from model.ops.access import LOCAL_ADMIN
     from model.ops.store import MeasurementStore, read_upload
 
     shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
-    config = ModelConfig.from_dict(shipped.config)
+    configured = model_from_config(shipped.kind, shipped.config)
     files = [(name, (REAL_DATA / name).read_bytes()) for name in ("Spectra.csv", "Concentrations.csv")]
     n_splits, seeds = retrain.cv_plan()
-    print(f"champion configuration: {config.to_dict()}")
+    print(f"champion configuration: {shipped.kind} {configured.config()}")
     print(f"challenger CV: {n_splits} folds x seeds {list(seeds)} (both sides on the same folds); cores: {os.cpu_count()}")
 
     started = time.perf_counter()
@@ -59,9 +61,9 @@ def main() -> None:
     store.add(prepared, user=LOCAL_ADMIN)
     dataset = store.to_dataset()
     champion_fit_started = time.perf_counter()
-    champion = FormulationModel(config).fit(dataset)
+    champion = clone(configured).fit(dataset)
     card = registry.save_model(champion, metrics={}, dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
-    registry.promote(card.version)
+    registry.promote(card.version, user=LOCAL_ADMIN)
     champion_fit_s = time.perf_counter() - champion_fit_started
 
     # Timed: a fresh store, the upload committed, the challenger trained and scored.

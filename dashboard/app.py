@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 # ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README),
-# so pages import them absolutely without touching sys.path.
+# so pages import them absolutely, with no path edits.
 from dashboard import common
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"

@@ -2,9 +2,9 @@
 
 Pure Python (no Streamlit). A chemist can script it::
 
-    from model import load_dataset, ModelConfig, train_and_evaluate
+    from model import FormulationModel, load_dataset, train_and_evaluate
     dataset, report = load_dataset("data/demo")
-    result = train_and_evaluate(dataset, ModelConfig())
+    result = train_and_evaluate(dataset, FormulationModel(n_ensemble=3))
     result.model.predict(dataset.recipes.head()).Lab
 
 Scales used throughout: concentrations in wt % (0–100), film thickness in µm,
@@ -23,12 +23,14 @@ _PUBLIC = {
     "Prediction": "model.core.prediction",
     "TrainingRange": "model.core.prediction",
     "PREDICTION_COLUMNS": "model.core.prediction",
-    "ModelConfig": "model.models.mlp",
+    "ColourModel": "model.models.base",
+    "model_from_config": "model.models.base",
     "FormulationModel": "model.models.mlp",
-    "Evaluation": "model.evaluation.cross_validation",
-    "cross_validate": "model.evaluation.cross_validation",
-    "grouped_folds": "model.evaluation.cross_validation",
-    "format_metrics": "model.evaluation.cross_validation",
+    "KubelkaMunkModel": "model.models.physics",
+    "Evaluation": "model.evaluation",
+    "cross_validate": "model.evaluation",
+    "grouped_folds": "model.evaluation",
+    "format_metrics": "model.evaluation",
     "IngestError": "model.io.ingest",
     "load_dataset": "model.io.ingest",
     "IntegrityError": "model.ops.registry",

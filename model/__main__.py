@@ -10,12 +10,13 @@ from pathlib import Path
 __all__ = ["main"]
 
 
-def _load_config(path: str | None):
-    from model.models.mlp import ModelConfig
+def _load_model(path: str | None):
+    """The unfitted model a ``--config`` JSON file describes: hyperparameters, plus an optional ``kind``."""
+    from model.models.base import model_from_config
 
-    if path is None:
-        return ModelConfig()
-    return ModelConfig.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    config = {} if path is None else json.loads(Path(path).read_text(encoding="utf-8"))
+    kind = config.pop("kind", "FormulationModel")
+    return model_from_config(kind, config)
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -34,19 +35,21 @@ def _load_data(path: str):
 
 
 def _cmd_train(args) -> int:
-    from model.evaluation.cross_validation import format_metrics
+    from model.evaluation import format_metrics
     from model.ops import registry
+    from model.ops.access import LOCAL_ADMIN
     from model.ops.training import save_trained, train_and_evaluate
 
     dataset = _load_data(args.data)
     result = train_and_evaluate(
-        dataset, _load_config(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress
+        dataset, _load_model(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress
     )
     card = save_trained(result, models_dir=args.out)
-    print(format_metrics(result.evaluation.metrics, title=f"Model {card.version} (headline path: {result.model.config.headline})"))
+    print(format_metrics(result.evaluation.metrics, title=f"Model {card.version} (headline path: {result.model.headline})"))
     first_model = registry.champion_version(args.out) is None
     if args.promote or first_model:
-        registry.promote(card.version, args.out)
+        # Whoever runs the command line on this machine already owns its files: a local admin.
+        registry.promote(card.version, args.out, user=LOCAL_ADMIN)
         why = "" if args.promote else " (the first model in this directory)"
         print(f"Promoted {card.version} to champion{why}.")
     print(f"Saved to {Path(args.out or registry.settings.models_dir()) / card.version}")
@@ -54,11 +57,10 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    from model.evaluation.cross_validation import cross_validate, format_metrics
+    from model.evaluation import cross_validate, format_metrics
 
     dataset = _load_data(args.data)
-    config = _load_config(args.config)
-    evaluation = cross_validate(dataset, config, n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress)
+    evaluation = cross_validate(dataset, _load_model(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress)
     headline = evaluation.best_headline()
     print(format_metrics(evaluation.with_headline(headline).metrics, title=f"Leave-recipe-out evaluation (headline: {headline})"))
     if args.per_recipe:
@@ -152,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_cv_options(command):
         command.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
-        command.add_argument("--config", help="JSON file of ModelConfig fields (default: the shipped default config)")
+        command.add_argument("--config", help="JSON file of model hyperparameters, optionally with \"kind\" (default: FormulationModel's defaults)")
         command.add_argument("--folds", type=int, default=5, help="leave-recipe-out folds (default 5)")
         command.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="CV repeats (default 0 1 2)")
         command.add_argument("--jobs", type=int, default=1, help="folds in parallel; -1 for every core")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sklearn.base import clone
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 # The real measurements live beside the repository and are never copied into it.
@@ -44,15 +45,15 @@ def tiny_dataset():
 
 
 @pytest.fixture(scope="session")
-def tiny_config():
-    """A quick-to-fit configuration; accuracy is not what these tests are about."""
-    from model import ModelConfig
+def quick_model():
+    """An unfitted, quick-to-fit FormulationModel (clone it before fitting); accuracy is not what these tests are about."""
+    from model import FormulationModel
 
-    return ModelConfig(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1)
+    return FormulationModel(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1)
 
 
 @pytest.fixture
-def tiny_install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
+def tiny_install(tmp_path, monkeypatch, tiny_dataset, quick_model):
     """A tmp install: a store holding the tiny dataset's first 24 rows and a champion trained on them.
 
     The models and data folders are set through HUECAST_MODELS_DIR / HUECAST_DATA_DIR,
@@ -60,7 +61,6 @@ def tiny_install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
     """
     import numpy as np
 
-    from model import FormulationModel
     from model.ops import registry
     from model.ops.access import LOCAL_ADMIN
     from model.ops.store import MeasurementStore, PreparedUpload
@@ -71,15 +71,15 @@ def tiny_install(tmp_path, monkeypatch, tiny_dataset, tiny_config):
     monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
     store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
     store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
-    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    unfitted = clone(quick_model).set_params(hidden_layer_sizes=(8,), max_iter=150)
     # A plain fit is enough for a champion here; its card names the store version it saw.
     first = store.to_dataset()
-    model = FormulationModel(config).fit(first)
+    model = clone(unfitted).fit(first)
     card = registry.save_model(
         model,
         metrics={"delta_e00_mean_headline": 1.0},
         dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes, "name": "first"},
         models_dir=models_dir,
     )
-    registry.promote(card.version, models_dir)
-    return {"models_dir": models_dir, "store": store, "card": card, "model": model, "config": config}
+    registry.promote(card.version, models_dir, user=LOCAL_ADMIN)
+    return {"models_dir": models_dir, "store": store, "card": card, "model": model, "unfitted": unfitted}

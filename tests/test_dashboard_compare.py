@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.ops import registry

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import pytest
+from sklearn.base import clone
 from streamlit.testing.v1 import AppTest
 
-from model import FormulationModel, cross_validate
+from model import cross_validate
 from model.ops import registry
 from model.ops import review as report
+from model.ops.access import LOCAL_ADMIN
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_dataset, tiny_config):
+def models_dir(tmp_path_factory, tiny_dataset, quick_model):
     root = tmp_path_factory.mktemp("models")
-    evaluation = cross_validate(tiny_dataset, tiny_config, n_splits=2, seeds=(0,))
-    model = FormulationModel(tiny_config).fit(tiny_dataset)
+    evaluation = cross_validate(tiny_dataset, quick_model, n_splits=2, seeds=(0,))
+    model = clone(quick_model).fit(tiny_dataset)
     info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
     card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
     report.save_out_of_fold(evaluation, card.version, root)
-    registry.promote(card.version, root)
+    registry.promote(card.version, root, user=LOCAL_ADMIN)
     return root
 
 

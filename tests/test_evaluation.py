@@ -1,10 +1,9 @@
 import numpy as np
-import pandas as pd
 import pytest
 
 from model import cross_validate, grouped_folds
 from model.core.prediction import TrainingRange, build_prediction
-from model.evaluation.cross_validation import score_prediction, split_test_recipes, summarise
+from model.evaluation import score_prediction, split_test_recipes, summarise
 
 
 def test_folds_never_put_a_recipe_on_both_sides():
@@ -61,8 +60,8 @@ def test_leave_recipe_out_is_honest(tiny_dataset):
     assert len(per_recipe) == tiny_dataset.n_recipes
 
 
-def test_headline_choice_resummarises(tiny_dataset, tiny_config):
-    evaluation = cross_validate(tiny_dataset, tiny_config, n_splits=3)
+def test_headline_choice_resummarises(tiny_dataset, quick_model):
+    evaluation = cross_validate(tiny_dataset, quick_model, n_splits=3)
     for path in ("spectral", "head"):
         resummarised = evaluation.with_headline(path)
         assert resummarised.metrics["delta_e00_mean_headline"] == pytest.approx(evaluation.metrics[f"delta_e00_mean_{path}"])

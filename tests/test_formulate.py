@@ -1,29 +1,38 @@
-"""Inverse formulation: target parsing, constraints, the search, and the real-data round trip."""
+"""Inverse formulation: target parsing, constraints, the search, the fast forward pass it scores with, and the real-data round trip."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, PolynomialFeatures, StandardScaler
 
-from model import FormulationModel, ModelConfig, load_dataset
+from model import FormulationModel, load_dataset
 from model.core import colorimetry
-from model.formulation.formulate import (
+from model.formulation import (
     METAMERISM_ILLUMINANTS,
     Constraints,
     SpectrumParseError,
     Target,
-    _fast_spectral_predictor,
     formulate,
     parse_spectrum,
 )
+from model.models.mlp_forward import compile_heads
+from model.models.physics import KubelkaMunkModel
 from model.ops.registry import load_champion
 
 SPECTRUM = np.linspace(0.05, 0.9, 31)
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tiny_dataset, tiny_config):
-    return FormulationModel(tiny_config).fit(tiny_dataset)
+def tiny_model(tiny_dataset, quick_model):
+    return clone(quick_model).fit(tiny_dataset)
 
 
 @pytest.fixture(scope="module")
@@ -123,11 +132,57 @@ def test_spectral_target_reports_rms_and_metamerism_colour_target_does_not(tiny_
     assert set(colour.to_frame().columns) >= {"rank", "delta_e00", "hex", "out_of_range", "thickness_um"}
 
 
-def test_compiled_forward_pass_matches_predict(tiny_model, tiny_dataset):
-    X = tiny_dataset.recipes.to_numpy()
-    fast = _fast_spectral_predictor(tiny_model, X[:4])
-    assert fast is not None
-    np.testing.assert_allclose(fast(X), tiny_model.predict(tiny_dataset.recipes).reflectance, rtol=1e-10, atol=1e-12)
+def test_any_colour_model_can_be_formulated_for(tiny_dataset):
+    """The search reads only the model contract, so the Kubelka–Munk baseline works as well as the MLP."""
+    physics = KubelkaMunkModel().fit(tiny_dataset)
+    own_colour = physics.predict(tiny_dataset.recipes.iloc[[3]]).Lab[0]
+    result = formulate(physics, Target.from_Lab(*own_colour), n_candidates=1)
+    assert result.reachable and result.best.delta_e00 < 0.5
+
+
+def _fitted_head(seed: int, input_step=None) -> TransformedTargetRegressor:
+    """A head shaped like the model's: feature map, scaler, network, and a log target undone on predict."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 10, (40, 3))
+    reflectance = np.column_stack([np.exp(-0.1 * X.sum(axis=1)), 0.5 + 0.02 * X[:, 0]])
+    network = MLPRegressor(hidden_layer_sizes=(6,), activation="tanh", solver="lbfgs", max_iter=50, random_state=seed)
+    head = TransformedTargetRegressor(
+        regressor=make_pipeline(input_step or FunctionTransformer(np.sqrt), StandardScaler(), network),
+        transformer=make_pipeline(FunctionTransformer(np.log, np.exp, check_inverse=False), StandardScaler()),
+        check_inverse=False,
+    )
+    with warnings.catch_warnings():  # 50 iterations: what is tested is the arithmetic, not the fit
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return head.fit(X, reflectance)
+
+
+def _power(X, exponent):
+    return np.asarray(X, dtype=float) ** exponent
+
+
+def test_compiled_heads_reproduce_the_mean_of_their_predict():
+    heads = [_fitted_head(0), _fitted_head(1)]
+    X = np.random.default_rng(2).uniform(0, 12, (25, 3))
+    expected = np.mean([head.predict(X) for head in heads], axis=0)
+    for probe in (None, X[:4]):
+        compiled = compile_heads(heads, probe)
+        assert compiled is not None
+        np.testing.assert_allclose(compiled(X), expected, rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_heads_decline_what_they_cannot_replay():
+    assert compile_heads([]) is None
+    # A step the replay does not know, and a feature map with keyword arguments it would have to pass on.
+    assert compile_heads([_fitted_head(0), _fitted_head(1, PolynomialFeatures(2))]) is None
+    assert compile_heads([_fitted_head(0, FunctionTransformer(_power, kw_args={"exponent": 0.5}))]) is None
+
+
+def test_predict_arrays_agrees_with_predict(tiny_model, tiny_dataset):
+    """The optimiser scores through ``predict_arrays``; it must give what ``predict`` reports."""
+    reflectance, Lab = tiny_model.predict_arrays(tiny_dataset.recipes.to_numpy())
+    prediction = tiny_model.predict(tiny_dataset.recipes)
+    np.testing.assert_allclose(reflectance, prediction.reflectance, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(Lab, prediction.Lab, rtol=1e-10, atol=1e-9)
 
 
 def _strictly_inside(dataset, model) -> np.ndarray:
@@ -166,7 +221,7 @@ def test_round_trip_on_real_data(real_data_dir):
     """A model (default config) trained on the real data; targets = every 12th measured spectrum whose recipe
     is strictly inside the training range (edge-of-range recipes are covered by bench/formulate.py)."""
     dataset, _ = load_dataset(real_data_dir)
-    model = FormulationModel(ModelConfig()).fit(dataset)  # the shipped default config, ~4 s
+    model = FormulationModel().fit(dataset)  # the shipped default config, ~4 s
     targets = dataset.sample_ids[_strictly_inside(dataset, model)][::12]
     assert len(targets) >= 4
     errors = [formulate(model, Target.from_sample(dataset, sample_id), n_candidates=1).best.delta_e00 for sample_id in targets]

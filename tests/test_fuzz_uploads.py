@@ -6,7 +6,7 @@ Upload points and the library function behind each:
   :func:`model.io.ingest.read_recipes_for_prediction`);
 - **Retrain**: :func:`model.ops.store.read_upload` (one tidy CSV, or an instrument export
   plus a recipe table), and the three readers it uses;
-- **Formulate**: a pasted spectrum, :meth:`model.formulation.formulate.Target.from_pasted`.
+- **Formulate**: a pasted spectrum, :meth:`model.formulation.Target.from_pasted`.
 
 Every malformed file must be refused (or, in a batch, its bad rows left out) with a
 message that says what is wrong and where: the file, and the row and column where one
@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
-from model.formulation.formulate import SpectrumParseError, Target
+from model.formulation import SpectrumParseError, Target
 from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry

@@ -3,14 +3,16 @@ import threading
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
-from model import FormulationModel, IntegrityError
+from model import IntegrityError
 from model.ops import registry
+from model.ops.access import LOCAL_ADMIN
 
 
 @pytest.fixture
-def saved(tmp_path, tiny_dataset, tiny_config):
-    model = FormulationModel(tiny_config).fit(tiny_dataset)
+def saved(tmp_path, tiny_dataset, quick_model):
+    model = clone(quick_model).fit(tiny_dataset)
     card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=tmp_path)
     return tmp_path, model, card
 
@@ -21,7 +23,7 @@ def test_save_writes_joblib_and_card_with_provenance(saved):
     assert (folder / "model.joblib").is_file()
     data = json.loads((folder / "card.json").read_text())
     assert data["sha256"] == card.sha256 and len(card.sha256) == 64
-    assert data["config"]["hidden_layer_sizes"] == list(model.config.hidden_layer_sizes)
+    assert data["config"]["hidden_layer_sizes"] == list(model.hidden_layer_sizes)
     assert {"scikit-learn", "numpy", "colour-science"} <= set(data["library_versions"])
     assert data["dataset"]["fingerprint"]
     assert registry.champion_version(root) is None  # saving never promotes
@@ -48,14 +50,14 @@ def test_version_name_cannot_escape_the_models_directory(saved):
         registry.load_model("../elsewhere", root)
 
 
-def test_promote_and_roll_back_move_the_pointer(saved, tiny_dataset, tiny_config):
+def test_promote_and_roll_back_move_the_pointer(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    registry.promote(first.version, root)
-    other = FormulationModel(tiny_config.replace(random_state=5)).fit(tiny_dataset)
+    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    other = clone(quick_model).set_params(random_state=5).fit(tiny_dataset)
     second = registry.save_model(other, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=root, version="second")
-    registry.promote(second.version, root)
+    registry.promote(second.version, root, user=LOCAL_ADMIN)
     assert registry.champion_version(root) == "second"
-    registry.promote(first.version, root, action="rollback")
+    registry.promote(first.version, root, action="rollback", user=LOCAL_ADMIN)
     assert registry.load_champion(root)[1].version == first.version
     assert [entry["action"] for entry in registry.promotion_history(root)] == ["promote", "promote", "rollback"]
     assert {c.version for c in registry.list_cards(root)} == {first.version, "second"}
@@ -63,11 +65,11 @@ def test_promote_and_roll_back_move_the_pointer(saved, tiny_dataset, tiny_config
 
 def test_promote_refuses_a_broken_version_and_keeps_the_champion(saved):
     root, _, card = saved
-    registry.promote(card.version, root)
+    registry.promote(card.version, root, user=LOCAL_ADMIN)
     (root / "broken").mkdir()
     (root / "broken" / "card.json").write_text("{not json")
     with pytest.raises(IntegrityError):
-        registry.promote("broken", root)
+        registry.promote("broken", root, user=LOCAL_ADMIN)
     assert registry.champion_version(root) == card.version
 
 
@@ -83,10 +85,10 @@ def test_no_champion_says_how_to_make_one(tmp_path):
         registry.load_champion(tmp_path)
 
 
-def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, tiny_config):
+def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    second = registry.save_model(FormulationModel(tiny_config).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
-    registry.promote(first.version, root)
+    second = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
+    registry.promote(first.version, root, user=LOCAL_ADMIN)
     seen, stop = set(), threading.Event()
 
     def read():
@@ -96,8 +98,8 @@ def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, tiny
     reader = threading.Thread(target=read)
     reader.start()
     for _ in range(20):
-        registry.promote(second.version, root)
-        registry.promote(first.version, root)
+        registry.promote(second.version, root, user=LOCAL_ADMIN)
+        registry.promote(first.version, root, user=LOCAL_ADMIN)
     stop.set()
     reader.join()
     assert seen <= {first.version, second.version}
@@ -112,11 +114,11 @@ def test_a_viewer_cannot_promote(saved):
     assert registry.champion_version(root) is None
 
 
-def test_tampered_champion_falls_back_to_the_last_good_one(saved, tiny_dataset, tiny_config):
+def test_tampered_champion_falls_back_to_the_last_good_one(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    registry.promote(first.version, root)
-    second = registry.save_model(FormulationModel(tiny_config).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
-    registry.promote(second.version, root)
+    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    second = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
+    registry.promote(second.version, root, user=LOCAL_ADMIN)
     (root / "second" / "model.joblib").write_bytes(b"not a model")
     with pytest.raises(IntegrityError):
         registry.load_champion(root)

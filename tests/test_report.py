@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
-from model import FormulationModel, cross_validate
+from model import cross_validate
 from model.__main__ import main as cli
 from model.ops import registry
 from model.ops import review as report
+from model.ops.access import LOCAL_ADMIN
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_dataset, tiny_config):
+def models_dir(tmp_path_factory, tiny_dataset, quick_model):
     """Two promoted versions of a tiny model; the second has its out-of-fold table saved."""
     root = tmp_path_factory.mktemp("models")
-    evaluation = cross_validate(tiny_dataset, tiny_config, n_splits=2, seeds=(0,))
-    model = FormulationModel(tiny_config).fit(tiny_dataset)
+    evaluation = cross_validate(tiny_dataset, quick_model, n_splits=2, seeds=(0,))
+    model = clone(quick_model).fit(tiny_dataset)
     info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
     worse = {**evaluation.metrics, "delta_e00_median_headline": evaluation.metrics["delta_e00_median_headline"] + 1.0}
     first = registry.save_model(model, metrics=worse, dataset_info=info, models_dir=root, version="v1")
     second = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root, version="v2")
     report.save_out_of_fold(evaluation, second.version, root)
-    registry.promote(first.version, root)
-    registry.promote(second.version, root)
+    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    registry.promote(second.version, root, user=LOCAL_ADMIN)
     return root
 
 

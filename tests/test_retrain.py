@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
-from model import FormulationModel
 from model.ops import registry, retrain
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 from model.ops.store import PreparedUpload
@@ -30,7 +30,7 @@ def install(tiny_install, tiny_dataset):
 
 def second_model(install, tiny_dataset):
     """A different saved model (another seed), not promoted."""
-    model = FormulationModel(install["config"].replace(random_state=7)).fit(tiny_dataset)
+    model = clone(install["unfitted"]).set_params(random_state=7).fit(tiny_dataset)
     card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=install["models_dir"])
     return model, card
 
@@ -38,13 +38,13 @@ def second_model(install, tiny_dataset):
 # ---- the comparison ------------------------------------------------------------------
 
 
-def test_champion_side_never_sees_held_out_recipes(tiny_dataset, tiny_config):
+def test_champion_side_never_sees_held_out_recipes(tiny_dataset, quick_model):
     # With the champion's data equal to the new data and the same config, refitting the
     # champion without each fold's held-out recipes must reproduce the challenger's CV
     # exactly. Leakage (fitting on held-out recipes) would make the champion look better.
-    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+    config = clone(quick_model).set_params(hidden_layer_sizes=(8,), max_iter=150)
     comparison, champion, challenger = retrain.compare_on_same_folds(
-        tiny_dataset, challenger_config=config, champion_config=config, champion_reference=tiny_dataset, n_splits=3, seeds=(0,)
+        tiny_dataset, challenger=config, champion=config, champion_reference=tiny_dataset, n_splits=3, seeds=(0,)
     )
     # Both CIELAB paths; the headline may differ (each side reports the path chosen on its validation).
     for column in ("delta_e00_spectral", "delta_e00_head", "spectral_mae"):
@@ -53,11 +53,11 @@ def test_champion_side_never_sees_held_out_recipes(tiny_dataset, tiny_config):
     assert "No model is scored on a recipe it was fitted on" in comparison.protocol
 
 
-def test_less_champion_data_is_scored_on_the_same_folds(tiny_dataset, tiny_config):
-    config = tiny_config.replace(hidden_layer_sizes=(8,), max_iter=150)
+def test_less_champion_data_is_scored_on_the_same_folds(tiny_dataset, quick_model):
+    config = clone(quick_model).set_params(hidden_layer_sizes=(8,), max_iter=150)
     reference = tiny_dataset.subset(np.arange(12))  # the champion saw only 6 recipes
     comparison, champion, challenger = retrain.compare_on_same_folds(
-        tiny_dataset, challenger_config=config, champion_config=config, champion_reference=reference, n_splits=3, seeds=(0,)
+        tiny_dataset, challenger=config, champion=config, champion_reference=reference, n_splits=3, seeds=(0,)
     )
     # Same rows held out in the same folds on both sides.
     key = ["seed", "fold", "sample_id"]
@@ -117,11 +117,12 @@ def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, ti
 _PROMOTE_LOOP = """
 import sys
 from model.ops import registry
+from model.ops.access import LOCAL_ADMIN
 root, first, second = sys.argv[1:4]
 print("ready", flush=True)
 while True:
-    registry.promote(second, root)
-    registry.promote(first, root, action="rollback")
+    registry.promote(second, root, user=LOCAL_ADMIN)
+    registry.promote(first, root, action="rollback", user=LOCAL_ADMIN)
 """
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
-from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from model.evaluation.cross_validation import split_test_recipes
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, Dataset
+from model.models.physics import KubelkaMunkModel
 from model.ops import registry, search
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 
@@ -24,9 +27,9 @@ N_TRIALS = 4
 
 
 @pytest.fixture()
-def cheap_baseline(monkeypatch, tiny_config):
+def cheap_baseline(monkeypatch, quick_model):
     # The real baseline (adam, 2000 epochs) is what the CLI compares with; here only the protocol matters.
-    monkeypatch.setattr(search, "BASELINE_CONFIG", tiny_config)
+    monkeypatch.setattr(search, "baseline_model", lambda: clone(quick_model))
 
 
 def _search(dataset, **options):
@@ -36,25 +39,34 @@ def _search(dataset, **options):
 @pytest.fixture(scope="module")
 def tiny_result(tiny_dataset):
     with pytest.MonkeyPatch.context() as patch:
-        from model import ModelConfig
+        from model import FormulationModel
 
-        patch.setattr(search, "BASELINE_CONFIG", ModelConfig(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1))
+        patch.setattr(search, "baseline_model", lambda: FormulationModel(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1))
         return _search(tiny_dataset)
 
 
-def test_space_is_the_old_systems_size_and_layouts():
-    assert len(search.LEGACY_LAYOUTS) == 13
-    assert (64, 128, 64) in search.LEGACY_LAYOUTS and (128, 128, 64, 32) in search.LEGACY_LAYOUTS
-    assert search.search_space_size() >= 1_000_000
+def test_space_sizes_count_the_distinct_models_sampling_can_draw():
+    # Small enough to enumerate: every draw that sampling can make, normalised as sampling normalises it.
+    space = {"hidden_layer_sizes": ((8,), (8, 4)), "solver": ("adam", "lbfgs"), "batch_size": (8, 16), "early_stopping": (False, True), "alpha": (0.1,)}
+    assert search.search_space_size(space) == 2 * 2 * 2 * 2
+    distinct = {json.dumps(config.config(), sort_keys=True) for config in search.sample_configs(search.effective_search_space_size(space), seed=0, space=space)}
+    assert len(distinct) == search.effective_search_space_size(space) == 2 * 4 + 2  # lbfgs ignores batch size and early stopping
+    with pytest.raises(ValueError, match="distinct models"):
+        search.sample_configs(search.effective_search_space_size(space) + 1, space=space)
+    # The shipped space draws only the old system's 13 layouts, and is at least as large as its 1.5 M.
+    drawn = {tuple(config.hidden_layer_sizes) for config in search.sample_configs(200, seed=4)}
+    assert drawn <= set(search.LEGACY_LAYOUTS) and len(drawn) == len(search.LEGACY_LAYOUTS) == 13
     assert search.effective_search_space_size() >= 1_000_000
-    assert search.effective_search_space_size() < search.search_space_size()
 
 
 def test_sampling_is_seeded_distinct_and_within_budget():
-    first, again, other = search.sample_configs(30, seed=1), search.sample_configs(30, seed=1), search.sample_configs(30, seed=2)
+    first, again, other = (
+        [config.config() for config in search.sample_configs(30, seed=seed)] for seed in (1, 1, 2)
+    )
     assert first == again
     assert first != other
-    assert len({str(config.to_dict()) for config in first}) == 30
+    assert len({json.dumps(config, sort_keys=True) for config in first}) == 30
+    first = search.sample_configs(30, seed=1)
     for config in first:
         assert config.max_iter == 10 or search.estimated_cost(config) <= search.TRIAL_COST_CAP
         if config.solver == "lbfgs":  # fields lbfgs ignores are normalised, so no duplicate is scored twice
@@ -145,8 +157,8 @@ def test_save_and_load_round_trip(tiny_result, tmp_path):
     loaded = search.load_search(run_dir)
     assert search.list_search_runs(tmp_path) == [run_dir]
     assert loaded.best == tiny_result.best
-    assert loaded.config(tiny_result.best) == tiny_result.config(tiny_result.best)
-    assert loaded.config(search.PHYSICS) is None
+    assert loaded.model(tiny_result.best).get_params() == tiny_result.model(tiny_result.best).get_params()
+    assert isinstance(loaded.model(search.PHYSICS), KubelkaMunkModel)
     np.testing.assert_allclose(loaded.trials["cv_delta_e00_mean_headline"], tiny_result.trials["cv_delta_e00_mean_headline"], rtol=1e-5)
     np.testing.assert_allclose(loaded.comparison().iloc[:, 1:].to_numpy(float), tiny_result.comparison().iloc[:, 1:].to_numpy(float), rtol=1e-4)
     with pytest.raises(FileExistsError):
@@ -167,7 +179,7 @@ def test_promote_fits_on_all_data_and_becomes_champion(tiny_dataset, tiny_result
     model, _ = registry.load_model(card.version, tmp_path)
     assert model.n_samples_ == len(tiny_dataset)  # all data, not only the training recipes
     assert card.notes["search_candidate"] == tiny_result.best
-    expected = tiny_result.config(tiny_result.best)
-    assert model.config.replace(headline="spectral") == expected.replace(headline="spectral")
+    expected = tiny_result.model(tiny_result.best).config()
+    assert {**model.config(), "headline": None} == {**expected, "headline": None}  # the headline is chosen again on validation
     with pytest.raises(ValueError, match="Kubelka"):
         search.promote_configuration(tiny_result, search.PHYSICS, tiny_dataset, user=LOCAL_ADMIN, models_dir=tmp_path)

@@ -8,9 +8,7 @@ the last good champion. An uploaded ``.joblib`` or ``.pkl`` is data, never a mod
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
 import warnings
 from pathlib import Path
 
@@ -18,9 +16,10 @@ import joblib
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.formulation.formulate import SpectrumParseError, Target
+from model.formulation import SpectrumParseError, Target
 from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
 from model.ops import registry
+from model.ops.access import LOCAL_ADMIN
 from model.ops.store import read_upload
 from model.serving.batch import predict_csv
 
@@ -48,7 +47,7 @@ def models_dir(tmp_path, shipped, monkeypatch):
         registry.save_model(model, metrics=card.metrics, dataset_info=info, models_dir=root, version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            registry.promote(version, root)
+            registry.promote(version, root, user=LOCAL_ADMIN)
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(root))
     monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
     return root

@@ -1,9 +1,10 @@
 import numpy as np
-import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from model.core import colorimetry
-from model.models.uncertainty import BAND_SCALE, calibration_table, cross_validate_uncertainty, ensemble_uncertainty, member_spread
+from model.evaluation import calibration_table, cross_validate
+from model.models.uncertainty import BAND_SCALE, ensemble_uncertainty, member_spread
 
 
 def test_identical_members_have_no_spread():
@@ -24,18 +25,18 @@ def test_one_member_reports_nan_not_zero():
     assert np.isnan(member_spread(Lab[None], Lab)).all()
 
 
-def test_band_is_the_scaled_spread_of_the_chosen_path():
+def test_band_is_the_scaled_spread_of_each_path():
     rng = np.random.default_rng(0)
     reflectance = np.clip(0.5 + 0.05 * rng.standard_normal((3, 4, 31)), 0, 1)
-    member_Lab = np.stack([colorimetry.reflectance_to_Lab(r) for r in reflectance])
-    spread = member_spread(member_Lab, colorimetry.reflectance_to_Lab(reflectance.mean(axis=0)))
-    np.testing.assert_allclose(ensemble_uncertainty(reflectance, member_Lab, "spectral"), BAND_SCALE * spread)
-    np.testing.assert_allclose(
-        ensemble_uncertainty(reflectance, member_Lab + [0, 0, 0], "head", scale=1.0),
-        member_spread(member_Lab, member_Lab.mean(axis=0)),
-    )
-    with pytest.raises(ValueError, match="path"):
-        ensemble_uncertainty(reflectance, member_Lab, "blend")
+    member_Lab = np.stack([colorimetry.reflectance_to_Lab(r) for r in reflectance]) + [0.5, 0.0, -0.5] * rng.standard_normal((3, 4, 1))
+    Lab_spectral = colorimetry.reflectance_to_Lab(reflectance.mean(axis=0))
+    Lab_head = member_Lab.mean(axis=0)
+    bands = ensemble_uncertainty(reflectance, member_Lab, Lab_spectral, Lab_head)
+    spectral_members = np.stack([colorimetry.reflectance_to_Lab(r) for r in reflectance])
+    np.testing.assert_allclose(bands["spectral"], BAND_SCALE * member_spread(spectral_members, Lab_spectral))
+    np.testing.assert_allclose(bands["head"], BAND_SCALE * member_spread(member_Lab, Lab_head))
+    unscaled = ensemble_uncertainty(reflectance, member_Lab, Lab_spectral, Lab_head, scale=1.0)
+    np.testing.assert_allclose(unscaled["head"] * BAND_SCALE, bands["head"])
 
 
 def test_calibration_counts_errors_inside_k_bands():
@@ -51,10 +52,11 @@ def test_calibration_rank_correlation_sees_an_informative_band():
     assert np.isnan(calibration_table(errors, np.ones_like(errors)).attrs["spearman"])
 
 
-def test_cross_validated_uncertainty_is_leave_recipe_out(tiny_dataset, tiny_config):
-    config = tiny_config.replace(n_ensemble=2, input_transform="mixed")
-    per_sample = cross_validate_uncertainty(tiny_dataset, config, n_splits=3, seeds=(0,))
+def test_cross_validated_uncertainty_is_leave_recipe_out(tiny_dataset, quick_model):
+    config = clone(quick_model).set_params(n_ensemble=2, input_transform="mixed")
+    per_sample = cross_validate(tiny_dataset, config, n_splits=3, seeds=(0,)).with_headline("head").per_sample
     assert len(per_sample) == len(tiny_dataset)
     assert per_sample[["uncertainty_spectral", "uncertainty_head"]].gt(0).all().all()
+    assert per_sample["uncertainty"].equals(per_sample["uncertainty_head"])
     folds = per_sample.groupby("recipe_id")["fold"].nunique()
     assert (folds == 1).all()  # both thicknesses of a recipe are held out together

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import common
 from model import THICKNESS_COLUMN, WAVELENGTHS_NM
-from model.formulation.formulate import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
+from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
 from model.io.safe_csv import to_csv_bytes
 
 RESULT_KEY = "formulate_result"

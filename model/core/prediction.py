@@ -56,9 +56,10 @@ class Prediction:
     delta_e00_paths : (n,) ΔE00 between the two paths, a built-in self-check.
     sRGB : (n, 3) display sRGB (0–1) of the headline CIELAB; ``out_of_gamut`` where clipped.
     out_of_range : (n,) bool, the recipe lies outside the training range; ``out_of_range_detail`` says how.
-    uncertainty : (n,) stated uncertainty of the headline CIELAB in ΔE00 (the ensemble
-        spread, see :mod:`model.models.uncertainty`); NaN where the model cannot say (a single
-        network, the Kubelka–Munk baseline).
+    uncertainty_paths : ``{"spectral": (n,), "head": (n,)}``, the stated uncertainty of
+        each CIELAB path in ΔE00 (the ensemble spread, see :mod:`model.models.uncertainty`);
+        NaN where the model cannot say (a single network, the Kubelka–Munk baseline).
+        ``uncertainty`` is the headline path's.
     """
 
     recipes: pd.DataFrame
@@ -71,12 +72,19 @@ class Prediction:
     out_of_gamut: np.ndarray
     out_of_range: np.ndarray
     out_of_range_detail: list[str]
-    uncertainty: np.ndarray | None = None
+    uncertainty_paths: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
-        # Callers that have no uncertainty leave it out; downstream code can rely on an array.
-        if self.uncertainty is None:
-            object.__setattr__(self, "uncertainty", np.full(len(self.reflectance), np.nan))
+        # Callers that have no uncertainty leave it out; downstream code can rely on arrays.
+        unknown = np.full(len(self.reflectance), np.nan)
+        given = self.uncertainty_paths or {}
+        paths = {path: np.atleast_1d(np.asarray(given.get(path, unknown), dtype=float)) for path in ("spectral", "head")}
+        object.__setattr__(self, "uncertainty_paths", paths)
+
+    @property
+    def uncertainty(self) -> np.ndarray:
+        """(n,) stated uncertainty of the headline CIELAB in ΔE00 (NaN where unknown)."""
+        return self.uncertainty_paths[self.headline]
 
     def __len__(self) -> int:
         return len(self.reflectance)
@@ -118,14 +126,18 @@ def build_prediction(
     Lab_head: np.ndarray | None,
     headline: str,
     training_range: TrainingRange,
-    uncertainty: np.ndarray | None = None,
+    uncertainty: dict[str, np.ndarray] | None = None,
+    Lab_spectral: np.ndarray | None = None,
 ) -> Prediction:
     """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour).
 
-    ``uncertainty`` is the headline path's stated band in ΔE00, shape (n,); None gives NaN.
+    ``uncertainty`` maps each CIELAB path (``"spectral"``, ``"head"``) to its stated band
+    in ΔE00, shape (n,); None gives NaN. ``Lab_spectral`` is the CIELAB of ``reflectance``
+    when the caller has already computed it.
     """
     reflectance = np.asarray(reflectance, dtype=float)
-    Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
+    if Lab_spectral is None:
+        Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
     Lab_head = Lab_spectral if Lab_head is None else np.asarray(Lab_head, dtype=float)
     Lab = Lab_head if headline == "head" else Lab_spectral
     sRGB, out_of_gamut = colorimetry.Lab_to_sRGB(Lab)
@@ -141,5 +153,5 @@ def build_prediction(
         out_of_gamut=np.atleast_1d(out_of_gamut),
         out_of_range=np.array([bool(d) for d in detail]),
         out_of_range_detail=detail,
-        uncertainty=None if uncertainty is None else np.atleast_1d(np.asarray(uncertainty, dtype=float)),
+        uncertainty_paths=uncertainty,
     )

@@ -14,13 +14,18 @@ __all__ = ["PROJECT_ROOT", "models_dir", "data_dir", "demo_data_dir"]
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def models_dir() -> Path:
-    """Versioned models and the champion pointer (``HUECAST_MODELS_DIR``, default ``trained_models/``)."""
+def models_dir(override=None) -> Path:
+    """Versioned models and the champion pointer: ``override`` when a caller names a folder,
+    else ``HUECAST_MODELS_DIR``, else ``trained_models/``."""
+    if override is not None:
+        return Path(override)
     return Path(os.environ.get("HUECAST_MODELS_DIR", PROJECT_ROOT / "trained_models"))
 
 
-def data_dir() -> Path:
-    """The measurement store's folder (``HUECAST_DATA_DIR``, default ``data/store/``)."""
+def data_dir(override=None) -> Path:
+    """The measurement store's folder: ``override`` when given, else ``HUECAST_DATA_DIR``, else ``data/store/``."""
+    if override is not None:
+        return Path(override)
     return Path(os.environ.get("HUECAST_DATA_DIR", PROJECT_ROOT / "data" / "store"))
 
 

@@ -13,7 +13,7 @@ import re
 import numpy as np
 
 from model.core.schema import WAVELENGTHS_NM
-from model.io.ingest import MAX_REFLECTANCE
+from model.io.cells import MAX_REFLECTANCE, parse_number
 
 __all__ = ["SpectrumParseError", "parse_spectrum"]
 
@@ -27,18 +27,13 @@ class SpectrumParseError(ValueError):
 # A pasted spectrum with any value above this is taken as percent.
 _PERCENT_ABOVE = 3.0
 
-_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
-
 
 def _to_number(token: str) -> float | None:
-    text = token.strip().strip('"').strip("'").strip()
-    if text.endswith("%"):
-        text = text[:-1].strip()
-    if _NUMBER.match(text):
-        return float(text)
-    if re.fullmatch(r"[+-]?\d+,\d+(?:[eE][+-]?\d+)?", text):  # decimal comma (European export)
-        return float(text.replace(",", "."))
-    return None
+    # Pasted cells may keep a spreadsheet's quotes. A trailing % is dropped: whether the
+    # spectrum is in percent is judged from its values (_PERCENT_ABOVE). Words such as
+    # "nan" are not numbers here, so they count as text among the values.
+    text = token.strip().strip('"').strip("'")
+    return parse_number(text, decimal_comma=True, percent_sign=True, digits_only=True)
 
 
 def _bands_from_header(lines: list[str]) -> np.ndarray | None:

@@ -27,6 +27,8 @@ What a subclass provides
 ``predict_members(X) -> (reflectance (m, n, 31), Lab (m, n, 3))``
     Every ensemble member's raw output for a float matrix X in :attr:`input_columns`
     order. A model without members returns one. Uncertainty and formulation use it.
+``n_parameters``
+    How many numbers the fit learned.
 
 Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean)
 and ``random_state`` (reseeded by :meth:`reseeded`).
@@ -34,7 +36,7 @@ and ``random_state`` (reseeded by :meth:`reseeded`).
 
 from __future__ import annotations
 
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from typing import Callable, ClassVar
 
 import numpy as np
@@ -57,7 +59,7 @@ Progress = Callable[[float, str], None]
 SEED_STRIDE = 1000
 
 
-class ColourModel(BaseEstimator):
+class ColourModel(BaseEstimator, ABC):
     """Base class of every colour model: recipe in, :class:`Prediction` out (see module docs).
 
     Attributes set by ``fit``
@@ -68,8 +70,11 @@ class ColourModel(BaseEstimator):
         Min and max of each input seen in training (drives the out-of-range flag).
     """
 
-    #: The name written on a model card's ``kind`` (the class name by default).
+    #: The name written on a model card's ``kind`` (the class name).
     kind: ClassVar[str] = ""
+    #: Which CIELAB path ``Prediction.Lab`` reports. A model with a CIELAB head makes this
+    #: a hyperparameter chosen on validation; a spectrum-only model keeps "spectral".
+    headline: str = "spectral"
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -89,6 +94,11 @@ class ColourModel(BaseEstimator):
     def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each member's reflectance (m, n, 31; 0–1) and CIELAB (m, n, 3; L* 0–100) for X (n, inputs)."""
 
+    @property
+    @abstractmethod
+    def n_parameters(self) -> int:
+        """How many numbers the fit learned (reported beside accuracy in comparisons)."""
+
     # ------------------------------------------------------------ shared behaviour
     def check_fitted(self) -> None:
         """Raise ``NotFittedError`` (naming the class) when ``fit`` has not run."""
@@ -100,11 +110,6 @@ class ColourModel(BaseEstimator):
         """The model's inputs in order: the colorant columns (wt %) then ``thickness_um`` (µm)."""
         self.check_fitted()
         return [*self.colorants_, THICKNESS_COLUMN]
-
-    @property
-    def headline(self) -> str:
-        """Which CIELAB path ``Prediction.Lab`` reports: ``"spectral"`` unless the model says otherwise."""
-        return getattr(self, "headline_path", "spectral")
 
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, without building a Prediction.
@@ -137,11 +142,12 @@ _KINDS: dict[str, type[ColourModel]] = {}
 
 
 def model_kinds() -> dict[str, type[ColourModel]]:
-    """Every colour model class by its card ``kind`` (the classes register themselves)."""
-    # Importing the model modules registers them; done here so a caller needs no import order.
-    import model.models.mlp  # noqa: F401
-    import model.models.physics  # noqa: F401
+    """Every colour model class by its card ``kind``.
 
+    A subclass registers itself when its module is imported; ``model/models/__init__.py``
+    imports every model module, and Python runs it before any submodule, so the list
+    is complete whoever asks.
+    """
     return dict(_KINDS)
 
 

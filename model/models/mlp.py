@@ -1,4 +1,4 @@
-"""The two-head formulation model: recipe → spectrum, and recipe → CIELAB.
+"""The MLP formulation model: recipe → spectrum, and recipe → CIELAB.
 
 Both heads are scikit-learn pipelines around ``MLPRegressor`` (composed, never
 subclassed): an input feature map and scaler, then the network, wrapped in a
@@ -6,36 +6,40 @@ subclassed): an input feature map and scaler, then the network, wrapped in a
 An ensemble averages ``n_ensemble`` networks that differ in their seed and, with
 ``input_transform="mixed"``, in the feature map each one sees. The spread of the
 members gives each prediction an uncertainty (see :mod:`model.models.uncertainty`).
+
+It follows the colour-model contract of :mod:`model.models.base`.
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral, Real
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 from sklearn.compose import TransformedTargetRegressor
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
 from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
-from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.core.schema import Dataset
+from model.models.base import ColourModel, Progress
+from model.models.mlp_forward import compile_heads
 from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = [
-    "ModelConfig",
     "FormulationModel",
-    "LEGACY_CONFIG",
+    "legacy_model",
     "INPUT_TRANSFORMS",
     "MIXED_INPUT_CYCLE",
     "SPECTRAL_TARGETS",
     "HEADLINE_PATHS",
-    "member_input_transform",
 ]
 
 INPUT_TRANSFORMS = ("raw", "sqrt", "amount", "mixed")
@@ -107,213 +111,177 @@ _TARGET_FUNCTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Hyperparameters of both heads.
+class FormulationModel(ColourModel):
+    """Predicts reflectance (31 bands) and CIELAB from a recipe with ensembles of MLPs.
+
+    Two heads per ensemble member, each a scikit-learn pipeline around ``MLPRegressor``:
+    the spectral head regresses the reflectance (or a transform of it), the CIELAB head
+    regresses L*, a*, b* directly.
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int
+    hidden_layer_sizes : tuple of int, default (32,)
         Neurons per hidden layer, e.g. ``(64, 128, 64)``.
-    activation : {"relu", "tanh", "logistic", "identity"}
-    solver : {"lbfgs", "adam", "sgd"}
+    activation : {"relu", "tanh", "logistic", "identity"}, default "tanh"
+    solver : {"lbfgs", "adam", "sgd"}, default "lbfgs"
         lbfgs suits the ~100-row datasets a lab has; adam is the old system's choice.
-    alpha : float
+    alpha : float ≥ 0, default 0.1
         L2 penalty.
     learning_rate_init, batch_size, early_stopping
         Used by adam and sgd only.
-    max_iter : int
-    input_transform : {"raw", "sqrt", "amount", "mixed"}
+    max_iter : int ≥ 1, default 2000
+    input_transform : {"raw", "sqrt", "amount", "mixed"}, default "mixed"
         Feature map of the recipe (see module source for the physics behind each).
         ``"mixed"`` gives ensemble member k the map ``MIXED_INPUT_CYCLE[k % 3]``: members
         that see the recipe differently disagree more usefully than members that differ
         only in seed, so both the average and the spread (the uncertainty) improve.
-    spectral_target : {"reflectance", "log", "ks"}
+    spectral_target : {"reflectance", "log", "ks"}, default "reflectance"
         What the spectral head regresses: reflectance, log reflectance, or a log K/S.
-    n_ensemble : int
+    n_ensemble : int ≥ 1, default 3
         Networks per head, averaged; they differ in seed (and feature map, see above).
-    headline : {"spectral", "head"}
-        Which CIELAB path ``Prediction.Lab`` reports. ``python -m model train`` sets it
-        from leave-recipe-out validation.
-    random_state : int
-    """
-
-    # Chosen by leave-recipe-out CV on the real pp-inks data (bench/accuracy.py, README
-    # "Accuracy"): one small tanh layer, light L2, three lbfgs members over three feature maps.
-    hidden_layer_sizes: tuple[int, ...] = (32,)
-    activation: str = "tanh"
-    solver: str = "lbfgs"
-    alpha: float = 0.1
-    learning_rate_init: float = 1e-3
-    batch_size: int | str = "auto"
-    max_iter: int = 2000
-    early_stopping: bool = False
-    input_transform: str = "mixed"
-    spectral_target: str = "reflectance"
-    n_ensemble: int = 3
-    headline: str = "spectral"
-    random_state: int = 0
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the parameter, the value and what is accepted."""
-        choices = {
-            "activation": ("relu", "tanh", "logistic", "identity"),
-            "solver": ("lbfgs", "adam", "sgd"),
-            "input_transform": INPUT_TRANSFORMS,
-            "spectral_target": SPECTRAL_TARGETS,
-            "headline": HEADLINE_PATHS,
-        }
-        for name, accepted in choices.items():
-            value = getattr(self, name)
-            if value not in accepted:
-                raise ValueError(f"ModelConfig.{name}={value!r} is not accepted; use one of {list(accepted)}.")
-        if not self.hidden_layer_sizes or any(int(n) < 1 for n in self.hidden_layer_sizes):
-            raise ValueError(f"ModelConfig.hidden_layer_sizes={self.hidden_layer_sizes!r}: need one or more positive layer widths.")
-        if self.n_ensemble < 1:
-            raise ValueError(f"ModelConfig.n_ensemble={self.n_ensemble!r}: need at least 1.")
-        if self.alpha < 0:
-            raise ValueError(f"ModelConfig.alpha={self.alpha!r}: the L2 penalty cannot be negative.")
-
-    def to_dict(self) -> dict:
-        data = asdict(self)
-        data["hidden_layer_sizes"] = list(self.hidden_layer_sizes)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"Unknown ModelConfig fields {sorted(unknown)}; known fields are {sorted(known)}.")
-        values = dict(data)
-        if "hidden_layer_sizes" in values:
-            values["hidden_layer_sizes"] = tuple(int(n) for n in values["hidden_layer_sizes"])
-        return cls(**values)
-
-    def replace(self, **changes) -> "ModelConfig":
-        return ModelConfig.from_dict({**self.to_dict(), **changes})
-
-
-#: The old PyTorch system's architecture in scikit-learn terms: [64, 128, 64] ReLU,
-#: adam, raw inputs and raw reflectance, one network. The reference row in comparisons.
-LEGACY_CONFIG = ModelConfig(
-    hidden_layer_sizes=(64, 128, 64),
-    activation="relu",
-    solver="adam",
-    alpha=1e-4,
-    learning_rate_init=1e-3,
-    batch_size=16,
-    max_iter=2000,
-    input_transform="raw",
-    spectral_target="reflectance",
-    n_ensemble=1,
-)
-
-
-def member_input_transform(config: ModelConfig, member: int) -> str:
-    """The feature map ensemble member ``member`` (0-based) of ``config`` uses."""
-    if config.input_transform == "mixed":
-        return MIXED_INPUT_CYCLE[member % len(MIXED_INPUT_CYCLE)]
-    return config.input_transform
-
-
-def _make_head(config: ModelConfig, seed: int, target: tuple | None, input_transform: str | None = None) -> TransformedTargetRegressor:
-    network = MLPRegressor(
-        hidden_layer_sizes=tuple(config.hidden_layer_sizes),
-        activation=config.activation,
-        solver=config.solver,
-        alpha=config.alpha,
-        learning_rate_init=config.learning_rate_init,
-        batch_size=config.batch_size,
-        max_iter=config.max_iter,
-        early_stopping=config.early_stopping,
-        random_state=seed,
-    )
-    features: Pipeline = make_pipeline(
-        FunctionTransformer(_INPUT_FUNCTIONS[input_transform or member_input_transform(config, 0)]), StandardScaler(), network
-    )
-    if target is None:
-        target_transformer = StandardScaler()
-    else:
-        forward, inverse = target
-        target_transformer = make_pipeline(
-            FunctionTransformer(forward, inverse, check_inverse=False), StandardScaler()
-        )
-    return TransformedTargetRegressor(regressor=features, transformer=target_transformer, check_inverse=False)
-
-
-@dataclass
-class FormulationModel:
-    """Predicts reflectance (31 bands) and CIELAB from a recipe.
-
-    Parameters
-    ----------
-    config : ModelConfig
+    headline : {"spectral", "head"}, default "spectral"
+        Which CIELAB path ``Prediction.Lab`` reports. ``model.ops.training`` sets it from
+        leave-recipe-out validation.
+    random_state : int, default 0
+        Member k is seeded ``random_state + k``.
 
     Attributes
     ----------
     colorants_ : tuple of str
-        Input colorant names, in order (set by ``fit``).
+        Input colorant names, in order.
     spectral_heads_, lab_heads_ : list of fitted regressors (one per ensemble member).
     training_range_ : TrainingRange
     n_recipes_, n_samples_ : int
 
     Examples
     --------
-    >>> model = FormulationModel(ModelConfig()).fit(dataset)          # doctest: +SKIP
+    >>> model = FormulationModel(n_ensemble=3).fit(dataset)          # doctest: +SKIP
     >>> model.predict(dataset.recipes.head(2)).Lab                     # doctest: +SKIP
     """
 
-    config: ModelConfig = field(default_factory=ModelConfig)
+    # The defaults were chosen by leave-recipe-out CV on the real pp-inks data
+    # (bench/accuracy.py, README "Accuracy"): one small tanh layer, light L2, three lbfgs
+    # members over three feature maps.
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions({"relu", "tanh", "logistic", "identity"})],
+        "solver": [StrOptions({"lbfgs", "adam", "sgd"})],
+        "alpha": [Interval(Real, 0.0, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0.0, None, closed="neither")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "input_transform": [StrOptions(set(INPUT_TRANSFORMS))],
+        "spectral_target": [StrOptions(set(SPECTRAL_TARGETS))],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "headline": [StrOptions(set(HEADLINE_PATHS))],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    }
 
-    def fit(self, dataset: Dataset, progress=None) -> "FormulationModel":
-        """Fit both heads on every row of ``dataset``.
+    def __init__(
+        self,
+        hidden_layer_sizes=(32,),
+        activation="tanh",
+        solver="lbfgs",
+        alpha=0.1,
+        learning_rate_init=1e-3,
+        batch_size="auto",
+        max_iter=2000,
+        early_stopping=False,
+        input_transform="mixed",
+        spectral_target="reflectance",
+        n_ensemble=3,
+        headline="spectral",
+        random_state=0,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.input_transform = input_transform
+        self.spectral_target = spectral_target
+        self.n_ensemble = n_ensemble
+        self.headline = headline
+        self.random_state = random_state
+
+    def _validate_hyperparameters(self) -> None:
+        self._validate_params()  # scikit-learn's check against _parameter_constraints
+        layers = tuple(self.hidden_layer_sizes)
+        if not layers or any(int(width) < 1 for width in layers):
+            raise ValueError(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r}: need one or more positive layer widths, e.g. (32,)."
+            )
+
+    def member_input_transform(self, member: int) -> str:
+        """The feature map ensemble member ``member`` (0-based) uses."""
+        if self.input_transform == "mixed":
+            return MIXED_INPUT_CYCLE[member % len(MIXED_INPUT_CYCLE)]
+        return self.input_transform
+
+    def _make_head(self, seed: int, target: tuple | None, input_transform: str) -> TransformedTargetRegressor:
+        network = MLPRegressor(
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes),
+            activation=self.activation,
+            solver=self.solver,
+            alpha=self.alpha,
+            learning_rate_init=self.learning_rate_init,
+            batch_size=self.batch_size,
+            max_iter=self.max_iter,
+            early_stopping=self.early_stopping,
+            random_state=seed,
+        )
+        features: Pipeline = make_pipeline(FunctionTransformer(_INPUT_FUNCTIONS[input_transform]), StandardScaler(), network)
+        if target is None:
+            target_transformer = StandardScaler()
+        else:
+            forward, inverse = target
+            target_transformer = make_pipeline(FunctionTransformer(forward, inverse, check_inverse=False), StandardScaler())
+        return TransformedTargetRegressor(regressor=features, transformer=target_transformer, check_inverse=False)
+
+    def fit(self, dataset: Dataset, progress: Progress | None = None) -> "FormulationModel":
+        """Fit both heads of every member on every row of ``dataset``.
 
         Parameters
         ----------
         dataset : Dataset
         progress : callable(fraction: float, message: str), optional
         """
-        self.config.validate()
+        self._validate_hyperparameters()
         if len(dataset) < 2:
             raise ValueError(f"Need at least 2 measurements to train; the dataset has {len(dataset)}.")
         X = dataset.recipes.to_numpy(dtype=float)
         reflectance = dataset.reflectance
         Lab = colorimetry.reflectance_to_Lab(reflectance)
-        target = _TARGET_FUNCTIONS[self.config.spectral_target]
+        target = _TARGET_FUNCTIONS[self.spectral_target]
         spectral_heads, lab_heads = [], []
-        total = 2 * self.config.n_ensemble
+        total = 2 * self.n_ensemble
         # The matrices are tiny (~100 rows): threaded BLAS spends longer synchronising than
         # computing (a fit measured 29 s threaded against 6 s on one thread on a busy
         # machine), and cross-validation already runs folds in parallel through joblib.
         with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
             # lbfgs on a small dataset often stops at max_iter; the CV score says whether it matters.
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for member in range(self.config.n_ensemble):
-                seed = self.config.random_state + member
-                features = member_input_transform(self.config, member)
-                spectral_heads.append(_make_head(self.config, seed, target, features).fit(X, reflectance))
+            for member in range(self.n_ensemble):
+                seed = self.random_state + member
+                features = self.member_input_transform(member)
+                spectral_heads.append(self._make_head(seed, target, features).fit(X, reflectance))
                 if progress:
-                    progress((2 * member + 1) / total, f"spectral head {member + 1}/{self.config.n_ensemble}")
-                lab_heads.append(_make_head(self.config, seed, None, features).fit(X, Lab))
+                    progress((2 * member + 1) / total, f"spectral head {member + 1}/{self.n_ensemble}")
+                lab_heads.append(self._make_head(seed, None, features).fit(X, Lab))
                 if progress:
-                    progress((2 * member + 2) / total, f"CIELAB head {member + 1}/{self.config.n_ensemble}")
+                    progress((2 * member + 2) / total, f"CIELAB head {member + 1}/{self.n_ensemble}")
         self.colorants_ = tuple(dataset.colorants)
         self.spectral_heads_ = spectral_heads
         self.lab_heads_ = lab_heads
         self.training_range_ = TrainingRange.from_recipes(dataset.recipes)
         self.n_recipes_ = dataset.n_recipes
         self.n_samples_ = len(dataset)
+        self.n_features_in_ = X.shape[1]
         return self
-
-    def _check_is_fitted(self) -> None:
-        if not hasattr(self, "spectral_heads_"):
-            raise NotFittedError("This FormulationModel is not fitted yet; call fit(dataset) first.")
-
-    @property
-    def input_columns(self) -> list[str]:
-        self._check_is_fitted()
-        return [*self.colorants_, THICKNESS_COLUMN]
 
     def _inputs(self, recipes: pd.DataFrame) -> pd.DataFrame:
         missing = [c for c in self.input_columns if c not in recipes.columns]
@@ -324,10 +292,10 @@ class FormulationModel:
             )
         return recipes[self.input_columns].astype(float).reset_index(drop=True)
 
-    def predict_members(self, recipes: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Every ensemble member's raw output: reflectance (m, n, 31) and CIELAB (m, n, 3)."""
-        self._check_is_fitted()
-        X = self._inputs(recipes).to_numpy(dtype=float)
+    def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every ensemble member's raw output for X (n, inputs): reflectance (m, n, 31) and CIELAB (m, n, 3)."""
+        self.check_fitted()
+        X = np.asarray(X, dtype=float)
         reflectance = np.stack([head.predict(X) for head in self.spectral_heads_])
         Lab = np.stack([head.predict(X) for head in self.lab_heads_])
         return reflectance, Lab
@@ -344,22 +312,75 @@ class FormulationModel:
         Returns
         -------
         Prediction
-            Its ``uncertainty`` is the ensemble spread of the headline path in ΔE00
-            (NaN for a single network), see :func:`model.models.uncertainty.ensemble_uncertainty`.
+            Its uncertainty is the ensemble spread of each CIELAB path in ΔE00 (NaN for a
+            single network), see :func:`model.models.uncertainty.ensemble_uncertainty`.
         """
+        self.check_fitted()
         inputs = self._inputs(recipes)
-        reflectance, Lab = self.predict_members(inputs)
-        uncertainty = ensemble_uncertainty(reflectance, Lab, self.config.headline)
+        member_reflectance, member_Lab = self.predict_members(inputs.to_numpy(dtype=float))
+        reflectance = member_reflectance.mean(axis=0)
+        Lab_head = member_Lab.mean(axis=0)
+        Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)  # once, shared with the uncertainty
+        uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head)
         return build_prediction(
-            inputs, reflectance.mean(axis=0), Lab.mean(axis=0), self.config.headline, self.training_range_, uncertainty=uncertainty
+            inputs, reflectance, Lab_head, self.headline, self.training_range_, uncertainty=uncertainty, Lab_spectral=Lab_spectral
         )
+
+    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean reflectance (n, 31) and headline CIELAB (n, 3), through the plain-numpy forward pass.
+
+        scikit-learn's ``predict`` validates its input on every call (about 3 ms per head);
+        the formulation optimiser predicts thousands of tiny batches, so it uses
+        :func:`model.models.mlp_forward.compile_heads`, checked once against ``predict``.
+        """
+        self.check_fitted()
+        X = np.asarray(X, dtype=float)
+        spectral, lab = self._compiled_heads(X)
+        reflectance = spectral(X)
+        if self.headline == "head":
+            return reflectance, lab(X)
+        return reflectance, colorimetry.reflectance_to_Lab(reflectance)
+
+    def _compiled_heads(self, probe: np.ndarray) -> tuple[Callable, Callable]:
+        compiled = getattr(self, "_compiled_", None)
+        if compiled is None:
+            compiled = tuple(
+                compile_heads(heads, probe) or (lambda X, heads=heads: np.mean([h.predict(X) for h in heads], axis=0))
+                for heads in (self.spectral_heads_, self.lab_heads_)
+            )
+            self._compiled_ = compiled
+        return compiled
+
+    def __getstate__(self):
+        # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
+        state = super().__getstate__()
+        state.pop("_compiled_", None)
+        return state
 
     @property
     def n_parameters(self) -> int:
         """Trainable weights and biases over both heads and all ensemble members."""
-        self._check_is_fitted()
+        self.check_fitted()
         total = 0
         for head in [*self.spectral_heads_, *self.lab_heads_]:
             network = head.regressor_[-1]
             total += sum(w.size for w in network.coefs_) + sum(b.size for b in network.intercepts_)
         return total
+
+
+def legacy_model(**changes) -> FormulationModel:
+    """The old PyTorch system's architecture in scikit-learn terms: [64, 128, 64] ReLU,
+    adam, raw inputs and raw reflectance, one network. The reference row in comparisons."""
+    params = dict(
+        hidden_layer_sizes=(64, 128, 64),
+        activation="relu",
+        solver="adam",
+        alpha=1e-4,
+        learning_rate_init=1e-3,
+        batch_size=16,
+        max_iter=2000,
+        input_transform="raw",
+        spectral_target="reflectance",
+        n_ensemble=1,
+    )
+    return FormulationModel(**{**params, **changes})

@@ -34,11 +34,11 @@ import warnings
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares, nnls
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
+from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.models.base import ColourModel, Progress
 
 __all__ = ["finite_film_reflectance", "KubelkaMunkModel"]
 
@@ -156,7 +156,7 @@ def _check_concentrations(frame: pd.DataFrame, columns: list[str], where: str) -
     return values
 
 
-class KubelkaMunkModel(BaseEstimator):
+class KubelkaMunkModel(ColourModel):
     """Kubelka–Munk baseline: per-band unit K and S per colorant, fitted to measurements.
 
     The film's K and S at each band are ``Σ c_i K_i + K_binder`` and ``Σ c_i S_i + S_binder``
@@ -220,7 +220,7 @@ class KubelkaMunkModel(BaseEstimator):
         self.max_nfev = max_nfev
 
     # ------------------------------------------------------------------ fit
-    def fit(self, dataset: Dataset) -> "KubelkaMunkModel":
+    def fit(self, dataset: Dataset, progress: Progress | None = None) -> "KubelkaMunkModel":
         """Fit unit K and S of every colorant, the binder and the backing.
 
         Parameters
@@ -228,6 +228,8 @@ class KubelkaMunkModel(BaseEstimator):
         dataset : Dataset
             Measurements: colorants in wt %, ``thickness_um`` in µm, reflectance 0–1
             (values above 1 are accepted and simply cannot be reproduced by KM).
+        progress : callable(fraction, message), optional
+            Called after each band's solve.
 
         Returns
         -------
@@ -273,12 +275,13 @@ class KubelkaMunkModel(BaseEstimator):
                 stacklevel=2,
             )
 
-        fitted = np.array(
-            [
-                self._fit_band(concentrations, thickness_um, reflectance[:, band])
-                for band in range(reflectance.shape[1])
-            ]
-        )  # (31, 2m + 3)
+        n_bands = reflectance.shape[1]
+        fitted = []
+        for band in range(n_bands):
+            fitted.append(self._fit_band(concentrations, thickness_um, reflectance[:, band]))
+            if progress:
+                progress((band + 1) / n_bands, f"band {band + 1}/{n_bands}")
+        fitted = np.array(fitted)  # (31, 2m + 3)
         self.colorants_ = tuple(colorants)
         self.K_ = fitted[:, :n_colorants].T.copy()
         self.S_ = fitted[:, n_colorants : 2 * n_colorants].T.copy()
@@ -372,11 +375,7 @@ class KubelkaMunkModel(BaseEstimator):
         ValueError
             If a column is missing or a value is negative or not a number.
         """
-        check_is_fitted(
-            self,
-            ["K_", "S_", "backing_reflectance_"],
-            msg="This KubelkaMunkModel is not fitted yet; call fit(dataset) before predict(recipes).",
-        )
+        self.check_fitted()
         if not isinstance(recipes, pd.DataFrame):
             raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
         columns = [*self.colorants_, THICKNESS_COLUMN]
@@ -387,3 +386,16 @@ class KubelkaMunkModel(BaseEstimator):
         return build_prediction(
             model_inputs, reflectance, Lab_head=None, headline="spectral", training_range=self.training_range_
         )
+
+    def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The one fitted model as a single member: reflectance (1, n, 31) and its CIELAB (1, n, 3)."""
+        self.check_fitted()
+        X = np.asarray(X, dtype=float)
+        reflectance = self._reflectance(X[:, :-1], X[:, -1])
+        return reflectance[None], colorimetry.reflectance_to_Lab(reflectance)[None]
+
+    @property
+    def n_parameters(self) -> int:
+        """Unit K and S per colorant and band, the binder's K and S, and the backing reflectance."""
+        self.check_fitted()
+        return int(self.K_.size + self.S_.size + self.K_binder_.size + self.S_binder_.size + self.backing_reflectance_.size)

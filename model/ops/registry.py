@@ -27,7 +27,8 @@ import joblib
 
 from model.core import settings
 from model.core.files import atomic_write_text, staged_folder
-from model.ops.access import LOCAL_ADMIN, User, require_admin
+from model.models.base import ColourModel
+from model.ops.access import User, require_admin
 
 __all__ = [
     "ModelCard",
@@ -73,8 +74,8 @@ class ModelCard:
     Attributes
     ----------
     version : str, the folder name.
-    kind : str, the model class (``FormulationModel`` or ``KubelkaMunkModel``).
-    config : dict, the model's hyperparameters.
+    kind : str, the model class (``FormulationModel``, ``KubelkaMunkModel``…), see :func:`model.models.base.model_kinds`.
+    config : dict, the model's hyperparameters (``ColourModel.config()``); ``model_from_config(kind, config)`` rebuilds it unfitted.
     metrics : dict, leave-recipe-out metrics (see ``evaluation.summarise``).
     dataset : dict, ``name``, ``fingerprint``, ``n_samples``, ``n_recipes``, ``colorants``, ``store_version``.
     library_versions : dict
@@ -105,10 +106,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _root(models_dir) -> Path:
-    return Path(models_dir) if models_dir is not None else settings.models_dir()
-
-
 def save_model(
     model,
     *,
@@ -123,7 +120,9 @@ def save_model(
 
     Parameters
     ----------
-    model : fitted FormulationModel or KubelkaMunkModel
+    model : fitted ColourModel
+        Any model that follows the contract (FormulationModel, KubelkaMunkModel…); its
+        ``kind`` and ``config()`` go on the card.
     metrics : dict, leave-recipe-out metrics to record.
     dataset_info : dict, at least ``fingerprint``; see :class:`ModelCard`.
     models_dir : path, default :func:`settings.models_dir`.
@@ -132,17 +131,19 @@ def save_model(
         CSV tables to keep beside the model (e.g. :data:`OUT_OF_FOLD_FILE`); written in
         the same atomic step, so a version never appears without them.
     """
+    if not isinstance(model, ColourModel):
+        raise TypeError(f"save_model takes a fitted colour model (model.models.base.ColourModel); got {type(model).__name__}.")
+    model.check_fitted()
     # The version name ends in the model file's hash, so the file is made in memory first.
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
     created_at = datetime.now(timezone.utc)
     version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
-    config = model.config.to_dict() if hasattr(model.config, "to_dict") else dict(model.config)
     card = ModelCard(
         version=version,
-        kind=type(model).__name__,
-        config=config,
+        kind=model.kind,
+        config=model.config(),
         metrics=dict(metrics),
         dataset=dict(dataset_info),
         library_versions=library_versions(),
@@ -153,7 +154,7 @@ def save_model(
     for name in tables or {}:
         if Path(name).name != name or not name.endswith(".csv"):
             raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
-    with staged_folder(_root(models_dir), version) as staging:
+    with staged_folder(settings.models_dir(models_dir), version) as staging:
         (staging / MODEL_FILE).write_bytes(buffer.getvalue())
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         for name, table in (tables or {}).items():
@@ -162,7 +163,7 @@ def save_model(
 
 
 def read_card(version: str, models_dir=None) -> ModelCard:
-    path = _root(models_dir) / version / CARD_FILE
+    path = settings.models_dir(models_dir) / version / CARD_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return ModelCard(**data)
@@ -184,7 +185,7 @@ def load_model(version: str, models_dir=None):
     IntegrityError
         The file is missing or its hash does not match the card (it was changed after saving).
     """
-    root = _root(models_dir)
+    root = settings.models_dir(models_dir)
     if not version or Path(version).name != version:
         raise IntegrityError(f"{version!r} is not a model version name.")
     card = read_card(version, root)
@@ -210,7 +211,7 @@ def load_model(version: str, models_dir=None):
 
 def list_cards(models_dir=None) -> list[ModelCard]:
     """Cards of every saved version, oldest first (unreadable ones are skipped)."""
-    root = _root(models_dir)
+    root = settings.models_dir(models_dir)
     if not root.is_dir():
         return []
     cards = []
@@ -223,24 +224,26 @@ def list_cards(models_dir=None) -> list[ModelCard]:
 
 
 def champion_version(models_dir=None) -> str | None:
-    pointer = _root(models_dir) / POINTER_FILE
+    pointer = settings.models_dir(models_dir) / POINTER_FILE
     if not pointer.is_file():
         return None
     return pointer.read_text(encoding="utf-8").strip() or None
 
 
-def promote(version: str, models_dir=None, *, user: User = LOCAL_ADMIN, action: str = "promote") -> None:
+def promote(version: str, models_dir=None, *, user: User, action: str = "promote") -> None:
     """Make ``version`` the champion: verify it loads, then swap the pointer atomically.
 
     Parameters
     ----------
     version : str
     models_dir : path, optional
-    user : User, must be an admin (``access.PermissionDenied`` otherwise).
+    user : User
+        Who promotes; must be an admin (``access.PermissionDenied`` otherwise). There is
+        no default: a caller that forgets to say who acts must not pass as an admin.
     action : ``"promote"`` or ``"rollback"``, recorded in the promotions log.
     """
     require_admin(user, f"{action} a model")
-    root = _root(models_dir)
+    root = settings.models_dir(models_dir)
     load_model(version, root)  # refuse to point at something that would not load
     previous = champion_version(root)
     atomic_write_text(root / POINTER_FILE, version + "\n")
@@ -250,7 +253,7 @@ def promote(version: str, models_dir=None, *, user: User = LOCAL_ADMIN, action: 
 
 
 def promotion_history(models_dir=None) -> list[dict]:
-    path = _root(models_dir) / PROMOTIONS_FILE
+    path = settings.models_dir(models_dir) / PROMOTIONS_FILE
     if not path.is_file():
         return []
     entries = []
@@ -270,7 +273,7 @@ def earlier_champions(models_dir=None) -> list[str]:
     This is the order to fall back in when the champion cannot be loaded: a challenger
     that was saved but never promoted is never on this list.
     """
-    root = _root(models_dir)
+    root = settings.models_dir(models_dir)
     current = champion_version(root)
     promoted = [entry.get("version") for entry in reversed(promotion_history(root))]
     return [version for version in dict.fromkeys(promoted) if version and version != current]
@@ -299,7 +302,7 @@ def load_champion(models_dir=None, *, fallback: bool = False):
         The champion's file fails its hash check (and, with ``fallback``, so does
         every earlier champion).
     """
-    root = _root(models_dir)
+    root = settings.models_dir(models_dir)
     version = champion_version(root)
     if version is None:
         raise FileNotFoundError(

@@ -42,12 +42,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from model.core import settings
 from model.core.files import atomic_write_json
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
-from model.evaluation.cross_validation import Evaluation, cross_validate
-from model.models.mlp import FormulationModel, ModelConfig
+from model.evaluation import Evaluation, cross_validate
+from model.models.base import ColourModel, model_from_config
+from model.models.mlp import FormulationModel
 from model.ops import jobs, registry
 from model.ops.access import User, require_admin
 from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
@@ -160,8 +162,8 @@ class _FittedOnReference:
     """The champion's procedure in one fold: its config, fitted on its own training data
     minus the recipes the fold holds out of the new dataset."""
 
-    def __init__(self, config: ModelConfig, reference: Dataset, new_recipe_ids) -> None:
-        self.config = config
+    def __init__(self, model: ColourModel, reference: Dataset, new_recipe_ids) -> None:
+        self.model = model
         self.reference = reference
         self.new_recipe_ids = frozenset(np.asarray(new_recipe_ids).astype(str))
 
@@ -170,7 +172,7 @@ class _FittedOnReference:
         keep = ~np.isin(self.reference.recipe_ids, sorted(held_out))
         if keep.sum() < 2:
             raise ValueError("The champion's training data has fewer than 2 measurements outside this fold's held-out recipes.")
-        self.model_ = FormulationModel(self.config).fit(self.reference.subset(keep))
+        self.model_ = clone(self.model).fit(self.reference.subset(keep))
         return self
 
     def predict(self, recipes: pd.DataFrame):
@@ -260,8 +262,8 @@ def _per_recipe(champion: Evaluation, challenger: Evaluation) -> pd.DataFrame:
 def compare_on_same_folds(
     dataset: Dataset,
     *,
-    challenger_config: ModelConfig,
-    champion_config: ModelConfig,
+    challenger: ColourModel,
+    champion: ColourModel,
     champion_reference: Dataset | None,
     challenger_evaluation: Evaluation | None = None,
     n_splits: int = DEFAULT_N_SPLITS,
@@ -278,8 +280,8 @@ def compare_on_same_folds(
     Parameters
     ----------
     dataset : Dataset, the new training data.
-    challenger_config, champion_config : ModelConfig
-        The champion's config keeps the headline path it was chosen with.
+    challenger, champion : unfitted ColourModel
+        The champion keeps the headline path it was chosen with.
     champion_reference : Dataset or None
         The champion's training data; None refits the champion's config on ``dataset``.
     challenger_evaluation : Evaluation, optional
@@ -295,12 +297,11 @@ def compare_on_same_folds(
     seeds = tuple(seeds)
     warnings_: list[str] = []
     if champion_reference is None:
-        champion_side = champion_config
+        champion_side = champion
         basis = "the champion's configuration refitted on the new dataset (its own training data is not in the store, so this compares configurations only)"
     else:
         def champion_side(seed: int):
-            config = champion_config.replace(random_state=champion_config.random_state + 1000 * seed)
-            return _FittedOnReference(config, champion_reference, dataset.recipe_ids)
+            return _FittedOnReference(champion.reseeded(seed), champion_reference, dataset.recipe_ids)
 
         basis = f"{reference_description or 'the champion’s training data'} minus each fold's held-out recipes, with the champion's configuration"
         unknown = [c for c in dataset.colorants if c not in champion_reference.colorants and (dataset.table[c] > 0).any()]
@@ -314,9 +315,10 @@ def compare_on_same_folds(
 
     champion_evaluation = cross_validate(dataset, champion_side, n_splits=n_splits, seeds=seeds, progress=report(0, "champion"))
     if challenger_evaluation is None:
-        challenger_evaluation = cross_validate(dataset, challenger_config, n_splits=n_splits, seeds=seeds, progress=report(1, "challenger"))
+        challenger_evaluation = cross_validate(dataset, challenger, n_splits=n_splits, seeds=seeds, progress=report(1, "challenger"))
         challenger_evaluation = challenger_evaluation.with_headline(challenger_evaluation.best_headline())
-    if challenger_config == champion_config and champion_reference is None:
+    same_configuration = challenger.kind == champion.kind and challenger.config() == champion.config()
+    if same_configuration and champion_reference is None:
         warnings_.append("Same configuration and same data: the two sides score the same by construction.")
     protocol = (
         f"Leave-recipe-out on the new dataset ({len(dataset)} measurements of {dataset.n_recipes} recipes): "
@@ -356,10 +358,9 @@ def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
 # --------------------------------------------------------------------------------------
 
 
-def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, config: dict, champion_config: dict | None, champion_reference, reference_description: str, champion_version, store_version, models_dir: str, n_splits: int, seeds: tuple, started_by: str, fresh_search: bool = False) -> tuple[str, str]:
+def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, challenger: ColourModel, champion: ColourModel | None, champion_reference, reference_description: str, champion_version, store_version, models_dir: str, n_splits: int, seeds: tuple, started_by: str, fresh_search: bool = False) -> tuple[str, str]:
     """Runs in the worker process (a :func:`model.ops.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
-    challenger_config = ModelConfig.from_dict(config)
-    has_champion = champion_config is not None
+    has_champion = champion is not None
     search_share = 0.4 if fresh_search else 0.0
     train_share = search_share + (0.95 - search_share) * (0.6 if has_champion else 1.0)
     notes = {"trained_by": started_by, "role": "challenger", "job_id": job_dir.name}
@@ -370,16 +371,16 @@ def _train_challenger_job(job_dir: Path, progress, dataset: Dataset, config: dic
 
         found = search.run_search(dataset, progress=lambda f, m: progress(search_share * f, f"search: {m}"))
         run_dir = search.save_search(found, models_dir)
-        challenger_config = found.config(found.best)
+        challenger = found.model(found.best)
         notes.update(search_run=found.run_id, search_candidate=found.best, search_folder=str(run_dir))
 
-    result = train_and_evaluate(dataset, challenger_config, n_splits=n_splits, seeds=seeds, progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"))
+    result = train_and_evaluate(dataset, challenger, n_splits=n_splits, seeds=seeds, progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"))
     comparison = None
     if has_champion:
         comparison, champion_evaluation, _ = compare_on_same_folds(
             dataset,
-            challenger_config=result.model.config,
-            champion_config=ModelConfig.from_dict(champion_config),
+            challenger=clone(result.model),
+            champion=champion,
             champion_reference=champion_reference,
             challenger_evaluation=result.evaluation,
             n_splits=n_splits,
@@ -432,7 +433,7 @@ def start_challenger(
     dataset: Dataset,
     *,
     user: User,
-    config: ModelConfig | None = None,
+    model: ColourModel | None = None,
     store=None,
     store_version: str | None = None,
     models_dir=None,
@@ -451,15 +452,16 @@ def start_challenger(
     ----------
     dataset : Dataset, usually ``store.to_dataset()``.
     user : User, must be an admin.
-    config : ModelConfig, default the champion's configuration (or ``ModelConfig()`` if
-        there is no champion). Its headline path is chosen again on validation.
+    model : unfitted ColourModel, default the champion's kind and configuration (or
+        ``FormulationModel()`` if there is no champion). Its headline path is chosen again
+        on validation.
     store : MeasurementStore, optional
         Where to find the champion's training data for a fair comparison.
     store_version : str, optional, recorded on the challenger's card.
     models_dir, jobs_dir : paths, default from :mod:`model.core.settings`.
     fresh_search : bool
         Run :func:`model.ops.search.run_search` on ``dataset`` first (in the worker) and train
-        its best configuration instead of ``config``. Needs ``model/search.py``.
+        its best configuration instead of ``model``.
     n_splits, seeds : the leave-recipe-out folds, shared by both sides. Default
         :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``).
 
@@ -480,7 +482,7 @@ def start_challenger(
         searching = active_search_job(models_dir)
         if searching is not None:
             raise RetrainBusy("A configuration search is running (Compare page); train the challenger when it has finished.")
-    models_root = Path(models_dir) if models_dir is not None else settings.models_dir()
+    models_root = settings.models_dir(models_dir)
     champion_card = None
     champion_version = registry.champion_version(models_root)
     if champion_version is not None:
@@ -488,21 +490,20 @@ def start_challenger(
             champion_card = registry.read_card(champion_version, models_root)
         except registry.IntegrityError:
             champion_card = None
-    if config is None:
-        config = ModelConfig.from_dict(champion_card.config) if champion_card and champion_card.kind == "FormulationModel" else ModelConfig()
-    config.validate()
+    champion = model_from_config(champion_card.kind, champion_card.config) if champion_card else None
+    if model is None:
+        model = clone(champion) if champion is not None else FormulationModel()
     if fresh_search and not fresh_search_available():
         raise ValueError("fresh_search=True needs model/search.py, which this install does not have; train the champion's configuration instead.")
-    champion_config = champion_card.config if champion_card and champion_card.kind == "FormulationModel" else None
     reference, description = (None, "")
-    if champion_config is not None and store is not None:
+    if champion is not None and store is not None:
         reference, description = champion_training_data(champion_card, store)
 
-    compared_with = champion_version if champion_config else None
+    compared_with = champion_version if champion is not None else None
     return jobs.start_job(
         "training",
         _train_challenger_job,
-        (dataset, config.to_dict(), champion_config, reference, description, compared_with, store_version, str(models_root), n_splits, tuple(seeds), user.name, fresh_search),
+        (dataset, model, champion, reference, description, compared_with, store_version, str(models_root), n_splits, tuple(seeds), user.name, fresh_search),
         jobs_dir=_jobs_root(jobs_dir),
         started_by=user.name,
         niceness=int(os.environ.get("HUECAST_RETRAIN_NICENESS", WORKER_NICENESS)),
@@ -540,7 +541,7 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
     Path, where the discarded folder now is.
     """
     require_admin(user, "discard a challenger")
-    root = Path(models_dir) if models_dir is not None else settings.models_dir()
+    root = settings.models_dir(models_dir)
     ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
     if version in ever_served:
         raise ValueError(f"Model {version} is or was the champion; it stays in the history. Roll back to another version instead.")
@@ -559,7 +560,7 @@ def model_history(models_dir=None) -> pd.DataFrame:
     store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
     last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
     """
-    root = Path(models_dir) if models_dir is not None else settings.models_dir()
+    root = settings.models_dir(models_dir)
     champion = registry.champion_version(root)
     history = registry.promotion_history(root)
     rows = []

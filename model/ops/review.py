@@ -25,8 +25,8 @@ import plotly.graph_objects as go
 from model.core import colorimetry, settings
 from model.core.files import atomic_write_text
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
-from model.evaluation.cross_validation import cross_validate
-from model.models.mlp import ModelConfig
+from model.evaluation import cross_validate
+from model.models.base import model_from_config
 from model.ops import registry
 
 __all__ = [
@@ -66,7 +66,7 @@ _INSTRUMENT_REPEATABILITY = 0.75
 
 
 def _version_folder(version: str, models_dir) -> Path:
-    root = Path(models_dir) if models_dir is not None else settings.models_dir()
+    root = settings.models_dir(models_dir)
     if not version or Path(version).name != version:
         raise ValueError(f"{version!r} is not a model version name.")
     return root / version
@@ -121,7 +121,7 @@ def find_training_dataset(card: registry.ModelCard, data_dir=None) -> Dataset | 
         def from_store() -> Dataset:
             from model.ops.store import STORE_FILE, MeasurementStore
 
-            folder = Path(data_dir) if data_dir is not None else settings.data_dir()
+            folder = settings.data_dir(data_dir)
             return MeasurementStore(folder / STORE_FILE, seed=False).to_dataset(store_version)
 
         candidates.append(from_store)
@@ -148,9 +148,9 @@ def compute_out_of_fold(card: registry.ModelCard, dataset: Dataset, *, n_splits:
     Slower than loading the saved table (one model fit per fold); one seed by default,
     so it may differ slightly from the card's figures, which average three seeds.
     """
-    config = ModelConfig.from_dict(card.config)
-    evaluation = cross_validate(dataset, config, n_splits=n_splits, seeds=seeds, progress=progress)
-    return evaluation.with_headline(config.headline).per_sample
+    model = model_from_config(card.kind, card.config)
+    evaluation = cross_validate(dataset, model, n_splits=n_splits, seeds=seeds, progress=progress)
+    return evaluation.with_headline(model.headline).per_sample
 
 
 # --------------------------------------------------------------------------------------

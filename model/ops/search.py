@@ -46,14 +46,16 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from model.core import settings
 from model.core.files import staged_folder
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from model.evaluation.cross_validation import cross_validate, score_prediction, split_test_recipes, summarise
-from model.models.mlp import INPUT_TRANSFORMS, LEGACY_CONFIG, SPECTRAL_TARGETS, FormulationModel, ModelConfig
+from model.evaluation import cross_validate, score_prediction, split_test_recipes, summarise
+from model.models.base import ColourModel, model_from_config
+from model.models.mlp import INPUT_TRANSFORMS, SPECTRAL_TARGETS, FormulationModel, legacy_model
 from model.models.physics import KubelkaMunkModel
 from model.ops import jobs, registry
 from model.ops.access import User, require_admin
@@ -61,7 +63,7 @@ from model.ops.access import User, require_admin
 __all__ = [
     "LEGACY_LAYOUTS",
     "SEARCH_SPACE",
-    "BASELINE_CONFIG",
+    "baseline_model",
     "BASELINE",
     "PHYSICS",
     "DEFAULT_TRIALS",
@@ -94,7 +96,7 @@ LEGACY_LAYOUTS: tuple[tuple[int, ...], ...] = (
     (128, 64, 32), (64, 128, 64), (128, 128, 64), (64, 64, 64, 32), (128, 128, 64, 32),
 )
 
-#: Values each ModelConfig field is drawn from. Transforms come from formulation_model,
+#: Values each FormulationModel hyperparameter is drawn from. Transforms come from model.models.mlp,
 #: so a new transform added there joins the search automatically.
 SEARCH_SPACE: dict[str, tuple] = {
     "hidden_layer_sizes": LEGACY_LAYOUTS,
@@ -116,7 +118,7 @@ _ADAM_ONLY = ("learning_rate_init", "batch_size", "early_stopping")
 
 #: The fixed reference configuration: the old PyTorch system's architecture
 #: ([64, 128, 64] ReLU, adam, raw inputs and reflectance, one network).
-BASELINE_CONFIG: ModelConfig = LEGACY_CONFIG
+baseline_model = legacy_model
 #: Candidate names of the two reference rows in results.
 BASELINE = "baseline"
 PHYSICS = "kubelka-munk"
@@ -154,15 +156,15 @@ def effective_search_space_size(space: dict[str, tuple] | None = None) -> int:
     return total
 
 
-def _normalise(config: ModelConfig) -> ModelConfig:
-    if config.solver == "lbfgs":
-        default = ModelConfig()
-        return config.replace(**{name: getattr(default, name) for name in _ADAM_ONLY})
-    return config
+def _normalise(model: FormulationModel) -> FormulationModel:
+    if model.solver == "lbfgs":
+        default = FormulationModel().get_params()
+        return clone(model).set_params(**{name: default[name] for name in _ADAM_ONLY})
+    return model
 
 
-def estimated_cost(config: ModelConfig, n_rows: int = 60, n_inputs: int = 5) -> float:
-    """Relative fitting cost of ``config``: networks × iterations × optimiser steps × network size.
+def estimated_cost(config: FormulationModel, n_rows: int = 60, n_inputs: int = 5) -> float:
+    """Relative fitting cost of an unfitted model ``config``: networks × iterations × optimiser steps × network size.
 
     One unit is roughly 2 ms of one core (measured on this project's 2-core machine for a
     [32] lbfgs model on ~50 rows). Used only to keep trials within :data:`TRIAL_COST_CAP`.
@@ -178,16 +180,16 @@ def estimated_cost(config: ModelConfig, n_rows: int = 60, n_inputs: int = 5) -> 
     return config.n_ensemble * config.max_iter * steps * (1 + weights / 6000)
 
 
-def _within_budget(config: ModelConfig, cap: float) -> ModelConfig:
+def _within_budget(config: FormulationModel, cap: float) -> FormulationModel:
     # Halve the iteration cap of a configuration too dear for the budget (big adam
     # ensembles with small batches); the CV score then shows what that costs in accuracy.
     while config.max_iter > _MIN_ITER and estimated_cost(config) > cap:
-        config = config.replace(max_iter=max(_MIN_ITER, config.max_iter // 2))
+        config = clone(config).set_params(max_iter=max(_MIN_ITER, config.max_iter // 2))
     return config
 
 
-def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None, cost_cap: float | None = None) -> list[ModelConfig]:
-    """``n_trials`` distinct configurations drawn uniformly from ``space`` with a seeded generator.
+def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None, cost_cap: float | None = None) -> list[FormulationModel]:
+    """``n_trials`` distinct unfitted models (configurations) drawn uniformly from ``space`` with a seeded generator.
 
     Parameters
     ----------
@@ -206,13 +208,12 @@ def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None 
     if n_trials > available:
         raise ValueError(f"n_trials={n_trials}: the space has only {available} distinct models; ask for fewer trials.")
     rng = np.random.default_rng(seed)
-    configs: list[ModelConfig] = []
+    configs: list[FormulationModel] = []
     seen: set[str] = set()
     while len(configs) < n_trials:
         draw = {name: values[int(rng.integers(len(values)))] for name, values in space.items()}
-        config = _within_budget(_normalise(ModelConfig().replace(**draw)), cost_cap)
-        config.validate()
-        key = json.dumps(config.to_dict(), sort_keys=True)
+        config = _within_budget(_normalise(FormulationModel(**draw)), cost_cap)
+        key = json.dumps(config.config(), sort_keys=True)
         if key not in seen:
             seen.add(key)
             configs.append(config)
@@ -241,18 +242,15 @@ class _TimedFit:
         return self.model.predict(recipes)
 
 
-def _make_candidate(config: ModelConfig | None, seed: int):
-    if config is None:
-        return KubelkaMunkModel()
-    # Same reseeding as cross_validate applies to a bare ModelConfig.
-    return FormulationModel(config.replace(random_state=config.random_state + 1000 * seed))
+def _make_candidate(model: ColourModel, seed: int) -> ColourModel:
+    """The unfitted copy one fit of the search trains: every CV fold and every test fit comes from here."""
+    return model.reseeded(seed)
 
 
-def _n_parameters(model) -> int:
-    if hasattr(model, "spectral_heads_"):  # a fitted FormulationModel
-        return int(model.n_parameters)
-    # Kubelka–Munk: unit K and S per colorant and band, binder K and S, backing reflectance.
-    return int(model.K_.size + model.S_.size + model.K_binder_.size + model.S_binder_.size + model.backing_reflectance_.size)
+def _with_headline(model: ColourModel, headline: str) -> ColourModel:
+    """An unfitted copy reporting ``headline``, for models whose headline is a hyperparameter."""
+    model = clone(model)
+    return model.set_params(headline=headline) if "headline" in model.get_params(deep=False) else model
 
 
 _CV_KEYS = (
@@ -262,7 +260,7 @@ _CV_KEYS = (
 )
 
 
-def _cross_validate_candidate(candidate: str, config: ModelConfig | None, train: Dataset, n_folds: int, cv_seed: int) -> dict:
+def _cross_validate_candidate(candidate: str, config: ColourModel, train: Dataset, n_folds: int, cv_seed: int) -> dict:
     """Leave-recipe-out CV of one candidate on the training recipes (runs in a joblib worker)."""
     started, cpu_started = time.perf_counter(), time.process_time()
     fitted: list[_TimedFit] = []
@@ -276,20 +274,20 @@ def _cross_validate_candidate(candidate: str, config: ModelConfig | None, train:
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and batch-size clipping: the CV score judges them
         evaluation = cross_validate(train, factory, n_splits=n_folds, seeds=(cv_seed,), n_jobs=1)
-    headline = evaluation.best_headline() if config is not None else "spectral"
+    headline = evaluation.best_headline() if "headline" in config.get_params(deep=False) else config.headline
     metrics = evaluation.with_headline(headline).metrics
     row = {"candidate": candidate, "headline": headline}
     row.update({f"cv_{key}": metrics[key] for key in _CV_KEYS})
-    row["n_parameters"] = _n_parameters(fitted[0].model)
+    row["n_parameters"] = fitted[0].model.n_parameters
     row["fit_seconds"] = float(np.mean([f.fit_seconds for f in fitted]))
     row["trial_seconds"] = time.perf_counter() - started
     row["trial_cpu_seconds"] = time.process_time() - cpu_started
     return row
 
 
-def _test_candidate(candidate: str, config: ModelConfig | None, headline: str, train: Dataset, test: Dataset) -> tuple[dict, pd.DataFrame]:
+def _test_candidate(candidate: str, config: ColourModel, headline: str, train: Dataset, test: Dataset) -> tuple[dict, pd.DataFrame]:
     """Fit on every training recipe, predict the test recipes once (runs in a joblib worker)."""
-    model = _make_candidate(None if config is None else config.replace(headline=headline), 0)
+    model = _make_candidate(_with_headline(config, headline), 0)
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -298,7 +296,7 @@ def _test_candidate(candidate: str, config: ModelConfig | None, headline: str, t
         per_sample = score_prediction(test, model.predict(test.recipes))
         cpu_seconds = time.process_time() - cpu_started
     metrics = summarise(per_sample, headline)
-    row = {"candidate": candidate, "test_fit_seconds": fit_seconds, "test_cpu_seconds": cpu_seconds, "n_parameters": _n_parameters(model)}
+    row = {"candidate": candidate, "test_fit_seconds": fit_seconds, "test_cpu_seconds": cpu_seconds, "n_parameters": model.n_parameters}
     row.update({f"test_{key}": metrics[key] for key in _CV_KEYS})
     keep = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *test.colorants, THICKNESS_COLUMN, "L_measured", "a_measured", "b_measured"]
     predictions = per_sample[keep].copy()
@@ -371,12 +369,12 @@ class SearchResult:
             raise KeyError(f"No candidate {candidate!r} in search {self.run_id}; candidates are {rows['candidate'].tolist()}.")
         return match.iloc[0]
 
-    def config(self, candidate: str) -> ModelConfig | None:
-        """The ModelConfig of a candidate (its CV-chosen headline set); None for the physics row."""
+    def model(self, candidate: str) -> ColourModel:
+        """The unfitted model of a candidate, with its CV-chosen headline path."""
         row = self.row(candidate)
         if candidate == PHYSICS:
-            return None
-        return ModelConfig.from_dict(json.loads(row["config_json"])).replace(headline=row["headline"])
+            return KubelkaMunkModel()
+        return _with_headline(model_from_config(FormulationModel.kind, json.loads(row["config_json"])), row["headline"])
 
     def predictions(self, candidate: str) -> pd.DataFrame:
         """Per-measurement test predictions of one reported candidate (empty if it was not a finalist)."""
@@ -477,7 +475,7 @@ def run_search(
         raise ValueError(f"Only {train.n_recipes} training recipes for {n_folds} folds; use fewer folds or more data.")
     configs = sample_configs(n_trials, seed, space, cost_cap)
     candidates = [(f"trial-{index:03d}", config) for index, config in enumerate(configs, start=1)]
-    candidates += [(BASELINE, BASELINE_CONFIG), (PHYSICS, None)]
+    candidates += [(BASELINE, baseline_model()), (PHYSICS, KubelkaMunkModel())]
     report(0.0, f"{len(configs)} trials on {train.n_recipes} training recipes, {test.n_recipes} test recipes held out")
 
     cv_rows = []
@@ -490,7 +488,7 @@ def run_search(
         report(0.85 * done / len(candidates), f"cross-validated {done}/{len(candidates)} candidates")
     cv = pd.DataFrame(cv_rows).set_index("candidate").loc[[name for name, _ in candidates]].reset_index()
     config_of = dict(candidates)
-    cv["config_json"] = [json.dumps(config_of[name].to_dict()) if config_of[name] is not None else "" for name in cv["candidate"]]
+    cv["config_json"] = ["" if name == PHYSICS else json.dumps(config_of[name].config()) for name in cv["candidate"]]
 
     is_trial = cv["candidate"].str.startswith("trial-")
     # Rank on the training recipes' CV only; spectral MAE breaks ties, then trial order.
@@ -536,7 +534,7 @@ def run_search(
         "space": {name: [list(v) if isinstance(v, tuple) else v for v in values] for name, values in space.items()},
         "space_size": search_space_size(space),
         "effective_space_size": effective_search_space_size(space),
-        "baseline_config": BASELINE_CONFIG.to_dict(),
+        "baseline_config": baseline_model().config(),
         "dataset": {"name": dataset.name, "fingerprint": fingerprint, "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "colorants": list(dataset.colorants)},
         "test_recipes": sorted(np.unique(test.recipe_ids).tolist()),
         "n_train_recipes": train.n_recipes,
@@ -582,7 +580,7 @@ PREDICTIONS_FILE = "test_predictions.csv"
 
 
 def _search_root(models_dir=None) -> Path:
-    return (Path(models_dir) if models_dir is not None else settings.models_dir()) / SEARCH_FOLDER
+    return settings.models_dir(models_dir) / SEARCH_FOLDER
 
 
 def save_search(result: SearchResult, models_dir=None) -> Path:
@@ -671,10 +669,9 @@ def promote_configuration(
     require_admin(user, "promote a searched configuration")
     from model.ops.training import save_trained, train_and_evaluate
 
-    config = result.config(candidate)
-    if config is None:
+    if candidate == PHYSICS:
         raise ValueError(f"{candidate!r} is the Kubelka–Munk reference; promote a searched configuration or the baseline.")
-    training = train_and_evaluate(dataset, config, progress=progress)
+    training = train_and_evaluate(dataset, result.model(candidate), progress=progress)
     notes = {"search_run": result.run_id, "search_candidate": candidate, "promoted_by": user.name}
     card = save_trained(training, models_dir=models_dir, store_version=store_version, notes=notes)
     registry.promote(card.version, models_dir, user=user)
@@ -718,7 +715,7 @@ def _promotion_worker(job_dir: Path, progress, run_dir: str, candidate: str, dat
 
 
 def _models_root(models_dir) -> str:
-    return str(Path(models_dir) if models_dir is not None else settings.models_dir())
+    return str(settings.models_dir(models_dir))
 
 
 def start_search_job(dataset: Dataset, *, user: User, models_dir=None, n_trials: int = DEFAULT_TRIALS, seed: int = 0, n_jobs: int = -1, n_folds: int = DEFAULT_FOLDS) -> str:

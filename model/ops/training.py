@@ -7,11 +7,14 @@ so a model's card always carries figures measured the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from sklearn.base import clone
 from typing import Callable
 
 from model.core.schema import Dataset
-from model.evaluation.cross_validation import Evaluation, cross_validate
-from model.models.mlp import FormulationModel, ModelConfig
+from model.evaluation import Evaluation, cross_validate
+from model.models.base import ColourModel
+from model.models.mlp import FormulationModel
 from model.ops import registry
 
 __all__ = ["TrainingResult", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
@@ -24,49 +27,53 @@ DEFAULT_CV_SEEDS = (0, 1, 2)
 class TrainingResult:
     """A model fitted on all of ``dataset`` and its leave-recipe-out evaluation."""
 
-    model: FormulationModel
+    model: ColourModel
     evaluation: Evaluation
     dataset: Dataset
 
 
 def train_and_evaluate(
     dataset: Dataset,
-    config: ModelConfig | None = None,
+    model: ColourModel | None = None,
     *,
     n_splits: int = DEFAULT_N_SPLITS,
     seeds=DEFAULT_CV_SEEDS,
     n_jobs: int = 1,
     progress: Callable[[float, str], None] | None = None,
 ) -> TrainingResult:
-    """Cross-validate ``config`` grouped by recipe, pick the headline path, fit on everything.
+    """Cross-validate ``model`` grouped by recipe, pick the headline path, fit on everything.
 
     The headline CIELAB path (spectral or CIELAB head) is the one with the lower
-    leave-recipe-out mean ΔE00: decided by validation, recorded in the config.
+    leave-recipe-out mean ΔE00: decided by validation, recorded in the model's config
+    when it has a ``headline`` hyperparameter.
 
     Parameters
     ----------
     dataset : Dataset
-    config : ModelConfig, default ``ModelConfig()``
+    model : unfitted ColourModel, default ``FormulationModel()``; it is not modified.
     n_splits, seeds : folds per seed and the seeds (see ``evaluation.cross_validate``).
     n_jobs : int, folds in parallel.
     progress : callable(fraction, message), optional; 0–0.85 is CV, the rest the final fit.
     """
-    config = config or ModelConfig()
-    config.validate()
+    model = clone(model if model is not None else FormulationModel())
 
     def cv_progress(fraction, message):
         if progress:
             progress(0.85 * fraction, f"cross-validation: {message}")
 
-    evaluation = cross_validate(dataset, config, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=cv_progress)
-    headline = evaluation.best_headline()
+    evaluation = cross_validate(dataset, model, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=cv_progress)
+    # A model with a CIELAB head lets validation choose the path it reports; others report the spectrum's.
+    chooses_headline = "headline" in model.get_params(deep=False)
+    headline = evaluation.best_headline() if chooses_headline else model.headline
     evaluation = evaluation.with_headline(headline)
+    if chooses_headline:
+        model.set_params(headline=headline)
 
     def fit_progress(fraction, message):
         if progress:
             progress(0.85 + 0.15 * fraction, f"final fit: {message}")
 
-    model = FormulationModel(config.replace(headline=headline)).fit(dataset, progress=fit_progress)
+    model.fit(dataset, progress=fit_progress)
     return TrainingResult(model=model, evaluation=evaluation, dataset=dataset)
 
 
@@ -88,7 +95,7 @@ def save_trained(result: TrainingResult, *, models_dir=None, store_version: str 
     protocol = {
         "evaluation": f"leave-recipe-out, {result.evaluation.per_sample['fold'].nunique()} folds grouped by recipe, "
         f"seeds {sorted(result.evaluation.per_sample['seed'].unique().tolist())}",
-        "headline": result.model.config.headline,
+        "headline": result.model.headline,
         "headline_reason": "lower leave-recipe-out mean ΔE00 of the two CIELAB paths",
     }
     return registry.save_model(

@@ -1,0 +1,106 @@
+"""What a formulation search may use: colorants, their limits, the total, the thicknesses.
+
+Scales: concentrations in wt % (0–100), film thickness in µm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model.core.schema import THICKNESS_COLUMN
+
+__all__ = ["Constraints"]
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """What the search may use.
+
+    Parameters
+    ----------
+    colorants : sequence of str, optional
+        Allowed colorants; default every colorant of the model. The others stay at 0.
+    minimum, maximum : mapping colorant → wt %, optional
+        Per-colorant limits. Default 0 and the highest level seen in training (going
+        beyond the training range is allowed but the candidate is flagged).
+    max_total : float, optional
+        Maximum sum of all concentrations, wt %.
+    thicknesses_um : sequence of float, optional
+        Allowed film thicknesses in µm; default the lowest and highest trained thickness.
+    """
+
+    colorants: Sequence[str] | None = None
+    minimum: Mapping[str, float] = field(default_factory=dict)
+    maximum: Mapping[str, float] = field(default_factory=dict)
+    max_total: float | None = None
+    thicknesses_um: Sequence[float] | None = None
+
+    def resolve(self, model) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Bounds in the model's terms.
+
+        Parameters
+        ----------
+        model : fitted ColourModel
+            Only its ``colorants_`` and ``training_range_`` are read.
+
+        Returns
+        -------
+        colorants : list of str, every model colorant in model order.
+        lower, upper : numpy.ndarray, wt % per colorant (both 0 for disallowed ones).
+        thicknesses : numpy.ndarray, µm.
+
+        Raises
+        ------
+        ValueError
+            A name is not one of the model's colorants, or the limits contradict each other.
+        """
+        colorants = list(model.colorants_)
+        allowed = list(self.colorants) if self.colorants is not None else colorants
+        for name in [*allowed, *self.minimum, *self.maximum]:
+            if name not in colorants:
+                raise ValueError(f"Colorant {name!r} is not one this model knows; it knows {colorants}.")
+        if not allowed:
+            raise ValueError("No colorant is allowed; allow at least one.")
+        lower, upper = self._concentration_bounds(colorants, allowed, model.training_range_.maximum)
+        self._check_total(lower)
+        return colorants, lower, upper, self._thicknesses(model.training_range_)
+
+    def _concentration_bounds(self, colorants: list[str], allowed: list[str], trained_maximum) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper wt % per model colorant; 0 and 0 for the ones not allowed."""
+        lower = np.zeros(len(colorants))
+        upper = np.zeros(len(colorants))
+        for i, name in enumerate(colorants):
+            if name not in allowed:
+                continue
+            lower[i] = float(self.minimum.get(name, 0.0))
+            upper[i] = float(self.maximum.get(name, trained_maximum[name]))
+            if lower[i] < 0:
+                raise ValueError(f"Minimum of {name} is {lower[i]:g} wt %; concentrations cannot be negative.")
+            if upper[i] < lower[i]:
+                raise ValueError(f"Maximum of {name} ({upper[i]:g} wt %) is below its minimum ({lower[i]:g} wt %); raise the maximum.")
+        return lower, upper
+
+    def _check_total(self, lower: np.ndarray) -> None:
+        """Raise when the maximum total is not positive or the minimums already exceed it."""
+        if self.max_total is None:
+            return
+        if self.max_total <= 0:
+            raise ValueError(f"max_total={self.max_total:g} wt %: give a positive maximum total, or none.")
+        if lower.sum() > self.max_total + 1e-9:
+            raise ValueError(
+                f"The minimums add up to {lower.sum():g} wt %, above the maximum total of {self.max_total:g} wt %; "
+                "lower a minimum or raise the maximum total."
+            )
+
+    def _thicknesses(self, trained) -> np.ndarray:
+        """The allowed thicknesses in µm, sorted and distinct; default the trained extremes."""
+        if self.thicknesses_um is None:
+            thicknesses = np.unique([trained.minimum[THICKNESS_COLUMN], trained.maximum[THICKNESS_COLUMN]])
+        else:
+            thicknesses = np.unique(np.asarray(list(self.thicknesses_um), dtype=float))
+        if not len(thicknesses) or np.any(~np.isfinite(thicknesses)) or np.any(thicknesses <= 0):
+            raise ValueError(f"Allowed thicknesses {list(thicknesses)} µm: give one or more positive thicknesses.")
+        return thicknesses

@@ -1,0 +1,110 @@
+"""What a formulation search returns: candidate recipes, best first, and a verdict.
+
+Scales: concentrations in wt % (0–100), thickness in µm, reflectance factor 0–1, L* 0–100,
+ΔE00 in CIEDE2000 units, spectral RMS in reflectance percent (0–100 scale).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.core.schema import THICKNESS_COLUMN
+from model.formulation.target import Target
+
+__all__ = ["METAMERISM_ILLUMINANTS", "REACHED_DELTA_E00", "Candidate", "FormulationResult"]
+
+#: Illuminants of the metamerism index (keys of ``colour.SDS_ILLUMINANTS``): incandescent
+#: light (A) and a narrow-band triphosphor shop lamp (FL11, often written F11).
+METAMERISM_ILLUMINANTS = ("A", "FL11")
+#: A target is reported as reached when the best candidate is within this ΔE00 (hard to see).
+REACHED_DELTA_E00 = 1.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed recipe and how well its prediction matches the target.
+
+    Attributes
+    ----------
+    recipe : dict
+        Every model colorant in wt % plus ``thickness_um`` in µm.
+    delta_e00 : float
+        Predicted CIEDE2000 to the target under D65.
+    spectral_rms : float or None
+        RMS difference between predicted and target spectra, in reflectance percent
+        (0–100 scale); None for a colour-only target.
+    metamerism : dict or None
+        ΔE00 between prediction and target under each of :data:`METAMERISM_ILLUMINANTS`
+        (a spectral target only). Large values mean the pair matches in daylight but
+        parts under that light.
+    Lab : numpy.ndarray, predicted CIELAB (D65, L* 0–100); hex : str, its swatch.
+    reflectance : numpy.ndarray, predicted spectrum (31 bands, 0–1).
+    out_of_range : bool; out_of_range_detail : str
+        The recipe lies outside what the model was trained on: trust it less.
+    """
+
+    recipe: dict[str, float]
+    delta_e00: float
+    spectral_rms: float | None
+    metamerism: dict[str, float] | None
+    Lab: np.ndarray
+    hex: str
+    reflectance: np.ndarray
+    out_of_range: bool
+    out_of_range_detail: str
+
+    @property
+    def colorants_used(self) -> list[str]:
+        """The colorants above 0 wt % in the recipe, in model order."""
+        return [name for name, value in self.recipe.items() if name != THICKNESS_COLUMN and value > 0]
+
+
+@dataclass(frozen=True)
+class FormulationResult:
+    """Candidates for one target, best first, and whether the target was reached.
+
+    Attributes
+    ----------
+    target : Target
+    candidates : list of Candidate, best first, mutually distinct.
+    reachable : bool
+        The best candidate is within :data:`REACHED_DELTA_E00` of the target.
+    explanation : str
+        In words: reached, or how the closest recipe falls short (too dark, too weak in
+        chroma, hue off…) and which limit it runs into.
+    shortfalls : tuple of str, the individual reasons (empty when reached).
+    seconds : float, wall time of the search.
+    n_predictions : int, recipes predicted during the search.
+    """
+
+    target: Target
+    candidates: list[Candidate]
+    reachable: bool
+    explanation: str
+    shortfalls: tuple[str, ...]
+    seconds: float
+    n_predictions: int
+
+    @property
+    def best(self) -> Candidate:
+        """The candidate with the lowest objective."""
+        return self.candidates[0]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The candidates as a table (one row each): recipe, ΔE00, spectral RMS, metamerism, flags."""
+        rows = []
+        for rank, candidate in enumerate(self.candidates, start=1):
+            row = {"rank": rank, **candidate.recipe, "delta_e00": candidate.delta_e00}
+            if candidate.spectral_rms is not None:
+                row["spectral_rms_percent"] = candidate.spectral_rms
+            for illuminant, value in (candidate.metamerism or {}).items():
+                row[f"delta_e00_{illuminant}"] = value
+            row.update(
+                L=candidate.Lab[0], a=candidate.Lab[1], b=candidate.Lab[2], hex=candidate.hex,
+                out_of_range=candidate.out_of_range, out_of_range_detail=candidate.out_of_range_detail,
+            )
+            rows.append(row)
+        return pd.DataFrame(rows)

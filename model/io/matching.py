@@ -1,0 +1,468 @@
+"""Join measured spectra to their recipes by name, and report how each row fared.
+
+A measured name (the export's ``User Color Name``) encodes a recipe id and a film
+thickness (:class:`ThicknessRule`: ``OPTI7H`` is a 12 µm film of ``OPTI7``). Names are
+compared ignoring case, spaces, ``_`` and ``-``; a near miss of exactly one recipe id is
+*suggested*, and enters the dataset only when accepted. :class:`MatchReport` lists every
+measured row with what became of it.
+
+Scales: concentrations in weight percent (0–100), film thickness in µm, reflectance as a
+factor (0–1, may exceed 1 for fluorescent colorants).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.core.schema import (
+    BAND_COLUMNS,
+    RECIPE_ID_COLUMN,
+    SAMPLE_ID_COLUMN,
+    SOURCE_COLUMN,
+    THICKNESS_COLUMN,
+    Dataset,
+)
+from model.io.export import INSTRUMENT_LAB_COLUMNS
+
+__all__ = [
+    "ThicknessRule",
+    "MatchEntry",
+    "MatchReport",
+    "MATCHED",
+    "ACCEPTED",
+    "SUGGESTED",
+    "UNMATCHED",
+    "DUPLICATE",
+    "SUSPECT",
+    "match_measurements",
+    "name_key",
+]
+
+
+def name_key(name: str) -> str:
+    """How sample and recipe names are compared: case, spaces, '_' and '-' ignored.
+
+    ``PBLUE_1`` and ``PBLUE1``, ``OPTI 6`` and ``OPTI6`` give the same key.
+    """
+    return re.sub(r"[\s_\-]+", "", name).casefold()
+
+
+@dataclass(frozen=True)
+class ThicknessRule:
+    """How a measured name encodes the film thickness.
+
+    A name ending in one of ``suffixes`` (after trailing spaces are stripped; case
+    sensitive) is a film of that thickness, and its recipe is the name without the suffix
+    (and without the spaces before it). Any other name is ``default_um`` thick.
+
+    Parameters
+    ----------
+    suffixes : mapping of str to float
+        Suffix → thickness in µm. The default ``{"H": 12.0}`` reads ``OPTI7H`` and
+        ``F052F H`` as 12 µm films of ``OPTI7`` and ``F052F``. Longer suffixes are tried
+        first.
+    default_um : float
+        Thickness in µm of a name without a suffix.
+
+    Examples
+    --------
+    >>> ThicknessRule().split("F052F H")
+    ('F052F', 12.0)
+    >>> ThicknessRule({"-thick": 20.0}, default_um=10.0).split("OPTI7-thick")
+    ('OPTI7', 20.0)
+    """
+
+    suffixes: Mapping[str, float] = field(default_factory=lambda: {"H": 12.0})
+    default_um: float = 8.0
+
+    def __post_init__(self) -> None:
+        thicknesses = [*self.suffixes.values(), self.default_um]
+        if not all(self.suffixes) or not all(0 < float(t) < 1000 for t in thicknesses):
+            raise ValueError(
+                f"ThicknessRule(suffixes={dict(self.suffixes)!r}, default_um={self.default_um!r}): expected "
+                "non-empty suffixes and thicknesses above 0 and below 1000 µm."
+            )
+
+    def split(self, name: str) -> tuple[str, float]:
+        """``(recipe name, thickness in µm)`` encoded by a measured name."""
+        stripped = name.strip()
+        for suffix in sorted(self.suffixes, key=len, reverse=True):
+            if stripped.endswith(suffix) and len(stripped) > len(suffix):
+                return stripped[: -len(suffix)].rstrip(), float(self.suffixes[suffix])
+        return stripped, float(self.default_um)
+
+
+MATCHED = "matched"
+ACCEPTED = "accepted suggestion"
+SUGGESTED = "suggested"
+UNMATCHED = "unmatched"
+DUPLICATE = "duplicate"
+SUSPECT = "suspect"
+
+
+@dataclass(frozen=True)
+class MatchEntry:
+    """One measured row in a :class:`MatchReport`.
+
+    ``status`` is ``"matched"``, ``"accepted suggestion"``, ``"suggested"`` (a near miss
+    not accepted: left out of the dataset), ``"unmatched"``, or, in the duplicates and
+    suspect lists, ``"duplicate"`` and ``"suspect"``.
+    """
+
+    measured_name: str
+    row: int | None
+    recipe_id: str | None
+    thickness_um: float
+    status: str
+    reason: str
+
+    def describe(self) -> str:
+        target = f" → {self.recipe_id}" if self.recipe_id is not None else ""
+        return f"{self.measured_name} (row {self.row}){target} at {self.thickness_um:g} µm: {self.reason}"
+
+
+@dataclass
+class MatchReport:
+    """What became of each measured row when it was matched to the recipe table.
+
+    Every measured row is in exactly one of ``matched`` (status ``matched`` or
+    ``accepted suggestion``; these are in the dataset), ``suggested`` (a near miss not
+    accepted) and ``unmatched``. ``duplicates`` and ``suspect`` flag rows again; they
+    are kept as their status says.
+
+    Attributes
+    ----------
+    source : str
+        The export's file name.
+    matched, suggested, unmatched, duplicates, suspect : list of MatchEntry
+    unmeasured_recipes : list of str
+        Recipe ids with no measurement in the dataset.
+    notes : list of str
+        How the inputs were chosen (set by :func:`load_dataset`).
+    """
+
+    source: str
+    matched: list[MatchEntry] = field(default_factory=list)
+    suggested: list[MatchEntry] = field(default_factory=list)
+    unmatched: list[MatchEntry] = field(default_factory=list)
+    duplicates: list[MatchEntry] = field(default_factory=list)
+    suspect: list[MatchEntry] = field(default_factory=list)
+    unmeasured_recipes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def accepted(self) -> list[MatchEntry]:
+        """The suggestions that were accepted into the dataset."""
+        return [entry for entry in self.matched if entry.status == ACCEPTED]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per measured row, in file order.
+
+        Columns ``row, measured_name, recipe_id, thickness_um, status, reason``, then
+        ``duplicate`` and ``suspect`` holding the reason for that flag ("" if none).
+        """
+        flags = {DUPLICATE: self.duplicates, SUSPECT: self.suspect}
+        reason_by_row = {kind: {(e.row, e.measured_name): e.reason for e in entries} for kind, entries in flags.items()}
+        rows = []
+        for entry in sorted(self.matched + self.suggested + self.unmatched, key=lambda e: (e.row is None, e.row)):
+            key = (entry.row, entry.measured_name)
+            rows.append(
+                {
+                    "row": entry.row,
+                    "measured_name": entry.measured_name,
+                    "recipe_id": entry.recipe_id,
+                    "thickness_um": entry.thickness_um,
+                    "status": entry.status,
+                    "reason": entry.reason,
+                    DUPLICATE: reason_by_row[DUPLICATE].get(key, ""),
+                    SUSPECT: reason_by_row[SUSPECT].get(key, ""),
+                }
+            )
+        columns = ["row", "measured_name", "recipe_id", THICKNESS_COLUMN, "status", "reason", DUPLICATE, SUSPECT]
+        return pd.DataFrame(rows, columns=columns)
+
+    def summary(self) -> str:
+        """A plain-text account for a person: counts, then each row that needs a look."""
+        in_dataset = self.matched
+        thickness_counts = pd.Series([e.thickness_um for e in in_dataset], dtype=float).value_counts().sort_index()
+        by_thickness = ", ".join(f"{count} at {thickness:g} µm" for thickness, count in thickness_counts.items())
+        n_rows = len(self.matched) + len(self.suggested) + len(self.unmatched)
+        n_recipes = len({e.recipe_id for e in in_dataset})
+        lines = [
+            f"{self.source}: {n_rows} measured rows; {len(in_dataset)} in the dataset "
+            f"({n_recipes} recipes; {by_thickness or 'none'}).",
+            *self.notes,
+            f"Matched by name: {len(self.matched) - len(self.accepted)}.",
+        ]
+        sections = [
+            ("Accepted suggestions", self.accepted),
+            ("Suggestions not accepted, left out", self.suggested),
+            ("Unmatched, left out", self.unmatched),
+            ("Duplicate readings, all kept", self.duplicates),
+            ("Suspect, kept as named: please check", self.suspect),
+        ]
+        for title, entries in sections:
+            lines.append(f"{title} ({len(entries)}):" if entries else f"{title}: none.")
+            lines.extend(f"  {entry.describe()}" for entry in entries)
+        unmeasured = ", ".join(self.unmeasured_recipes) or "none"
+        lines.append(f"Recipes without a measurement in the dataset: {unmeasured}.")
+        return "\n".join(lines)
+
+
+# Characters that are easily typed or read for one another in sample names.
+_LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5"})
+
+
+def _lookalike_key(key: str) -> str:
+    return key.translate(_LOOKALIKE)
+
+
+def _is_truncation(short: str, long: str) -> bool:
+    """``long`` is ``short`` with leading letters or zeros in front (``52c``/``f052c``)."""
+    return len(long) > len(short) > 0 and long.endswith(short) and re.fullmatch(r"[a-z0]+", long[: -len(short)]) is not None
+
+
+class _RecipeFinder:
+    """Finds the recipe a measured base name refers to, exactly or as a near miss.
+
+    A near miss is offered only when one recipe qualifies; the tests run in order and the
+    first that finds any candidate decides:
+
+    1. look-alike characters: 0/O, 1/I/l, 5/S (``BiVaO5`` ↔ ``BiVa05``);
+    2. truncation: one name is the other with leading letters or zeros dropped
+       (``52C`` ↔ ``F052C``).
+    """
+
+    def __init__(self, recipe_ids: Sequence[str]) -> None:
+        self.ids_by_key: dict[str, list[str]] = defaultdict(list)
+        self.ids_by_lookalike: dict[str, list[str]] = defaultdict(list)
+        for recipe_id in recipe_ids:
+            self.ids_by_key[name_key(recipe_id)].append(recipe_id)
+            self.ids_by_lookalike[_lookalike_key(name_key(recipe_id))].append(recipe_id)
+
+    def find(self, base: str) -> tuple[str | None, str, str]:
+        """``(recipe id or None, status, reason)`` for a measured base name."""
+        key = name_key(base)
+        exact = self.ids_by_key.get(key, [])
+        if len(exact) == 1:
+            same = "same name" if exact[0] == base else "same name once case, spaces, '_' and '-' are ignored"
+            return exact[0], MATCHED, same
+        if len(exact) > 1:
+            return None, UNMATCHED, f"several recipes share this name ({', '.join(exact)}); rename all but one."
+
+        near_misses = [
+            (
+                self.ids_by_lookalike.get(_lookalike_key(key), []),
+                "{base!r} and {recipe!r} differ only in look-alike characters (0/O, 1/I/l, 5/S)",
+            ),
+            (
+                [r for k, ids in self.ids_by_key.items() if _is_truncation(key, k) or _is_truncation(k, key) for r in ids],
+                "{base!r} and {recipe!r} differ only by leading letters or zeros",
+            ),
+        ]
+        for candidates, reason in near_misses:
+            if len(candidates) == 1:
+                return candidates[0], SUGGESTED, reason.format(base=base, recipe=candidates[0])
+            if len(candidates) > 1:
+                close = ", ".join(candidates)
+                return None, UNMATCHED, f"no recipe named {base!r}; several are close ({close}), so none is suggested."
+        return None, UNMATCHED, f"no recipe named {base!r} or spelled alike in the recipe table."
+
+
+# A row whose thickness differs from this many rows on each side sits inside a block of
+# the other thickness: labs measure films in blocks, so it is probably mislabeled.
+_BLOCK_HALF_WIDTH = 2
+
+
+def match_measurements(
+    measurements: pd.DataFrame,
+    recipes: pd.DataFrame,
+    colorants: Sequence[str],
+    *,
+    thickness_rule: ThicknessRule | None = None,
+    accept_suggestions: bool = False,
+    accept: Collection[str] | None = None,
+    source: str | None = None,
+) -> tuple[Dataset, MatchReport]:
+    """Join measured spectra to their recipes by name, and report how each row fared.
+
+    Each measured name is split by ``thickness_rule`` into a recipe name and a thickness.
+    The recipe name matches a recipe id when the two are equal once case, spaces, ``_``
+    and ``-`` are ignored (``PBLUE_1`` = ``PBLUE1``, ``OPTI6`` = ``OPTI 6``). A name
+    that matches none but is a near miss of exactly one id is *suggested*: it differs
+    only in look-alike characters (``BiVaO5`` / ``BiVa05``) or by leading letters or
+    zeros (``52C`` / ``F052C``). A suggestion enters the dataset only when accepted.
+
+    Parameters
+    ----------
+    measurements : pandas.DataFrame
+        As returned by :func:`read_instrument_export`: ``name``, ``row``, ``R400`` …
+        ``R700``; ``L_instrument`` … are carried along when present.
+    recipes : pandas.DataFrame
+        ``recipe_id`` and the ``colorants`` columns (wt %), as from :func:`read_recipe_table`.
+    colorants : sequence of str
+        The colorant columns of ``recipes`` to use, in model input order.
+    thickness_rule : ThicknessRule, optional
+        Default ``ThicknessRule()``: a trailing ``H`` is 12 µm, otherwise 8 µm.
+    accept_suggestions : bool
+        Accept every suggestion.
+    accept : collection of str, optional
+        Measured names (as in the export; compared ignoring case, spaces, ``_``, ``-``)
+        whose suggestion is accepted.
+    source : str, optional
+        Provenance for the ``source`` column; default ``measurements.attrs["source"]``.
+
+    Returns
+    -------
+    dataset : Dataset
+        The matched and accepted rows, in file order: ``sample_id`` (the measured name,
+        with `` (row N)`` added where one name was measured more than once),
+        ``recipe_id``, the colorants, ``thickness_um``, the bands, ``source`` and the
+        instrument's CIELAB columns when present.
+    report : MatchReport
+        Every measured row, with duplicates (one recipe measured more than once at one
+        thickness) and suspect rows (named for one thickness but inside a block of rows
+        of the other; or a name with a thickness suffix that is itself a recipe id).
+
+    Raises
+    ------
+    ValueError
+        If ``measurements`` or ``recipes`` lack the columns named above.
+    """
+    rule = thickness_rule or ThicknessRule()
+    colorants = tuple(colorants)
+    missing = [c for c in ("name", "row", *BAND_COLUMNS) if c not in measurements.columns]
+    missing += [c for c in (RECIPE_ID_COLUMN, *colorants) if c not in recipes.columns]
+    if missing:
+        raise ValueError(
+            f"match_measurements: columns {missing} are missing; "
+            "expected the frames of read_instrument_export and read_recipe_table."
+        )
+    source = source or measurements.attrs.get("source", "measurements")
+    accepted_keys = {name_key(name) for name in accept or ()}
+    recipe_ids = recipes[RECIPE_ID_COLUMN].astype(str).tolist()
+    finder = _RecipeFinder(recipe_ids)
+
+    entries = []
+    for name, row in zip(measurements["name"].astype(str), measurements["row"]):
+        base, thickness_um = rule.split(name)
+        recipe_id, status, reason = finder.find(base)
+        if status == SUGGESTED and (accept_suggestions or name_key(name) in accepted_keys):
+            status = ACCEPTED
+        entries.append(MatchEntry(name, int(row), recipe_id, thickness_um, status, reason))
+
+    report = MatchReport(
+        source=source,
+        matched=[e for e in entries if e.status in (MATCHED, ACCEPTED)],
+        suggested=[e for e in entries if e.status == SUGGESTED],
+        unmatched=[e for e in entries if e.status == UNMATCHED],
+        duplicates=_duplicates(entries),
+        suspect=_suspects(entries, rule, finder),
+    )
+    included = [position for position, e in enumerate(entries) if e.status in (MATCHED, ACCEPTED)]
+    measured_recipes = {entries[p].recipe_id for p in included}
+    report.unmeasured_recipes = [r for r in dict.fromkeys(recipe_ids) if r not in measured_recipes]
+    return _matched_dataset(measurements, recipes, colorants, entries, included, source), report
+
+
+def _reading_groups(entries: Sequence[MatchEntry]) -> dict[tuple[str, float], list[MatchEntry]]:
+    """Rows grouped by what they measure: recipe (or unmatched base name) and thickness."""
+    groups: dict[tuple[str, float], list[MatchEntry]] = defaultdict(list)
+    for entry in entries:
+        what = entry.recipe_id if entry.recipe_id is not None else f"unmatched {name_key(entry.measured_name)}"
+        groups[(what, entry.thickness_um)].append(entry)
+    return groups
+
+
+def _duplicates(entries: Sequence[MatchEntry]) -> list[MatchEntry]:
+    duplicates = []
+    for (_, thickness_um), group in _reading_groups(entries).items():
+        if len(group) < 2:
+            continue
+        what = group[0].recipe_id or group[0].measured_name
+        rows = ", ".join(str(e.row) for e in group)
+        reason = f"{len(group)} readings of {what} at {thickness_um:g} µm (rows {rows}); all kept"
+        duplicates.extend(replace(entry, status=DUPLICATE, reason=reason) for entry in group)
+    return sorted(duplicates, key=lambda e: e.row)
+
+
+def _suspects(entries: Sequence[MatchEntry], rule: ThicknessRule, finder: _RecipeFinder) -> list[MatchEntry]:
+    """Rows whose name may not say what was measured; they are kept as named."""
+    groups = _reading_groups(entries)
+    suspects = []
+    for position, entry in enumerate(entries):
+        reasons = []
+        block_reason = _block_mismatch(entries, position, groups)
+        if block_reason:
+            reasons.append(block_reason)
+        base, _ = rule.split(entry.measured_name)
+        whole_name_ids = finder.ids_by_key.get(name_key(entry.measured_name), [])
+        if base != entry.measured_name.strip() and whole_name_ids:
+            reasons.append(
+                f"the whole name is also the recipe {whole_name_ids[0]!r}; the thickness rule read it as "
+                f"{base!r} at {entry.thickness_um:g} µm. Pass a ThicknessRule if that is wrong"
+            )
+        if reasons:
+            suspects.append(replace(entry, status=SUSPECT, reason="; ".join(reasons)))
+    return suspects
+
+
+def _block_mismatch(entries: Sequence[MatchEntry], position: int, groups) -> str | None:
+    """Why the row at ``position`` looks like a film of the other thickness, or None.
+
+    Labs measure films in blocks of one thickness, so a row named for one thickness
+    between rows of the other is doubtful, but only if relabelling it would fill a gap:
+    its recipe has no reading at the other thickness (``PG1`` among the 12 µm rows, with
+    no ``PG1H`` anywhere). A recipe measured at both thicknesses in turn is not suspect.
+    """
+    entry = entries[position]
+    before = entries[max(0, position - _BLOCK_HALF_WIDTH) : position]
+    after = entries[position + 1 : position + 1 + _BLOCK_HALF_WIDTH]
+    neighbours = [*before, *after]
+    neighbour_thicknesses = {e.thickness_um for e in neighbours}
+    if len(neighbours) <= _BLOCK_HALF_WIDTH or len(neighbour_thicknesses) != 1 or entry.thickness_um in neighbour_thicknesses:
+        return None
+    other_um = neighbour_thicknesses.pop()
+    reason = (
+        f"named as {entry.thickness_um:g} µm but rows {neighbours[0].row}–{neighbours[-1].row} around it "
+        f"are all {other_um:g} µm, so it may be mislabeled"
+    )
+    if entry.recipe_id is None:
+        return reason
+    if groups.get((entry.recipe_id, other_um)):
+        return None
+    reason += f"; {entry.recipe_id} has no {other_um:g} µm reading"
+    others = [str(e.row) for e in groups[(entry.recipe_id, entry.thickness_um)] if e is not entry]
+    if others:
+        reason += f" and another {entry.thickness_um:g} µm one (row {', '.join(others)})"
+    return reason
+
+
+def _matched_dataset(measurements, recipes, colorants, entries, included, source) -> Dataset:
+    chosen = [entries[p] for p in included]
+    name_counts = pd.Series([e.measured_name for e in chosen]).value_counts()
+    sample_ids = [e.measured_name if name_counts[e.measured_name] == 1 else f"{e.measured_name} (row {e.row})" for e in chosen]
+    recipe_ids = [e.recipe_id for e in chosen]
+    # Ambiguous ids never match, so the ids that did are unique in the table.
+    concentrations = recipes.assign(**{RECIPE_ID_COLUMN: recipes[RECIPE_ID_COLUMN].astype(str)})
+    concentrations = concentrations.drop_duplicates(RECIPE_ID_COLUMN, keep=False).set_index(RECIPE_ID_COLUMN)[list(colorants)]
+
+    measured = measurements.iloc[included].reset_index(drop=True)
+    table = pd.DataFrame({SAMPLE_ID_COLUMN: sample_ids, RECIPE_ID_COLUMN: recipe_ids})
+    table[list(colorants)] = concentrations.loc[recipe_ids].to_numpy(dtype=float) if chosen else np.empty((0, len(colorants)))
+    table[THICKNESS_COLUMN] = [e.thickness_um for e in chosen]
+    table[BAND_COLUMNS] = measured[BAND_COLUMNS].to_numpy(dtype=float)
+    table[SOURCE_COLUMN] = source
+    for column in INSTRUMENT_LAB_COLUMNS:
+        if column in measured.columns:
+            table[column] = measured[column].to_numpy(dtype=float)
+    return Dataset(table, colorants, name=Path(source).stem)
+
+

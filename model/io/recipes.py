@@ -1,0 +1,114 @@
+"""Read a recipe table such as ``pp-inks/Concentrations.csv``: a recipe id, then colorants.
+
+Scales: concentrations in weight percent (0–100; ``"0.99625%"`` and ``0.99625`` mean the
+same).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from model.core.schema import RECIPE_ID_COLUMN
+from model.io.cells import read_concentrations
+from model.io.columns import column_key, strip_unit
+from model.io.matching import name_key
+from model.io.problems import ProblemLog, fail
+from model.io.text import fail_on_duplicate_columns, read_table, read_text, require_rows
+
+__all__ = ["RecipeTable", "read_recipe_table", "parse_recipe_table"]
+
+
+@dataclass(frozen=True)
+class RecipeTable:
+    """A recipe table as read: ``recipe_id`` and one column per colorant (wt %)."""
+
+    frame: pd.DataFrame
+    colorants: list[str]
+    percent_marked: bool  # a percent unit in a header or a percent sign in a value
+
+
+def read_recipe_table(path_or_buffer, *, name: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Read a recipe table such as ``pp-inks/Concentrations.csv``.
+
+    The first column holds the recipe id (any header, e.g. ``Sample ID``); every other
+    column is a colorant. A colorant's name is its header without a trailing unit:
+    ``GXT-10 (%)``, ``GXT-10 [%]``, ``GXT-10 wt%`` and ``GXT-10 %`` all name ``GXT-10``.
+    Values are weight percent, written ``0.99625%`` or ``0.99625``.
+
+    Parameters
+    ----------
+    path_or_buffer : str, path-like, bytes or file-like
+        Comma- or semicolon-separated (sniffed from the header), UTF-8 with or without a
+        byte-order mark. With ``;`` a decimal comma (``1,5%``) is accepted too.
+    name : str, optional
+        The file name used in messages.
+
+    Returns
+    -------
+    recipes : pandas.DataFrame
+        ``recipe_id`` (str), then one float column per colorant (wt %, 0–100).
+    colorants : list of str
+        The colorant names, in file order.
+
+    Raises
+    ------
+    IngestError
+        With every problem found: fewer than two columns, duplicated columns, an empty or
+        duplicated recipe id (ids that differ only in case, spaces, ``_`` or ``-`` count
+        as duplicates, because matching ignores those), a value that is not a finite
+        number from 0 to 100, or a recipe whose concentrations add up to more than 100 %.
+    """
+    text, file = read_text(path_or_buffer, name, "a recipe table")
+    table = parse_recipe_table(text, file)
+    return table.frame, table.colorants
+
+
+def parse_recipe_table(text: str, file: str) -> RecipeTable:
+    """:func:`read_recipe_table` of text already read; ``file`` names it in messages."""
+    table = read_table(text, file, "a recipe table (a recipe id column, then one column per colorant)")
+    if len(table.header) < 2:
+        fail(file, table.header_row, None, "expected a recipe id column followed by at least one colorant column (wt %).")
+    id_header, colorant_headers = table.header[0], table.header[1:]
+    colorants, units = zip(*(strip_unit(header) for header in colorant_headers))
+    for header, colorant in zip(colorant_headers, colorants):
+        if not colorant:
+            fail(file, table.header_row, header, "expected a colorant name before the unit, e.g. 'GXT-10 (%)'.")
+    fail_on_duplicate_columns(table, [id_header.casefold(), *map(column_key, colorant_headers)])
+    require_rows(table, "recipe")
+
+    log = ProblemLog(file)
+    first_row_of_key: dict[str, tuple[int, str]] = {}
+    ids, concentrations = [], []
+    percent_signs = False
+    for row, cells in table.aligned_rows(log):
+        recipe_id = cells[0].strip()
+        _check_recipe_id(log, row, id_header, recipe_id, first_row_of_key)
+        values = read_concentrations(log, row, cells[1:], colorant_headers, table.decimal_comma)
+        percent_signs = percent_signs or any(cell.strip().endswith("%") for cell in cells[1:])
+        ids.append(recipe_id)
+        concentrations.append(values)
+    log.raise_if_any()
+
+    frame = pd.DataFrame({RECIPE_ID_COLUMN: ids})
+    frame[list(colorants)] = np.asarray(concentrations, dtype=float)
+    return RecipeTable(frame, list(colorants), percent_marked=any(units) or percent_signs)
+
+
+def _check_recipe_id(log: ProblemLog, row: int, id_header: str, recipe_id: str, first_row_of_key: dict[str, tuple[int, str]]) -> None:
+    """Log an empty id, or one that matching could not tell from an earlier row's; else remember it."""
+    key = name_key(recipe_id)
+    if not recipe_id:
+        log.add(row, id_header, "expected a recipe id, the cell is empty. Fill it in or delete the row.")
+    elif key in first_row_of_key:
+        first_row, first_id = first_row_of_key[key]
+        if first_id == recipe_id:
+            same = "the same id as"
+        else:
+            same = f"the same id (ignoring case, spaces, '_' and '-') as {first_id!r} on"
+        message = f"recipe id {recipe_id!r} is {same} row {first_row}; expected each recipe once. Merge or rename the rows."
+        log.add(row, id_header, message)
+    else:
+        first_row_of_key[key] = (row, recipe_id)

@@ -1,0 +1,175 @@
+"""Read a tidy CSV: one row per measurement, as :meth:`Dataset.to_tidy_csv` writes it.
+
+Scales: concentrations in weight percent (0–100), film thickness in µm, reflectance as a
+factor (0–5, usually 0–1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
+from model.io.cells import THICKNESS, read_bands, read_concentrations
+from model.io.columns import band_columns_by_wavelength, band_wavelength, column_key, missing_bands_message, strip_unit
+from model.io.problems import ProblemLog
+from model.io.text import Table, fail_on_duplicate_columns, read_table, read_text, require_rows
+
+__all__ = ["read_tidy_csv", "parse_tidy"]
+
+_TIDY_ID_COLUMNS = (SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN)
+_KNOWN_COLUMNS = {SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, THICKNESS_COLUMN, SOURCE_COLUMN}
+_WHAT = f"a tidy measurement CSV ({', '.join(_TIDY_ID_COLUMNS)}, colorants, {THICKNESS_COLUMN}, R400 … R700)"
+
+
+def read_tidy_csv(path_or_buffer, *, name: str | None = None) -> Dataset:
+    """Read a tidy CSV: one row per measurement.
+
+    Columns ``sample_id, recipe_id, <colorants…>, thickness_um, R400 … R700`` and
+    optionally ``source``, in any order. Every other column is a colorant (wt %), named
+    by its header without a unit. :meth:`Dataset.to_tidy_csv` writes this shape.
+
+    Parameters
+    ----------
+    path_or_buffer : str, path-like, bytes or file-like
+        Comma- or semicolon-separated (sniffed), UTF-8 with or without a byte-order mark.
+    name : str, optional
+        The file name used in messages and as the dataset's name.
+
+    Returns
+    -------
+    Dataset
+        Rows in file order; ``source`` is the file name where the file has no such column.
+
+    Raises
+    ------
+    IngestError
+        With every problem found: a missing or duplicated column, no colorant column, an
+        empty or repeated ``sample_id``, an empty ``recipe_id``, one ``recipe_id`` with
+        different concentrations on different rows, a concentration that is not a
+        finite number from 0 to 100 or a recipe above 100 % in total, a thickness not
+        above 0 and below 1000 µm, a band that is not a finite number from 0 to 5.
+    """
+    text, file = read_text(path_or_buffer, name, "a tidy measurement CSV")
+    return parse_tidy(text, file)
+
+
+def parse_tidy(text: str, file: str) -> Dataset:
+    """:func:`read_tidy_csv` of text already read; ``file`` names it in messages."""
+    table = read_table(text, file, _WHAT)
+    columns = _tidy_columns(table)
+    require_rows(table, "measurement")
+
+    log = ProblemLog(file)
+    reader = _TidyRowReader(table, columns, log)
+    records = [reader.read(row, cells) for row, cells in table.aligned_rows(log)]
+    log.raise_if_any()
+
+    colorants = list(columns.colorant_positions)
+    names = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *colorants, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN]
+    frame = pd.DataFrame(records, columns=names)
+    frame[[*colorants, THICKNESS_COLUMN, *BAND_COLUMNS]] = frame[[*colorants, THICKNESS_COLUMN, *BAND_COLUMNS]].astype(float)
+    return Dataset(frame, tuple(colorants), name=Path(file).stem)
+
+
+@dataclass(frozen=True)
+class _TidyColumns:
+    """Where each column of a tidy CSV is."""
+
+    position_of: dict[str, int]  # by key: sample_id, recipe_id, thickness_um, source, R400 …
+    colorant_positions: dict[str, int]  # by colorant name (the header without its unit)
+    band_positions: dict[int, int]  # by wavelength in nm
+
+
+def _tidy_columns(table: Table) -> _TidyColumns:
+    """Tell the columns apart by header; every required column must be there, once."""
+    keys = []
+    colorant_positions: dict[str, int] = {}
+    for position, column in enumerate(table.header):
+        if column.casefold() in _KNOWN_COLUMNS:
+            keys.append(column.casefold())
+        elif band_wavelength(column) is not None:
+            keys.append(f"R{band_wavelength(column)}")
+        else:
+            keys.append(column_key(column))
+            colorant_positions[strip_unit(column)[0]] = position
+    fail_on_duplicate_columns(table, keys)
+
+    log = ProblemLog(table.file)
+    for required in (*_TIDY_ID_COLUMNS, THICKNESS_COLUMN):
+        if required not in keys:
+            log.add(table.header_row, required, f"missing column; expected {_WHAT}.")
+    band_positions = band_columns_by_wavelength(table.header)
+    missing_bands = missing_bands_message(band_positions, "R{}")
+    if missing_bands:
+        log.add(table.header_row, None, missing_bands)
+    if not colorant_positions:
+        log.add(
+            table.header_row,
+            None,
+            "no colorant column; expected at least one column of weight percent besides "
+            f"{', '.join(sorted(_KNOWN_COLUMNS))} and the bands.",
+        )
+    log.raise_if_any()
+    return _TidyColumns({key: position for position, key in enumerate(keys)}, colorant_positions, band_positions)
+
+
+@dataclass
+class _TidyRowReader:
+    """Reads the rows of one tidy CSV, logging problems, including those across rows."""
+
+    table: Table
+    columns: _TidyColumns
+    log: ProblemLog
+    sample_rows: dict[str, int] = field(default_factory=dict)
+    recipe_first_seen: dict[str, tuple[int, list]] = field(default_factory=dict)
+
+    def read(self, row: int, cells: Sequence[str]) -> list:
+        """``[sample_id, recipe_id, *concentrations, thickness, *bands, source]``, None for a bad cell."""
+        table, columns, position_of = self.table, self.columns, self.columns.position_of
+        sample_id = cells[position_of[SAMPLE_ID_COLUMN]].strip()
+        recipe_id = cells[position_of[RECIPE_ID_COLUMN]].strip()
+        self._check_ids(row, sample_id, recipe_id)
+        colorant_headers = [table.header[p] for p in columns.colorant_positions.values()]
+        concentrations = read_concentrations(
+            self.log, row, [cells[p] for p in columns.colorant_positions.values()], colorant_headers, table.decimal_comma
+        )
+        if recipe_id and None not in concentrations:
+            self._check_same_recipe(row, recipe_id, concentrations)
+        thickness, error = THICKNESS.parse(cells[position_of[THICKNESS_COLUMN]], table.decimal_comma)
+        if error:
+            self.log.add(row, table.header[position_of[THICKNESS_COLUMN]], error)
+        bands = read_bands(self.log, row, cells, table.header, columns.band_positions, table.decimal_comma)
+        source = cells[position_of[SOURCE_COLUMN]].strip() if SOURCE_COLUMN in position_of else table.file
+        return [sample_id, recipe_id, *concentrations, thickness, *bands, source]
+
+    def _check_ids(self, row: int, sample_id: str, recipe_id: str) -> None:
+        sample_header = self.table.header[self.columns.position_of[SAMPLE_ID_COLUMN]]
+        if not sample_id:
+            self.log.add(row, sample_header, "expected a sample id, the cell is empty.")
+        elif sample_id in self.sample_rows:
+            self.log.add(
+                row,
+                sample_header,
+                f"sample id {sample_id!r} is already used on row {self.sample_rows[sample_id]}; expected unique ids. "
+                f"Give repeated readings their own ids, e.g. {sample_id + '-2'!r}.",
+            )
+        else:
+            self.sample_rows[sample_id] = row
+        if not recipe_id:
+            self.log.add(row, self.table.header[self.columns.position_of[RECIPE_ID_COLUMN]], "expected a recipe id, the cell is empty.")
+
+    def _check_same_recipe(self, row: int, recipe_id: str, concentrations: list[float]) -> None:
+        # One recipe id must be one recipe: leave-recipe-out evaluation groups rows by it.
+        first_row, first_concentrations = self.recipe_first_seen.setdefault(recipe_id, (row, concentrations))
+        if not np.allclose(first_concentrations, concentrations, rtol=0, atol=1e-9):
+            self.log.add(
+                row,
+                None,
+                f"recipe {recipe_id!r} has different concentrations here than on row {first_row}; "
+                "expected one recipe per recipe_id. Give the changed recipe its own id.",
+            )

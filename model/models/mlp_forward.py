@@ -1,0 +1,147 @@
+"""The forward pass of fitted MLP heads as plain numpy, for the formulation optimiser.
+
+A head is a ``TransformedTargetRegressor`` around a ``Pipeline`` of feature map
+(``FunctionTransformer``), ``StandardScaler`` and ``MLPRegressor``, with a target
+transformer (a ``StandardScaler``, or a ``Pipeline`` of ``FunctionTransformer`` and
+``StandardScaler``) that is undone on predict.
+
+scikit-learn's ``predict`` validates its input on every call, which costs about 3 ms per
+head; the optimiser predicts thousands of tiny batches, so it would spend most of its
+time there. :func:`compile_heads` replays the same arithmetic from the fitted attributes
+(``coefs_``, ``intercepts_``, ``mean_``, ``scale_``) and checks the result against the
+heads' own ``predict`` before it is used, so a pipeline step this module does not know
+falls back to ``predict`` instead of giving a wrong colour.
+
+Scales: whatever the heads were fitted on (for Huecast, inputs are colorants in wt %
+then thickness in µm; outputs reflectance factor 0–1 or CIELAB with L* 0–100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+__all__ = ["compile_heads"]
+
+#: A batch function: a float matrix (n, inputs) in, a float matrix (n, outputs) out.
+ArrayFunction = Callable[[np.ndarray], np.ndarray]
+
+_ACTIVATIONS: dict[str, ArrayFunction] = {
+    "identity": lambda z: z,
+    "tanh": np.tanh,
+    "relu": lambda z: np.maximum(z, 0.0),
+    "logistic": lambda z: 1.0 / (1.0 + np.exp(-z)),
+}
+
+# The compiled pass must reproduce ``predict`` to rounding error; anything looser means
+# it is not the same computation.
+_TOLERANCE = 1e-9
+# Rows of the default verification probe. Its values (0–20, as wt % and µm would be) only
+# need to exercise every step; the comparison is of arithmetic, not of accuracy.
+_PROBE_ROWS = 8
+_PROBE_MAXIMUM = 20.0
+
+
+def _network_function(network: MLPRegressor) -> ArrayFunction | None:
+    """A fitted ``MLPRegressor``'s forward pass, or None for an activation not in :data:`_ACTIVATIONS`."""
+    activation = _ACTIVATIONS.get(network.activation)
+    # A Poisson loss puts an exponential on the output layer; only the linear output is replayed.
+    if activation is None or network.out_activation_ != "identity":
+        return None
+    weights, biases = network.coefs_, network.intercepts_
+
+    def forward(X: np.ndarray) -> np.ndarray:
+        for layer, (weight, bias) in enumerate(zip(weights, biases)):
+            X = X @ weight + bias
+            if layer < len(weights) - 1:
+                X = activation(X)
+        return X
+
+    return forward
+
+
+def _step_function(step, inverse: bool = False) -> ArrayFunction | None:
+    """A plain-numpy stand-in for one fitted pipeline step, or None when the step is unfamiliar.
+
+    With ``inverse`` it stands in for the step's ``inverse_transform`` instead (a target
+    transformer undone on predict); a network has no inverse.
+    """
+    if isinstance(step, FunctionTransformer):
+        function, kw_args = (step.inverse_func, step.inv_kw_args) if inverse else (step.func, step.kw_args)
+        # kw_args would have to be replayed too; such a step is left to predict.
+        return None if kw_args or function is None else function
+    if isinstance(step, StandardScaler):
+        mean = step.mean_ if step.with_mean else 0.0
+        scale = step.scale_ if step.with_std else 1.0
+        return (lambda Y: Y * scale + mean) if inverse else (lambda X: (X - mean) / scale)
+    if isinstance(step, MLPRegressor) and not inverse:
+        return _network_function(step)
+    return None
+
+
+def _compile_head(head) -> ArrayFunction | None:
+    """The forward pass of one fitted head as plain numpy, or None if its shape is unfamiliar."""
+    if not isinstance(head, TransformedTargetRegressor) or not isinstance(head.regressor_, Pipeline):
+        return None
+    forward = [_step_function(step) for _, step in head.regressor_.steps]
+    transformer = head.transformer_
+    inverse_steps = [step for _, step in transformer.steps] if isinstance(transformer, Pipeline) else [transformer]
+    inverse = [_step_function(step, inverse=True) for step in reversed(inverse_steps)]
+    functions = [*forward, *inverse]
+    if any(function is None for function in functions):
+        return None
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        for function in functions:
+            X = function(X)
+        return X
+
+    return predict
+
+
+def compile_heads(heads: Sequence, probe: np.ndarray | None = None) -> ArrayFunction | None:
+    """The mean prediction of fitted heads as one plain-numpy function, verified against ``predict``.
+
+    Parameters
+    ----------
+    heads : sequence of fitted ``TransformedTargetRegressor``
+        The ensemble members of one head (for example a model's spectral heads), all
+        taking the same inputs.
+    probe : numpy.ndarray, shape (n, inputs), optional
+        Inputs to verify the replay on; the caller's own recipes are the most telling.
+        Default: a fixed matrix of values 0–20 (as wt % and µm would be).
+
+    Returns
+    -------
+    callable or None
+        ``function(X)`` mapping a float matrix X (n, inputs), in the order the heads were
+        fitted on, to the members' mean output (n, outputs), on the scale the heads
+        predict. None when ``heads`` is empty, a step is one this module cannot replay, or
+        the replay differs from the heads' own ``predict`` on ``probe`` by more than
+        1e-9: the caller then uses ``predict``.
+
+    Examples
+    --------
+    >>> mean_reflectance = compile_heads(model.spectral_heads_)      # doctest: +SKIP
+    >>> mean_reflectance(X).shape                                     # doctest: +SKIP
+    (n, 31)
+    """
+    compiled = [_compile_head(head) for head in heads]
+    if not compiled or any(function is None for function in compiled):
+        return None
+
+    def predict(X: np.ndarray) -> np.ndarray:
+        return np.mean([function(X) for function in compiled], axis=0)
+
+    if probe is None:
+        probe = np.random.default_rng(0).uniform(0.0, _PROBE_MAXIMUM, (_PROBE_ROWS, heads[0].n_features_in_))
+    probe = np.asarray(probe, dtype=float)
+    reference = np.mean([head.predict(probe) for head in heads], axis=0)
+    if not np.allclose(predict(probe), reference, rtol=_TOLERANCE, atol=_TOLERANCE):
+        return None
+    return predict
