@@ -9,9 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from model.ops import registry
-from model.ops import review as report
 from model.ops.access import LOCAL_ADMIN, VIEWER, User
 from model.ops.passwords import verify_password
+from model.ops.training_data import find_training_data
 from model.serving import explore
 
 __all__ = [
@@ -190,7 +190,7 @@ def render_sidebar(model, card) -> None:
 @st.cache_resource(show_spinner="Loading the training measurements…", max_entries=4)
 def _training_samples(version: str, _card):
     # Keyed on the version; the card itself is not hashed (leading underscore).
-    dataset = report.find_training_dataset(_card)
+    dataset = find_training_data(_card).dataset
     return None if dataset is None else explore.TrainingSamples(dataset)
 
 

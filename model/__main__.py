@@ -26,7 +26,7 @@ def _progress(fraction: float, message: str) -> None:
 
 
 def _load_data(path: str):
-    from model.io.ingest import load_dataset
+    from model.io import load_dataset
 
     dataset, report = load_dataset(path)
     if report is not None:
@@ -69,7 +69,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from model.io.ingest import IngestError
+    from model.io import IngestError
     from model.io.safe_csv import write_csv
     from model.ops import registry
     from model.serving.batch import predict_csv
@@ -93,6 +93,7 @@ def _cmd_predict(args) -> int:
 def _cmd_report(args) -> int:
     from model.ops import registry
     from model.ops import review as report
+    from model.ops.training_data import find_training_data
 
     source = Path(args.model) if args.model else registry.settings.models_dir()
     if (source / registry.CARD_FILE).is_file():
@@ -105,7 +106,7 @@ def _cmd_report(args) -> int:
     card = registry.read_card(version, models_dir)
     out_of_fold = report.load_out_of_fold(version, models_dir)
     if out_of_fold is None:
-        dataset = report.find_training_dataset(card)
+        dataset = find_training_data(card).dataset
         if dataset is None:
             print("warning: the training data of this model cannot be found; the report shows summary figures only.", file=sys.stderr)
         else:

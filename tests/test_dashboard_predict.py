@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from model import THICKNESS_COLUMN
 from model.ops import registry
-from model.ops import review as report
+from model.ops.training_data import find_training_data
 from model.serving import explore
 
 APP_TIMEOUT_S = 60
@@ -122,7 +122,7 @@ def test_broken_champion_falls_back_to_the_last_good_champion(tmp_path, monkeypa
 
 def test_nearest_samples_are_ordered_by_scaled_recipe_distance(shipped):
     model, card = shipped
-    dataset = report.find_training_dataset(card)
+    dataset = find_training_data(card).dataset
     assert dataset is not None and dataset.fingerprint() == card.dataset["fingerprint"]
     measured = dataset.recipes.iloc[[7]]
     nearest = explore.nearest_samples(dataset, measured, model.training_range_, k=3)

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from model.io import PreparedUpload
 from model.ops import registry, retrain
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.ops.store import PreparedUpload
+from model.ops.store import MeasurementStore
+from model.ops.training_data import find_training_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,8 +72,13 @@ def test_less_champion_data_is_scored_on_the_same_folds(tiny_dataset, quick_mode
 
 
 def test_champion_training_data_is_found_by_store_version(install):
-    reference, how = retrain.champion_training_data(install["card"], install["store"])
-    assert len(reference) == 24 and "store version" in how
+    found = find_training_data(install["card"], install["store"])
+    assert len(found.dataset) == 24 and "store version" in found.description
+    assert found.dataset.fingerprint() == install["card"].dataset["fingerprint"]
+    # The same card against a store that never held its data: not found, and it says so.
+    other = MeasurementStore(install["store"].path.parent / "other.sqlite3", seed=False)
+    missing = find_training_data(install["card"], other)
+    assert missing.dataset is None and "neither" in missing.description
 
 
 # ---- the worker and real process kills -----------------------------------------------
@@ -86,7 +93,7 @@ def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, 
     assert registry.champion_version(install["models_dir"]) == install["card"].version  # never promoted
     comparison = retrain.load_comparison(job)
     assert comparison.challenger_version == status.challenger_version and comparison.champion_version == install["card"].version
-    assert "the champion's training data (store version" in comparison.protocol
+    assert "training data (store version" in comparison.protocol
     card = registry.read_card(status.challenger_version, install["models_dir"])
     assert card.dataset["store_version"] == install["store"].version() and card.dataset["n_samples"] == len(tiny_dataset)
     assert card.notes["compared_with"]["champion_version"] == install["card"].version

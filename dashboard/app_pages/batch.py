@@ -7,7 +7,7 @@ import hashlib
 import streamlit as st
 
 from dashboard import common
-from model.io.ingest import IngestError
+from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
 from model.serving import batch
 

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import common
 from model.ops import registry
 from model.ops import review as report
+from model.ops.training_data import find_training_data
 
 model, card = common.champion()
 models_dir = str(registry.settings.models_dir())
@@ -19,7 +20,7 @@ def _out_of_fold(version: str, models_dir: str):
     if saved is not None:
         return saved
     card = registry.read_card(version, models_dir)
-    dataset = report.find_training_dataset(card)
+    dataset = find_training_data(card).dataset
     return None if dataset is None else report.compute_out_of_fold(card, dataset)
 
 

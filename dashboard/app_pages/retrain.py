@@ -15,10 +15,10 @@ import streamlit as st
 from dashboard.common import clear_champion_cache, current_user
 from model.core import settings
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
-from model.io.ingest import IngestError
+from model.io import IngestError, read_upload
 from model.ops import retrain
 from model.ops.access import PermissionDenied
-from model.ops.store import MeasurementStore, StoreError, read_upload
+from model.ops.store import MeasurementStore, StoreError
 
 # Training is a worker process; the page polls its status file this often while it runs.
 POLL_SECONDS = 1.0

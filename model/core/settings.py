@@ -11,7 +11,7 @@ from pathlib import Path
 
 __all__ = ["PROJECT_ROOT", "models_dir", "data_dir", "demo_data_dir"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # model/core/settings.py -> the checkout
 
 
 def models_dir(override=None) -> Path:

@@ -53,6 +53,7 @@ from model.models.mlp import FormulationModel
 from model.ops import jobs, registry
 from model.ops.access import User, require_admin
 from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
+from model.ops.training_data import find_training_data
 
 __all__ = [
     "JOBS_FOLDER",
@@ -69,7 +70,6 @@ __all__ = [
     "active_job",
     "load_comparison",
     "compare_on_same_folds",
-    "champion_training_data",
     "promote_challenger",
     "discard_challenger",
     "rollback",
@@ -179,26 +179,6 @@ class _FittedOnReference:
         # A colorant the champion's data never had is one it cannot use: it sees 0 wt %.
         missing = [c for c in self.model_.input_columns if c not in recipes.columns]
         return self.model_.predict(recipes.assign(**{c: 0.0 for c in missing}) if missing else recipes)
-
-
-def champion_training_data(card: registry.ModelCard, store) -> tuple[Dataset | None, str]:
-    """Rebuild the champion's training data from the store, and say how it was found.
-
-    Looks up the store version on the card, then the dataset fingerprint among recorded
-    store versions (the shipped demo champion was trained on the files the store is seeded
-    from). Returns ``(None, reason)`` when neither is found.
-    """
-    store_version = card.dataset.get("store_version")
-    if store_version:
-        try:
-            return store.to_dataset(store_version), f"the champion's training data (store version {store_version[:12]})"
-        except ValueError:
-            pass
-    fingerprint = card.dataset.get("fingerprint")
-    found = store.version_for_fingerprint(fingerprint) if fingerprint else None
-    if found:
-        return store.to_dataset(found), f"the champion's training data (store version {found[:12]}, matched by dataset fingerprint)"
-    return None, "the champion's training data is not in the store"
 
 
 @dataclass(frozen=True)
@@ -497,7 +477,8 @@ def start_challenger(
         raise ValueError("fresh_search=True needs model/search.py, which this install does not have; train the champion's configuration instead.")
     reference, description = (None, "")
     if champion is not None and store is not None:
-        reference, description = champion_training_data(champion_card, store)
+        found = find_training_data(champion_card, store)
+        reference, description = found.dataset, found.description
 
     compared_with = champion_version if champion is not None else None
     return jobs.start_job(

@@ -16,7 +16,6 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -35,7 +34,6 @@ __all__ = [
     "TOLERANCE_COLOURS",
     "save_out_of_fold",
     "load_out_of_fold",
-    "find_training_dataset",
     "compute_out_of_fold",
     "AccuracySummary",
     "summarise_accuracy",
@@ -105,41 +103,6 @@ def load_out_of_fold(version: str, models_dir=None) -> pd.DataFrame | None:
     if not path.is_file():
         return None
     return pd.read_csv(path, dtype={SAMPLE_ID_COLUMN: str, RECIPE_ID_COLUMN: str})
-
-
-def find_training_dataset(card: registry.ModelCard, data_dir=None) -> Dataset | None:
-    """The data a model was trained on, if it can still be found (matched by fingerprint).
-
-    Looks in the measurement store (at the card's store version) and in the shipped demo
-    data. Returns None when neither matches the card's dataset fingerprint.
-    """
-    fingerprint = card.dataset.get("fingerprint")
-    candidates: list[Callable[[], Dataset]] = []
-    store_version = card.dataset.get("store_version")
-    if store_version:
-
-        def from_store() -> Dataset:
-            from model.ops.store import STORE_FILE, MeasurementStore
-
-            folder = settings.data_dir(data_dir)
-            return MeasurementStore(folder / STORE_FILE, seed=False).to_dataset(store_version)
-
-        candidates.append(from_store)
-
-    def from_demo() -> Dataset:
-        from model.io.ingest import load_dataset
-
-        return load_dataset(settings.demo_data_dir())[0]
-
-    candidates.append(from_demo)
-    for load in candidates:
-        try:
-            dataset = load()
-        except Exception:  # a missing store or unreadable file just means "not here"
-            continue
-        if fingerprint is None or dataset.fingerprint() == fingerprint:
-            return dataset
-    return None
 
 
 def compute_out_of_fold(card: registry.ModelCard, dataset: Dataset, *, n_splits: int = 5, seeds=(0,), progress=None) -> pd.DataFrame:

@@ -1,0 +1,75 @@
+"""Find the measurements a saved model was trained on: one resolver for every caller.
+
+A model card records the data it saw by its store version and its dataset fingerprint
+(SHA-256 of the model-relevant content, see :meth:`model.core.schema.Dataset.fingerprint`),
+never the data itself. The retrain comparison, the Overview page, the report and the
+Predict page's nearest measured recipes all rebuild that data the same way, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.core import settings
+from model.core.schema import Dataset
+from model.io import load_dataset
+from model.ops.registry import ModelCard
+from model.ops.store import STORE_FILE, MeasurementStore
+
+__all__ = ["TrainingData", "find_training_data"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What :func:`find_training_data` found: the dataset (None when nowhere) and where, in words."""
+
+    dataset: Dataset | None
+    description: str
+
+
+def _matches(dataset: Dataset, fingerprint: str | None) -> bool:
+    return fingerprint is None or dataset.fingerprint() == fingerprint
+
+
+def find_training_data(card: ModelCard, store: MeasurementStore | None = None) -> TrainingData:
+    """The data the model of ``card`` was trained on, if it can still be found.
+
+    Looks, in order, at the store version on the card, at a store version whose dataset
+    has the card's fingerprint (the shipped demo champion was trained on the files the
+    store is seeded from), and at the shipped demo data. A candidate counts only when its
+    fingerprint matches the card's, so a changed store is never mistaken for the data.
+
+    Parameters
+    ----------
+    card : ModelCard
+    store : MeasurementStore, optional
+        Default: the store under :func:`model.core.settings.data_dir`, if one exists
+        (looking never creates one).
+
+    Returns
+    -------
+    TrainingData
+        ``dataset`` is None, and ``description`` says why, when nothing matches.
+    """
+    fingerprint = card.dataset.get("fingerprint")
+    if store is None and (settings.data_dir() / STORE_FILE).is_file():
+        store = MeasurementStore(settings.data_dir() / STORE_FILE, seed=False)
+    if store is not None:
+        store_version = card.dataset.get("store_version")
+        if store_version:
+            try:
+                dataset = store.to_dataset(store_version)
+            except ValueError:  # a version this store never had: another install's model
+                dataset = None
+            if dataset is not None and _matches(dataset, fingerprint):
+                return TrainingData(dataset, f"the model's training data (store version {store_version[:12]})")
+        found = store.version_for_fingerprint(fingerprint) if fingerprint else None
+        if found:
+            return TrainingData(store.to_dataset(found), f"the model's training data (store version {found[:12]}, matched by dataset fingerprint)")
+    try:
+        demo = load_dataset(settings.demo_data_dir())[0]
+    except (OSError, ValueError):  # the demo folder was removed from this install
+        demo = None
+    if demo is not None and _matches(demo, fingerprint):
+        return TrainingData(demo, "the shipped demo data (matched by dataset fingerprint)")
+    return TrainingData(None, "the model's training data is in neither the measurement store nor the shipped demo data")
