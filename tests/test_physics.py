@@ -14,7 +14,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN
 from model.models.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
-from model.simulate.film import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
+from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
 
 NON_FLUORESCENT = tuple(c for c in DEMO_COLORANTS if c.emission is None)
 NON_FLUORESCENT_NAMES = [c.name for c in NON_FLUORESCENT]

@@ -1,4 +1,4 @@
-"""Tests for model.simulate.film: the film physics, the noise model and the demo files."""
+"""Tests for model.simulate: the film physics, the noise model and the demo files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM
-from model.simulate.film import (
+from model.simulate import (
     BACKING_REFLECTANCE,
     DEMO_COLORANTS,
     THICK_FILM_UM,
@@ -180,7 +180,7 @@ def test_committed_demo_is_what_the_simulator_writes(repo_root, demo_files):
     for key, name in (("spectra", "Spectra.csv"), ("concentrations", "Concentrations.csv")):
         committed = repo_root / "data" / "demo" / name
         assert committed.read_bytes() == demo_files[key].read_bytes(), (
-            f"{committed} is stale; run: python -m model.simulate.film --out data/demo --seed 2026"
+            f"{committed} is stale; run: python -m model.simulate --out data/demo --seed 2026"
         )
 
 
@@ -220,7 +220,7 @@ def test_recipe_table_uses_percent_strings_and_thickness_lives_in_the_names(demo
 
 
 def test_demo_loads_through_ingest(demo_files):
-    ingest = pytest.importorskip("model.io.ingest")
+    ingest = pytest.importorskip("model.io")
     dataset, report = ingest.load_dataset(demo_files["spectra"].parent)
     plan = demo_measurement_plan()
     assert len(dataset) == len(plan)
