@@ -2,7 +2,7 @@
 
 What is timed is what the Retrain page does, through the same functions:
 
-1. ``store.read_upload`` of the real export and recipe table (suggestions accepted);
+1. ``model.io.read_upload`` of the real export and recipe table (suggestions accepted);
 2. ``MeasurementStore.add`` into a fresh, empty store (one transaction);
 3. ``retrain.start_challenger`` in a worker process (spawn) with the champion's config,
    then waiting until the challenger is cross-validated, fitted, saved and compared with
@@ -39,9 +39,10 @@ def main() -> None:
     from sklearn.base import clone
 
     from model import model_from_config
+    from model.io import read_upload
     from model.ops import registry, retrain
     from model.ops.access import LOCAL_ADMIN
-    from model.ops.store import MeasurementStore, read_upload
+    from model.ops.store import MeasurementStore
 
     shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
     configured = model_from_config(shipped.kind, shipped.config)

@@ -32,7 +32,7 @@ def tiny_dataset():
     import numpy as np
     import pandas as pd
 
-    from model.simulate.film import DEMO_COLORANTS, simulate_dataset
+    from model.simulate import DEMO_COLORANTS, simulate_dataset
 
     colorants = DEMO_COLORANTS[1:4]
     rng = np.random.default_rng(11)
@@ -61,9 +61,10 @@ def tiny_install(tmp_path, monkeypatch, tiny_dataset, quick_model):
     """
     import numpy as np
 
+    from model.io import PreparedUpload
     from model.ops import registry
     from model.ops.access import LOCAL_ADMIN
-    from model.ops.store import MeasurementStore, PreparedUpload
+    from model.ops.store import MeasurementStore
 
     models_dir, data_dir = tmp_path / "models", tmp_path / "data"
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))

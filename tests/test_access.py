@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.io import PreparedUpload
 from model.ops import registry, retrain, search
 from model.ops.access import VIEWER, PermissionDenied, User
 from model.ops.passwords import hash_password
-from model.ops.store import MeasurementStore, PreparedUpload
+from model.ops.store import MeasurementStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "dashboard" / "app.py"

@@ -74,7 +74,7 @@ def test_srgb_round_trip_through_Lab():
 
 
 def test_reproduces_instrument_lab_on_real_data(real_data_dir):
-    from model.io.ingest import read_instrument_export
+    from model.io import read_instrument_export
 
     export = read_instrument_export(real_data_dir / "Spectra.csv")
     Lab = colorimetry.reflectance_to_Lab(export[BAND_COLUMNS].to_numpy(float))

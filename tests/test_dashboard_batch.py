@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model import PREDICTION_COLUMNS, THICKNESS_COLUMN
-from model.io.ingest import IngestError
+from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry
 from model.serving import batch

@@ -3,8 +3,8 @@
 Upload points and the library function behind each:
 
 - **Batch**: :func:`model.serving.batch.predict_csv` (which reads with
-  :func:`model.io.ingest.read_recipes_for_prediction`);
-- **Retrain**: :func:`model.ops.store.read_upload` (one tidy CSV, or an instrument export
+  :func:`model.io.read_recipes_for_prediction`);
+- **Retrain**: :func:`model.io.read_upload` (one tidy CSV, or an instrument export
   plus a recipe table), and the three readers it uses;
 - **Formulate**: a pasted spectrum, :meth:`model.formulation.Target.from_pasted`.
 
@@ -32,11 +32,11 @@ import pytest
 
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
 from model.formulation import SpectrumParseError, Target
-from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
+from model.io import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv, read_upload
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry
 from model.ops.access import LOCAL_ADMIN
-from model.ops.store import MeasurementStore, read_upload
+from model.ops.store import MeasurementStore
 from model.serving.batch import MAX_BATCH_ROWS, predict_csv, problems_frame
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests for model.io.ingest: the real export, matching rules, round trips and malformed files."""
+"""Tests for model.io: the real export, matching rules, round trips and malformed files."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, THICKNESS_COLUMN
-from model.io.ingest import (
+from model.io import (
     IngestError,
     Problem,
     ThicknessRule,

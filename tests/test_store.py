@@ -10,9 +10,9 @@ import pytest
 
 from model import load_dataset
 from model.core import settings
-from model.io.ingest import IngestError
+from model.io import IngestError, read_upload
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.ops.store import MeasurementStore, StoreError, open_store, read_upload
+from model.ops.store import MeasurementStore, StoreError, open_store
 
 
 def real_files(real_data_dir):

@@ -17,10 +17,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.formulation import SpectrumParseError, Target
-from model.io.ingest import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
+from model.io import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv, read_upload
 from model.ops import registry
 from model.ops.access import LOCAL_ADMIN
-from model.ops.store import read_upload
 from model.serving.batch import predict_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

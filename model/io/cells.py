@@ -23,15 +23,15 @@ from model.core.schema import WAVELENGTHS_NM
 from model.io.problems import ProblemLog
 
 __all__ = [
-    "MAX_REFLECTANCE",
-    "TOTAL_TOLERANCE",
-    "parse_number",
-    "Quantity",
     "CONCENTRATION",
+    "MAX_REFLECTANCE",
     "REFLECTANCE",
     "THICKNESS",
-    "read_concentrations",
+    "TOTAL_TOLERANCE",
+    "Quantity",
+    "parse_number",
     "read_bands",
+    "read_concentrations",
 ]
 
 #: The largest reflectance factor accepted anywhere; above it a spectrum is absurd, or in percent.

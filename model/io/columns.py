@@ -13,13 +13,13 @@ from collections.abc import Collection, Sequence
 from model.core.schema import WAVELENGTHS_NM
 
 __all__ = [
-    "strip_unit",
-    "column_key",
-    "is_thickness_header",
-    "band_wavelength",
     "band_columns_by_wavelength",
-    "missing_bands_message",
+    "band_wavelength",
+    "column_key",
     "duplicated_bands",
+    "is_thickness_header",
+    "missing_bands_message",
+    "strip_unit",
 ]
 
 _BAND_HEADER = re.compile(r"R\s*(\d{3})(?:\s*nm)?", re.IGNORECASE)

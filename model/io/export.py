@@ -19,10 +19,10 @@ from model.io.text import Table, csv_records, read_text, require_rows, sniff_del
 
 __all__ = [
     "INSTRUMENT_LAB_COLUMNS",
-    "is_instrument_export",
-    "read_instrument_export",
     "find_export_header",
+    "is_instrument_export",
     "parse_instrument_export",
+    "read_instrument_export",
 ]
 
 #: Columns of the frame returned by :func:`read_instrument_export` besides the bands.

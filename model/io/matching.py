@@ -32,15 +32,15 @@ from model.core.schema import (
 from model.io.export import INSTRUMENT_LAB_COLUMNS
 
 __all__ = [
-    "ThicknessRule",
+    "ACCEPTED",
+    "DUPLICATE",
+    "MATCHED",
+    "SUGGESTED",
+    "SUSPECT",
+    "UNMATCHED",
     "MatchEntry",
     "MatchReport",
-    "MATCHED",
-    "ACCEPTED",
-    "SUGGESTED",
-    "UNMATCHED",
-    "DUPLICATE",
-    "SUSPECT",
+    "ThicknessRule",
     "match_measurements",
     "name_key",
 ]
@@ -196,8 +196,7 @@ class MatchReport:
         n_rows = len(self.matched) + len(self.suggested) + len(self.unmatched)
         n_recipes = len({e.recipe_id for e in in_dataset})
         lines = [
-            f"{self.source}: {n_rows} measured rows; {len(in_dataset)} in the dataset "
-            f"({n_recipes} recipes; {by_thickness or 'none'}).",
+            f"{self.source}: {n_rows} measured rows; {len(in_dataset)} in the dataset ({n_recipes} recipes; {by_thickness or 'none'}).",
             *self.notes,
             f"Matched by name: {len(self.matched) - len(self.accepted)}.",
         ]

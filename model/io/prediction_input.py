@@ -127,7 +127,8 @@ def _valid_recipes(table: Table, role_of_position: Mapping[int, str], colorants:
             log.add(row, table.header[thickness_position], error)
 
     passthrough = [table.header[p] for p in passthrough_positions]
-    frame = pd.DataFrame({header: [str(columns[p][i]).strip() for i in np.flatnonzero(valid)] for header, p in zip(passthrough, passthrough_positions)})
+    valid_rows = np.flatnonzero(valid)
+    frame = pd.DataFrame({header: [str(columns[p][i]).strip() for i in valid_rows] for header, p in zip(passthrough, passthrough_positions)})
     values = pd.DataFrame(np.column_stack([concentrations, thickness])[valid], columns=[*colorants, THICKNESS_COLUMN])
     return pd.concat([frame, values], axis=1) if passthrough else values
 

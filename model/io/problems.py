@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-__all__ = ["MAX_REPORTED_PROBLEMS", "Problem", "IngestError", "ProblemLog", "fail", "count_of"]
+__all__ = ["MAX_REPORTED_PROBLEMS", "IngestError", "Problem", "ProblemLog", "count_of", "fail"]
 
 #: An error message lists at most this many problems, then says how many more there are.
 MAX_REPORTED_PROBLEMS = 50

@@ -18,7 +18,7 @@ from model.io.matching import name_key
 from model.io.problems import ProblemLog, fail
 from model.io.text import fail_on_duplicate_columns, read_table, read_text, require_rows
 
-__all__ = ["RecipeTable", "read_recipe_table", "parse_recipe_table"]
+__all__ = ["RecipeTable", "parse_recipe_table", "read_recipe_table"]
 
 
 @dataclass(frozen=True)

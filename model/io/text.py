@@ -22,14 +22,14 @@ from model.io.problems import ProblemLog, fail
 
 __all__ = [
     "Table",
-    "read_text",
-    "split_lines",
     "csv_records",
-    "sniff_delimiter",
-    "without_trailing_empty",
-    "read_table",
-    "require_rows",
     "fail_on_duplicate_columns",
+    "read_table",
+    "read_text",
+    "require_rows",
+    "sniff_delimiter",
+    "split_lines",
+    "without_trailing_empty",
 ]
 
 _SEPARATOR_LINE = re.compile(r"sep=(.)")

@@ -19,7 +19,7 @@ from model.io.columns import band_columns_by_wavelength, band_wavelength, column
 from model.io.problems import ProblemLog
 from model.io.text import Table, fail_on_duplicate_columns, read_table, read_text, require_rows
 
-__all__ = ["read_tidy_csv", "parse_tidy"]
+__all__ = ["parse_tidy", "read_tidy_csv"]
 
 _TIDY_ID_COLUMNS = (SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN)
 _KNOWN_COLUMNS = {SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, THICKNESS_COLUMN, SOURCE_COLUMN}

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from model.core.schema import Dataset
 from model.io.export import is_instrument_export, read_instrument_export
 from model.io.matching import MatchReport, match_measurements
-from model.io.problems import IngestError, Problem
+from model.io.problems import IngestError, Problem, fail
 from model.io.recipes import read_recipe_table
 from model.io.tidy import read_tidy_csv
 
-__all__ = ["PreparedUpload", "read_upload", "files_content_hash"]
+__all__ = ["PreparedUpload", "files_content_hash", "read_upload"]
 
 
 def files_content_hash(files: Sequence[tuple[str, bytes]]) -> str:
@@ -83,20 +83,25 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
     if len(files) == 1:
         return _read_tidy_upload(files)
     if len(files) != 2:
-        raise IngestError([Problem("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")])
+        fail("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")
     is_export = _export_flags(files)
     exports = [file for file, export in zip(files, is_export) if export]
     if len(exports) != 1:
         found = ", ".join(name for name, _ in exports) or "neither file"
-        raise IngestError(
-            [Problem("upload", None, None, f"expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); {found} is one. Upload the export and its recipe table.")]
+        fail(
+            "upload",
+            None,
+            None,
+            "expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); "
+            f"{found} is one. Upload the export and its recipe table.",
         )
     (export_name, export_bytes), (recipe_name, recipe_bytes) = files if is_export[0] else files[::-1]
     measurements = read_instrument_export(export_bytes, name=export_name)
     recipes, colorants = read_recipe_table(recipe_bytes, name=recipe_name)
     dataset, report = match_measurements(measurements, recipes, colorants, accept=accept, source=export_name)
     if len(dataset) == 0:
-        raise IngestError([Problem(export_name, None, None, f"no measured name matches a recipe in {recipe_name}; is it the right recipe table?\n" + report.summary())])
+        message = f"no measured name matches a recipe in {recipe_name}; is it the right recipe table?\n" + report.summary()
+        fail(export_name, None, None, message)
     accepted = tuple(entry.measured_name for entry in report.accepted)
     return PreparedUpload(dataset, report, (export_name, recipe_name), files_content_hash(files), accepted)
 
@@ -112,7 +117,8 @@ def _read_tidy_upload(files: Sequence[tuple[str, bytes]]) -> PreparedUpload:
         except IngestError:
             raise tidy_error from None  # not CSV text: the tidy reader has said so, with file and row
         if export:
-            raise IngestError([Problem(name, None, None, "this is a spectrophotometer export; upload the recipe table with it (two files).")]) from None
+            message = "this is a spectrophotometer export; upload the recipe table with it (two files)."
+            raise IngestError([Problem(name, None, None, message)]) from None
         raise
     return PreparedUpload(dataset, None, (name,), files_content_hash(files))
 

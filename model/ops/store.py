@@ -48,26 +48,15 @@ import pandas as pd
 
 from model.core import settings
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
-from model.io.ingest import (
-    IngestError,
-    MatchReport,
-    Problem,
-    is_instrument_export,
-    load_dataset,
-    match_measurements,
-    read_instrument_export,
-    read_recipe_table,
-    read_tidy_csv,
-)
+from model.io import PreparedUpload, load_dataset
+from model.io.upload import files_content_hash
 from model.ops.access import User, require_admin
 
 __all__ = [
     "STORE_FILE",
     "StoreError",
-    "PreparedUpload",
     "UploadResult",
     "MeasurementStore",
-    "read_upload",
     "open_store",
 ]
 
@@ -132,11 +121,6 @@ def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _files_hash(files: Sequence[tuple[str, bytes]]) -> str:
-    # Names and order are ignored: the same bytes under another name are the same upload.
-    return _sha256("\n".join(sorted(hashlib.sha256(content).hexdigest() for _, content in files)))
-
-
 def _concentration_pairs(row: pd.Series, colorants: Sequence[str]) -> list[list]:
     return [[name, float(row[name])] for name in colorants]
 
@@ -147,110 +131,6 @@ def _measurement_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs
     used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
     payload = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]])
     return _sha256(payload)
-
-
-# --------------------------------------------------------------------------------------
-# Reading an upload: bytes in, a Dataset and a match report out. Nothing is stored yet.
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PreparedUpload:
-    """Uploaded files read and matched, ready to be committed with :meth:`MeasurementStore.add`.
-
-    Attributes
-    ----------
-    dataset : Dataset
-        The measurements that would be stored (matched and accepted rows only).
-    report : MatchReport or None
-        The match report of an instrument export; None for a tidy CSV.
-    source_files : tuple of str
-        The uploaded file names.
-    content_hash : str
-        SHA-256 over the files' bytes (file names and order ignored).
-    accepted : tuple of str
-        Measured names whose near-miss suggestion was accepted.
-    """
-
-    dataset: Dataset
-    report: MatchReport | None
-    source_files: tuple[str, ...]
-    content_hash: str
-    accepted: tuple[str, ...] = ()
-
-
-def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] | None = None) -> PreparedUpload:
-    """Read uploaded files: an instrument export plus a recipe table, or one tidy CSV.
-
-    Parameters
-    ----------
-    files : sequence of (file name, bytes)
-        One file: a tidy CSV (``sample_id, recipe_id, <colorants…>, thickness_um,
-        R400 … R700``). Two files: a spectrophotometer export and a recipe table, in
-        either order (told apart by content).
-    accept : collection of str, optional
-        Measured names whose near-miss suggestion to accept (see
-        :func:`model.io.ingest.match_measurements`). None accepts none, so a first read
-        lists every suggestion for a person to decide.
-
-    Returns
-    -------
-    PreparedUpload
-
-    Raises
-    ------
-    IngestError
-        A file cannot be read (every problem, with file, row and column), the files are
-        not one of the two accepted shapes, or no measured name matches a recipe.
-    """
-    files = [(str(name), bytes(content)) for name, content in files]
-    if len(files) == 1:
-        name, content = files[0]
-        try:
-            dataset = read_tidy_csv(content, name=name)
-        except IngestError as tidy_error:
-            try:
-                export = is_instrument_export(content, name=name)
-            except IngestError:
-                raise tidy_error from None  # not CSV text: the tidy reader has said so, with file and row
-            if export:
-                raise IngestError([Problem(name, None, None, "this is a spectrophotometer export; upload the recipe table with it (two files).")]) from None
-            raise
-        return PreparedUpload(dataset, None, (name,), _files_hash(files))
-    if len(files) != 2:
-        raise IngestError([Problem("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")])
-    is_export = _export_flags(files)
-    exports = [file for file, export in zip(files, is_export) if export]
-    if len(exports) != 1:
-        found = ", ".join(name for name, _ in exports) or "neither file"
-        raise IngestError(
-            [Problem("upload", None, None, f"expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); {found} is one. Upload the export and its recipe table.")]
-        )
-    (export_name, export_bytes), (recipe_name, recipe_bytes) = files if is_export[0] else files[::-1]
-    measurements = read_instrument_export(export_bytes, name=export_name)
-    recipes, colorants = read_recipe_table(recipe_bytes, name=recipe_name)
-    dataset, report = match_measurements(measurements, recipes, colorants, accept=accept, source=export_name)
-    if len(dataset) == 0:
-        raise IngestError([Problem(export_name, None, None, f"no measured name matches a recipe in {recipe_name}; is it the right recipe table?\n" + report.summary())])
-    accepted = tuple(entry.measured_name for entry in report.accepted)
-    return PreparedUpload(dataset, report, (export_name, recipe_name), _files_hash(files), accepted)
-
-
-def _export_flags(files: Sequence[tuple[str, bytes]]) -> list[bool]:
-    """Which files are instrument exports, by their header row (see :func:`model.io.ingest.is_instrument_export`).
-
-    A file that is not CSV text at all (empty, binary, UTF-16, not UTF-8) is neither an
-    export nor a recipe table; the problems of every such file are raised together.
-    """
-    flags, problems = [], []
-    for name, content in files:
-        try:
-            flags.append(is_instrument_export(content, name=name))
-        except IngestError as error:
-            problems.extend(error.problems)
-    if problems:
-        raise IngestError(problems)
-    return flags
 
 
 # --------------------------------------------------------------------------------------
@@ -351,7 +231,7 @@ class MeasurementStore:
                 dataset,
                 report,
                 tuple(p.name for p in files),
-                _files_hash([(p.name, p.read_bytes()) for p in files]),
+                files_content_hash([(p.name, p.read_bytes()) for p in files]),
                 tuple(entry.measured_name for entry in report.accepted) if report else (),
             )
             self._insert(connection, prepared, SEED_UPLOADER)
@@ -539,7 +419,7 @@ class MeasurementStore:
 
         Parameters
         ----------
-        prepared : PreparedUpload, from :func:`read_upload`.
+        prepared : PreparedUpload, from :func:`model.io.read_upload`.
         user : User, must be an admin.
 
         Raises

@@ -3,7 +3,7 @@
 A batch file is validated once, at this boundary: rows with a bad cell are left out and
 each is reported (row, column, what was expected); the good rows are still predicted.
 Problems with the whole file (no thickness column, an unknown colorant, too many rows)
-raise :class:`~model.io.ingest.IngestError`, whose ``problems`` list every reason found.
+raise :class:`~model.io.IngestError`, whose ``problems`` list every reason found.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
-from model.io.ingest import IngestError, Problem, read_recipes_for_prediction
+from model.io import IngestError, Problem, read_recipes_for_prediction
 
 __all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "template_frame", "problems_frame"]
 
@@ -78,7 +78,7 @@ def predict_csv(
     source : str, path-like, bytes or file-like
         Comma- or semicolon-separated; concentrations as numbers or percent strings
         (``"12.5"`` or ``"12.5%"``, wt %), thickness in µm. See
-        :func:`model.io.ingest.read_recipes_for_prediction`.
+        :func:`model.io.read_recipes_for_prediction`.
     model : fitted FormulationModel or KubelkaMunkModel
         Anything with ``colorants_``, ``input_columns`` and ``predict``.
     name : str, optional
