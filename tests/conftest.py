@@ -52,13 +52,39 @@ def quick_model():
     return FormulationModel(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1)
 
 
-@pytest.fixture
-def tiny_install(tmp_path, monkeypatch, tiny_dataset, quick_model):
-    """A tmp install: a store holding the tiny dataset's first 24 rows and a champion trained on them.
+class Install:
+    """Where an isolated install keeps its models and its measurement store."""
 
-    The models and data folders are set through HUECAST_MODELS_DIR / HUECAST_DATA_DIR,
-    and the retrain worker runs at normal priority (the tests wait for it).
+    def __init__(self, root: Path) -> None:
+        self.models_dir = root / "models"
+        self.data_dir = root / "data"
+
+    def copy_shipped_models(self) -> Path:
+        """Put a copy of the checkout's trained_models/ (the demo champion, its search) in this install."""
+        import shutil
+
+        shutil.copytree(_REPO_ROOT / "trained_models", self.models_dir)
+        return self.models_dir
+
+
+@pytest.fixture
+def isolated_install(tmp_path, monkeypatch) -> Install:
+    """Empty models and data folders under tmp_path, named by HUECAST_MODELS_DIR and HUECAST_DATA_DIR.
+
+    Every test that runs a page, the CLI or the ops layer goes through this, so no test
+    reads or writes the checkout's trained_models/ or data/store/. Background workers
+    run at normal priority (HUECAST_RETRAIN_NICENESS=0): the tests wait for them.
     """
+    install = Install(tmp_path)
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(install.models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(install.data_dir))
+    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
+    return install
+
+
+@pytest.fixture
+def tiny_install(isolated_install, tiny_dataset, quick_model):
+    """An isolated install with a store holding the tiny dataset's first 24 rows and a champion trained on them."""
     import numpy as np
 
     from model.io import PreparedUpload
@@ -66,10 +92,7 @@ def tiny_install(tmp_path, monkeypatch, tiny_dataset, quick_model):
     from model.ops.access import LOCAL_ADMIN
     from model.ops.store import MeasurementStore
 
-    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("HUECAST_RETRAIN_NICENESS", "0")
+    models_dir, data_dir = isolated_install.models_dir, isolated_install.data_dir
     store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
     store.add(PreparedUpload(tiny_dataset.subset(np.arange(24)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
     unfitted = clone(quick_model).set_params(hidden_layer_sizes=(8,), max_iter=150)

@@ -518,8 +518,17 @@ def store(tmp_path_factory):
     return MeasurementStore(tmp_path_factory.mktemp("store") / "measurements.sqlite3", seed=False)
 
 
-def test_retrain_upload_corpus_has_at_least_50_uploads():
-    assert len(list(upload_cases())) >= 50
+def test_retrain_upload_corpus_has_at_least_50_distinct_uploads_of_every_shape():
+    uploads = list(upload_cases())
+    assert len(uploads) >= 50
+    # Distinct uploads, not one file counted many times: each (names, bytes) set occurs once.
+    assert len({tuple(sorted(files)) for files, _ in uploads}) == len(uploads)
+    # Every shape the Retrain page accepts is attacked: one tidy file, an export with a
+    # recipe table, and the wrong number of files.
+    sizes = {len(files) for files, _ in uploads}
+    assert {0, 1, 2, 3} <= sizes
+    # Each case expects a specific message, never "any error will do".
+    assert all(case.phrase and case.phrase not in (".*", ".") for _, case in uploads)
 
 
 @pytest.mark.parametrize("files, case", [pytest.param(f, c, id=f"{len(f)} files: {c.name}") for f, c in upload_cases()])
@@ -686,15 +695,10 @@ def test_match_report_and_problem_downloads_neutralise_formulas(champion):
 PAGE_SAMPLE = ["batch-empty.csv", "batch-utf16le.csv", "batch.xlsx", "batch-no-thickness.csv", "batch-cell-inf.csv", "batch-huge-field.csv"]
 
 
-def test_hostile_uploads_through_the_batch_and_retrain_pages(tmp_path, monkeypatch):
-    import shutil
-
+def test_hostile_uploads_through_the_batch_and_retrain_pages(isolated_install):
     from streamlit.testing.v1 import AppTest
 
-    models_dir, data_dir = tmp_path / "models", tmp_path / "data"
-    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(data_dir))
+    models_dir, data_dir = isolated_install.copy_shipped_models(), isolated_install.data_dir
     pages = REPO_ROOT / "dashboard" / "app_pages"
     at = AppTest.from_file(str(REPO_ROOT / "dashboard" / "app.py"), default_timeout=90).run()
     at.switch_page(str(pages / "batch.py")).run()

@@ -115,9 +115,9 @@ def test_tidy_csv_upload_round_trips_and_repeated_readings_are_kept(empty_store,
     assert result.n_added == 1 and len(empty_store.measurements("R0")) == 3
 
 
-def test_seeded_from_the_demo_data_once_and_the_demo_fingerprint_is_found(tmp_path, monkeypatch):
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path))
+def test_seeded_from_the_demo_data_once_and_the_demo_fingerprint_is_found(isolated_install):
     store = open_store()
+    assert store.path.parent == isolated_install.data_dir
     demo, _ = load_dataset(settings.demo_data_dir())
     assert store.counts()["n_included"] == len(demo) and store.uploads()["uploaded_by"].tolist() == ["demo seed"]
     assert store.to_dataset().fingerprint() == demo.fingerprint()

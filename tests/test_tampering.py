@@ -33,22 +33,20 @@ def shipped():
 
 
 @pytest.fixture
-def models_dir(tmp_path, shipped, monkeypatch):
+def models_dir(isolated_install, shipped):
     """A models directory with two promoted versions (``v1`` then ``v2``, the champion).
 
     Both hold the shipped model; their cards differ in version only, so which one is
     served is visible in the sidebar and in the returned card.
     """
     model, card = shipped
-    root = tmp_path / "models"
+    root = isolated_install.models_dir
     info = dict(card.dataset)
     for version in ("v1-good", "v2-champion"):
         registry.save_model(model, metrics=card.metrics, dataset_info=info, models_dir=root, version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             registry.promote(version, root, user=LOCAL_ADMIN)
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(root))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
     return root
 
 

@@ -335,17 +335,19 @@ class FormulationModel(ColourModel):
         """
         self.check_fitted()
         X = np.asarray(X, dtype=float)
-        spectral, lab = self._compiled_heads(X)
+        spectral, lab = self._compiled_heads()
         reflectance = spectral(X)
         if self.headline == "head":
             return reflectance, lab(X)
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
 
-    def _compiled_heads(self, probe: np.ndarray) -> tuple[Callable, Callable]:
+    def _compiled_heads(self) -> tuple[Callable, Callable]:
+        # Built once per loaded model (a cache, see __getstate__); checked against predict
+        # on compile_heads' fixed probe, and replaced by predict where the check fails.
         compiled = getattr(self, "_compiled_", None)
         if compiled is None:
             compiled = tuple(
-                compile_heads(heads, probe) or (lambda X, heads=heads: np.mean([h.predict(X) for h in heads], axis=0))
+                compile_heads(heads) or (lambda X, heads=heads: np.mean([h.predict(X) for h in heads], axis=0))
                 for heads in (self.spectral_heads_, self.lab_heads_)
             )
             self._compiled_ = compiled
