@@ -6,8 +6,11 @@ model themselves, so the model is unpickled once per process and every user shar
 
 from __future__ import annotations
 
+import warnings
+
 import streamlit as st
 
+from dashboard import state
 from model.ops import registry
 from model.ops.access import LOCAL_ADMIN, VIEWER, User
 from model.ops.passwords import verify_password
@@ -20,8 +23,6 @@ __all__ = [
     "render_sidebar",
     "current_user",
     "training_samples",
-    "swatch_html",
-    "swatch_data_uri",
     "NoChampion",
 ]
 
@@ -31,27 +32,26 @@ class NoChampion(RuntimeError):
 
 
 @st.cache_resource(show_spinner="Loading the champion model…", max_entries=4)
-def _load_version(version: str, models_dir: str):
-    # Keyed on the version (and folder): a promotion by another session changes the pointer,
+def _load_champion(pointer: str, models_dir: str):
+    # Keyed on the pointer (and folder): a promotion by another session changes the pointer,
     # so the next rerun asks for a new key and loads the new champion. Never mutate the result.
-    return registry.load_model(version, models_dir)
-
-
-def _last_good_champion(models_dir: str):
-    """The most recently promoted earlier champion that passes its hash check, or None."""
-    for version in registry.earlier_champions(models_dir):
-        try:
-            return _load_version(version, models_dir)
-        except registry.IntegrityError:
-            continue
-    return None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model, card = registry.load_champion(models_dir, fallback=True)
+    # With a fallback, the registry's last warning says why the champion was passed over.
+    fallback_reason = str(caught.pop().message) if caught and card.version != pointer else None
+    for warning in caught:  # anything else (a library version mismatch) goes to the log as before
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return model, card, fallback_reason
 
 
 def champion():
-    """The served model and its card, loaded once per version for all users.
+    """The served model and its card, loaded once per champion for all users.
 
     Reads the champion pointer on every call (one small file), so a promotion made in
-    another session is picked up on the next rerun.
+    another session is picked up on the next rerun. When the champion fails its
+    integrity check, :func:`model.ops.registry.load_champion` serves the last good one;
+    the page then shows why, and that an admin can roll back.
 
     Returns
     -------
@@ -63,19 +63,21 @@ def champion():
         No version in the models directory loads; the page has already shown an error.
     """
     models_dir = str(registry.settings.models_dir())
-    version = registry.champion_version(models_dir)
-    if version is not None:
-        try:
-            return _load_version(version, models_dir)
-        except registry.IntegrityError as error:
-            st.error(f"The champion model {version} cannot be used: {error}")
-    fallback = _last_good_champion(models_dir) if version is not None else None
-    if fallback is not None:
-        st.warning(
-            f"Showing the last good champion, {fallback[1].version}, because champion {version} failed its check. "
-            "An admin can roll back or promote another model on the Retrain page."
-        )
-        return fallback
+    pointer = registry.champion_version(models_dir)
+    try:
+        model, card, fallback_reason = _load_champion(pointer, models_dir)
+    except registry.IntegrityError as error:
+        st.error(f"The champion model {pointer} cannot be used: {error}")
+    except FileNotFoundError:
+        pass  # nothing promoted yet: said below
+    else:
+        if fallback_reason is not None:
+            st.error(f"The champion model {pointer} cannot be used: {fallback_reason}")
+            st.warning(
+                f"Showing the last good champion, {card.version}, because champion {pointer} failed its check. "
+                "An admin can roll back or promote another model on the Retrain page."
+            )
+        return model, card
     st.error(
         f"No champion model in {models_dir} can be loaded. Train and promote one with "
         "`python -m model train --data data/demo --promote`, then reload this page."
@@ -85,7 +87,7 @@ def champion():
 
 def clear_champion_cache() -> None:
     """Forget every loaded model; call after a promotion or rollback."""
-    _load_version.clear()
+    _load_champion.clear()
 
 
 # ---- sign-in (Retrain page's engineer) ----
@@ -94,7 +96,6 @@ def clear_champion_cache() -> None:
 #   or an OIDC provider for st.login ([auth] redirect_uri, cookie_secret, client_id, …)
 #      with [roles] admins = ["lead@example.com"]
 # With neither, the app is a local single user who is admin. A hash or secret is never shown.
-_SIGNED_IN_KEY = "auth_admin_signed_in"
 
 
 def _secrets_section(name: str) -> dict:
@@ -132,7 +133,7 @@ def current_user() -> User:
         admins = {str(address).strip().lower() for address in _secrets_section("roles").get("admins", [])}
         role = "admin" if email and email.lower() in admins else "viewer"
         return User(str(st.user.get("name") or email or "signed-in user"), role)
-    if st.session_state.get(_SIGNED_IN_KEY):
+    if st.session_state.get(state.SIGNED_IN):
         return User(str(_secrets_section("auth").get("admin_name", "admin")), "admin")
     return VIEWER
 
@@ -152,7 +153,7 @@ def _render_sign_in(user: User) -> None:
         return
     if user.is_admin:
         if st.button("Sign out", key="auth_sign_out"):
-            st.session_state[_SIGNED_IN_KEY] = False
+            st.session_state[state.SIGNED_IN] = False
             st.rerun()
         return
     with st.form("auth_sign_in_form", clear_on_submit=True):
@@ -160,7 +161,7 @@ def _render_sign_in(user: User) -> None:
         submitted = st.form_submit_button("Sign in as admin")
     if submitted:
         if verify_password(password, _secrets_section("auth").get("admin_password_hash", "")):
-            st.session_state[_SIGNED_IN_KEY] = True
+            st.session_state[state.SIGNED_IN] = True
             st.rerun()
         st.error("That password is not the admin password. Try again, or ask the lab lead.")
 
@@ -198,20 +199,3 @@ def training_samples(card):
     """The champion's training measurements ready for nearest-recipe look-ups
     (:class:`model.serving.explore.TrainingSamples`), or None when they cannot be found."""
     return _training_samples(card.version, card)
-
-
-def swatch_html(hex_code: str, height_px: int = 160, label: str = "") -> str:
-    """A filled rectangle of one colour, for ``st.html``."""
-    caption = f'<div style="font-size:0.85rem;margin-top:4px">{label}</div>' if label else ""
-    return (
-        f'<div style="background:{hex_code};height:{height_px}px;border-radius:8px;'
-        f'border:1px solid rgba(0,0,0,0.15)" title="{hex_code}"></div>{caption}'
-    )
-
-
-def swatch_data_uri(hex_code: str) -> str:
-    """A small SVG square of one colour as a data URI, for ``st.column_config.ImageColumn``."""
-    return (
-        "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'>"
-        f"<rect width='40' height='20' fill='%23{hex_code.lstrip('#')}'/></svg>"
-    )

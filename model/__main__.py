@@ -91,9 +91,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from model.ops import registry
-    from model.ops import review as report
-    from model.ops.training_data import find_training_data
+    from model.ops import registry, review
+    from model.presentation.report import build_report
 
     source = Path(args.model) if args.model else registry.settings.models_dir()
     if (source / registry.CARD_FILE).is_file():
@@ -104,15 +103,10 @@ def _cmd_report(args) -> int:
             print(f"error: no champion in {source}; pass --model with a model version folder, or train one first.", file=sys.stderr)
             return 2
     card = registry.read_card(version, models_dir)
-    out_of_fold = report.load_out_of_fold(version, models_dir)
+    out_of_fold = review.out_of_fold_table(card, models_dir, progress=_progress)
     if out_of_fold is None:
-        dataset = find_training_data(card).dataset
-        if dataset is None:
-            print("warning: the training data of this model cannot be found; the report shows summary figures only.", file=sys.stderr)
-        else:
-            print("No saved out-of-fold predictions; recomputing them (one cross-validation)…", file=sys.stderr)
-            out_of_fold = report.compute_out_of_fold(card, dataset, progress=_progress)
-    Path(args.out).write_text(report.build_report(card, out_of_fold, models_dir), encoding="utf-8")
+        print("warning: the training data of this model cannot be found; the report shows summary figures only.", file=sys.stderr)
+    Path(args.out).write_text(build_report(card, out_of_fold, models_dir), encoding="utf-8")
     print(f"Wrote the report of model {version} to {args.out}", file=sys.stderr)
     return 0
 

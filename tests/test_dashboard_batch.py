@@ -129,3 +129,26 @@ def test_large_batch_is_predicted_in_chunks_in_file_order(shipped, monkeypatch):
     assert sum("Predicting rows" in m for m in messages) == 3  # 10 rows in chunks of 4
     expected = model.predict(recipes).Lab
     np.testing.assert_allclose(result.table[["L", "a", "b"]].to_numpy(dtype=float), expected, atol=1e-6)
+
+
+def test_result_key_changes_with_the_file_or_the_model():
+    key = batch.result_key(b"PG,thickness_um\n1,8\n", "v1")
+    assert key == batch.result_key(b"PG,thickness_um\n1,8\n", "v1")
+    assert key != batch.result_key(b"PG,thickness_um\n1,9\n", "v1")
+    assert key != batch.result_key(b"PG,thickness_um\n1,8\n", "v2")
+
+
+def test_out_of_range_rows_are_counted_and_the_page_warns(batch_page, shipped, tmp_path):
+    model, _ = shipped
+    recipes = batch.template_frame(model)
+    recipes.loc[0, model.colorants_[0]] = model.training_range_.maximum[model.colorants_[0]] + 5
+    result = batch.predict_csv(to_csv_bytes(recipes), model)
+    assert result.n_out_of_range == 1
+    assert batch.BatchResult(result.table.head(0)).n_out_of_range == 0
+
+    source = tmp_path / "one-outside.csv"
+    recipes.to_csv(source, index=False)
+    upload(batch_page, source)
+    assert [w.value for w in batch_page.warning if "outside the training range" in w.value] == [
+        "1 recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`)."
+    ]

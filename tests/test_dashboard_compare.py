@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from model.ops import registry
+from model.ops import intake, registry
+from model.ops.store import open_store
 
 PAGE = "app_pages/compare.py"
 
@@ -83,3 +85,18 @@ def test_without_results_the_page_says_how_to_get_them(repo_root, tmp_path, monk
     app = _open(repo_root, tmp_path, monkeypatch, with_search=False)
     assert any("python -m model search" in info.value for info in app.info)
     assert not [element for element in app.dataframe if "CV mean ΔE00" in element.value.columns]
+
+
+def test_a_search_is_stale_once_the_data_differs_from_what_it_ran_on(tiny_dataset):
+    meta = {"dataset": {"name": "tiny", "fingerprint": tiny_dataset.fingerprint()}}
+    assert not intake.search_is_stale(meta, tiny_dataset)
+    assert intake.search_is_stale(meta, tiny_dataset.subset(np.arange(len(tiny_dataset) - 1)))
+    assert intake.search_is_stale({}, tiny_dataset)  # a search that names no data cannot vouch for any
+
+
+def test_the_store_snapshot_is_what_a_job_started_now_trains_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path))
+    snapshot = intake.store_snapshot()  # the default store, seeded with the demo data
+    store = open_store()
+    assert snapshot.store_version == store.version()
+    assert snapshot.dataset.fingerprint() == store.to_dataset().fingerprint()

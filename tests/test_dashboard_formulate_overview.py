@@ -6,10 +6,12 @@ import pytest
 from sklearn.base import clone
 from streamlit.testing.v1 import AppTest
 
-from model import cross_validate
+from dashboard import state
+from model import THICKNESS_COLUMN, TrainingRange, cross_validate
 from model.ops import registry
-from model.ops import review as report
+from model.ops import review
 from model.ops.access import LOCAL_ADMIN
+from model.serving import explore
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,7 @@ def models_dir(tmp_path_factory, tiny_dataset, quick_model):
     model = clone(quick_model).fit(tiny_dataset)
     info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
     card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
-    report.save_out_of_fold(evaluation, card.version, root)
+    review.save_out_of_fold(evaluation, card.version, root)
     registry.promote(card.version, root, user=LOCAL_ADMIN)
     return root
 
@@ -46,8 +48,13 @@ def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
     headers = [h.value for h in app.subheader]
     assert headers and headers[0].startswith("Recipe 1: ΔE00")
     assert len(headers) <= 2
-    assert app.success or app.warning  # reached, or an explanation of the shortfall
+    # The tiny model cannot make a film this yellow-green at L* 70 (its closest recipe is about
+    # 12 ΔE00 away), so the page must explain the shortfall, never claim success.
     result = app.session_state["formulate_result"]
+    assert not result.reachable and result.best.delta_e00 > 5
+    assert not app.success
+    assert app.warning[0].value == result.explanation
+    assert result.explanation.startswith("Not reachable within these constraints")
     app.button(key="formulate_copy_1").click().run()
     assert not app.exception
     colorant = tiny_dataset.colorants[0]
@@ -72,3 +79,20 @@ def test_overview_headline_card_and_report(app, models_dir):
     text = " ".join(m.value for m in app.markdown)
     assert registry.champion_version(models_dir) in text and "first champion" in text
     assert "ΔE00 (CIEDE2000)" in app.caption[0].value
+
+
+def test_send_recipe_to_predict_sets_the_number_boxes_only():
+    session = {"predict_pinned": []}
+    state.send_recipe_to_predict(session, {"PG": 1, THICKNESS_COLUMN: 12})
+    assert session == {"predict_pinned": [], "predict_PG": 1.0, "predict_thickness_um": 12.0}
+    assert isinstance(session["predict_PG"], float)
+    assert state.predict_input_key("PG") == "predict_PG" and state.predict_slider_key("PG") == "predict_PG_slider"
+
+
+def test_trained_thicknesses_and_parsing_chosen_ones(tiny_dataset):
+    trained = TrainingRange.from_recipes(tiny_dataset.recipes)
+    assert explore.trained_thicknesses(trained) == [8.0, 12.0]
+    assert explore.parse_thicknesses([8.0, "10.5"]) == [8.0, 10.5]
+    assert explore.parse_thicknesses([]) is None  # nothing chosen: no constraint
+    with pytest.raises(ValueError, match=r"Thicknesses must be numbers in µm; got \[8.0, 'thick'\]"):
+        explore.parse_thicknesses([8.0, "thick"])

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model import THICKNESS_COLUMN
+from model import THICKNESS_COLUMN, TrainingRange
 from model.ops import registry
 from model.ops.training_data import find_training_data
 from model.serving import explore
@@ -159,3 +160,47 @@ def test_the_page_states_the_prediction_uncertainty(app, shipped):
         f"Uncertainty: the measured colour should lie within about ΔE00 {expected:.1f} of this prediction "
         "(on recipes the model never saw, about two in three real errors fell inside such a band)."
     ]
+
+
+def test_a_broken_champion_with_no_earlier_one_stops_every_page_with_errors(tmp_path, monkeypatch, repo_root, shipped):
+    _, card = shipped
+    shutil.copytree(registry.settings.models_dir() / card.version, tmp_path / card.version)
+    with open(tmp_path / card.version / "model.joblib", "ab") as handle:
+        handle.write(b"tampered")
+    (tmp_path / "CHAMPION").write_text(card.version + "\n")
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(tmp_path))
+
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(f"The champion model {card.version} cannot be used" in e and "modified after it was saved" in e for e in errors)
+    assert any(e.startswith(f"No champion model in {tmp_path} can be loaded") for e in errors)
+    assert not at.warning and not at.metric  # no page ran
+
+
+def _two_colorant_model():
+    """Just what the input policy reads: two colorants and a training range (wt %, µm)."""
+    trained = TrainingRange(minimum={"A": 0.0, "B": 0.5, THICKNESS_COLUMN: 8.0}, maximum={"A": 20.0, "B": 70.0, THICKNESS_COLUMN: 12.0})
+    return SimpleNamespace(colorants_=("A", "B"), training_range_=trained)
+
+
+def test_input_bounds_allow_half_again_the_trained_range_rounded_up():
+    bounds = explore.input_bounds(_two_colorant_model())
+    assert list(bounds) == ["A", "B", THICKNESS_COLUMN]
+    assert bounds["A"] == (0.0, 30.0, 0.05)  # 1.5 × 20 = 30
+    assert bounds["B"] == (0.0, 100.0, 0.05)  # 1.5 × 70 = 105, but never above 100 wt %
+    assert bounds[THICKNESS_COLUMN] == (4.0, 20.0, 0.1)  # from half of 8 µm to 1.5 × 12 = 18, rounded up to 20
+    low, high, step = bounds["A"]
+    assert (low, high, step) == (bounds["A"].minimum, bounds["A"].maximum, bounds["A"].step)
+
+
+def test_default_recipe_is_the_first_colorant_at_half_its_maximum():
+    assert explore.default_recipe(_two_colorant_model()) == {"A": 10.0, "B": 0.5, THICKNESS_COLUMN: 10.0}
+
+
+def test_describe_recipe_and_untrusted_uncertainty():
+    assert explore.describe_recipe({"A": 1.5, "B": 0.0, THICKNESS_COLUMN: 8.0}, ["A", "B"]) == "A 1.5%"
+    assert explore.describe_recipe({"A": 0.0, "B": 0.0}, ["A", "B"]) == "no colorant"
+    assert explore.is_untrusted(explore.UNTRUSTED_UNCERTAINTY + 0.1)
+    assert not explore.is_untrusted(explore.UNTRUSTED_UNCERTAINTY) and not explore.is_untrusted(float("nan"))

@@ -14,8 +14,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.ops import registry, retrain
+from model.core import settings
+from model.io import read_upload
+from model.ops import intake, registry, retrain
+from model.ops.access import LOCAL_ADMIN
 from model.ops.passwords import hash_password
+from model.ops.store import STORE_FILE, open_store
 
 APP_TIMEOUT_S = 60
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
@@ -32,6 +36,14 @@ def hosted(tiny_install, monkeypatch, tiny_dataset):
     new_rows = io.BytesIO()
     tiny_dataset.subset(np.arange(24, len(tiny_dataset))).to_tidy_csv(new_rows)
     return {**tiny_install, "champion": tiny_install["card"].version, "upload": new_rows.getvalue()}
+
+
+def demo_with_a_look_alike_recipe_id() -> list[tuple[str, bytes]]:
+    """The demo export and recipe table, with recipe FY10 renamed FYl0: its two measured
+    names (FY10, FY10H) become near-miss suggestions."""
+    demo = settings.demo_data_dir()
+    recipes = (demo / "Concentrations.csv").read_text(encoding="utf-8").replace("FY10,", "FYl0,", 1)
+    return [("Spectra.csv", (demo / "Spectra.csv").read_bytes()), ("Concentrations.csv", recipes.encode("utf-8"))]
 
 
 def app_with_password_secrets() -> AppTest:
@@ -130,3 +142,71 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
     np.testing.assert_array_equal(restored.predict(tiny_dataset.recipes).reflectance, hosted["model"].predict(tiny_dataset.recipes).reflectance)
     np.testing.assert_array_equal(restored.predict(tiny_dataset.recipes).Lab, hosted["model"].predict(tiny_dataset.recipes).Lab)
     assert [entry["action"] for entry in registry.promotion_history(hosted["models_dir"])][-2:] == ["promote", "rollback"]
+
+
+def test_review_upload_applies_only_the_accepted_suggestions(tmp_path):
+    store = open_store(tmp_path, seed=False)
+    assert store.path == tmp_path / STORE_FILE
+    offered = []
+
+    def choose(suggestions):
+        offered.extend(entry.measured_name for entry in suggestions)
+        return ["FY10"]
+
+    upload = intake.review_upload(demo_with_a_look_alike_recipe_id(), store, choose=choose)
+    assert offered == ["FY10", "FY10H"]
+    assert [entry.measured_name for entry in upload.suggestions] == ["FY10", "FY10H"]
+    assert upload.prepared.accepted == ("FY10",)
+    assert [entry.measured_name for entry in upload.left_out] == ["FY10H"]  # not accepted: left out, and said so
+    assert (upload.n_new, upload.n_already_stored) == (104, 0)
+    assert "FY10" in set(upload.new_spectra["sample_id"]) and list(upload.new_spectra.columns[:2]) == ["sample_id", "R400"]
+    assert upload.n_duplicates == len(upload.prepared.report.duplicates) > 0
+
+    without = intake.review_upload(demo_with_a_look_alike_recipe_id(), store)  # nobody asked: nothing accepted
+    assert without.n_new == 103 and len(without.left_out) == 2
+
+
+def test_review_upload_counts_what_the_store_already_holds(tmp_path, tiny_dataset):
+    def tidy_csv(rows) -> list[tuple[str, bytes]]:
+        text = io.BytesIO()
+        tiny_dataset.subset(rows).to_tidy_csv(text)
+        return [("rows.csv", text.getvalue())]
+
+    store = open_store(tmp_path, seed=False)
+    store.add(read_upload(tidy_csv(np.arange(16))), user=LOCAL_ADMIN)
+    offered = []
+    upload = intake.review_upload(tidy_csv(np.arange(8, 24)), store, choose=lambda found: offered.append(found) or [])
+    assert offered == [[]]  # a tidy CSV has no match report, so nothing to accept
+    assert (upload.n_new, upload.n_already_stored, upload.n_recipes) == (8, 8, 8)
+    assert upload.new_spectra["sample_id"].tolist() == list(tiny_dataset.sample_ids[16:24])
+    assert upload.left_out == [] and upload.suspect == [] and upload.n_duplicates == 0
+
+
+def test_store_listing_snapshot_and_upload_labels(tiny_install):
+    store = tiny_install["store"]
+    all_ids = store.measurements()["measurement_id"].tolist()
+    store.exclude(all_ids[:2], user=LOCAL_ADMIN, reason="test")
+    listing = intake.store_listing(store)
+    assert listing.excluded_ids == all_ids[:2] and listing.included_ids == all_ids[2:]
+    assert "R400" not in listing.table.columns and {"measurement_id", "included", "recipe_id"} <= set(listing.table.columns)
+    one_recipe = intake.store_listing(store, "R3")
+    assert set(one_recipe.table["recipe_id"]) == {"R3"} and len(one_recipe.table) == 2
+
+    snapshot = intake.store_snapshot(store)
+    assert len(snapshot.dataset) == 22 and snapshot.store_version == store.version()
+    assert intake.upload_labels(store.uploads()) == {1: "#1: first.csv"}
+
+
+def test_retrain_page_offers_each_near_miss_and_leaves_out_an_unticked_one(hosted):
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S)
+    at.run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.get("file_uploader")[0].set_value([(name, content, "text/csv") for name, content in demo_with_a_look_alike_recipe_id()])
+    at.run()
+    assert not at.exception, at.exception
+    assert [box.key for box in at.checkbox] == ["retrain_accept_0", "retrain_accept_1"] and all(box.value for box in at.checkbox)
+    assert {m.label: m.value for m in at.metric}["Unmatched (left out)"] == "0"
+    at.checkbox(key="retrain_accept_1").uncheck().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Measurements to store"], metrics["Unmatched (left out)"]) == ("104", "1")
+    assert any(w.value.startswith("Left out: FY10H") for w in at.warning)

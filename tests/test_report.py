@@ -1,4 +1,5 @@
-"""The stakeholder report: out-of-fold table, plain-words summary, HTML, CLI and browser."""
+"""The stakeholder report: out-of-fold table, plain-words summary, HTML, CLI and browser;
+and the admin's review of a challenger and of the model history (model.ops.review)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from sklearn.base import clone
 from model import cross_validate
 from model.__main__ import main as cli
 from model.ops import registry
-from model.ops import review as report
+from model.ops import review
 from model.ops.access import LOCAL_ADMIN
+from model.ops.training_data import TrainingData
+from model.presentation.report import build_report
+from model.presentation.swatches import swatch_grid_html
 
 
 @pytest.fixture(scope="module")
@@ -26,49 +30,89 @@ def models_dir(tmp_path_factory, tiny_dataset, quick_model):
     worse = {**evaluation.metrics, "delta_e00_median_headline": evaluation.metrics["delta_e00_median_headline"] + 1.0}
     first = registry.save_model(model, metrics=worse, dataset_info=info, models_dir=root, version="v1")
     second = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root, version="v2")
-    report.save_out_of_fold(evaluation, second.version, root)
+    review.save_out_of_fold(evaluation, second.version, root)
     registry.promote(first.version, root, user=LOCAL_ADMIN)
     registry.promote(second.version, root, user=LOCAL_ADMIN)
     return root
 
 
 def test_out_of_fold_round_trip(models_dir):
-    table = report.load_out_of_fold("v2", models_dir)
+    table = review.load_out_of_fold("v2", models_dir)
     assert table is not None and {"delta_e00", "sample_id", "L_measured", "seed"} <= set(table.columns)
-    assert report.load_out_of_fold("v1", models_dir) is None
+    assert review.load_out_of_fold("v1", models_dir) is None
     with pytest.raises(FileNotFoundError, match="save the model first"):
-        report.save_out_of_fold(None, "v9", models_dir)
+        review.save_out_of_fold(None, "v9", models_dir)
 
 
 def test_summary_counts_shares_under_1_and_2(models_dir):
     card = registry.read_card("v2", models_dir)
     table = pd.DataFrame({"sample_id": list("abcd"), "recipe_id": list("aabb"), "delta_e00": [0.5, 0.9, 1.5, 3.0]})
-    summary = report.summarise_accuracy(card, table)
+    summary = review.summarise_accuracy(card, table)
     assert (summary.n_recipes, summary.n_measurements) == (2, 4)
     assert summary.share_under_1 == 0.5 and summary.share_under_2 == 0.75
     assert summary.median_delta_e00 == pytest.approx(1.2)
     assert "On 2 recipes the model never saw, the median colour error was 1.20 ΔE00, with 50 % under 1.0" in summary.sentence
-    fallback = report.summarise_accuracy(card, None)
+    fallback = review.summarise_accuracy(card, None)
     assert fallback.share_under_1 is None and fallback.median_delta_e00 == pytest.approx(card.metrics["delta_e00_median_headline"])
 
 
 def test_tolerance_bands_at_their_edges():
-    assert list(report.tolerance_band([0.0, 0.999, 1.0, 1.999, 2.0, 9.0])) == ["green", "green", "amber", "amber", "red", "red"]
+    assert list(review.tolerance_band([0.0, 0.999, 1.0, 1.999, 2.0, 9.0])) == ["green", "green", "amber", "amber", "red", "red"]
 
 
 def test_swatch_table_worst_first_one_row_per_sample(models_dir):
-    table = report.swatch_table(report.load_out_of_fold("v2", models_dir))
+    table = review.swatch_table(review.load_out_of_fold("v2", models_dir))
     assert table["sample_id"].is_unique
     assert np.all(np.diff(table["delta_e00"]) <= 0)
     assert table["measured_hex"].str.fullmatch(r"#[0-9a-f]{6}").all()
-    html = report.swatch_grid_html(table)
+    html = swatch_grid_html(table)
     assert html.count('class="hc-tile"') == len(table)
 
 
+def test_out_of_fold_table_prefers_the_saved_table(models_dir, monkeypatch):
+    def no_search(card):
+        raise AssertionError("a saved table must be used without looking for the training data")
+
+    monkeypatch.setattr(review, "find_training_data", no_search)
+    calls = []
+    table = review.out_of_fold_table(registry.read_card("v2", models_dir), models_dir, progress=lambda *call: calls.append(call))
+    pd.testing.assert_frame_equal(table, review.load_out_of_fold("v2", models_dir))
+    assert calls == []
+
+
+def test_out_of_fold_table_recomputes_from_the_training_data(models_dir, monkeypatch, tiny_dataset):
+    card = registry.read_card("v1", models_dir)  # no saved table
+    monkeypatch.setattr(review, "find_training_data", lambda found: TrainingData(tiny_dataset, "test"))
+    calls = []
+    table = review.out_of_fold_table(card, models_dir, progress=lambda fraction, message: calls.append((fraction, message)))
+    assert calls[0] == (0.0, review.RECOMPUTING_MESSAGE)
+    # One seed of leave-recipe-out CV: every measurement predicted once, by a model that never saw its recipe.
+    assert sorted(table["sample_id"]) == sorted(tiny_dataset.sample_ids)
+    assert table["delta_e00"].notna().all()
+
+
+def test_out_of_fold_table_is_none_without_table_or_data(models_dir, monkeypatch):
+    monkeypatch.setattr(review, "find_training_data", lambda card: TrainingData(None, "nowhere"))
+    calls = []
+    assert review.out_of_fold_table(registry.read_card("v1", models_dir), models_dir, progress=lambda *call: calls.append(call)) is None
+    assert calls == []
+
+
+def test_recipe_wins_counts_every_side_even_when_it_wins_nothing():
+    per_recipe = pd.DataFrame({"recipe_id": list("abcd"), "winner": ["challenger", "challenger", "tie", "challenger"]})
+    assert review.recipe_wins(per_recipe) == {"challenger": 3, "champion": 0, "tie": 1}
+
+
+def test_rollback_choices_are_the_newest_versions_but_the_champion():
+    history = pd.DataFrame({"version": ["v4", "v3", "v2", "v1"], "status": ["challenger", "champion", "earlier champion", "earlier champion"]})
+    assert review.rollback_choices(history, 3)["version"].tolist() == ["v4", "v2"]
+    assert review.rollback_choices(history, 1)["version"].tolist() == ["v4"]
+
+
 def test_comparison_with_previous_champion(models_dir):
-    sentence = report.previous_champion_comparison(registry.read_card("v2", models_dir), models_dir)
+    sentence = review.previous_champion_comparison(registry.read_card("v2", models_dir), models_dir)
     assert "previous champion (v1" in sentence and "lower median colour error" in sentence
-    assert "first champion" in report.previous_champion_comparison(registry.read_card("v1", models_dir), models_dir)
+    assert "first champion" in review.previous_champion_comparison(registry.read_card("v1", models_dir), models_dir)
 
 
 def test_cli_report_is_self_contained(models_dir, tmp_path):
@@ -80,6 +124,15 @@ def test_cli_report_is_self_contained(models_dir, tmp_path):
     assert len(text) > 1_000_000
 
 
+def test_cli_report_without_out_of_fold_data_shows_summary_figures_only(models_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(review, "find_training_data", lambda card: TrainingData(None, "nowhere"))
+    out = tmp_path / "summary.html"
+    assert cli(["report", "--out", str(out), "--model", str(models_dir / "v1")]) == 0
+    assert "the report shows summary figures only" in capsys.readouterr().err
+    text = out.read_text(encoding="utf-8")
+    assert "only its summary figures are shown" in text and 'class="hc-tile"' not in text
+
+
 def test_report_opens_in_headless_chromium(models_dir, tmp_path):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
@@ -87,7 +140,7 @@ def test_report_opens_in_headless_chromium(models_dir, tmp_path):
 
     out = tmp_path / "report.html"
     card = registry.read_card("v2", models_dir)
-    out.write_text(report.build_report(card, report.load_out_of_fold("v2", models_dir), models_dir), encoding="utf-8")
+    out.write_text(build_report(card, review.load_out_of_fold("v2", models_dir), models_dir), encoding="utf-8")
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
     with sync_playwright() as playwright:

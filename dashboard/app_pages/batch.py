@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import streamlit as st
 
 from dashboard import common
 from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
+from model.presentation.swatches import with_swatch_column
 from model.serving import batch
 
 RESULT_KEY = "batch_result"
@@ -39,7 +38,7 @@ if upload is None:
 
 content = upload.getvalue()
 # The result is kept per file content and model, so widget reruns do not predict again.
-result_id = (hashlib.sha256(content).hexdigest(), card.version)
+result_id = batch.result_key(content, card.version)
 stored = st.session_state.get(RESULT_KEY)
 if stored is None or stored[0] != result_id:
     progress_bar = st.progress(0.0, text="Reading and checking the file…")
@@ -71,13 +70,10 @@ else:
 
 table = outcome.table
 if len(table):
-    n_out_of_range = int(table["out_of_range"].sum())
-    if n_out_of_range:
-        st.warning(f"{n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`).")
-    shown = table.head(SHOWN_ROWS).copy()
-    shown.insert(0, "swatch", shown["hex"].map(common.swatch_data_uri))
+    if outcome.n_out_of_range:
+        st.warning(f"{outcome.n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`).")
     st.dataframe(
-        shown,
+        with_swatch_column(table, SHOWN_ROWS),
         key="batch_predictions",
         hide_index=True,
         column_config={

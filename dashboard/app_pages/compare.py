@@ -1,45 +1,25 @@
 """Compare: the hyperparameter search's top 10, baseline against optimised, and the physics row.
 
 UI only: the search, its persisted results, the comparison table, background jobs and
-promotion live in ``model.ops.search``. Every figure shown was measured on recipes the
+promotion live in ``model.ops.search``; the store's current data and whether the shown
+search ran on it in ``model.ops.intake``; the figures in ``model.presentation``. Every figure shown was measured on recipes the
 model did not train on: CV on the training recipes ranks, the held-out test recipes report.
 """
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 from dashboard.common import clear_champion_cache, current_user
 from model.io.safe_csv import to_csv_bytes
-from model.ops import search
+from model.ops import intake, search
 from model.ops.access import PermissionDenied
+from model.ops.store import StoreError
+from model.presentation import figures
+from model.presentation.tables import search_top_table
 
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
-
-TOP_COLUMNS = {
-    "rank": "rank",
-    "candidate": "trial",
-    "layers": "layers",
-    "activation": "activation",
-    "solver": "solver",
-    "alpha": "alpha (L2)",
-    "learning_rate_init": "learning rate",
-    "batch_size": "batch",
-    "n_ensemble": "ensemble size",
-    "input_transform": "inputs",
-    "spectral_target": "spectral target",
-    "max_iter": "max iterations",
-    "n_parameters": "parameters",
-    "cv_delta_e00_mean_headline": "CV mean ΔE00",
-    "test_delta_e00_mean_headline": "test mean ΔE00",
-    "test_delta_e00_p95_headline": "test p95 ΔE00",
-    "test_spectral_mae": "test spectral MAE",
-    "test_spectral_r2": "test spectral R²",
-    "fit_seconds": "fit time (s)",
-}
 
 user = current_user()
 st.title("Compare configurations")
@@ -72,9 +52,8 @@ if result is not None:
     )
 
     st.header(f"Top {len(result.top())} configurations")
-    top = result.top()[list(TOP_COLUMNS)].rename(columns=TOP_COLUMNS)
     st.dataframe(
-        top,
+        search_top_table(result.top()),
         hide_index=True,
         key="compare_top_table",
         column_config={
@@ -103,45 +82,13 @@ if result is not None:
     )
 
     st.header("Score against size")
-    trials = result.trials
-    figure = go.Figure()
-    for solver, group in trials.groupby("solver"):
-        figure.add_scatter(
-            x=group["n_parameters"], y=group["cv_delta_e00_mean_headline"], mode="markers", name=f"trials ({solver})",
-            text=group["candidate"] + " · " + group["layers"].astype(str), hovertemplate="%{text}<br>%{x} parameters<br>CV ΔE00 %{y:.2f}<extra></extra>",
-        )
-    for name, symbol in ((search.BASELINE, "diamond"), (search.PHYSICS, "x")):
-        row = result.row(name)
-        figure.add_scatter(x=[row["n_parameters"]], y=[row["cv_delta_e00_mean_headline"]], mode="markers", name=name, marker={"symbol": symbol, "size": 12})
-    figure.update_layout(height=380, margin={"t": 20})
-    figure.update_xaxes(type="log", title="trainable parameters (count, log scale)")
-    figure.update_yaxes(type="log", title="CV mean ΔE00 (CIEDE2000, log scale)")
-    st.plotly_chart(figure, key="compare_score_chart")
+    st.plotly_chart(figures.score_against_size_figure(result.trials, result.references), key="compare_score_chart")
 
     st.header("One configuration on the test recipes")
     reported = [*result.top()["candidate"], search.BASELINE, search.PHYSICS]
     candidate = st.selectbox("Configuration", reported, key="compare_candidate")
-    predictions = result.predictions(candidate)
-    parity = make_subplots(rows=1, cols=3, subplot_titles=("L*", "a*", "b*"))
-    for column, axis in enumerate("Lab", start=1):
-        measured, predicted = predictions[f"{axis}_measured"], predictions[f"{axis}_predicted"]
-        low, high = float(min(measured.min(), predicted.min())), float(max(measured.max(), predicted.max()))
-        parity.add_scatter(x=measured, y=predicted, mode="markers", text=predictions["sample_id"], showlegend=False, row=1, col=column,
-                           hovertemplate="%{text}<br>measured %{x:.1f}<br>predicted %{y:.1f}<extra></extra>")
-        parity.add_scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, showlegend=False, row=1, col=column)
-        unit = "(0–100)" if axis == "L" else "(CIELAB units)"
-        parity.update_xaxes(title=f"measured {axis}* {unit}", row=1, col=column)
-        parity.update_yaxes(title=f"predicted {axis}* {unit}", row=1, col=column)
-    parity.update_layout(height=360, margin={"t": 40})
-    st.plotly_chart(parity, key="compare_parity_chart")
-
-    per_recipe = result.per_recipe(candidate)
-    bars = go.Figure(go.Bar(x=per_recipe["recipe_id"], y=per_recipe["delta_e00"]))
-    bars.add_hline(y=1.0, line_dash="dot", annotation_text="ΔE00 1: barely visible")
-    bars.update_layout(height=320, margin={"t": 20})
-    bars.update_xaxes(title="test recipe")
-    bars.update_yaxes(title="mean ΔE00 (CIEDE2000)")
-    st.plotly_chart(bars, key="compare_recipe_chart")
+    st.plotly_chart(figures.parity_figure(result.predictions(candidate)), key="compare_parity_chart")
+    st.plotly_chart(figures.recipe_errors_figure(result.per_recipe(candidate)), key="compare_recipe_chart")
 
     st.download_button(
         "Download every trial (CSV)", to_csv_bytes(result.all_rows()), file_name=f"search-{result.run_id}.csv", mime="text/csv", key="compare_download"
@@ -179,13 +126,11 @@ if user.is_admin:
         n_trials = st.number_input("Trials", min_value=1, max_value=500, value=search.DEFAULT_TRIALS, key="compare_trials")
         seed = st.number_input("Seed", min_value=0, value=0, key="compare_seed")
         if st.button("Start search", key="compare_start", disabled=running is not None):
-            from model.ops.store import open_store
-
-            store = open_store()
             try:
-                st.session_state["compare_job"] = search.start_search_job(store.to_dataset(), user=user, n_trials=int(n_trials), seed=int(seed))
+                dataset = intake.store_snapshot().dataset
+                st.session_state["compare_job"] = search.start_search_job(dataset, user=user, n_trials=int(n_trials), seed=int(seed))
                 st.rerun()
-            except (PermissionDenied, search.SearchBusy) as error:
+            except (PermissionDenied, search.SearchBusy, StoreError) as error:
                 st.error(str(error))
     with right:
         st.subheader("Promote")
@@ -195,14 +140,13 @@ if user.is_admin:
             choice = st.selectbox("Configuration to promote", [*result.top()["candidate"], search.BASELINE], key="compare_promote_candidate")
             st.caption("Fits it on all of the data the search used (full leave-recipe-out CV first), saves a new version and makes it the champion.")
             if st.button("Train and promote", key="compare_promote", disabled=running is not None):
-                from model.ops.store import open_store
-
-                store = open_store()
-                dataset = store.to_dataset()
-                if dataset.fingerprint() != result.meta["dataset"]["fingerprint"]:
-                    st.warning("The measurement store has changed since this search; the configuration is trained on the current data.")
                 try:
-                    st.session_state["compare_job"] = search.start_promotion_job(run_dir, choice, dataset, user=user, store_version=store.version())
+                    snapshot = intake.store_snapshot()
+                    if intake.search_is_stale(result.meta, snapshot.dataset):
+                        st.warning("The measurement store has changed since this search; the configuration is trained on the current data.")
+                    st.session_state["compare_job"] = search.start_promotion_job(
+                        run_dir, choice, snapshot.dataset, user=user, store_version=snapshot.store_version
+                    )
                     st.rerun()
                 except (PermissionDenied, search.SearchBusy, ValueError) as error:
                     st.error(str(error))

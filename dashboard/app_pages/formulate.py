@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import common
-from model import THICKNESS_COLUMN, WAVELENGTHS_NM
+from dashboard import common, state
+from model import THICKNESS_COLUMN
 from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
 from model.io.safe_csv import to_csv_bytes
+from model.presentation import figures
+from model.presentation.swatches import swatch_pair_html
+from model.serving import explore
 
 RESULT_KEY = "formulate_result"
 TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
@@ -63,28 +65,19 @@ def _read_constraints() -> Constraints:
                 help=f"Trained up to {trained.maximum[name]:g} wt %; above that the recipe is flagged.",
             )
         max_total = st.number_input("Maximum total (wt %; 0 means no limit)", 0.0, 100.0, 0.0, key="formulate_max_total")
-        offered = sorted({trained.minimum[THICKNESS_COLUMN], trained.maximum[THICKNESS_COLUMN]})
+        offered = explore.trained_thicknesses(trained)
         thicknesses = st.multiselect("Allowed thicknesses (µm)", offered, default=offered, key="formulate_thicknesses", accept_new_options=True)
     try:
-        thicknesses_um = [float(t) for t in thicknesses] or None
-    except ValueError:
-        st.error(f"Thicknesses must be numbers in µm; got {thicknesses}.")
+        thicknesses_um = explore.parse_thicknesses(thicknesses)
+    except ValueError as error:
+        st.error(str(error))
         thicknesses_um = None
     return Constraints(colorants=allowed, minimum=minimum, maximum=maximum, max_total=max_total or None, thicknesses_um=thicknesses_um)
 
 
-def _swatch_pair(target_hex: str, predicted_hex: str) -> str:
-    return (
-        "<div style='display:flex;height:70px;border-radius:6px;overflow:hidden;border:1px solid #ccc'>"
-        f"<div style='flex:1;background:{target_hex}'></div><div style='flex:1;background:{predicted_hex}'></div></div>"
-        "<div style='display:flex;font-size:12px;color:#666'><div style='flex:1'>target</div><div style='flex:1'>predicted</div></div>"
-    )
-
-
 def _copy_to_predict(recipe: dict) -> None:
-    for name, value in recipe.items():
-        st.session_state[f"predict_{name}"] = float(value)
-    st.switch_page("app_pages/predict.py")
+    state.send_recipe_to_predict(st.session_state, recipe)
+    st.switch_page(state.PREDICT_PAGE)
 
 
 st.title("Formulate a recipe for a target colour")
@@ -115,11 +108,11 @@ if result is not None:
         st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.2f}")
         left, middle, right = st.columns([2, 2, 3])
         with left:
-            st.html(_swatch_pair(result.target.hex, candidate.hex))
+            st.html(swatch_pair_html(result.target.hex, candidate.hex))
             if candidate.out_of_range:
                 st.warning(f"Outside the training range: {candidate.out_of_range_detail}. Trust this prediction less.")
         with middle:
-            recipe_lines = [f"**{name}**: {value:.2f} wt %" for name, value in candidate.recipe.items() if name != THICKNESS_COLUMN and value > 0]
+            recipe_lines = [f"**{name}**: {candidate.recipe[name]:.2f} wt %" for name in candidate.colorants_used]
             st.markdown("  \n".join(recipe_lines or ["no colorant"]) + f"  \n**film**: {candidate.recipe[THICKNESS_COLUMN]:g} µm")
             if candidate.spectral_rms is not None:
                 st.markdown(f"Spectral RMS: {candidate.spectral_rms:.2f} % reflectance")
@@ -129,12 +122,5 @@ if result is not None:
             if st.button("Open in Predict", key=f"formulate_copy_{rank}"):
                 _copy_to_predict(candidate.recipe)
         with right:
-            figure = go.Figure()
-            if result.target.reflectance is not None:
-                figure.add_scatter(x=WAVELENGTHS_NM, y=result.target.reflectance, name="target", line={"color": "#222", "dash": "dash"})
-            figure.add_scatter(x=WAVELENGTHS_NM, y=candidate.reflectance, name="predicted", line={"color": candidate.hex if candidate.hex != "#ffffff" else "#888"})
-            figure.update_layout(
-                xaxis_title="wavelength (nm)", yaxis_title="reflectance factor (0–1)", height=230,
-                margin={"l": 50, "r": 10, "t": 10, "b": 40}, legend={"orientation": "h", "y": 1.15},
-            )
+            figure = figures.formulation_spectrum_figure(candidate.reflectance, candidate.hex, result.target.reflectance)
             st.plotly_chart(figure, key=f"formulate_spectrum_{rank}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from model.ops import registry
-from model.ops import review as report
-from model.ops.training_data import find_training_data
+from model.ops import registry, review
+from model.presentation import figures, report
+from model.presentation.swatches import swatch_grid_html
 
 model, card = common.champion()
 models_dir = str(registry.settings.models_dir())
@@ -16,12 +16,7 @@ models_dir = str(registry.settings.models_dir())
 @st.cache_data(show_spinner="This model has no saved test predictions; recomputing them once (about a minute)…", max_entries=4)
 def _out_of_fold(version: str, models_dir: str):
     # Keyed by version (immutable once saved) and shared by all users; never mutate the result.
-    saved = report.load_out_of_fold(version, models_dir)
-    if saved is not None:
-        return saved
-    card = registry.read_card(version, models_dir)
-    dataset = find_training_data(card).dataset
-    return None if dataset is None else report.compute_out_of_fold(card, dataset)
+    return review.out_of_fold_table(registry.read_card(version, models_dir), models_dir)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -31,20 +26,20 @@ def _report_html(version: str, models_dir: str) -> bytes:
 
 
 out_of_fold = _out_of_fold(card.version, models_dir)
-summary = report.summarise_accuracy(card, out_of_fold)
+summary = review.summarise_accuracy(card, out_of_fold)
 st.title("How accurate are the predictions?")
 st.info(summary.sentence, icon=":material/insights:")
-st.caption(report.DELTA_E00_EXPLANATION)
+st.caption(review.DELTA_E00_EXPLANATION)
 
 facts_column, chart_column = st.columns([2, 3], gap="large")
 with facts_column:
     st.subheader("The model in use")
-    for label, value in report.champion_facts(card):
+    for label, value in review.champion_facts(card):
         st.markdown(f"**{label}:** {value}")
-    st.markdown(report.previous_champion_comparison(card, models_dir))
+    st.markdown(review.previous_champion_comparison(card, models_dir))
 with chart_column:
     if out_of_fold is not None:
-        st.plotly_chart(report.error_histogram(out_of_fold), key="overview_histogram")
+        st.plotly_chart(figures.error_histogram(out_of_fold), key="overview_histogram")
 
 if out_of_fold is None:
     st.warning("The data this model was trained on cannot be found, so the predicted-versus-measured swatches are not shown.")
@@ -54,7 +49,7 @@ else:
         "Each tile: the measured colour (left) and the colour predicted by a model that never saw that recipe (right), "
         "with the ΔE00 between them. Green under 1, amber under 2, red 2 or more. Worst first."
     )
-    st.html(report.swatch_grid_html(report.swatch_table(out_of_fold)))
+    st.html(swatch_grid_html(review.swatch_table(out_of_fold)))
 
 st.download_button(
     "Download this overview as a report (HTML, works offline)",

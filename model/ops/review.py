@@ -1,10 +1,15 @@
-"""The stakeholder view: how good the champion's predictions are, in plain words.
+"""Reviewing models: how good the champion's predictions are, in plain words.
 
 Everything the Overview page and the HTML report show is computed here, from the
 champion's card and its **out-of-fold** predictions: the leave-recipe-out cross-validation
 that training runs, where each recipe is predicted by a model that never saw it.
 Training saves that per-sample table beside the card (:func:`save_out_of_fold`); for
-older models it can be recomputed from the training data (:func:`compute_out_of_fold`).
+older models it is recomputed from the training data (:func:`out_of_fold_table` does
+either). The admin's review of a challenger (who wins per recipe) and of the model
+history (which versions can be rolled back to) is here too.
+
+Only numbers and words: the figures and the report's HTML are drawn from them by
+:mod:`model.presentation`.
 
 Scales: ΔE00 in CIEDE2000 units (below 1 is hard to see, below 2 is close enough for
 most commercial work); L* 0–100; swatches are display sRGB.
@@ -12,14 +17,12 @@ most commercial work); L* 0–100; swatches are display sRGB.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from model.core import colorimetry, settings
 from model.core.files import atomic_write_text
@@ -27,6 +30,7 @@ from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
 from model.evaluation import cross_validate
 from model.models.base import model_from_config
 from model.ops import registry
+from model.ops.training_data import find_training_data
 
 __all__ = [
     "OUT_OF_FOLD_FILE",
@@ -39,11 +43,13 @@ __all__ = [
     "summarise_accuracy",
     "tolerance_band",
     "swatch_table",
-    "swatch_grid_html",
-    "error_histogram",
     "champion_facts",
     "previous_champion_comparison",
-    "build_report",
+    "out_of_fold_table",
+    "RECOMPUTING_MESSAGE",
+    "INSTRUMENT_REPEATABILITY",
+    "recipe_wins",
+    "rollback_choices",
 ]
 
 #: The per-sample out-of-fold table, saved beside ``card.json`` in a model's folder.
@@ -54,8 +60,10 @@ DELTA_E00_EXPLANATION = (
 )
 #: Tolerance bands of a colour error: (upper ΔE00 bound, name, display colour).
 TOLERANCE_COLOURS = ((1.0, "green", "#2e9d4a"), (2.0, "amber", "#e6a019"), (float("inf"), "red", "#d0342c"))
-# The instrument's own repeatability on the real data (two readings of one recipe).
-_INSTRUMENT_REPEATABILITY = 0.75
+#: The instrument's own repeatability on the real data (ΔE00 between two readings of one recipe).
+INSTRUMENT_REPEATABILITY = 0.75
+#: What :func:`out_of_fold_table` tells its ``progress`` before it recomputes.
+RECOMPUTING_MESSAGE = "No saved out-of-fold predictions; recomputing them (one cross-validation)"
 
 
 # --------------------------------------------------------------------------------------
@@ -114,6 +122,37 @@ def compute_out_of_fold(card: registry.ModelCard, dataset: Dataset, *, n_splits:
     model = model_from_config(card.kind, card.config)
     evaluation = cross_validate(dataset, model, n_splits=n_splits, seeds=seeds, progress=progress)
     return evaluation.with_headline(model.headline).per_sample
+
+
+def out_of_fold_table(card: registry.ModelCard, models_dir=None, *, progress=None) -> pd.DataFrame | None:
+    """A model's out-of-fold table: the one saved beside its card, else recomputed.
+
+    The Overview page and ``python -m model report`` both start here.
+
+    Parameters
+    ----------
+    card : ModelCard
+        The model whose table is wanted.
+    models_dir : path, optional; default :func:`settings.models_dir`.
+    progress : callable(fraction, message), optional
+        Told :data:`RECOMPUTING_MESSAGE` (fraction 0) before a recomputation starts, then
+        the cross-validation's progress. Loading a saved table calls nothing.
+
+    Returns
+    -------
+    DataFrame or None
+        See :func:`save_out_of_fold` for the columns. None when nothing is saved and the
+        training data cannot be found (:func:`model.ops.training_data.find_training_data`).
+    """
+    saved = load_out_of_fold(card.version, models_dir)
+    if saved is not None:
+        return saved
+    dataset = find_training_data(card).dataset
+    if dataset is None:
+        return None
+    if progress is not None:
+        progress(0.0, RECOMPUTING_MESSAGE)
+    return compute_out_of_fold(card, dataset, progress=progress)
 
 
 # --------------------------------------------------------------------------------------
@@ -208,47 +247,6 @@ def swatch_table(out_of_fold: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("delta_e00", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
-def swatch_grid_html(table: pd.DataFrame) -> str:
-    """A grid of tiles: measured (left) and predicted (right) swatch, ΔE00 on a band-coloured bar."""
-    colours = {name: colour for _, name, colour in TOLERANCE_COLOURS}
-    tiles = []
-    for row in table.itertuples(index=False):
-        label = html.escape(str(getattr(row, SAMPLE_ID_COLUMN)))
-        tiles.append(
-            f'<div class="hc-tile" title="{label}: measured {row.measured_hex}, predicted {row.predicted_hex}">'
-            f'<div class="hc-pair"><div style="background:{row.measured_hex}"></div><div style="background:{row.predicted_hex}"></div></div>'
-            f'<div class="hc-bar" style="background:{colours[row.band]}">{row.delta_e00:.2f}</div>'
-            f'<div class="hc-name">{label}</div></div>'
-        )
-    style = (
-        "<style>.hc-grid{display:flex;flex-wrap:wrap;gap:6px;font-family:sans-serif}"
-        ".hc-tile{width:92px;border:1px solid #ccc;border-radius:4px;overflow:hidden;background:#fff}"
-        ".hc-pair{display:flex;height:46px}.hc-pair div{flex:1}"
-        ".hc-bar{color:#fff;font-size:12px;font-weight:bold;text-align:center;padding:1px 0}"
-        ".hc-name{font-size:10px;color:#333;text-align:center;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;padding:1px 2px}"
-        "</style>"
-    )
-    return style + '<div class="hc-grid">' + "".join(tiles) + "</div>"
-
-
-def error_histogram(out_of_fold: pd.DataFrame) -> go.Figure:
-    """Histogram of out-of-fold ΔE00 with the 1.0 and 2.0 tolerance lines."""
-    errors = out_of_fold["delta_e00"].to_numpy(dtype=float)
-    figure = go.Figure(go.Histogram(x=errors, xbins={"start": 0, "size": 0.25}, marker_color="#4a6fa5", name="measurements"))
-    for bound, name, colour in TOLERANCE_COLOURS[:2]:
-        figure.add_vline(x=bound, line_dash="dash", line_color=colour, annotation_text=f"ΔE00 {bound:g}")
-    figure.update_layout(
-        title="Colour error on recipes the model never saw",
-        xaxis_title="colour error ΔE00 (CIEDE2000 units)",
-        yaxis_title="predictions (count)",
-        bargap=0.05,
-        height=340,
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        showlegend=False,
-    )
-    return figure
-
-
 def _plain_date(iso: str) -> str:
     try:
         return datetime.fromisoformat(iso).strftime("%d %B %Y, %H:%M UTC")
@@ -295,50 +293,38 @@ def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> s
     return f"Compared with the previous champion ({previous_version}, trained {_plain_date(previous.created_at)}), it has {change}.{caveat}"
 
 
-def build_report(card: registry.ModelCard, out_of_fold: pd.DataFrame | None, models_dir=None) -> str:
-    """The Overview as one self-contained HTML page (Plotly inlined, works offline).
+# --------------------------------------------------------------------------------------
+# The admin's review: a challenger, and the model history
+# --------------------------------------------------------------------------------------
+
+
+def recipe_wins(per_recipe: pd.DataFrame) -> dict[str, int]:
+    """How many recipes each side wins in a champion-against-challenger comparison.
 
     Parameters
     ----------
-    card : ModelCard, the champion's.
-    out_of_fold : DataFrame or None, from :func:`load_out_of_fold` or :func:`compute_out_of_fold`.
-    models_dir : path, optional, for the comparison with the previous champion.
+    per_recipe : DataFrame
+        :attr:`model.ops.retrain.Comparison.per_recipe`, with a ``winner`` column
+        (``"challenger"``, ``"champion"`` or ``"tie"``).
 
     Returns
     -------
-    str, a complete HTML document.
+    dict
+        ``{"challenger": n, "champion": n, "tie": n}``; a side that wins nothing has 0.
     """
-    summary = summarise_accuracy(card, out_of_fold)
-    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in champion_facts(card))
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Huecast accuracy report: model {html.escape(card.version)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}"
-        "h1{font-size:26px}.headline{font-size:20px;background:#f3f6fa;border-left:6px solid #4a6fa5;padding:12px 16px}"
-        "table.card th{text-align:left;padding:3px 12px 3px 0;color:#555;font-weight:normal}table.card td{padding:3px 0}"
-        ".legend span{display:inline-block;padding:1px 8px;color:#fff;border-radius:3px;margin-right:6px}</style></head><body>",
-        "<h1>How accurate are Huecast's colour predictions?</h1>",
-        f"<p class='headline'>{html.escape(summary.sentence)}</p>",
-        f"<p>{html.escape(DELTA_E00_EXPLANATION)} Two readings of the same film on the instrument differ by about "
-        f"{_INSTRUMENT_REPEATABILITY} ΔE00, so no model can be expected to do much better than that.</p>",
-        "<h2>The model</h2>",
-        f"<table class='card'>{facts}</table>",
-        f"<p>{html.escape(previous_champion_comparison(card, models_dir))}</p>",
-    ]
-    if out_of_fold is not None and not out_of_fold.empty:
-        legend = "".join(
-            f"<span style='background:{colour}'>{name}: {'≥ 2' if bound == float('inf') else f'< {bound:g}'}</span>"
-            for bound, name, colour in TOLERANCE_COLOURS
-        )
-        parts += [
-            "<h2>How the errors are spread</h2>",
-            error_histogram(out_of_fold).to_html(full_html=False, include_plotlyjs=True),
-            "<h2>Predicted next to measured, for every test measurement</h2>",
-            "<p>Each tile: the measured colour (left) and the colour predicted by a model that never saw that recipe "
-            f"(right), with the ΔE00 between them, worst first.</p><p class='legend'>{legend}</p>",
-            swatch_grid_html(swatch_table(out_of_fold)),
-        ]
-    else:
-        parts.append("<p>The per-measurement predictions of this model are not available, so only its summary figures are shown.</p>")
-    parts.append(f"<p style='color:#777;font-size:12px'>Generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by Huecast.</p></body></html>")
-    return "\n".join(parts)
+    counts = per_recipe["winner"].value_counts()
+    return {side: int(counts.get(side, 0)) for side in ("challenger", "champion", "tie")}
+
+
+def rollback_choices(history: pd.DataFrame, newest: int) -> pd.DataFrame:
+    """The versions a rollback button is offered for: the ``newest`` rows but the champion.
+
+    Parameters
+    ----------
+    history : DataFrame
+        :func:`model.ops.retrain.model_history`, newest first, with a ``status`` column.
+    newest : int
+        How many of the newest versions to consider.
+    """
+    recent = history.head(newest)
+    return recent[recent["status"] != "champion"]

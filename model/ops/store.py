@@ -510,7 +510,7 @@ class MeasurementStore:
         fingerprint = ""
         if ids:
             rows = connection.execute(
-                f"SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 ORDER BY m.id"
+                "SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 ORDER BY m.id"
             ).fetchall()
             table, colorants = self._table(rows, details=False)
             fingerprint = Dataset(table, colorants).fingerprint()
@@ -591,6 +591,7 @@ def _describe(concentrations: dict[str, float]) -> str:
     return ", ".join(f"{name} {value:g}%" for name, value in concentrations.items()) or "no colorant"
 
 
-def open_store(*, seed: bool = True) -> MeasurementStore:
-    """The store under :func:`model.core.settings.data_dir` (``HUECAST_DATA_DIR``), seeded on first use."""
-    return MeasurementStore(settings.data_dir() / STORE_FILE, seed=seed)
+def open_store(data_dir=None, *, seed: bool = True) -> MeasurementStore:
+    """The store (:data:`STORE_FILE`) in ``data_dir``, default :func:`model.core.settings.data_dir`
+    (``HUECAST_DATA_DIR``); with ``seed``, a new store starts with the shipped demo data."""
+    return MeasurementStore(settings.data_dir(data_dir) / STORE_FILE, seed=seed)

@@ -8,6 +8,7 @@ raise :class:`~model.io.IngestError`, whose ``problems`` list every reason found
 
 from __future__ import annotations
 
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -18,10 +19,10 @@ import pandas as pd
 from model.core.schema import THICKNESS_COLUMN
 from model.io import IngestError, Problem, read_recipes_for_prediction
 
-__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "template_frame", "problems_frame"]
+__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "result_key", "template_frame", "problems_frame"]
 
 #: The most recipes one upload may hold. 100,000 rows predict in a few seconds on one
-#: core (see ``bench/dashboard.py``); more would make a browser session wait too long.
+#: core (see ``bench/dashboard_speed.py``); more would make a browser session wait too long.
 MAX_BATCH_ROWS = 100_000
 
 # Rows predicted per step: small enough that progress moves, large enough that the
@@ -59,8 +60,22 @@ class BatchResult:
         """Distinct file rows that were not predicted."""
         return len({problem.row for problem in self.problems if problem.row is not None})
 
+    @property
+    def n_out_of_range(self) -> int:
+        """Predicted rows whose recipe lies outside the model's training range."""
+        return int(self.table["out_of_range"].sum()) if len(self.table) else 0
+
 
 ProgressCallback = Callable[[float, str], None]
+
+
+def result_key(content: bytes, model_version: str) -> tuple[str, str]:
+    """What a batch result depends on: the file's SHA-256 and the model version.
+
+    A caller that keeps a :class:`BatchResult` (the Batch page, per session) predicts
+    again only when this changes, not on every widget rerun.
+    """
+    return hashlib.sha256(content).hexdigest(), model_version
 
 
 def predict_csv(

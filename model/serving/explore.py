@@ -1,15 +1,18 @@
-"""Look around one recipe: the measured training samples nearest to it, and its two CIELAB paths.
+"""Look around one recipe: the inputs' bounds and defaults, the measured training samples
+nearest to it, and its two CIELAB paths.
 
 The nearest samples need the measurements the model was trained on. A saved model
 keeps only its weights and training range, and its card keeps the dataset's
-fingerprint, not the data; :func:`model.ops.review.find_training_dataset` finds the data
+fingerprint, not the data; :func:`model.ops.training_data.find_training_data` finds the data
 again (store or demo data) by that fingerprint, so a chemist is never shown "nearest
 measured samples" from some other dataset.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,7 +21,108 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 
-__all__ = ["TrainingSamples", "nearest_samples", "recipe_frame", "lab_paths_table"]
+__all__ = [
+    "InputBounds",
+    "input_bounds",
+    "default_recipe",
+    "describe_recipe",
+    "trained_thicknesses",
+    "parse_thicknesses",
+    "UNTRUSTED_UNCERTAINTY",
+    "is_untrusted",
+    "TrainingSamples",
+    "nearest_samples",
+    "recipe_frame",
+    "lab_paths_table",
+]
+
+#: Beyond a band of 3 ΔE00 the difference is obvious to anyone: say not to rely on the prediction.
+UNTRUSTED_UNCERTAINTY = 3.0
+# Steps of the recipe inputs: 0.05 wt % for a colorant, 0.1 µm for the film.
+_COLORANT_STEP, _THICKNESS_STEP = 0.05, 0.1
+
+
+class InputBounds(NamedTuple):
+    """What an input widget offers: ``minimum``, ``maximum`` and ``step`` (wt % or µm)."""
+
+    minimum: float
+    maximum: float
+    step: float
+
+
+def _nice_ceiling(value: float) -> float:
+    """The next 1, 1.5, 2, 2.5 … × a power of ten at or above ``value`` (1 for value ≤ 0)."""
+    if value <= 0:
+        return 1.0
+    magnitude = 10 ** math.floor(math.log10(value))
+    return math.ceil(value / magnitude * 2) / 2 * magnitude
+
+
+def input_bounds(model) -> dict[str, InputBounds]:
+    """Per input (each colorant, then ``thickness_um``): the range a recipe widget offers.
+
+    The policy lets a chemist go past the trained maximum (the prediction is then flagged)
+    without a slider so long it is useless: up to 1.5 × the trained maximum, rounded up
+    to a nice number (colorants never above 100 wt %); the film from half the trained
+    minimum (at least 0.5 µm).
+
+    Parameters
+    ----------
+    model : fitted colour model, with ``colorants_`` and ``training_range_``.
+
+    Returns
+    -------
+    dict of str to InputBounds, in the model's input order; wt % for colorants, µm for
+    the film.
+    """
+    trained = model.training_range_
+    bounds = {name: InputBounds(0.0, float(min(100.0, _nice_ceiling(1.5 * trained.maximum[name]))), _COLORANT_STEP) for name in model.colorants_}
+    thickness_low = max(0.5, float(math.floor(trained.minimum[THICKNESS_COLUMN] / 2)))
+    bounds[THICKNESS_COLUMN] = InputBounds(thickness_low, float(_nice_ceiling(1.5 * trained.maximum[THICKNESS_COLUMN])), _THICKNESS_STEP)
+    return bounds
+
+
+def default_recipe(model) -> dict[str, float]:
+    """The recipe a fresh Predict page shows: the first colorant at half its trained maximum.
+
+    A single pigment gives a clear colour on first load; the other colorants sit at their
+    trained minimum and the film midway through its trained range (wt %, µm).
+    """
+    trained, colorants = model.training_range_, list(model.colorants_)
+    recipe = {name: float(trained.minimum[name]) for name in colorants}
+    recipe[colorants[0]] = float(round(trained.maximum[colorants[0]] / 2, 2))
+    recipe[THICKNESS_COLUMN] = float(round((trained.minimum[THICKNESS_COLUMN] + trained.maximum[THICKNESS_COLUMN]) / 2, 2))
+    return recipe
+
+
+def describe_recipe(recipe: Mapping[str, float], colorants: Sequence[str]) -> str:
+    """The colorants a recipe uses, in words: ``"PG 1.5%, PearlB 2%"``, or ``"no colorant"``."""
+    return ", ".join(f"{name} {recipe[name]:g}%" for name in colorants if recipe[name]) or "no colorant"
+
+
+def trained_thicknesses(training_range: TrainingRange) -> list[float]:
+    """The film thicknesses (µm) to offer by default: the trained minimum and maximum, sorted."""
+    return sorted({training_range.minimum[THICKNESS_COLUMN], training_range.maximum[THICKNESS_COLUMN]})
+
+
+def parse_thicknesses(values: Iterable) -> list[float] | None:
+    """Chosen film thicknesses as µm floats; None when none is chosen (no constraint).
+
+    Raises
+    ------
+    ValueError
+        A value is not a number; the message lists what was given.
+    """
+    values = list(values)
+    try:
+        return [float(value) for value in values] or None
+    except ValueError:
+        raise ValueError(f"Thicknesses must be numbers in µm; got {values}.") from None
+
+
+def is_untrusted(uncertainty: float) -> bool:
+    """True when a prediction's uncertainty band (ΔE00) is too wide to rely on (:data:`UNTRUSTED_UNCERTAINTY`)."""
+    return bool(np.isfinite(uncertainty) and uncertainty > UNTRUSTED_UNCERTAINTY)
 
 
 def recipe_frame(concentrations: Mapping[str, float], thickness_um: float, colorants: Sequence[str]) -> pd.DataFrame:

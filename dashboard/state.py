@@ -1,0 +1,48 @@
+"""The session-state keys that more than one page uses, in one place.
+
+A key that only one page reads and writes carries that page's prefix and stays in that
+page (``batch_result``, ``retrain_flash``…). The keys here cross a page boundary: the
+Formulate page fills in the Predict page's recipe, and the sidebar's sign-in holds on
+every page. The helpers take the state mapping (``st.session_state``, or a dict in a
+test) so that they are plain functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+
+__all__ = [
+    "PREDICT_PAGE",
+    "PREDICT_PINNED",
+    "SIGNED_IN",
+    "predict_input_key",
+    "predict_slider_key",
+    "send_recipe_to_predict",
+]
+
+#: The Predict page, as ``st.switch_page`` names it (relative to ``dashboard/app.py``).
+PREDICT_PAGE = "app_pages/predict.py"
+#: Predict: the recipes pinned for comparison (a list of recipe dicts, at most four).
+PREDICT_PINNED = "predict_pinned"
+#: Sidebar: True once this session signed in with the admin password.
+SIGNED_IN = "auth_admin_signed_in"
+
+
+def predict_input_key(name: str) -> str:
+    """Predict: the number box of one input (a colorant in wt %, or ``thickness_um`` in µm)."""
+    return f"predict_{name}"
+
+
+def predict_slider_key(name: str) -> str:
+    """Predict: the slider that mirrors :func:`predict_input_key`'s number box."""
+    return f"predict_{name}_slider"
+
+
+def send_recipe_to_predict(state: MutableMapping, recipe: Mapping[str, float]) -> None:
+    """Put ``recipe`` (colorants in wt %, ``thickness_um`` in µm) into the Predict page's inputs.
+
+    The Predict page copies each number box into its slider on its next run, so only
+    the number boxes are set. The caller then switches to :data:`PREDICT_PAGE`.
+    """
+    for name, value in recipe.items():
+        state[predict_input_key(name)] = float(value)

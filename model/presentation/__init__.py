@@ -1,0 +1,23 @@
+"""How Huecast's results look: every Plotly figure, and the HTML of swatches and the report.
+
+The one place where numbers become pictures. Pure Python, no Streamlit: the dashboard's
+pages call these functions and only render what they return (``st.plotly_chart``,
+``st.html``); ``python -m model report`` writes :func:`report.build_report` to a file.
+What the pictures show (accuracy summaries, tolerance bands, nearest samples, search
+results) is computed below this package, in :mod:`model.ops` and :mod:`model.serving`.
+
+Modules
+-------
+figures
+    Plotly figures: spectra, the error histogram, per-recipe and search charts. Every
+    axis names its quantity and unit.
+swatches
+    Colour swatches as HTML: one colour, a target/predicted pair, a table-cell image and
+    the measured-against-predicted grid.
+tables
+    Result tables with plain headers (the search's top configurations).
+report
+    The stakeholder report: one self-contained HTML page (Plotly inlined).
+"""
+
+__all__ = ["figures", "report", "swatches", "tables"]

@@ -1,0 +1,236 @@
+"""Every Plotly figure Huecast draws, for the dashboard's pages and the report.
+
+Each function takes tables or arrays computed elsewhere (:mod:`model.ops`,
+:mod:`model.serving`) and returns a ``plotly.graph_objects.Figure``; none computes a
+statistic. Every axis names its quantity and unit: wavelength in nm, reflectance factor
+(0–1, 1 = a perfect white; fluorescent films exceed it), ΔE00 in CIEDE2000 units, L*
+0–100, a* and b* in CIELAB units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM
+from model.ops.review import TOLERANCE_COLOURS
+
+__all__ = [
+    "LINE_COLOURS",
+    "LINE_COLOUR_NAMES",
+    "WAVELENGTH_TITLE",
+    "REFLECTANCE_TITLE",
+    "SHORT_REFLECTANCE_TITLE",
+    "spectra_figure",
+    "predicted_spectrum_figure",
+    "pinned_spectra_figure",
+    "formulation_spectrum_figure",
+    "measured_spectra_figure",
+    "challenger_per_recipe_figure",
+    "error_histogram",
+    "score_against_size_figure",
+    "parity_figure",
+    "recipe_errors_figure",
+]
+
+#: Distinct on white, one per compared curve; :data:`LINE_COLOUR_NAMES` names them in captions.
+LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
+LINE_COLOUR_NAMES = ("blue", "red", "green", "purple")
+WAVELENGTH_TITLE = "Wavelength (nm)"
+REFLECTANCE_TITLE = "Reflectance factor (1 = perfect white)"
+SHORT_REFLECTANCE_TITLE = "Reflectance factor (0–1)"  # for charts too low for the long title
+_WINNER_COLOURS = {"challenger": "#2a9d8f", "champion": "#e76f51", "tie": "#adb5bd"}
+_REFERENCE_SYMBOLS = ("diamond", "x", "square", "cross")
+
+
+def spectra_figure(traces: Sequence[dict], *, height: int, y_title: str = REFLECTANCE_TITLE, **layout) -> go.Figure:
+    """Reflectance spectra on the 31-band grid (400–700 nm, 10 nm steps).
+
+    Parameters
+    ----------
+    traces : sequence of dict
+        One per curve: ``y`` (31 reflectance factors, 0–1 and above for fluorescent
+        films) and Plotly scatter properties such as ``name`` and ``line``.
+    height : int, in CSS pixels.
+    y_title : str, the reflectance axis's title.
+    **layout
+        Plotly layout properties that replace the defaults (``margin``, ``legend``,
+        ``title``, ``showlegend``…).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        The y axis starts at 0 and reaches at least 1.05, further when a curve does.
+    """
+    # Built from a dict: Plotly's per-property setters cost tens of ms on every rerun.
+    highest = max((float(np.max(trace["y"])) for trace in traces), default=1.0)
+    defaults = {
+        "xaxis": {"title": {"text": WAVELENGTH_TITLE}},
+        "yaxis": {"title": {"text": y_title}, "range": [0, max(1.05, 1.05 * highest)]},
+        "height": height,
+        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0},
+    }
+    data = [{"type": "scatter", "mode": "lines", "x": WAVELENGTHS_NM, **trace} for trace in traces]
+    return go.Figure({"data": data, "layout": {**defaults, **layout}})
+
+
+def predicted_spectrum_figure(reflectance, nearest: pd.DataFrame | None = None, *, height: int = 380) -> go.Figure:
+    """One predicted spectrum (thick, dark) and the nearest measured samples (dotted).
+
+    Parameters
+    ----------
+    reflectance : array_like, shape (31,), reflectance factor.
+    nearest : DataFrame, optional
+        From :meth:`model.serving.explore.TrainingSamples.nearest`: ``sample_id``,
+        ``thickness_um`` and ``R400 … R700``; at most :data:`LINE_COLOURS` rows are drawn.
+    height : int, in CSS pixels.
+    """
+    # Line colours tell curves apart; they are not the film's colour, which a pale film
+    # would make vanish on the white chart. The swatches show the colour.
+    traces = [{"y": reflectance, "name": "Predicted", "line": {"color": "#222222", "width": 4}}]
+    if nearest is not None:
+        traces += [
+            {"y": measured, "name": f"Measured {sample_id} ({thickness_um:g} µm)", "line": {"color": colour, "dash": "dot", "width": 2}}
+            for sample_id, thickness_um, measured, colour in zip(
+                nearest[SAMPLE_ID_COLUMN], nearest[THICKNESS_COLUMN], nearest[BAND_COLUMNS].to_numpy(dtype=float), LINE_COLOURS
+            )
+        ]
+    return spectra_figure(traces, height=height)
+
+
+def pinned_spectra_figure(reflectances, *, height: int = 320) -> go.Figure:
+    """Pinned recipes' predicted spectra, named ``#1``, ``#2``… in :data:`LINE_COLOURS` order.
+
+    ``reflectances`` has shape (n, 31) with n at most ``len(LINE_COLOURS)``; reflectance factor.
+    """
+    traces = [
+        {"y": reflectance, "name": f"#{index + 1}", "line": {"color": LINE_COLOURS[index], "width": 3}}
+        for index, reflectance in enumerate(reflectances)
+    ]
+    return spectra_figure(traces, height=height)
+
+
+def formulation_spectrum_figure(candidate_reflectance, candidate_hex: str, target_reflectance=None) -> go.Figure:
+    """A proposed recipe's predicted spectrum in its own colour, over the target's when there is one.
+
+    Parameters
+    ----------
+    candidate_reflectance : array_like, shape (31,), reflectance factor.
+    candidate_hex : str, the candidate's display sRGB; white is drawn grey to stay visible.
+    target_reflectance : array_like, shape (31,), optional (a colour target has no spectrum).
+    """
+    traces = []
+    if target_reflectance is not None:
+        traces.append({"y": target_reflectance, "name": "target", "line": {"color": "#222", "dash": "dash"}})
+    traces.append({"y": candidate_reflectance, "name": "predicted", "line": {"color": candidate_hex if candidate_hex != "#ffffff" else "#888"}})
+    return spectra_figure(traces, height=230, y_title=SHORT_REFLECTANCE_TITLE, margin={"l": 50, "r": 10, "t": 10, "b": 40}, legend={"orientation": "h", "y": 1.15})
+
+
+def measured_spectra_figure(table: pd.DataFrame, *, title: str = "Spectra of the new measurements", max_legend: int = 20) -> go.Figure:
+    """Measured spectra, one curve per row of ``table`` (``sample_id`` and ``R400 … R700``).
+
+    The legend is shown only for at most ``max_legend`` curves, where it can still be read.
+    """
+    traces = [{"y": row, "name": str(sample_id)} for sample_id, row in zip(table[SAMPLE_ID_COLUMN], table[BAND_COLUMNS].to_numpy(dtype=float))]
+    return spectra_figure(
+        traces, height=380, title={"text": title}, showlegend=len(table) <= max_legend,
+        legend={"title": {"text": SAMPLE_ID_COLUMN}}, margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+
+
+def challenger_per_recipe_figure(per_recipe: pd.DataFrame) -> go.Figure:
+    """Bars of champion − challenger mean ΔE00 per recipe, coloured by the winner.
+
+    ``per_recipe`` is :attr:`model.ops.retrain.Comparison.per_recipe` (``recipe_id``,
+    ``difference`` in ΔE00, ``winner``: challenger, champion or tie).
+    """
+    figure = px.bar(
+        per_recipe,
+        x=RECIPE_ID_COLUMN,
+        y="difference",
+        color="winner",
+        color_discrete_map=_WINNER_COLOURS,
+        title="Where each wins: mean ΔE00 of the champion minus the challenger, per recipe",
+    )
+    figure.update_layout(xaxis_title="Recipe", yaxis_title="ΔE00 champion − challenger (CIEDE2000; above 0: challenger better)", height=420)
+    return figure
+
+
+def error_histogram(out_of_fold: pd.DataFrame) -> go.Figure:
+    """Histogram of out-of-fold ΔE00 (``delta_e00`` column) with the 1.0 and 2.0 tolerance lines."""
+    errors = out_of_fold["delta_e00"].to_numpy(dtype=float)
+    figure = go.Figure(go.Histogram(x=errors, xbins={"start": 0, "size": 0.25}, marker_color="#4a6fa5", name="measurements"))
+    for bound, _, colour in TOLERANCE_COLOURS[:2]:
+        figure.add_vline(x=bound, line_dash="dash", line_color=colour, annotation_text=f"ΔE00 {bound:g}")
+    figure.update_layout(
+        title="Colour error on recipes the model never saw",
+        xaxis_title="colour error ΔE00 (CIEDE2000 units)",
+        yaxis_title="predictions (count)",
+        bargap=0.05,
+        height=340,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        showlegend=False,
+    )
+    return figure
+
+
+def score_against_size_figure(trials: pd.DataFrame, references: pd.DataFrame) -> go.Figure:
+    """Search trials' CV mean ΔE00 against their trainable parameters, one colour per solver.
+
+    Parameters
+    ----------
+    trials, references : DataFrame
+        :attr:`model.ops.search.SearchResult.trials` and ``.references``: ``candidate``,
+        ``solver``, ``layers``, ``n_parameters`` and ``cv_delta_e00_mean_headline``. Each
+        reference row is one large marker, named by its candidate.
+    """
+    figure = go.Figure()
+    for solver, group in trials.groupby("solver"):
+        figure.add_scatter(
+            x=group["n_parameters"], y=group["cv_delta_e00_mean_headline"], mode="markers", name=f"trials ({solver})",
+            text=group["candidate"] + " · " + group["layers"].astype(str), hovertemplate="%{text}<br>%{x} parameters<br>CV ΔE00 %{y:.2f}<extra></extra>",
+        )
+    for (_, row), symbol in zip(references.iterrows(), _REFERENCE_SYMBOLS):
+        figure.add_scatter(
+            x=[row["n_parameters"]], y=[row["cv_delta_e00_mean_headline"]], mode="markers", name=row["candidate"], marker={"symbol": symbol, "size": 12}
+        )
+    figure.update_layout(height=380, margin={"t": 20})
+    figure.update_xaxes(type="log", title="trainable parameters (count, log scale)")
+    figure.update_yaxes(type="log", title="CV mean ΔE00 (CIEDE2000, log scale)")
+    return figure
+
+
+def parity_figure(predictions: pd.DataFrame) -> go.Figure:
+    """Predicted against measured L*, a* and b*, one panel each, with the line of equality.
+
+    ``predictions`` has ``sample_id`` and ``{L,a,b}_measured``, ``{L,a,b}_predicted``
+    (L* 0–100; a*, b* in CIELAB units), as :meth:`model.ops.search.SearchResult.predictions`.
+    """
+    parity = make_subplots(rows=1, cols=3, subplot_titles=("L*", "a*", "b*"))
+    for column, axis in enumerate("Lab", start=1):
+        measured, predicted = predictions[f"{axis}_measured"], predictions[f"{axis}_predicted"]
+        low, high = float(min(measured.min(), predicted.min())), float(max(measured.max(), predicted.max()))
+        parity.add_scatter(x=measured, y=predicted, mode="markers", text=predictions[SAMPLE_ID_COLUMN], showlegend=False, row=1, col=column,
+                           hovertemplate="%{text}<br>measured %{x:.1f}<br>predicted %{y:.1f}<extra></extra>")
+        parity.add_scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, showlegend=False, row=1, col=column)
+        unit = "(0–100)" if axis == "L" else "(CIELAB units)"
+        parity.update_xaxes(title=f"measured {axis}* {unit}", row=1, col=column)
+        parity.update_yaxes(title=f"predicted {axis}* {unit}", row=1, col=column)
+    parity.update_layout(height=360, margin={"t": 40})
+    return parity
+
+
+def recipe_errors_figure(per_recipe: pd.DataFrame) -> go.Figure:
+    """Mean ΔE00 per test recipe as bars (``recipe_id``, ``delta_e00``), with the ΔE00 1 line."""
+    bars = go.Figure(go.Bar(x=per_recipe[RECIPE_ID_COLUMN], y=per_recipe["delta_e00"]))
+    bars.add_hline(y=1.0, line_dash="dot", annotation_text="ΔE00 1: barely visible")
+    bars.update_layout(height=320, margin={"t": 20})
+    bars.update_xaxes(title="test recipe")
+    bars.update_yaxes(title="mean ΔE00 (CIEDE2000)")
+    return bars

@@ -1,0 +1,141 @@
+"""model.presentation: every figure names its axes with units; swatches and tables are what the pages show."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
+from model.presentation import figures, report, swatches, tables
+
+
+def _axis_titles(figure) -> list[str]:
+    layout = figure.to_plotly_json()["layout"]
+    return [layout[key]["title"]["text"] for key in sorted(layout) if key.startswith(("xaxis", "yaxis"))]
+
+
+def _spectra(n: int, level: float = 0.5) -> np.ndarray:
+    return np.full((n, len(BAND_COLUMNS)), level)
+
+
+def test_spectra_figure_axes_and_a_range_that_grows_for_fluorescent_films():
+    figure = figures.spectra_figure([{"y": _spectra(1, 0.4)[0], "name": "flat"}], height=300)
+    assert _axis_titles(figure) == [figures.WAVELENGTH_TITLE, figures.REFLECTANCE_TITLE]
+    assert list(figure.data[0].x) == list(WAVELENGTHS_NM)
+    assert tuple(figure.layout.yaxis.range) == (0, 1.05)
+    fluorescent = figures.spectra_figure([{"y": _spectra(1, 1.4)[0], "name": "bright"}], height=300, margin={"t": 0})
+    assert fluorescent.layout.yaxis.range[1] == pytest.approx(1.05 * 1.4)
+    assert fluorescent.layout.margin.t == 0  # a layout override replaces the default
+
+
+def test_predicted_spectrum_overlays_the_nearest_samples_dotted():
+    nearest = pd.DataFrame(_spectra(3, 0.3), columns=BAND_COLUMNS)
+    nearest.insert(0, "sample_id", ["S1", "S2", "S3"])
+    nearest.insert(1, "thickness_um", [8.0, 12.0, 8.0])
+    figure = figures.predicted_spectrum_figure(_spectra(1)[0], nearest)
+    assert [trace.name for trace in figure.data] == ["Predicted", "Measured S1 (8 µm)", "Measured S2 (12 µm)", "Measured S3 (8 µm)"]
+    assert [trace.line.dash for trace in figure.data[1:]] == ["dot"] * 3
+    assert [trace.line.color for trace in figure.data[1:]] == list(figures.LINE_COLOURS[:3])
+    assert [trace.name for trace in figures.predicted_spectrum_figure(_spectra(1)[0]).data] == ["Predicted"]
+
+
+def test_pinned_spectra_take_the_named_line_colours_in_order():
+    figure = figures.pinned_spectra_figure(_spectra(2))
+    assert [(trace.name, trace.line.color) for trace in figure.data] == [("#1", figures.LINE_COLOURS[0]), ("#2", figures.LINE_COLOURS[1])]
+    assert len(figures.LINE_COLOUR_NAMES) == len(figures.LINE_COLOURS)
+
+
+def test_formulation_spectrum_draws_the_target_only_when_it_has_one_and_white_as_grey():
+    with_target = figures.formulation_spectrum_figure(_spectra(1)[0], "#ffffff", _spectra(1, 0.2)[0])
+    assert [trace.name for trace in with_target.data] == ["target", "predicted"]
+    assert with_target.data[1].line.color == "#888"
+    colour_only = figures.formulation_spectrum_figure(_spectra(1)[0], "#3c8c5a")
+    assert [trace.name for trace in colour_only.data] == ["predicted"] and colour_only.data[0].line.color == "#3c8c5a"
+    assert _axis_titles(colour_only) == [figures.WAVELENGTH_TITLE, figures.SHORT_REFLECTANCE_TITLE]
+
+
+@pytest.mark.parametrize(("n_rows", "legend"), [(20, True), (21, False)])
+def test_measured_spectra_show_a_legend_only_while_it_can_be_read(n_rows, legend):
+    table = pd.DataFrame(_spectra(n_rows), columns=BAND_COLUMNS)
+    table.insert(0, "sample_id", [f"S{i}" for i in range(n_rows)])
+    figure = figures.measured_spectra_figure(table)
+    assert len(figure.data) == n_rows and figure.data[0].name == "S0"
+    assert figure.layout.showlegend is legend
+    assert figure.layout.title.text == "Spectra of the new measurements"
+
+
+def test_challenger_per_recipe_bars_are_coloured_by_the_winner():
+    per_recipe = pd.DataFrame({"recipe_id": ["A", "B", "C"], "difference": [0.4, -0.3, 0.01], "winner": ["challenger", "champion", "tie"]})
+    figure = figures.challenger_per_recipe_figure(per_recipe)
+    assert {trace.name: trace.marker.color for trace in figure.data} == {"challenger": "#2a9d8f", "champion": "#e76f51", "tie": "#adb5bd"}
+    assert "ΔE00" in figure.layout.yaxis.title.text and "CIEDE2000" in figure.layout.yaxis.title.text
+
+
+def test_error_histogram_marks_the_two_tolerance_lines():
+    figure = figures.error_histogram(pd.DataFrame({"delta_e00": [0.2, 0.8, 1.5, 3.0]}))
+    assert [shape.x0 for shape in figure.layout.shapes] == [1.0, 2.0]
+    assert list(figure.data[0].x) == [0.2, 0.8, 1.5, 3.0]
+    assert "CIEDE2000" in figure.layout.xaxis.title.text and "count" in figure.layout.yaxis.title.text
+
+
+def test_search_figures_group_trials_by_solver_and_mark_the_references():
+    trials = pd.DataFrame({
+        "candidate": ["trial-001", "trial-002", "trial-003"], "solver": ["adam", "lbfgs", "adam"], "layers": ["16", "32-32", "8"],
+        "n_parameters": [100, 2000, 50], "cv_delta_e00_mean_headline": [1.2, 0.9, 2.0],
+    })
+    references = trials.head(2).assign(candidate=["baseline", "kubelka-munk"])
+    figure = figures.score_against_size_figure(trials, references)
+    assert [trace.name for trace in figure.data] == ["trials (adam)", "trials (lbfgs)", "baseline", "kubelka-munk"]
+    assert list(figure.data[0].x) == [100, 50]
+    assert [figure.data[2].marker.symbol, figure.data[3].marker.symbol] == ["diamond", "x"]
+    assert figure.layout.xaxis.type == "log" and "count" in figure.layout.xaxis.title.text and "CIEDE2000" in figure.layout.yaxis.title.text
+
+
+def test_parity_figure_has_one_panel_per_CIELAB_axis_with_units():
+    predictions = pd.DataFrame({"sample_id": ["a", "b"], **{f"{axis}_{kind}": [1.0, 2.0] for axis in "Lab" for kind in ("measured", "predicted")}})
+    figure = figures.parity_figure(predictions)
+    assert len(figure.data) == 6  # points and the line of equality, per panel
+    titles = _axis_titles(figure)
+    assert "measured L* (0–100)" in titles and "predicted b* (CIELAB units)" in titles
+
+
+def test_recipe_errors_figure_has_the_visibility_line():
+    figure = figures.recipe_errors_figure(pd.DataFrame({"recipe_id": ["A", "B"], "delta_e00": [1.5, 0.5]}))
+    assert list(figure.data[0].x) == ["A", "B"] and figure.layout.shapes[0].y0 == 1.0
+    assert figure.layout.yaxis.title.text == "mean ΔE00 (CIEDE2000)"
+
+
+def test_swatch_html_escapes_its_label_and_sizes_the_block():
+    html = swatches.swatch_html("#112233", height_px=90, label="<b>PG</b> 1%")
+    assert "background:#112233;height:90px" in html and "&lt;b&gt;PG&lt;/b&gt; 1%" in html and "<b>" not in html
+    assert "font-size" not in swatches.swatch_html("#112233")  # no label, no caption
+
+
+def test_swatch_pair_and_data_uri():
+    pair = swatches.swatch_pair_html("#aa0000", "#00bb00")
+    assert pair.index("#aa0000") < pair.index("#00bb00") and "target" in pair and "predicted" in pair
+    uri = swatches.swatch_data_uri("#0a0b0c")
+    assert uri.startswith("data:image/svg+xml;utf8,") and "fill='%230a0b0c'" in uri
+
+
+def test_with_swatch_column_puts_an_image_first_and_leaves_the_input_alone():
+    table = pd.DataFrame({"name": ["a", "b", "c"], "hex": ["#000000", "#ffffff", "#ff0000"]})
+    shown = swatches.with_swatch_column(table, 2)
+    assert list(shown.columns) == ["swatch", "name", "hex"] and len(shown) == 2
+    assert shown["swatch"].iloc[1] == swatches.swatch_data_uri("#ffffff")
+    assert list(table.columns) == ["name", "hex"]  # a cached table must not change
+    assert len(swatches.with_swatch_column(table)) == 3
+
+
+def test_tolerance_legend_names_every_band():
+    legend = report.tolerance_legend_html()
+    assert "green: &lt; 1" not in legend  # written as text, not escaped twice
+    assert "green: < 1" in legend and "amber: < 2" in legend and "red: ≥ 2" in legend
+
+
+def test_search_top_table_renames_and_orders_the_columns():
+    top = pd.DataFrame([{column: index for index, column in enumerate(tables.SEARCH_TOP_COLUMNS)} | {"config_json": "{}"}])
+    shown = tables.search_top_table(top)
+    assert list(shown.columns) == list(tables.SEARCH_TOP_COLUMNS.values())
+    assert shown["CV mean ΔE00"].iloc[0] == list(tables.SEARCH_TOP_COLUMNS).index("cv_delta_e00_mean_headline")
