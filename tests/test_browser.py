@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from _browser import ARTEFACTS, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
 
+# Drives Debian's chromium against a live streamlit server.
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def server(tmp_path):

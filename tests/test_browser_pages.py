@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
 
+# Drives Debian's chromium against a live streamlit server.
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def sync_api():

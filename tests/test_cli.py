@@ -11,6 +11,9 @@ import pytest
 from model import BAND_COLUMNS
 from model.ops import registry
 
+# Every test runs the command line in a fresh Python process.
+pytestmark = pytest.mark.slow
+
 
 def run_cli(*args, cwd):
     return subprocess.run([sys.executable, "-m", "model", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=300)

@@ -90,6 +90,7 @@ def test_no_secrets_means_local_admin(hosted):
     assert "Local single user: you are admin" in texts(at.sidebar)
 
 
+@pytest.mark.slow  # trains a challenger in a background worker
 def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_dataset):
     at = app_with_password_secrets()
     at.run()

@@ -133,6 +133,7 @@ def test_cli_report_without_out_of_fold_data_shows_summary_figures_only(models_d
     assert "only its summary figures are shown" in text and 'class="hc-tile"' not in text
 
 
+@pytest.mark.browser
 def test_report_opens_in_headless_chromium(models_dir, tmp_path):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
