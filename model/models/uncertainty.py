@@ -1,4 +1,4 @@
-"""How far to trust a prediction: the ensemble spread in ΔE00, and how well it is calibrated.
+"""How far to trust a prediction: the ensemble spread of each CIELAB path, in ΔE00.
 
 A :class:`~model.models.mlp.FormulationModel` averages several networks. Where
 they disagree, the data did not pin the answer down (a ladder end point, a mixture
