@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.io import PreparedUpload
-from model.ops import registry, retrain, search
+from model.ops import jobs, registry, retrain, search
 from model.ops.access import VIEWER, PermissionDenied, User
 from model.ops.passwords import hash_password
 from model.ops.store import MeasurementStore
@@ -127,13 +127,13 @@ def stocked(hosted, tmp_path, tiny_dataset):
 def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: Path):
     version = registry.champion_version(models_dir)
     prepared = PreparedUpload(dataset.subset(np.arange(8, 12)), None, ("more.csv",), "more")
-    jobs = tmp_path / "jobs"
+    jobs_dir = tmp_path / "jobs"
     return {
         "upload measurements": lambda user: store.add(prepared, user=user),
         "exclude a measurement": lambda user: store.exclude([1], user=user, reason="suspect"),
         "include a measurement": lambda user: store.include([1], user=user),
-        "train a challenger": lambda user: retrain.start_challenger(dataset, user=user, models_dir=models_dir, jobs_dir=jobs),
-        "cancel a training job": lambda user: retrain.cancel_job("job-1", user=user, jobs_dir=jobs),
+        "train a challenger": lambda user: retrain.start_challenger(dataset, user=user, models_dir=models_dir, jobs_dir=jobs_dir),
+        "cancel a training job": lambda user: retrain.cancel_job("job-1", user=user, jobs_dir=jobs_dir),
         "promote": lambda user: retrain.promote_challenger(version, user=user, models_dir=models_dir),
         "roll back": lambda user: retrain.rollback(version, user=user, models_dir=models_dir),
         "discard a challenger": lambda user: retrain.discard_challenger(version, user=user, models_dir=models_dir),
@@ -141,6 +141,8 @@ def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: 
         "start a search": lambda user: search.start_search_job(dataset, user=user, models_dir=models_dir),
         "promote a searched configuration": lambda user: search.start_promotion_job(tmp_path, "baseline", dataset, user=user, models_dir=models_dir),
         "promote a configuration now": lambda user: search.promote_configuration(None, "baseline", dataset, user=user, models_dir=models_dir),
+        "start any job in the queue": lambda user: jobs.start_job("training", print, (), user=user, jobs_dir=jobs_dir),
+        "cancel any job in the queue": lambda user: jobs.cancel_job("job-1", user=user, jobs_dir=jobs_dir),
     }
 
 
@@ -165,4 +167,4 @@ def test_every_admin_function_refuses_a_viewer_before_changing_anything(hosted, 
     }
     assert after == before
     assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").iterdir())
-    assert len(calls) == 12
+    assert len(calls) == 14

@@ -1,7 +1,8 @@
-"""Champion and challenger: the fair comparison, real process kills, promotion under load, rollback."""
+"""Champion and challenger: the fair comparison, the one job queue, real process kills, promotion under load, rollback."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +15,9 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from model.core import settings
 from model.io import PreparedUpload
-from model.ops import registry, retrain
+from model.ops import jobs, registry, retrain, search
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 from model.ops.store import MeasurementStore
 from model.ops.training_data import find_training_data
@@ -84,6 +86,7 @@ def test_champion_training_data_is_found_by_store_version(install):
 # ---- the worker and real process kills -----------------------------------------------
 
 
+@pytest.mark.slow  # trains a challenger in a worker process
 def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, tiny_dataset):
     job = retrain.start_challenger(install["store"].to_dataset(), user=LOCAL_ADMIN, store=install["store"], store_version=install["store"].version(), n_splits=3, seeds=(0,))
     with pytest.raises(retrain.RetrainBusy):
@@ -101,6 +104,7 @@ def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, 
     assert dict(zip(history["version"], history["status"])) == {status.challenger_version: "challenger", install["card"].version: "champion"}
 
 
+@pytest.mark.slow  # starts a worker process and kills it
 def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, tiny_dataset):
     store, models_dir = install["store"], install["models_dir"]
     before = (store.counts(), store.version(), registry.champion_version(models_dir), [c.version for c in registry.list_cards(models_dir)])
@@ -121,6 +125,90 @@ def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, ti
     assert retrain.active_job() is None  # a new training may start
 
 
+# ---- the one job queue --------------------------------------------------------------
+
+
+def _wait_for_file(job_dir, progress, release_file: str):
+    """A queue job that runs until ``release_file`` exists (a module-level target: the worker is spawned)."""
+    progress(0.5, "waiting to be released")
+    deadline = time.monotonic() + 120
+    while not Path(release_file).exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return "released", release_file
+
+
+@pytest.mark.slow  # starts a challenger worker, then a search worker
+def test_a_search_cannot_start_while_a_challenger_trains_nor_the_reverse(install, tiny_dataset, tmp_path):
+    dataset = install["store"].to_dataset()
+    # Enough folds that the challenger is surely still training when the search is asked for.
+    training = retrain.start_challenger(dataset, user=LOCAL_ADMIN, store=install["store"], n_splits=5, seeds=(0, 1, 2, 3))
+    with pytest.raises(search.SearchBusy, match=r"A challenger training is already running .*the Retrain page"):
+        search.start_search_job(dataset, user=LOCAL_ADMIN, n_jobs=1)
+    with pytest.raises(search.SearchBusy, match="A challenger training is already running"):
+        search.start_promotion_job(tmp_path, "baseline", dataset, user=LOCAL_ADMIN)
+    assert retrain.active_job().job_id == training and search.active_search_job() is None
+    assert retrain.cancel_job(training, user=LOCAL_ADMIN).state == "cancelled"
+
+    searching = search.start_search_job(dataset, user=LOCAL_ADMIN, n_jobs=1)
+    with pytest.raises(retrain.RetrainBusy, match=r"A configuration search of 50 trials is already running .*the Compare page"):
+        retrain.start_challenger(dataset, user=LOCAL_ADMIN, n_splits=3, seeds=(0,))
+    assert search.active_search_job().job_id == searching and retrain.active_job() is None
+    assert jobs.cancel_job(searching, user=LOCAL_ADMIN).state == "cancelled"
+    # Both kinds went through the one jobs folder under the data directory, and nothing else started.
+    queue = settings.data_dir() / jobs.JOBS_FOLDER
+    assert sorted(path.name for path in queue.iterdir() if path.is_dir()) == sorted([training, searching])
+    assert jobs.active_job() is None
+
+
+@pytest.mark.slow  # starts worker processes
+def test_simultaneous_starts_yield_exactly_one_job(tmp_path):
+    """Threads race to start a job; each start opens its own descriptor, so they contend as processes do."""
+    queue, release = tmp_path / "jobs", tmp_path / "release"
+    barrier, outcomes = threading.Barrier(8), []
+
+    def start():
+        barrier.wait()
+        try:
+            outcomes.append(jobs.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0))
+        except jobs.JobBusy as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    started = [outcome for outcome in outcomes if isinstance(outcome, str)]
+    assert len(outcomes) == 8 and len(started) == 1, outcomes
+    assert [path.name for path in queue.iterdir() if path.is_dir()] == started
+    assert all("Only one search, promotion or training runs at a time" in str(outcome) for outcome in outcomes if outcome not in started)
+    release.touch()
+    status = jobs.wait_for_job(started[0], jobs_dir=queue, timeout=120)
+    assert (status.state, status.output) == ("done", str(release))
+    # The worker let go of the queue with its final status: the next job starts at once.
+    follow_up = jobs.start_job("search", _wait_for_file, (str(tmp_path / "never"),), user=LOCAL_ADMIN, jobs_dir=queue)
+    assert jobs.cancel_job(follow_up, user=LOCAL_ADMIN, jobs_dir=queue).state == "cancelled"
+    assert jobs.active_job(jobs_dir=queue) is None
+
+
+@pytest.mark.slow  # starts a worker process
+def test_liveness_comes_from_the_lock_not_the_process_table(tmp_path):
+    queue, release = tmp_path / "jobs", tmp_path / "release"
+    running = jobs.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0)
+    # A job left "running" by a worker that died: its pid is alive (this test's own), but it holds no lock.
+    stale = queue / "20000101-000000-dead00"
+    stale.mkdir()
+    record = {"job_id": stale.name, "kind": "search", "state": "running", "fraction": 0.3, "message": "trial 3", "started_by": "x",
+              "started_at": "2000-01-01T00:00:00+00:00", "updated_at": "2000-01-01T00:00:00+00:00", "pid": os.getpid()}
+    (stale / jobs.STATUS_FILE).write_text(json.dumps(record), encoding="utf-8")
+    status = jobs.job_status(stale.name, jobs_dir=queue)
+    assert status.state == "failed" and "stopped before finishing" in status.message
+    assert jobs.active_job(jobs_dir=queue).job_id == running and jobs.job_status(running, jobs_dir=queue).state == "running"
+    release.touch()
+    assert jobs.wait_for_job(running, jobs_dir=queue, timeout=120).state == "done"
+    assert jobs.active_job(jobs_dir=queue) is None
+
+
 _PROMOTE_LOOP = """
 import sys
 from model.ops import registry
@@ -133,6 +221,7 @@ while True:
 """
 
 
+@pytest.mark.slow  # runs a promotion loop in another process
 def test_killing_a_process_during_promotion_leaves_a_loadable_champion(install, tiny_dataset):
     models_dir = install["models_dir"]
     other_model, other_card = second_model(install, tiny_dataset)
