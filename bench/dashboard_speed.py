@@ -26,12 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +39,7 @@ import pandas as pd
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 from dashboard import state
+from dashboard.server import start_dashboard, stop_dashboard, wait_until_healthy
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry
@@ -53,12 +51,6 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = PROJECT_ROOT / "dashboard" / "screenshots"
 OUT = PROJECT_ROOT / "bench" / "out"
 BATCH_ROWS = 100_000
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def random_recipes(model, n: int, seed: int = 0) -> pd.DataFrame:
@@ -148,28 +140,14 @@ def bench_browser(model) -> dict:
     from playwright.sync_api import Error, expect, sync_playwright
 
     figures = {}
-    port = _free_port()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         log = open(OUT / "streamlit.log", "w")
         start = time.perf_counter()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        server, url = start_dashboard(log)
         try:
-            url = f"http://127.0.0.1:{port}"
-            while True:  # the server answers its health check before any page is run
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    if time.perf_counter() - start > 120:
-                        raise
-                    time.sleep(0.05)
+            wait_until_healthy(url)  # the server answers its health check before any page is run
             figures["startup_server_ready_s"] = round(time.perf_counter() - start, 2)
             while True:
                 try:
@@ -238,11 +216,7 @@ def bench_browser(model) -> dict:
             page.wait_for_timeout(1500)  # let the tables draw their images
             page.screenshot(path=str(SCREENSHOTS / "batch.png"), full_page=True)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_dashboard(server)
             log.close()
             browser.close()
     return figures

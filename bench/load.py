@@ -25,16 +25,16 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from dashboard.server import start_dashboard, stop_dashboard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,24 +44,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 STEP_TIMEOUT_MS = 180_000
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server(root: Path) -> tuple[subprocess.Popen, str, Path]:
+    """The dashboard on a copy of the shipped models, with its own store, in ``root``."""
     shutil.copytree(REPO_ROOT / "trained_models", root / "models")
-    port = _free_port()
     log_path = root / "streamlit.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
-    return process, f"http://127.0.0.1:{port}", log_path
+    process, url = start_dashboard(open(log_path, "w"), {"HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")})
+    return process, url, log_path
 
 
 class Admin(threading.Thread):
@@ -220,12 +208,7 @@ def main(argv=None) -> int:
     finally:
         admin.stop.set()
         admin.join(timeout=120)
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_dashboard(process, timeout_s=15)
     server_log = log_path.read_text(encoding="utf-8", errors="replace")
     server_tracebacks = server_log.count("Traceback (most recent call last)")
     summary = {

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from dashboard.server import running_dashboard
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTEFACTS = REPO_ROOT / "tests" / "artifacts"
@@ -38,36 +35,9 @@ def playwright_or_skip():
     return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
 def streamlit_server(log_path: Path, env_overrides: dict | None = None):
-    """``streamlit run dashboard/app.py`` on a free loopback port; yields ``(url, process)``.
-
-    Started from the repository root: Streamlit reads ``.streamlit/config.toml`` (the
-    upload cap, ``showErrorDetails``) from the working directory, not the script's folder.
-    """
-    port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env_overrides or {})}
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "dashboard" / "app.py"),
-             "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-        try:
-            yield f"http://127.0.0.1:{port}", process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """``streamlit run dashboard/app.py`` on a free loopback port; yields ``(url, process)``."""
+    return running_dashboard(log_path, env_overrides)
 
 
 def launch_chromium(playwright):

@@ -52,6 +52,48 @@ def quick_model():
     return FormulationModel(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1)
 
 
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped demo champion and its card, from the checkout's trained_models/ (read only)."""
+    from model.ops import registry
+
+    return registry.load_champion(_REPO_ROOT / "trained_models")
+
+
+@pytest.fixture
+def open_dashboard(repo_root):
+    """``open_dashboard(page=None)``: the app's entry script run in AppTest, on ``page`` if named.
+
+    The install it sees is whatever HUECAST_MODELS_DIR and HUECAST_DATA_DIR say (the
+    checkout's by default; ``isolated_install`` for a temporary one).
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def open_page(page: str | None = None, timeout_s: float = 60):
+        at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=timeout_s).run()
+        if page is not None:
+            at.switch_page(f"app_pages/{page}").run()
+        assert not at.exception, at.exception
+        return at
+
+    return open_page
+
+
+@pytest.fixture(scope="session")
+def tiny_evaluated(tiny_dataset, quick_model):
+    """The quick model on the tiny dataset: its leave-recipe-out evaluation (2 folds), the model fitted
+    on all of it, and the ``dataset_info`` a card records."""
+    from types import SimpleNamespace
+
+    from model import cross_validate
+
+    return SimpleNamespace(
+        evaluation=cross_validate(tiny_dataset, quick_model, n_splits=2, seeds=(0,)),
+        model=clone(quick_model).fit(tiny_dataset),
+        info={"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)},
+    )
+
+
 class Install:
     """Where an isolated install keeps its models and its measurement store."""
 

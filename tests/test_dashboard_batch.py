@@ -5,30 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from model import PREDICTION_COLUMNS, THICKNESS_COLUMN
 from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
-from model.ops import registry
 from model.serving import batch
 
 APP_TIMEOUT_S = 60
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    """The shipped champion, read only."""
-    return registry.load_champion()
-
-
 @pytest.fixture
-def batch_page(repo_root):
-    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
-    at.run()
-    at.switch_page("app_pages/batch.py").run()
-    assert not at.exception, at.exception
-    return at
+def batch_page(open_dashboard):
+    return open_dashboard("batch.py", APP_TIMEOUT_S)
 
 
 def upload(at, path):

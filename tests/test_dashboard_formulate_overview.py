@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from sklearn.base import clone
 from streamlit.testing.v1 import AppTest
 
 from dashboard import state
-from model import THICKNESS_COLUMN, TrainingRange, cross_validate
-from model.ops import registry
-from model.ops import review
+from model import THICKNESS_COLUMN, TrainingRange
+from model.ops import registry, review
 from model.ops.access import LOCAL_ADMIN
 from model.serving import explore
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_dataset, quick_model):
+def models_dir(tmp_path_factory, tiny_evaluated):
     root = tmp_path_factory.mktemp("models")
-    evaluation = cross_validate(tiny_dataset, quick_model, n_splits=2, seeds=(0,))
-    model = clone(quick_model).fit(tiny_dataset)
-    info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
-    card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
+    evaluation = tiny_evaluated.evaluation
+    card = registry.save_model(tiny_evaluated.model, metrics=evaluation.metrics, dataset_info=tiny_evaluated.info, models_dir=root)
     review.save_out_of_fold(evaluation, card.version, root)
     registry.promote(card.version, root, user=LOCAL_ADMIN)
     return root

@@ -19,18 +19,9 @@ from model.serving import explore
 APP_TIMEOUT_S = 60
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    """The shipped champion, read only."""
-    return registry.load_champion()
-
-
 @pytest.fixture
-def app(repo_root):
-    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+def app(open_dashboard):
+    return open_dashboard(timeout_s=APP_TIMEOUT_S)
 
 
 def shown_Lab(at) -> list[str]:

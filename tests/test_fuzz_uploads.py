@@ -270,29 +270,22 @@ def test_batch_bad_rows_are_left_out_and_good_rows_still_predicted(champion):
     assert np.isfinite(result.table[["L", "a", "b"]].to_numpy()).all()
 
 
-def test_batch_duplicated_passthrough_column_is_refused(champion):
-    """Two columns with one name (``name,name``) are refused rather than doubled in the download."""
+@pytest.mark.parametrize(
+    "extra_header, extra_cells, refused_column, why",
+    [
+        # Two columns with one name would be doubled in the download.
+        ("name,name", "a,b", "name", "duplicated column"),
+        # An input column L or R400 would collide with the prediction's own.
+        ("L,R400", "3,0.5", "L", "name of a predicted column"),
+    ],
+)
+def test_batch_passthrough_columns_that_would_collide_are_refused_and_named(champion, extra_header, extra_cells, refused_column, why):
     colorants = list(champion.colorants_)
-    content = ("name,name," + ",".join(colorants) + ",thickness_um\na,b,1,1,1,1,1,10\n").encode()
-    try:
-        result = predict_csv(content, champion, name="dup.csv")
-    except IngestError as error:
-        assert any("duplicated column" in p.message and p.column == "name" for p in error.problems), str(error)
-    else:
-        assert result.table.columns.tolist().count("name") <= 2, f"columns: {result.table.columns.tolist()[:6]}"
-
-
-def test_batch_passthrough_column_named_like_an_output_column_is_not_shadowed(champion):
-    """An input column ``L`` or ``R400`` would collide with the prediction's: refused, named."""
-    colorants = list(champion.colorants_)
-    content = ("L,R400," + ",".join(colorants) + ",thickness_um\n3,0.5,1,1,1,1,1,10\n").encode()
-    try:
-        result = predict_csv(content, champion, name="shadow.csv")
-    except IngestError as error:
-        assert any(p.column in ("L", "R400") for p in error.problems), str(error)
-    else:
-        columns = result.table.columns.tolist()
-        assert len(columns) == len(set(columns)), f"duplicated output columns {sorted({c for c in columns if columns.count(c) > 1})}"
+    ones = ",".join("1" for _ in colorants)
+    content = f"{extra_header},{','.join(colorants)},thickness_um\n{extra_cells},{ones},10\n".encode()
+    with pytest.raises(IngestError) as refusal:
+        predict_csv(content, champion, name="collide.csv")
+    assert any(p.column == refused_column and why in p.message for p in refusal.value.problems), str(refusal.value)
 
 
 # --------------------------------------------------------------------------------------

@@ -111,10 +111,9 @@ def test_tidy_csv_round_trips_to_the_same_numbers_and_fingerprint(tmp_path_facto
     again = read_tidy_csv(path)
     assert again.colorants == dataset.colorants
     assert again.sample_ids.tolist() == dataset.sample_ids.tolist()
-    # Dataset.to_tidy_csv lets pandas format floats; with many columns pandas 3.1 writes 12
-    # significant digits (1.4798579982052669 -> 1.47985799821), so equal to 1e-11, not bit for bit.
-    np.testing.assert_allclose(again.reflectance, dataset.reflectance, rtol=1e-11, atol=0)
-    np.testing.assert_allclose(again.recipes.to_numpy(), dataset.recipes.to_numpy(), rtol=1e-11, atol=0)
+    # Dataset.to_tidy_csv writes each float's shortest exact form: equal bit for bit.
+    np.testing.assert_array_equal(again.reflectance, dataset.reflectance)
+    np.testing.assert_array_equal(again.recipes.to_numpy(), dataset.recipes.to_numpy())
     assert again.fingerprint() == dataset.fingerprint()
 
 

@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
 
-from model import cross_validate
 from model.__main__ import main as cli
-from model.ops import registry
-from model.ops import review
+from model.ops import registry, review
 from model.ops.access import LOCAL_ADMIN
 from model.ops.training_data import TrainingData
 from model.presentation.report import build_report
@@ -21,12 +18,10 @@ from model.presentation.swatches import swatch_grid_html
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_dataset, quick_model):
+def models_dir(tmp_path_factory, tiny_evaluated):
     """Two promoted versions of a tiny model; the second has its out-of-fold table saved."""
     root = tmp_path_factory.mktemp("models")
-    evaluation = cross_validate(tiny_dataset, quick_model, n_splits=2, seeds=(0,))
-    model = clone(quick_model).fit(tiny_dataset)
-    info = {"name": "tiny", "fingerprint": tiny_dataset.fingerprint(), "n_samples": len(tiny_dataset), "n_recipes": tiny_dataset.n_recipes, "colorants": list(tiny_dataset.colorants)}
+    evaluation, model, info = tiny_evaluated.evaluation, tiny_evaluated.model, tiny_evaluated.info
     worse = {**evaluation.metrics, "delta_e00_median_headline": evaluation.metrics["delta_e00_median_headline"] + 1.0}
     first = registry.save_model(model, metrics=worse, dataset_info=info, models_dir=root, version="v1")
     second = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root, version="v2")

@@ -27,11 +27,6 @@ APP = str(REPO_ROOT / "dashboard" / "app.py")
 APP_TIMEOUT_S = 90
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return registry.load_champion(REPO_ROOT / "trained_models")
-
-
 @pytest.fixture
 def models_dir(isolated_install, shipped):
     """A models directory with two promoted versions (``v1`` then ``v2``, the champion).

@@ -101,6 +101,15 @@ class Dataset:
         return hashlib.sha256(payload).hexdigest()
 
     def to_tidy_csv(self, path) -> None:
-        """Write the tidy form (``sample_id, recipe_id, <colorants>, thickness_um, R400…R700``)."""
+        """Write the tidy form (``sample_id, recipe_id, <colorants>, thickness_um, R400…R700``).
+
+        Numbers are written as Python's shortest exact form (``repr``), so reading the file
+        back gives the same floats bit for bit, and the same :meth:`fingerprint`. (pandas'
+        own float formatting may keep only 12 significant digits on wide tables, which can
+        round a value across the fingerprint's 8-digit boundary.)
+        """
         columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS]
-        self.table[columns].to_csv(path, index=False)
+        numbers = [*self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS]
+        exact = self.table[columns].astype({column: object for column in numbers})
+        exact[numbers] = self.table[numbers].astype(float).map(repr)
+        exact.to_csv(path, index=False)

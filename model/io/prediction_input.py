@@ -93,7 +93,9 @@ def _column_roles(table: Table, colorants: Sequence[str]) -> dict[int, str]:
             role_of_position[position] = THICKNESS_COLUMN
         else:
             role_of_position[position] = colorant_of_key.get(column_key(header), "")
-    keys = [role or f"passthrough {position}" for position, role in role_of_position.items()]
+    # Passed-through columns are keyed by their exact header: two of one name would
+    # collapse into one in the output table, silently losing a column of the user's data.
+    keys = [role or f"passthrough {table.header[position].strip()}" for position, role in role_of_position.items()]
     fail_on_duplicate_columns(table, keys)
     _check_prediction_columns(table, role_of_position, colorants)
     return role_of_position

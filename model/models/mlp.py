@@ -104,6 +104,9 @@ def _ks_inverse(Y):
     return np.where(Y >= 0, below_one, above_one)
 
 
+#: Hyperparameters passed to each MLPRegressor unchanged (the others shape the ensemble).
+_NETWORK_PARAMETERS = ("activation", "solver", "alpha", "learning_rate_init", "batch_size", "max_iter", "early_stopping")
+
 _TARGET_FUNCTIONS = {
     "reflectance": (_identity, _identity),
     "log": (_log_reflectance, _exp),
@@ -225,14 +228,8 @@ class FormulationModel(ColourModel):
     def _make_head(self, seed: int, target: tuple | None, input_transform: str) -> TransformedTargetRegressor:
         network = MLPRegressor(
             hidden_layer_sizes=tuple(self.hidden_layer_sizes),
-            activation=self.activation,
-            solver=self.solver,
-            alpha=self.alpha,
-            learning_rate_init=self.learning_rate_init,
-            batch_size=self.batch_size,
-            max_iter=self.max_iter,
-            early_stopping=self.early_stopping,
             random_state=seed,
+            **{name: getattr(self, name) for name in _NETWORK_PARAMETERS},
         )
         features: Pipeline = make_pipeline(FunctionTransformer(_INPUT_FUNCTIONS[input_transform]), StandardScaler(), network)
         if target is None:
