@@ -21,7 +21,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from model import registry
+from model.ops import registry
 from model.core import colorimetry
 
 
