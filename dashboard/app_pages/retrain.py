@@ -125,17 +125,13 @@ st.caption(
     f"The store holds {counts['n_included']} included measurements of {counts['n_recipes']} recipes "
     f"({counts['n_measurements'] - counts['n_included']} excluded), store version `{store.version()[:12]}`."
 )
-if retrain.fresh_search_available():
-    choice = st.radio(
-        "Configuration",
-        ["The champion's configuration", "A fresh search on this data"],
-        key="retrain_config_choice",
-        help="A fresh search ranks random configurations by leave-recipe-out CV first, so it takes several times longer.",
-    )
-    fresh_search = choice != "The champion's configuration"
-else:
-    st.caption("The challenger uses the champion's configuration (a configuration search is not installed).")
-    fresh_search = False
+choice = st.radio(
+    "Configuration",
+    ["The champion's configuration", "A fresh search on this data"],
+    key="retrain_config_choice",
+    help="A fresh search ranks random configurations by leave-recipe-out CV first, so it takes several times longer.",
+)
+fresh_search = choice != "The champion's configuration"
 
 
 def _status_or_none(job: str | None):

@@ -42,7 +42,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
-from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from model.core import colorimetry
 from model.core.prediction import Prediction
@@ -102,8 +102,7 @@ class ColourModel(BaseEstimator, ABC):
     # ------------------------------------------------------------ shared behaviour
     def check_fitted(self) -> None:
         """Raise ``NotFittedError`` (naming the class) when ``fit`` has not run."""
-        if not hasattr(self, "training_range_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(dataset) before predict(recipes).")
+        check_is_fitted(self, "training_range_", msg=f"This {type(self).__name__} is not fitted yet; call fit(dataset) before predict(recipes).")
 
     @property
     def input_columns(self) -> list[str]:

@@ -40,7 +40,6 @@ __all__ = [
     "RetrainBusy",
     "Comparison",
     "cv_plan",
-    "fresh_search_available",
     "start_challenger",
     "job_status",
     "wait_for_job",
@@ -216,12 +215,6 @@ def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tup
     if comparison is not None:
         write_comparison(job_dir, replace(comparison, challenger_version=card.version))
     return f"Challenger {card.version} is trained and scored.", card.version
-
-
-def fresh_search_available() -> bool:
-    """Whether ``start_challenger(fresh_search=True)`` can run: always, as the search ships
-    in ``model.ops`` (this module imports it); kept for the pages that ask."""
-    return True
 
 
 def cv_plan() -> tuple[int, tuple[int, ...]]:
