@@ -1,6 +1,11 @@
-"""Leave-recipe-out accuracy on the real data: the shipped default config against the old system's.
+"""Leave-recipe-out accuracy on the real data: the models side by side, in one run.
 
-    python bench/accuracy.py [--seeds 0 1 2] [--folds 5] [--jobs 2] [--per-recipe]
+    python bench/accuracy.py [--seeds 0 1 2] [--folds 5] [--jobs 2] [--per-recipe] [--only hybrid physics ...]
+
+Rows: ``hybrid`` (the shipped default since issue 12: fluorescent Kubelka–Munk physics
+with MLP residual heads, blended on inner validation), ``physics`` (that physics model
+alone), ``mlp`` (the previous default: three small MLPs per head) and ``legacy`` (the
+old system's configuration).
 
 Reads ../shared/data/pp-inks (the real measurements; never copied into the repo).
 Prints, for each configuration, the full table (ΔE00 mean/median/p95/max for each
@@ -29,8 +34,18 @@ import pandas as pd
 
 from model import FormulationModel, cross_validate, format_metrics, load_dataset
 from model.evaluation import calibration_table
+from model.models import FluorescentKubelkaMunkModel, HybridModel
+from model.models.hybrid import HYBRID_BAND_SCALE
 from model.models.mlp import legacy_model
 from model.models.uncertainty import BAND_SCALE
+
+#: name → (label, unfitted model, spread-to-band factor of its uncertainty)
+ROWS = {
+    "hybrid": ("Huecast default: HybridModel()", HybridModel, HYBRID_BAND_SCALE),
+    "physics": ("fluorescent Kubelka–Munk alone: FluorescentKubelkaMunkModel()", FluorescentKubelkaMunkModel, None),
+    "mlp": ("previous default: FormulationModel()", FormulationModel, BAND_SCALE),
+    "legacy": ("old system's config (legacy_model())", legacy_model, None),
+}
 
 REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pp-inks"
 
@@ -65,13 +80,16 @@ def main() -> int:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--per-recipe", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=sorted(ROWS), default=list(ROWS), help="rows to score (default: all four)")
     args = parser.parse_args()
     if not Path(args.data).exists():
         print(f"skipped: the real data folder {args.data} is absent", file=sys.stderr)
         return 0
     dataset, _ = load_dataset(args.data)
     kinds = recipe_kinds(dataset)
-    for label, config in (("Huecast default", FormulationModel()), ("old system's config (legacy_model())", legacy_model())):
+    for name in args.only:
+        label, make, band_scale = ROWS[name]
+        config = make()
         started = time.perf_counter()
         headline, metrics, by_seed, per_sample = evaluate(dataset, config, args.folds, args.seeds, args.jobs)
         seconds = time.perf_counter() - started
@@ -87,12 +105,12 @@ def main() -> int:
         print("worst 8 recipes: " + ", ".join(f"{r} ({row.kind}) {row.delta_e00:.2f}" for r, row in worst.head(8).iterrows()))
         if per_sample["uncertainty"].notna().any():
             table = calibration_table(per_sample["delta_e00"], per_sample["uncertainty"])
-            print(f"uncertainty calibration (band = {BAND_SCALE:g} × ensemble RMS spread, headline path; "
+            print(f"uncertainty calibration (band = {band_scale:g} × ensemble RMS spread, headline path; "
                   f"median band {per_sample['uncertainty'].median():.2f} ΔE00):")
             print("  " + "   ".join(f"within {row.multiple:g}×band: {100 * row.fraction_within:.0f}%" for row in table.itertuples())
                   + f"   (Spearman band vs error {table.attrs['spearman']:.2f}, n={int(table['n'].iloc[0])})")
         else:
-            print("uncertainty: a single network has no ensemble spread (NaN)")
+            print("uncertainty: a single fitted model has no ensemble spread (NaN)")
         if args.per_recipe:
             print(worst.to_string(float_format=lambda v: f"{v:.3f}"))
         print()

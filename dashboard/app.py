@@ -1,7 +1,12 @@
-"""Huecast dashboard router: ``streamlit run dashboard/app.py``.
+"""Huecast dashboard router and server: ``streamlit run dashboard/app.py``.
 
-Lists the pages, draws the shared sidebar (which champion model is served) and runs the
-selected page. The pages live in ``dashboard/app_pages/`` and are UI only.
+This one file plays two parts. ``streamlit run`` finds ``app = st.App(...)`` below,
+imports this file as a module and serves that ASGI app: the pages, the JSON API under
+``/api/v1`` (:mod:`dashboard.api`) and the warm start in its lifespan, in one process
+with one cached champion. Each page run then executes this same file as the page
+script (``__name__ == "__main__"``): it lists the pages, draws the shared sidebar (which
+champion model is served) and runs the selected page. The pages live in
+``dashboard/app_pages/`` and are UI only.
 """
 
 from __future__ import annotations
@@ -9,10 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-
-# ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README),
-# so pages import them absolutely, with no path edits.
-from dashboard import common
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
 
@@ -28,19 +29,33 @@ PAGES = [
 ]
 # ---- end of PAGES ----
 
-st.set_page_config(page_title="Huecast", page_icon=":material/palette:", layout="wide")
 
-user = common.current_user()
-pages = [
-    st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
-    for position, (file, title, icon, admin_only) in enumerate(PAGES)
-    if (PAGES_DIR / file).is_file() and (user.is_admin or not admin_only)
-]
-page = st.navigation(pages)
+def run_page() -> None:
+    """One page run: the navigation (admin pages only for admins), the sidebar, the page."""
+    # ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README), so
+    # they are imported absolutely, with no path edits; here, not at the top, so that the
+    # ASGI import below stays light (the lifespan's warm start imports the heavy parts).
+    from dashboard import common
 
-try:
-    model, card = common.champion()
-except common.NoChampion:
-    st.stop()
-common.render_sidebar(model, card)
-page.run()
+    st.set_page_config(page_title="Huecast", page_icon=":material/palette:", layout="wide")
+    user = common.current_user()
+    pages = [
+        st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
+        for position, (file, title, icon, admin_only) in enumerate(PAGES)
+        if (PAGES_DIR / file).is_file() and (user.is_admin or not admin_only)
+    ]
+    page = st.navigation(pages)
+    try:
+        model, card = common.champion()
+    except common.NoChampion:
+        st.stop()
+    common.render_sidebar(model, card)
+    page.run()
+
+
+if __name__ == "__main__":  # a page run (the server, or AppTest)
+    run_page()
+else:  # imported by `streamlit run` (uvicorn) as the ASGI app
+    from dashboard import api
+
+    app = st.App(__file__, routes=api.ROUTES, lifespan=api.lifespan)

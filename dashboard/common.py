@@ -6,13 +6,14 @@ model themselves, so the model is unpickled once per process and every user shar
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import streamlit as st
 
 from dashboard import state
 from model.ops import registry
-from model.ops.access import LOCAL_ADMIN, VIEWER, User
+from model.ops.access import VIEWER, AttemptLimiter, User, user_without_sign_in
 from model.ops.passwords import verify_password
 from model.ops.training_data import find_training_data
 from model.serving import explore
@@ -23,8 +24,14 @@ __all__ = [
     "render_sidebar",
     "current_user",
     "training_samples",
+    "served_champion",
+    "bind_address",
     "NoChampion",
 ]
+
+_LOG = logging.getLogger("huecast.access")
+#: Admin password attempts allowed per session and per client address in any minute.
+SIGN_IN_ATTEMPTS_PER_MINUTE = 5
 
 
 class NoChampion(RuntimeError):
@@ -43,6 +50,17 @@ def _load_champion(pointer: str, models_dir: str):
     for warning in caught:  # anything else (a library version mismatch) goes to the log as before
         warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
     return model, card, fallback_reason
+
+
+def served_champion():
+    """The champion for code outside a page (the API, the warm start): ``(model, card)``.
+
+    The same cache as :func:`champion`, so the API and the pages serve one model object.
+    Raises what :func:`model.ops.registry.load_champion` raises; shows nothing.
+    """
+    models_dir = str(registry.settings.models_dir())
+    model, card, _ = _load_champion(registry.champion_version(models_dir), models_dir)
+    return model, card
 
 
 def champion():
@@ -95,7 +113,43 @@ def clear_champion_cache() -> None:
 #   [auth] admin_password_hash = "pbkdf2_sha256$…"   (make one: python3 -m model.ops.passwords)
 #   or an OIDC provider for st.login ([auth] redirect_uri, cookie_secret, client_id, …)
 #      with [roles] admins = ["lead@example.com"]
-# With neither, the app is a local single user who is admin. A hash or secret is never shown.
+# With neither, a visitor is admin only when the server listens on a loopback address
+# (and the request did not come through a proxy); otherwise a viewer. A hash or secret is never shown.
+
+
+def bind_address() -> str:
+    """The address this server listens on (``server.address``; empty means every interface)."""
+    return str(st.get_option("server.address") or "")
+
+
+def _forwarded() -> bool:
+    """The request came through a proxy: a loopback server behind one is reachable from anywhere."""
+    try:
+        headers = st.context.headers
+        return bool(headers.get("X-Forwarded-For") or headers.get("Forwarded"))
+    except Exception:  # no request (AppTest)
+        return False
+
+
+@st.cache_resource
+def _sign_in_limiter() -> AttemptLimiter:
+    # One per server process, shared by every session: a new session does not reset the count.
+    return AttemptLimiter(max_attempts=SIGN_IN_ATTEMPTS_PER_MINUTE, window_s=60.0)
+
+
+def _client_keys() -> tuple[list[str], str]:
+    """The rate limit's keys for this request (its session, and its client address when known) and the address."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    keys = [f"session:{context.session_id if context is not None else 'unknown'}"]
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request behind this run (AppTest)
+        address = None
+    if address:
+        keys.append(f"address:{address}")
+    return keys, address or "unknown"
 
 
 def _secrets_section(name: str) -> dict:
@@ -125,7 +179,7 @@ def current_user() -> User:
     """
     mode = _sign_in_mode()
     if mode == "local":
-        return LOCAL_ADMIN
+        return user_without_sign_in(bind_address(), forwarded=_forwarded())
     if mode == "oidc":
         if not st.user.is_logged_in:
             return VIEWER
@@ -142,7 +196,19 @@ def _render_sign_in(user: User) -> None:
     """The sidebar's account box: who you are, and the sign-in or sign-out control."""
     mode = _sign_in_mode()
     if mode == "local":
-        st.caption("Local single user: you are admin (no sign-in is configured).")
+        if user.is_admin:
+            st.caption("Local single user: you are admin (no sign-in is configured, and the server listens on a loopback address).")
+            return
+        reachable = (
+            "this request came through a proxy" if _forwarded()
+            else f"this server listens on `{bind_address() or 'every interface'}`, which other machines can reach"
+        )
+        st.caption(
+            f"You are a viewer: {reachable}, and no sign-in is configured, so nobody is admin. "
+            "To sign in as admin, put `[auth] admin_password_hash` in "
+            "`.streamlit/secrets.toml` (make it with `python3 -m model.ops.passwords`) or configure OIDC there; "
+            "or, on your own machine, start the server with `--server.address 127.0.0.1`."
+        )
         return
     st.caption(f"Signed in as {user.name} ({user.role}).")
     if mode == "oidc":
@@ -160,9 +226,18 @@ def _render_sign_in(user: User) -> None:
         password = st.text_input("Admin password", type="password", key="auth_password")
         submitted = st.form_submit_button("Sign in as admin")
     if submitted:
+        keys, address = _client_keys()
+        session_key = keys[0]
+        wait_s = _sign_in_limiter().try_attempt(*keys)
+        if wait_s:
+            _LOG.warning("Admin sign-in refused: too many attempts from address %s (%s); retry in %.0f s.", address, session_key, wait_s)
+            st.error(f"Too many sign-in attempts. Wait {wait_s:.0f} s and try again.")
+            return
         if verify_password(password, _secrets_section("auth").get("admin_password_hash", "")):
+            _LOG.info("Admin signed in from address %s (%s).", address, session_key)
             st.session_state[state.SIGNED_IN] = True
             st.rerun()
+        _LOG.warning("Failed admin sign-in from address %s (%s).", address, session_key)
         st.error("That password is not the admin password. Try again, or ask the lab lead.")
 
 

@@ -29,20 +29,34 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_dashboard(log, env_overrides: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start the server in the background; return the process and its URL (not yet answering).
+def start_dashboard(
+    log,
+    env_overrides: dict | None = None,
+    port: int | None = None,
+    *,
+    address: str = "127.0.0.1",
+    secrets_file: Path | None = None,
+    command_prefix: tuple[str, ...] = (),
+) -> tuple[subprocess.Popen, str]:
+    """Start the server in the background; return the process and its loopback URL (not yet answering).
 
     Parameters
     ----------
     log : open file, receives the server's stdout and stderr.
     env_overrides : dict, optional, e.g. ``HUECAST_MODELS_DIR`` for an isolated install.
     port : int, optional, default a free loopback port.
+    address : str, the bind address (``server.address``); ``"0.0.0.0"`` makes it a server other
+        machines could reach (secure-by-default tests). The URL returned is always loopback.
+    secrets_file : path, optional, a secrets.toml to use instead of ``.streamlit/secrets.toml``.
+    command_prefix : e.g. ``("taskset", "-c", "1")`` to pin the server to a core (load benches).
     """
     port = port or free_loopback_port()
+    command = [*command_prefix, sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+               "--server.port", str(port), "--server.headless", "true", "--server.address", address]
+    if secrets_file is not None:
+        command += ["--secrets.files", str(secrets_file)]
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env_overrides or {})},
+        command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env_overrides or {})},
     )
     return process, f"http://127.0.0.1:{port}"
 
@@ -79,10 +93,13 @@ def stop_dashboard(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
 
 
 @contextlib.contextmanager
-def running_dashboard(log_path: Path, env_overrides: dict | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The server for the length of a ``with`` block, its output in ``log_path``; yields ``(url, process)``."""
+def running_dashboard(log_path: Path, env_overrides: dict | None = None, **options) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The server for the length of a ``with`` block, its output in ``log_path``; yields ``(url, process)``.
+
+    ``options`` go to :func:`start_dashboard` (``address``, ``secrets_file``, ``command_prefix``).
+    """
     with open(log_path, "w") as log:
-        process, url = start_dashboard(log, env_overrides)
+        process, url = start_dashboard(log, env_overrides, **options)
         try:
             yield url, process
         finally:

@@ -15,7 +15,7 @@ def _load_model(path: str | None):
     from model.models.base import model_from_config
 
     config = {} if path is None else json.loads(Path(path).read_text(encoding="utf-8"))
-    kind = config.pop("kind", "FormulationModel")
+    kind = config.pop("kind", "HybridModel")  # the default since issue 12
     return model_from_config(kind, config)
 
 
@@ -124,7 +124,8 @@ def _cmd_search(args) -> int:
         file=sys.stderr,
     )
     result = search.run_search(
-        dataset, n_trials=args.trials, seed=args.seed, n_folds=args.folds, test_fraction=args.test_fraction, n_jobs=args.jobs, progress=_progress
+        dataset, n_trials=args.trials, seed=args.seed, n_folds=args.folds, test_fraction=args.test_fraction, n_jobs=args.jobs, progress=_progress,
+        cluster=args.cluster,
     )
     run_dir = search.save_search(result, args.out)
     print(f"Protocol: {result.meta['protocol']}")
@@ -149,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_cv_options(command):
         command.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
-        command.add_argument("--config", help="JSON file of model hyperparameters, optionally with \"kind\" (default: FormulationModel's defaults)")
+        command.add_argument("--config", help="JSON file of model hyperparameters, optionally with \"kind\" (default: HybridModel's defaults)")
         command.add_argument("--folds", type=int, default=5, help="leave-recipe-out folds (default 5)")
         command.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="CV repeats (default 0 1 2)")
         command.add_argument("--jobs", type=int, default=1, help="folds in parallel; -1 for every core")
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--folds", type=int, default=3, help="leave-recipe-out folds on the training recipes (default 3)")
     search.add_argument("--test-fraction", type=float, default=0.2, help="share of recipes held out as test (default 0.2)")
     search.add_argument("--out", help="models directory; results go to <out>/search/<run id>/ (default trained_models/)")
+    search.add_argument("--cluster", metavar="ADDRESS", help="run the trials on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
     search.set_defaults(run=_cmd_search)
     return parser
 

@@ -63,7 +63,8 @@ def _all_text(at) -> str:
 
 
 def _reachable_pages() -> list[Path]:
-    return sorted(path for path in PAGES.glob("*.py") if path.name != "retrain.py")
+    # A file starting with "_" is a helper the pages share, not a page.
+    return sorted(path for path in PAGES.glob("*.py") if path.name != "retrain.py" and not path.name.startswith("_"))
 
 
 def test_a_viewer_reaches_no_admin_control_on_any_page_and_sees_no_secret(hosted, caplog):
@@ -168,3 +169,171 @@ def test_every_admin_function_refuses_a_viewer_before_changing_anything(hosted, 
     assert after == before
     assert not (tmp_path / "jobs").exists() or not any((tmp_path / "jobs").iterdir())
     assert len(calls) == 14
+
+
+# --------------------------------------------------------------------------------------
+# Secure by default: no sign-in configured is admin only on a loopback server
+# --------------------------------------------------------------------------------------
+
+from model.ops.access import LOCAL_ADMIN, AttemptLimiter, is_loopback_address, user_without_sign_in  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "address, loopback",
+    [("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("localhost", True),
+     ("", False), (None, False), ("0.0.0.0", False), ("::", False), ("192.0.2.10", False), ("lab-server", False)],
+)
+def test_only_a_literal_loopback_bind_address_counts_as_loopback(address, loopback):
+    assert is_loopback_address(address) is loopback
+    assert user_without_sign_in(address) == (LOCAL_ADMIN if loopback else VIEWER)
+
+
+def test_a_request_through_a_proxy_is_never_the_local_admin():
+    assert user_without_sign_in("127.0.0.1", forwarded=True) == VIEWER
+
+
+@pytest.fixture
+def bind_address():
+    """Set Streamlit's ``server.address`` for an AppTest (same process), and put it back."""
+    import streamlit as st
+
+    before = st.get_option("server.address")
+    yield lambda address: st.config.set_option("server.address", address)
+    st.config.set_option("server.address", before)
+
+
+def test_no_secrets_on_a_reachable_address_makes_every_visitor_a_viewer(hosted, bind_address):
+    bind_address("0.0.0.0")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()  # no secrets at all
+    assert not at.exception, at.exception
+    sidebar = _all_text(at.sidebar)
+    assert "You are a viewer" in sidebar and "python3 -m model.ops.passwords" in sidebar and "secrets.toml" in sidebar
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(str(PAGES / "retrain.py"))
+
+
+def test_no_secrets_on_loopback_is_the_local_admin(hosted, bind_address):
+    bind_address("127.0.0.1")
+    at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()
+    assert not at.exception, at.exception
+    assert "Local single user: you are admin" in _all_text(at.sidebar)
+    at.switch_page(str(PAGES / "retrain.py")).run()
+    assert not at.exception, at.exception
+
+
+# --------------------------------------------------------------------------------------
+# Password attempts are rate-limited, per session and per client address, and logged
+# --------------------------------------------------------------------------------------
+
+
+def test_the_limiter_allows_five_a_minute_per_key_and_holds_every_key():
+    now = [1000.0]
+    limiter = AttemptLimiter(max_attempts=5, window_s=60.0, clock=lambda: now[0])
+    for _ in range(5):
+        assert limiter.try_attempt("session:a", "address:1") == 0.0
+    assert limiter.try_attempt("session:a", "address:1") == pytest.approx(60.0)
+    # A new session from the same address is still held by the address.
+    assert limiter.try_attempt("session:b", "address:1") > 0
+    # Another address is not.
+    assert limiter.try_attempt("session:c", "address:2") == 0.0
+    now[0] += 59.0
+    assert limiter.try_attempt("session:a", "address:1") == pytest.approx(1.0)
+    now[0] += 1.0
+    assert limiter.try_attempt("session:a", "address:1") == 0.0
+
+
+def _try_password(at: AppTest, password: str) -> AppTest:
+    at.sidebar.text_input(key="auth_password").input(password)
+    return at.sidebar.button[0].click().run()
+
+
+def test_password_attempts_are_limited_per_session_and_per_address_and_logged_without_the_password(hosted, caplog, monkeypatch):
+    from dashboard import common
+
+    common._sign_in_limiter.clear()
+    caplog.set_level(logging.INFO, logger="huecast.access")
+    # AppTest has no request, so the session and its client address are set here.
+    monkeypatch.setattr(common, "_client_keys", lambda: (["session:first", "address:198.51.100.7"], "198.51.100.7"))
+    at = _app().run()
+    for attempt in range(5):
+        _try_password(at, f"wrong guess {attempt}")
+        assert "not the admin password" in _all_text(at.sidebar)
+    _try_password(at, PASSWORD)  # the right password, but the sixth attempt within the minute
+    assert "Too many sign-in attempts" in _all_text(at.sidebar)
+    assert "Signed in as viewer (viewer)." in _all_text(at.sidebar)
+    # A fresh session from the same address is held too.
+    monkeypatch.setattr(common, "_client_keys", lambda: (["session:fresh", "address:198.51.100.7"], "198.51.100.7"))
+    fresh = _try_password(_app().run(), PASSWORD)
+    assert "Too many sign-in attempts" in _all_text(fresh.sidebar)
+    failed = [record for record in caplog.records if record.getMessage().startswith("Failed admin sign-in")]
+    assert len(failed) == 5 and all("198.51.100.7" in record.getMessage() for record in failed)
+    assert not [part for part in SECRET_PARTS if part in caplog.text]
+    assert "wrong guess" not in caplog.text
+    # Another address may still sign in.
+    monkeypatch.setattr(common, "_client_keys", lambda: (["session:other", "address:192.0.2.1"], "192.0.2.1"))
+    other = _try_password(_app().run(), PASSWORD)
+    assert "Signed in as lab lead (admin)." in _all_text(other.sidebar)
+    common._sign_in_limiter.clear()
+
+
+# --------------------------------------------------------------------------------------
+# API keys: only hashes in secrets; a command makes them; admin only with an admin key
+# --------------------------------------------------------------------------------------
+
+from model.ops import api_keys  # noqa: E402
+
+
+def test_the_api_key_command_prints_a_key_once_and_only_its_hash_for_secrets(capsys):
+    assert api_keys.main(["--name", "lims", "--role", "admin"]) == 0
+    out = capsys.readouterr().out
+    key = re.search(r"\b(hck_[A-Za-z0-9_-]{43})\b", out).group(1)
+    entry = out[out.index("[[api.keys]]"):]
+    assert key not in entry and f'hash = "{api_keys.hash_key(key)}"' in entry and 'role = "admin"' in entry
+    import tomllib
+
+    keys = api_keys.ApiKeys.from_secrets(tomllib.loads(entry.replace("[[api.keys]]", "[[keys]]")))
+    assert keys.user_for(key) == User("api key lims", "admin")
+    assert keys.user_for(key + "x") is None and keys.user_for(None) is None
+
+
+def test_api_access_open_or_keyed_and_admin_only_with_an_admin_key():
+    viewer_key, admin_key = api_keys.new_key(), api_keys.new_key()
+    entries = [{"name": "lims", "role": "viewer", "hash": api_keys.hash_key(viewer_key)},
+               {"name": "lead", "role": "admin", "hash": api_keys.hash_key(admin_key)}]
+    open_reads = api_keys.ApiKeys.from_secrets({"keys": entries})
+    keyed_reads = api_keys.ApiKeys.from_secrets({"keys": entries, "read_access": "key"})
+    assert open_reads.authorize(None, admin=False) is None
+    with pytest.raises(api_keys.ApiAccessError) as refused:
+        keyed_reads.authorize(None, admin=False)
+    assert refused.value.status == 401
+    assert keyed_reads.authorize(viewer_key, admin=False).name == "api key lims"
+    with pytest.raises(api_keys.ApiAccessError) as refused:
+        open_reads.authorize(api_keys.new_key(), admin=False)  # an unknown key is refused even where reads are open
+    assert refused.value.status == 401
+    for keys in (open_reads, keyed_reads):
+        with pytest.raises(api_keys.ApiAccessError) as refused:
+            keys.authorize(None, admin=True)
+        assert refused.value.status == 401
+        with pytest.raises(api_keys.ApiAccessError) as refused:
+            keys.authorize(viewer_key, admin=True)
+        assert refused.value.status == 403
+        assert keys.authorize(admin_key, admin=True).is_admin
+    # No keys at all: reads open, admin never.
+    with pytest.raises(api_keys.ApiAccessError):
+        api_keys.ApiKeys.from_secrets(None).authorize(None, admin=True)
+
+
+@pytest.mark.parametrize(
+    "section, words",
+    [
+        ({"read_access": "sometimes"}, "read_access='sometimes'"),
+        ({"keys": [{"name": "x", "role": "owner", "hash": "sha256$" + "0" * 64}]}, "role='owner'"),
+        ({"keys": [{"name": "x", "hash": "md5$abc"}]}, "'x': hash is not"),
+        ({"keys": [{"name": "x", "hash": "sha256$" + "0" * 63}]}, "'x': hash is not"),
+    ],
+)
+def test_malformed_key_settings_name_the_field_and_never_echo_the_hash(section, words):
+    with pytest.raises(ValueError) as error:
+        api_keys.ApiKeys.from_secrets(section)
+    assert words in str(error.value)
+    assert "0" * 63 not in str(error.value) and "md5$abc" not in str(error.value)

@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from model.ops import intake, registry
+from model.ops import intake, registry, review
+from model.ops.search_result import list_search_runs, load_search
 from model.ops.store import open_store
 
 PAGE = "app_pages/compare.py"
@@ -51,9 +52,12 @@ def test_shows_top_ten_and_the_baseline_table(repo_root, tmp_path, monkeypatch):
     assert len(top) == 10
     assert list(top["rank"]) == list(range(1, 11))
     assert top["CV mean ΔE00"].is_monotonic_increasing
+    # Scores first, in the open; the engineering details in the expander's table.
+    assert list(top.columns[:4]) == ["rank", "trial", "test mean ΔE00", "test p95 ΔE00"] and "solver" not in top.columns
+    details = _table_with(app, "solver")
     for column in ("layers", "activation", "solver", "alpha (L2)", "learning rate", "batch", "ensemble size", "parameters",
                    "test mean ΔE00", "test p95 ΔE00", "test spectral MAE", "test spectral R²", "fit time (s)"):
-        assert column in top.columns
+        assert column in details.columns
     comparison = _table_with(app, "spectral MAE")
     rows = list(comparison["model"])
     assert rows[0].startswith("baseline") and rows[1].startswith("optimised") and "improvement (%)" in rows
@@ -100,3 +104,63 @@ def test_the_store_snapshot_is_what_a_job_started_now_trains_on(tmp_path, monkey
     store = open_store()
     assert snapshot.store_version == store.version()
     assert snapshot.dataset.fingerprint() == store.to_dataset().fingerprint()
+
+
+def test_the_page_opens_with_the_verdict_then_the_scores(repo_root, tmp_path, monkeypatch):
+    app = _open(repo_root, tmp_path, monkeypatch)
+    result = load_search(list_search_runs(repo_root / "trained_models")[0])
+    best, baseline, physics = (result.row(name)["test_delta_e00_mean_headline"] for name in (result.best, "baseline", "kubelka-munk"))
+    [verdict] = [element.value for element in app.success]
+    assert verdict.startswith(f"The best configuration, {result.best} (")
+    assert f"by {best:.2f} ΔE00 on average" in verdict
+    assert f"{100 * (baseline - best) / baseline:.0f} % lower than the old system's configuration ({baseline:.2f})" in verdict
+    assert f"the physics model alone ({physics:.2f})" in verdict
+    assert not app.warning  # the shipped search ran on the shipped champion's data: not stale
+    scores = _table_with(app, "mean error (ΔE00)")
+    assert list(scores["configuration"]) == [f"best ({result.best})", "old configuration", "physics alone (Kubelka–Munk)"]
+    assert scores["vs old configuration"].iloc[0].endswith("% lower error")
+    assert list(scores["mean error (ΔE00)"]) == [best, baseline, physics]
+    assert app.expander and app.expander[0].label.startswith("Engineering details")
+    assert "Synthetic demo" in app.caption[0].value
+
+
+def test_a_search_of_other_data_than_the_champions_is_marked_stale(repo_root, tmp_path, monkeypatch):
+    models = _models_dir(repo_root, tmp_path, with_search=True)
+    version = registry.champion_version(models)
+    card_path = models / version / "card.json"
+    card = card_path.read_text(encoding="utf-8")
+    # The champion now names other data (as after promoting a model of real measurements).
+    card_path.write_text(card.replace(registry.read_card(version, models).dataset["fingerprint"], "0" * 64), encoding="utf-8")
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    app = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert any(w.value.startswith("This search is stale: it ran on “Synthetic demo”") for w in app.warning), [w.value for w in app.warning]
+
+
+def test_verdict_and_scores_in_words():
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        [
+            {"candidate": "trial-002", "layers": "128-64", "n_ensemble": 2.0, "test_delta_e00_mean_headline": 1.0, "test_delta_e00_p95_headline": 2.0, "test_spectral_mae": 0.01, "test_fit_seconds": 1.0},
+            {"candidate": "baseline", "layers": "64-128-64", "n_ensemble": 1.0, "test_delta_e00_mean_headline": 2.0, "test_delta_e00_p95_headline": 5.0, "test_spectral_mae": 0.03, "test_fit_seconds": 2.0},
+            {"candidate": "kubelka-munk", "layers": None, "n_ensemble": None, "test_delta_e00_mean_headline": 0.8, "test_delta_e00_p95_headline": 1.5, "test_spectral_mae": 0.02, "test_fit_seconds": 0.5},
+        ]
+    )
+
+    class Result:
+        best = "trial-002"
+
+        def row(self, name):
+            return rows[rows["candidate"] == name].iloc[0]
+
+    verdict = review.search_verdict(Result())
+    assert verdict.sentence == (
+        "The best configuration, trial-002 (2 networks, each with layers of 128 and 64 neurons), missed recipes it had never seen "
+        "by 1.00 ΔE00 on average: 50 % lower than the old system's configuration (2.00) and 25 % higher than the physics model alone (0.80)."
+    )
+    scores = review.search_scores(Result())
+    assert list(scores["vs old configuration"]) == ["50 % lower error", "—", "60 % lower error"]
+    assert review.describe_configuration({"layers": "32", "n_ensemble": 1}) == "one network with one layer of 32 neurons"

@@ -44,6 +44,12 @@ def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
     headers = [h.value for h in app.subheader]
     assert headers and headers[0].startswith("Recipe 1: ΔE00")
     assert len(headers) <= 2
+    # Each candidate says its risk; a risky one names why, and none comes before a low-risk one.
+    result = app.session_state["formulate_result"]
+    assert [h.endswith("(risky)") for h in headers] == [c.is_risky for c in result.candidates]
+    assert sorted([c.is_risky for c in result.candidates]) == [c.is_risky for c in result.candidates]
+    risk_texts = [w.value for w in app.warning if w.value.startswith("Risk: ")] + [c.value for c in app.caption if c.value.startswith("Risk: low")]
+    assert len(risk_texts) == len(result.candidates)
     # The tiny model cannot make a film this yellow-green at L* 70 (its closest recipe is about
     # 12 ΔE00 away), so the page must explain the shortfall, never claim success.
     result = app.session_state["formulate_result"]
@@ -54,8 +60,9 @@ def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
     app.button(key="formulate_copy_1").click().run()
     assert not app.exception
     colorant = tiny_dataset.colorants[0]
-    assert app.session_state[f"predict_{colorant}"] == pytest.approx(result.best.recipe[colorant])
-    assert app.session_state["predict_thickness_um"] == pytest.approx(result.best.recipe["thickness_um"])
+    assert app.session_state[f"predict_value_{colorant}"] == pytest.approx(result.best.recipe[colorant])
+    assert app.session_state["predict_value_thickness_um"] == pytest.approx(result.best.recipe["thickness_um"])
+    assert app.text_input(key=f"predict_{colorant}").value == explore.format_entry(result.best.recipe[colorant])
 
 
 def test_formulate_bad_paste_says_what_was_expected(app):
@@ -77,12 +84,13 @@ def test_overview_headline_card_and_report(app, models_dir):
     assert "ΔE00 (CIEDE2000)" in app.caption[0].value
 
 
-def test_send_recipe_to_predict_sets_the_number_boxes_only():
-    session = {"predict_pinned": []}
+def test_send_recipe_to_predict_sets_the_values_and_forgets_a_refused_entry():
+    session = {"predict_pinned": [], "predict_problem_PG": "PG: “x” is not a number."}
     state.send_recipe_to_predict(session, {"PG": 1, THICKNESS_COLUMN: 12})
-    assert session == {"predict_pinned": [], "predict_PG": 1.0, "predict_thickness_um": 12.0}
-    assert isinstance(session["predict_PG"], float)
+    assert session == {"predict_pinned": [], "predict_value_PG": 1.0, "predict_value_thickness_um": 12.0}
+    assert isinstance(session["predict_value_PG"], float)
     assert state.predict_input_key("PG") == "predict_PG" and state.predict_slider_key("PG") == "predict_PG_slider"
+    assert state.predict_value_key("PG") == "predict_value_PG" and state.predict_problem_key("PG") == "predict_problem_PG"
 
 
 def test_trained_thicknesses_and_parsing_chosen_ones(tiny_dataset):
@@ -92,3 +100,83 @@ def test_trained_thicknesses_and_parsing_chosen_ones(tiny_dataset):
     assert explore.parse_thicknesses([]) is None  # nothing chosen: no constraint
     with pytest.raises(ValueError, match=r"Thicknesses must be numbers in µm; got \[8.0, 'thick'\]"):
         explore.parse_thicknesses([8.0, "thick"])
+
+
+# ---- a candidate's risk (issue 15) -------------------------------------------------------
+
+
+def _candidate(delta_e00=1.0, uncertainty=1.0, paths=0.5, out_of_range=False):
+    import numpy as np
+
+    from model.formulation import Candidate
+
+    return Candidate(
+        recipe={"PG": 1.0, THICKNESS_COLUMN: 8.0}, delta_e00=delta_e00, spectral_rms=None, metamerism=None, Lab=np.zeros(3), hex="#000000",
+        reflectance=np.zeros(31), out_of_range=out_of_range, out_of_range_detail="PG 9 wt % above the trained 5" if out_of_range else "",
+        uncertainty=uncertainty, delta_e00_paths=paths,
+    )
+
+
+def test_a_candidate_names_each_of_its_risks():
+    from model.formulation import RISKY_PATH_DISAGREEMENT, RISKY_UNCERTAINTY
+
+    assert _candidate().risks == () and not _candidate().is_risky
+    assert not _candidate(uncertainty=float("nan"), paths=float("nan")).is_risky  # a single network states no band: no risk claimed
+    assert not _candidate(uncertainty=RISKY_UNCERTAINTY, paths=RISKY_PATH_DISAGREEMENT).is_risky  # at the limits: still fine
+    [risk] = _candidate(paths=8.5).risks
+    assert risk == "The two prediction paths (spectrum and CIELAB head) disagree by ΔE00 8.5 (above 2)."
+    [risk] = _candidate(uncertainty=4.2).risks
+    assert risk.startswith("The model's networks disagree: the uncertainty band is ΔE00 4.2")
+    [risk] = _candidate(out_of_range=True).risks
+    assert risk == "Outside the training range: PG 9 wt % above the trained 5."
+    assert len(_candidate(uncertainty=5, paths=5, out_of_range=True).risks) == 3
+
+
+def test_risky_candidates_are_sorted_below_the_others_keeping_their_order():
+    from model.formulation import safest_first
+
+    close_but_risky, fair, also_risky, worse = _candidate(0.2, paths=8.5), _candidate(0.8), _candidate(0.9, out_of_range=True), _candidate(1.5)
+    ordered = safest_first([close_but_risky, fair, also_risky, worse])
+    assert [c.delta_e00 for c in ordered] == [0.8, 1.5, 0.2, 0.9]
+
+
+class _UnsureOfTheBest:
+    """The shipped champion, except that its prediction of the first recipe it is asked to
+    describe states a wide uncertainty band: formulate's best candidate becomes risky."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def predict(self, recipes):
+        import dataclasses
+
+        import numpy as np
+
+        prediction = self._model.predict(recipes)
+        paths = {path: np.array(values, dtype=float) for path, values in prediction.uncertainty_paths.items()}
+        for values in paths.values():
+            values[0] = 9.0
+        return dataclasses.replace(prediction, uncertainty_paths=paths)
+
+
+def test_formulate_puts_risky_candidates_last_and_writes_the_risk_in_the_table(shipped):
+    from model.formulation import Target, formulate
+
+    model, _ = shipped
+    target = Target.from_hex("#80ff00")
+    plain = formulate(model, target, n_candidates=3)
+    unsure = formulate(_UnsureOfTheBest(model), target, n_candidates=3)
+    assert len(unsure.candidates) == len(plain.candidates) >= 2
+    # The best recipe by colour is now risky: it is listed last, the others keep their order.
+    assert unsure.candidates[-1].recipe == plain.candidates[0].recipe and unsure.candidates[-1].is_risky
+    assert [c.recipe for c in unsure.candidates[:-1]] == [c.recipe for c in plain.candidates[1:]] or any(c.is_risky for c in plain.candidates)
+    flags = [candidate.is_risky for candidate in unsure.candidates]
+    assert flags == sorted(flags)
+    table = unsure.to_frame()
+    assert list(table["risky"]) == flags
+    assert {"uncertainty_delta_e00", "delta_e00_paths", "risks"} <= set(table.columns)
+    assert table["risks"].iloc[-1].startswith("The model's networks disagree: the uncertainty band is ΔE00 9.0")
+    assert (table.loc[~table["risky"], "risks"] == "").all()

@@ -35,8 +35,8 @@ def test_shown_Lab_equals_the_model_for_a_recipe_set_through_widget_keys(app, sh
     recipe = {colorants[0]: 3.0, colorants[1]: 7.5, colorants[3]: 2.25}
     before = shown_Lab(app)
     for name, value in recipe.items():
-        app.number_input(key=f"predict_{name}").set_value(value)
-    app.number_input(key="predict_thickness_um").set_value(11.0)
+        app.text_input(key=f"predict_{name}").input(f"{value:g}")
+    app.text_input(key="predict_thickness_um").input("11")
     app.run()
     assert not app.exception, app.exception
 
@@ -51,12 +51,12 @@ def test_shown_Lab_equals_the_model_for_a_recipe_set_through_widget_keys(app, sh
     assert any(m.label == "Leave-recipe-out mean ΔE00" for m in app.sidebar.metric)
 
 
-def test_slider_and_number_input_follow_each_other(app, shipped):
+def test_slider_and_text_box_follow_each_other(app, shipped):
     model, _ = shipped
     name = model.colorants_[1]
     app.slider(key=f"predict_{name}_slider").set_value(4.0).run()
-    assert app.number_input(key=f"predict_{name}").value == 4.0
-    app.number_input(key=f"predict_{name}").set_value(6.5).run()
+    assert app.text_input(key=f"predict_{name}").value == "4"
+    app.text_input(key=f"predict_{name}").input("6.5").run()
     assert app.slider(key=f"predict_{name}_slider").value == 6.5
 
 
@@ -65,7 +65,7 @@ def test_out_of_range_recipe_gets_a_plain_warning(app, shipped):
     name = model.colorants_[0]
     assert not app.warning
     above = model.training_range_.maximum[name] + 5
-    app.number_input(key=f"predict_{name}").set_value(above).run()
+    app.text_input(key=f"predict_{name}").input(f"{above:g}").run()
     assert any("outside what the model was trained on" in w.value and name in w.value for w in app.warning)
 
 
@@ -143,9 +143,9 @@ def test_lab_paths_table_derives_chroma_and_hue_from_each_path(shipped):
 def test_the_page_states_the_prediction_uncertainty(app, shipped):
     model, _ = shipped
     colorants = list(model.colorants_)
-    app.number_input(key=f"predict_{colorants[0]}").set_value(5.0)
+    app.text_input(key=f"predict_{colorants[0]}").input("5")
     app.run()
-    expected = model.predict(explore.recipe_frame({colorants[0]: 5.0}, app.number_input(key="predict_thickness_um").value, colorants)).uncertainty[0]
+    expected = model.predict(explore.recipe_frame({colorants[0]: 5.0}, float(app.text_input(key="predict_thickness_um").value), colorants)).uncertainty[0]
     captions = [caption.value for caption in app.caption if caption.value.startswith("Uncertainty")]
     assert captions == [
         f"Uncertainty: the measured colour should lie within about ΔE00 {expected:.1f} of this prediction "
@@ -195,3 +195,102 @@ def test_describe_recipe_and_untrusted_uncertainty():
     assert explore.describe_recipe({"A": 0.0, "B": 0.0}, ["A", "B"]) == "no colorant"
     assert explore.is_untrusted(explore.UNTRUSTED_UNCERTAINTY + 0.1)
     assert not explore.is_untrusted(explore.UNTRUSTED_UNCERTAINTY) and not explore.is_untrusted(float("nan"))
+
+
+# ---- decimal comma, refused entries, the recipe in the URL (issue 15) ----------------
+
+
+def test_a_decimal_comma_is_read_as_a_decimal_point_and_said_so(app, shipped):
+    model, _ = shipped
+    name = model.colorants_[0]
+    app.text_input(key=f"predict_{name}").input("1,5").run()
+    assert not app.exception, app.exception
+    assert app.text_input(key=f"predict_{name}").value == "1.5"  # the box shows how it was read
+    assert "Read “1,5” as 1.5 wt %." in [caption.value for caption in app.caption]
+    expected = model.predict(explore.recipe_frame({name: 1.5}, 10.0, model.colorants_)).Lab[0]
+    assert shown_Lab(app) == [f"{value:.2f}" for value in expected]
+    assert app.query_params[name] in ("1.5", ["1.5"])
+
+
+def test_an_entry_above_the_box_maximum_is_refused_visibly_and_the_prediction_kept(app, shipped):
+    model, _ = shipped
+    name = model.colorants_[0]
+    before = shown_Lab(app)
+    app.text_input(key=f"predict_{name}").input("150").run()
+    assert not app.exception, app.exception
+    assert app.text_input(key=f"predict_{name}").value == "150"  # left as typed, next to its message
+    [error] = [e.value for e in app.error]
+    assert error.startswith(f"{name}: 150 wt % is above the largest value this box accepts") and "still uses" in error
+    assert any(w.value.startswith("Not the recipe you typed") for w in app.warning)
+    assert shown_Lab(app) == before
+    app.text_input(key=f"predict_{name}").input("2").run()  # a usable entry clears the message
+    assert not app.error and shown_Lab(app) != before
+
+
+def test_the_recipe_and_pins_survive_another_page_and_come_back_from_the_link(app, shipped, repo_root):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    app.text_input(key=f"predict_{colorants[1]}").input("3,25").run()
+    app.button(key="predict_pin").click().run()
+    link = {key: app.query_params[key] for key in app.query_params}
+    def as_list(value):
+        return value if isinstance(value, list) else [value]
+
+    assert as_list(link[colorants[1]]) == ["3.25"] and as_list(link["thickness_um"]) == ["10"] and len(as_list(link["pin"])) == 1
+
+    app.switch_page("app_pages/batch.py").run()
+    app.switch_page("app_pages/predict.py").run()
+    assert not app.exception, app.exception
+    assert app.text_input(key=f"predict_{colorants[1]}").value == "3.25"
+    assert len(app.session_state["predict_pinned"]) == 1
+
+    # A new session (a reload, or a colleague opening the link) reads the recipe and pins from the URL.
+    fresh = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    for key, values in link.items():
+        fresh.query_params[key] = values
+    fresh.run()
+    assert not fresh.exception, fresh.exception
+    assert fresh.text_input(key=f"predict_{colorants[1]}").value == "3.25"
+    assert shown_Lab(fresh) == shown_Lab(app)
+    assert fresh.session_state["predict_pinned"] == app.session_state["predict_pinned"]
+
+
+def test_a_bad_value_in_a_link_is_named_and_the_default_used(repo_root, shipped):
+    model, _ = shipped
+    name = model.colorants_[0]
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.query_params[name] = "lots"
+    at.query_params["thickness_um"] = "9,5"
+    at.run()
+    assert not at.exception, at.exception
+    assert any(w.value.startswith(f"In the link, {name}: “lots” is not a number") for w in at.warning)
+    assert at.text_input(key="predict_thickness_um").value == "9.5"
+    assert at.text_input(key=f"predict_{name}").value == explore.format_entry(explore.default_recipe(model)[name])
+
+
+def test_read_entry_accepts_a_decimal_comma_and_refuses_what_it_cannot_read():
+    bounds = explore.InputBounds(0.0, 30.0, 0.05)
+    assert explore.read_entry("1,5", "PG", bounds) == (1.5, None, "Read “1,5” as 1.5 wt %.")
+    assert explore.read_entry(" 12.25 ", "PG", bounds) == (12.25, None, None)
+    assert explore.read_entry("0", "PG", bounds).value == 0.0
+    for text, phrase in [("abc", "is not a number"), ("", "the box is empty"), ("1,000", "could mean 1 or 1000"), ("nan", "is not a number"),
+                         ("31", "above the largest value this box accepts (0–30 wt %)"), ("-1", "below the smallest")]:
+        reading = explore.read_entry(text, "PG", bounds)
+        assert reading.value is None and phrase in reading.problem, (text, reading)
+    thickness = explore.read_entry("3", THICKNESS_COLUMN, explore.InputBounds(4.0, 20.0, 0.1))
+    assert thickness.value is None and "µm" in thickness.problem
+
+
+def test_recipe_and_pins_round_trip_through_query_parameters():
+    bounds = explore.input_bounds(_two_colorant_model())
+    recipe = {"A": 12.5, "B": 0.0, THICKNESS_COLUMN: 8.0}
+    query = explore.recipe_to_query(recipe, list(bounds))
+    assert query == {"A": "12.5", "B": "0", THICKNESS_COLUMN: "8"}
+    assert explore.recipe_from_query(query, bounds, {"A": 1.0, "B": 1.0, THICKNESS_COLUMN: 10.0}) == (recipe, [])
+    partial, problems = explore.recipe_from_query({"A": "99", "other": "x"}, bounds, {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0})
+    assert partial == {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0} and len(problems) == 1 and "99 wt %" in problems[0]
+    pins = [recipe, {"A": 0.0, "B": 1.5, THICKNESS_COLUMN: 12.0}]
+    assert explore.pins_to_query(pins, list(bounds)) == ["A:12.5,thickness_um:8", "B:1.5,thickness_um:12"]
+    assert explore.pins_from_query([*explore.pins_to_query(pins, list(bounds)), "A:nonsense,thickness_um:8", "A:1"], bounds, 4) == pins
+    assert len(explore.pins_from_query(explore.pins_to_query(pins * 3, list(bounds)), bounds, 4)) == 4
+    assert [explore.format_entry(value) for value in (12.5, 0.0, 3.0, 1 / 3)] == ["12.5", "0", "3", "0.3333"]

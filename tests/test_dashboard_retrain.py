@@ -195,7 +195,11 @@ def test_store_listing_snapshot_and_upload_labels(tiny_install):
 
     snapshot = intake.store_snapshot(store)
     assert len(snapshot.dataset) == 22 and snapshot.store_version == store.version()
-    assert intake.upload_labels(store.uploads()) == {1: "#1: first.csv"}
+    day = store.uploads()["uploaded_at"].iloc[0]
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(day)
+    assert intake.upload_labels(store.uploads()) == {1: f"#1: first.csv (uploaded {moment.day} {moment:%b %Y})"}
 
 
 def test_retrain_page_offers_each_near_miss_and_leaves_out_an_unticked_one(hosted):
@@ -211,3 +215,78 @@ def test_retrain_page_offers_each_near_miss_and_leaves_out_an_unticked_one(hoste
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Measurements to store"], metrics["Unmatched (left out)"]) == ("104", "1")
     assert any(w.value.startswith("Left out: FY10H") for w in at.warning)
+
+
+# ---- issue 15: replace the demo at commit; jobs and challengers from their records --------
+
+
+def test_the_first_upload_over_the_demo_offers_to_replace_it_in_plain_words(isolated_install):
+    from test_store import renamed_demo_files
+
+    isolated_install.copy_shipped_models()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.get("file_uploader")[0].set_value([(name, content, "text/csv") for name, content in renamed_demo_files()])
+    at.run()
+    assert not at.exception, at.exception
+    [offer] = [w.value for w in at.warning if "synthetic demo data" in w.value]
+    assert offer.startswith("51 recipes (") and "Replace it with your measurements" in offer
+    commit = at.button(key="retrain_commit")
+    assert commit.label == "Replace the demo data with these measurements" and not commit.disabled
+    commit.click().run()
+    assert not at.exception, at.exception
+    assert any("Stored 105 measurements" in s.value and "synthetic demo data is now left out of training" in s.value for s in at.success)
+    store = open_store()
+    assert not store.demo_in_use() and store.counts()["n_included"] == 105
+    assert any("Spectra.csv + lab-recipes.csv (uploaded" in c.value for c in at.caption)
+
+
+def _finished_training_job(jobs_dir: Path, job_id: str, challenger: str, champion: str) -> None:
+    """A training job's record as the worker leaves it when done (no worker needed)."""
+    import json
+
+    (jobs_dir / job_id).mkdir(parents=True)
+    status = {
+        "job_id": job_id, "kind": "training", "state": "done", "fraction": 1.0, "message": f"Challenger {challenger} is trained and scored.",
+        "started_by": "lab lead", "started_at": "2026-12-01T10:00:00+00:00", "updated_at": "2026-12-01T10:05:00+00:00",
+        "pid": None, "output": challenger, "details": {"champion_version": champion, "store_version": None},
+    }
+    (jobs_dir / job_id / "status.json").write_text(json.dumps(status), encoding="utf-8")
+
+
+def test_a_finished_challenger_waits_in_the_records_for_any_admin_session(tiny_install, tmp_path):
+    models_dir = tiny_install["models_dir"]
+    jobs_dir = settings.data_dir() / "jobs"
+    assert retrain.pending_challenger() is None
+    challenger = registry.save_model(tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info={"name": "first"}, models_dir=models_dir, version="challenger-1").version
+    _finished_training_job(jobs_dir, "20261201-100000-aaaaaa", challenger, tiny_install["card"].version)
+    _finished_training_job(jobs_dir, "20261130-100000-bbbbbb", tiny_install["card"].version, "older")  # an older job: not the newest
+    waiting = retrain.pending_challenger()
+    assert waiting is not None and waiting.challenger_version == challenger and waiting.job_id == "20261201-100000-aaaaaa"
+
+    # A new session (a reload, another machine) shows it with Promote and Discard, though it never started the job.
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    assert not at.exception, at.exception
+    assert "retrain_job" not in at.session_state
+    assert at.button(key="retrain_promote").label == f"Promote {challenger}"
+    assert any("There was no champion to compare it with" in i.value for i in at.info)  # this record has no comparison file
+    at.button(key="retrain_discard").click().run()
+    assert not at.exception, at.exception
+    assert retrain.pending_challenger() is None  # discarded: no longer waits, in any session
+    assert not [b for b in at.button if b.key == "retrain_promote"]
+
+
+def test_a_promoted_or_failed_job_leaves_nothing_waiting(tiny_install):
+    import json
+
+    jobs_dir = settings.data_dir() / "jobs"
+    champion = tiny_install["card"].version
+    _finished_training_job(jobs_dir, "20261201-100000-cccccc", champion, champion)  # its challenger is the champion now
+    assert retrain.pending_challenger() is None
+    (jobs_dir / "20261202-000000-dddddd").mkdir()
+    (jobs_dir / "20261202-000000-dddddd" / "status.json").write_text("{not json", encoding="utf-8")  # unreadable: skipped
+    assert retrain.pending_challenger() is None
+    status = json.loads((jobs_dir / "20261201-100000-cccccc" / "status.json").read_text())
+    (jobs_dir / "20261201-100000-cccccc" / "status.json").write_text(json.dumps({**status, "state": "failed"}))
+    assert retrain.pending_challenger() is None

@@ -1,4 +1,5 @@
-"""Tests for model.models.physics: the finite-film Kubelka–Munk formula and the fitted KM baseline."""
+"""Tests for the physics models: the finite-film Kubelka–Munk formula, the fitted KM baseline and the
+fluorescent Kubelka–Munk model (model.models.fluorescent_km)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sklearn.exceptions import NotFittedError
 from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN
+from model.models.fluorescent_km import FluorescentKubelkaMunkModel, _JointFit, detect_fluorescent, fluorescence_emission, saunderson
 from model.models.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
 from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
 
@@ -197,3 +199,149 @@ def test_warns_about_a_colorant_absent_from_training():
     dataset = simulate_dataset(plan, colorants=NON_FLUORESCENT)
     with pytest.warns(UserWarning, match="QuinMagenta"):
         KubelkaMunkModel().fit(dataset)
+
+
+# ------------------------------------------------------------------ the fluorescent Kubelka–Munk model
+
+@pytest.fixture(scope="module")
+def noiseless_demo():
+    """Every demo recipe at 8 and 12 µm, simulated without noise: five colorants, one fluorescent."""
+    return simulate_dataset(demo_measurement_plan())
+
+
+@pytest.fixture(scope="module")
+def fitted_fluorescent(noiseless_demo):
+    return FluorescentKubelkaMunkModel().fit(noiseless_demo)
+
+
+def test_saunderson_is_the_identity_without_a_surface_and_lowers_reflectance_with_one():
+    internal = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(saunderson(internal, 0.0, 0.0), internal, rtol=1e-15)
+    corrected = saunderson(internal, 0.04, 0.6)
+    assert np.all(corrected < internal) and np.all(np.diff(corrected) > 0)
+    # Saunderson (1942), eq. for R∞ = 0.5 with k1 = 0.04, k2 = 0.6: 0.96·0.4·0.5 / 0.7.
+    np.testing.assert_allclose(corrected[1], 0.96 * 0.4 * 0.5 / 0.7, rtol=1e-12)
+
+
+def test_fluorescence_emission_saturates_and_is_quenched_by_absorption_at_the_emission_band():
+    excitation = np.arange(400, 701, 10) < 500
+    emission = np.exp(-0.5 * ((np.arange(400, 701, 10) - 520) / 15.0) ** 2)
+    unit_k = np.where(excitation, 0.003, 0.00005)
+    loadings = np.array([5.0, 15.0, 25.0])
+    K = loadings[:, None] * unit_k + 0.001
+    F = fluorescence_emission(loadings, unit_k, K, np.full(3, 8.0), emission, excitation)
+    peaks = F.max(axis=1)
+    assert peaks[0] < peaks[1] < peaks[2] and peaks[2] - peaks[1] < peaks[1] - peaks[0]
+    quenched = fluorescence_emission(loadings, unit_k, K + 0.02 * emission, np.full(3, 8.0), emission, excitation)
+    assert np.all(quenched.max(axis=1) < peaks)
+
+
+def test_the_analytic_jacobian_matches_finite_differences(noiseless_demo):
+    subset = noiseless_demo.subset(np.arange(0, len(noiseless_demo), 4))
+    X = subset.recipes.to_numpy()
+    problem = _JointFit(FluorescentKubelkaMunkModel(), X[:, :-1], X[:, -1], subset.reflectance, [0])
+    start, lower, upper = FluorescentKubelkaMunkModel()._start_and_bounds(problem)
+    rng = np.random.default_rng(0)
+    params = np.clip(start * (1 + 0.3 * rng.random(start.size)) + 1e-3 * rng.random(start.size), lower + 1e-6, upper - 1e-6)
+    analytic = problem.jacobian(params)[: subset.reflectance.size]
+    numeric = np.empty_like(analytic)
+    for column in range(params.size):
+        step = 1e-6 * max(abs(params[column]), 1e-3)
+        up, down = params.copy(), params.copy()
+        up[column] += step
+        down[column] -= step
+        numeric[:, column] = (problem.forward(up) - problem.forward(down)).ravel() / (2 * step)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-5 * np.abs(numeric).max())
+
+
+def test_reproduces_a_fluorescent_film_simulated_with_known_constants(noiseless_demo, fitted_fluorescent):
+    """Issue 12: the physics model reproduces the simulator's films to < 0.1 ΔE00, seen and unseen."""
+    model = fitted_fluorescent
+    assert model.fluorescent_colorants_ == ("FluoYellow",)
+    seen = model.predict(noiseless_demo.recipes)
+    delta_e00 = colorimetry.delta_E00(seen.Lab, colorimetry.reflectance_to_Lab(noiseless_demo.reflectance))
+    assert delta_e00.mean() < 0.1
+
+    names = [c.name for c in DEMO_COLORANTS]
+    unseen = random_recipes(names, [25, 20, 2, 6, 5], n=60, seed=4)
+    truth = simulate_reflectance(unseen[names].to_numpy(), unseen[THICKNESS_COLUMN].to_numpy())
+    prediction = model.predict(unseen)
+    delta_e00 = colorimetry.delta_E00(prediction.Lab, colorimetry.reflectance_to_Lab(truth))
+    assert delta_e00.mean() < 0.1
+    assert np.abs(prediction.reflectance - truth).mean() < 0.003
+    # It found the emission the simulator used (yield × shape), where the emission is strong.
+    fluorescent = DEMO_COLORANTS[0]
+    strong = fluorescent.emission > 0.3
+    np.testing.assert_allclose(model.emission_[0, strong], fluorescent.fluorescence_yield * fluorescent.emission[strong], rtol=0.1)
+
+
+def test_returns_reflectance_above_one_where_the_simulated_data_does(noiseless_demo, fitted_fluorescent):
+    prediction = fitted_fluorescent.predict(noiseless_demo.recipes)
+    above = noiseless_demo.reflectance > 1.02
+    assert above.sum() > 50
+    assert np.all(prediction.reflectance[above] > 1.0)
+    assert np.all(prediction.reflectance[noiseless_demo.reflectance < 0.95] < 1.0)
+
+
+def test_physics_path_of_the_physics_model_is_its_prediction(noiseless_demo, fitted_fluorescent):
+    prediction = fitted_fluorescent.predict(noiseless_demo.recipes.head(3))
+    assert prediction.has_physics
+    np.testing.assert_array_equal(prediction.reflectance_physics, prediction.reflectance)
+    np.testing.assert_allclose(prediction.Lab_physics, prediction.Lab)
+
+
+def test_fluorescent_colorants_come_from_the_data_or_the_config(noiseless_demo):
+    assert detect_fluorescent(noiseless_demo) == ("FluoYellow",)
+    without = noiseless_demo.subset(noiseless_demo.table["FluoYellow"].to_numpy() == 0)
+    assert detect_fluorescent(without) == ()
+    with pytest.warns(UserWarning, match="FluoYellow"):  # absent from every film left
+        named = FluorescentKubelkaMunkModel(fluorescent=()).fit(without)
+    assert named.fluorescent_colorants_ == () and named.emission_.shape == (0, 31)
+    with pytest.raises(ValueError, match="Glitter"):
+        FluorescentKubelkaMunkModel(fluorescent=("Glitter",)).fit(noiseless_demo)
+
+
+def test_scipy_trust_region_and_the_projected_solver_agree(noiseless_non_fluorescent):
+    fast = FluorescentKubelkaMunkModel(fluorescent=()).fit(noiseless_non_fluorescent)
+    scipy_fit = FluorescentKubelkaMunkModel(fluorescent=(), solver="trf", max_nfev=300).fit(noiseless_non_fluorescent)
+    assert fast.cost_ <= scipy_fit.cost_ * 1.01
+    recipes = noiseless_non_fluorescent.recipes
+    delta_e00 = colorimetry.delta_E00(fast.predict(recipes).Lab, scipy_fit.predict(recipes).Lab)
+    assert delta_e00.mean() < 0.05
+
+
+def test_fluorescent_fit_is_fast_and_deterministic(noiseless_demo, fitted_fluorescent):
+    started = time.process_time()
+    again = FluorescentKubelkaMunkModel().fit(noiseless_demo)
+    assert time.process_time() - started < 5.0
+    np.testing.assert_array_equal(again.K_, fitted_fluorescent.K_)
+    np.testing.assert_array_equal(again.emission_, fitted_fluorescent.emission_)
+
+
+def test_fluorescent_model_rejects_bad_parameters(noiseless_demo):
+    with pytest.raises(ValueError, match="saunderson"):
+        FluorescentKubelkaMunkModel(saunderson="sometimes").fit(noiseless_demo)
+    with pytest.raises(ValueError, match="excitation_max_nm"):
+        FluorescentKubelkaMunkModel(excitation_max_nm=900.0).fit(noiseless_demo)
+    with pytest.raises(TypeError, match="Dataset"):
+        FluorescentKubelkaMunkModel().fit(noiseless_demo.table)
+
+
+@pytest.fixture(scope="module")
+def real_dataset(real_data_dir):
+    from model.io import load_dataset
+
+    return load_dataset(real_data_dir)[0]
+
+
+def test_on_the_real_data_it_exceeds_one_where_the_films_do(real_dataset):
+    """Issue 12: the fitted fluorescent model returns reflectance above 1 where the data does."""
+    model = FluorescentKubelkaMunkModel().fit(real_dataset)
+    assert model.fluorescent_colorants_ == ("GXT-10",)
+    prediction = model.predict(real_dataset.recipes)
+    clearly_above = real_dataset.reflectance > 1.05
+    assert clearly_above.sum() > 100
+    assert np.mean(prediction.reflectance[clearly_above] > 1.0) > 0.98
+    assert prediction.reflectance.max() > 1.2
+    # The plain Kubelka–Munk baseline cannot.
+    assert KubelkaMunkModel().fit(real_dataset).predict(real_dataset.recipes).reflectance.max() <= 1.0 + 1e-9

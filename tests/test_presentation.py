@@ -134,8 +134,38 @@ def test_tolerance_legend_names_every_band():
     assert "green: < 1" in legend and "amber: < 2" in legend and "red: ≥ 2" in legend
 
 
-def test_search_top_table_renames_and_orders_the_columns():
+def test_search_top_table_renames_and_orders_the_columns_scores_first():
     top = pd.DataFrame([{column: index for index, column in enumerate(tables.SEARCH_TOP_COLUMNS)} | {"config_json": "{}"}])
     shown = tables.search_top_table(top)
     assert list(shown.columns) == list(tables.SEARCH_TOP_COLUMNS.values())
     assert shown["CV mean ΔE00"].iloc[0] == list(tables.SEARCH_TOP_COLUMNS).index("cv_delta_e00_mean_headline")
+    assert list(shown.columns[:4]) == ["rank", "trial", "test mean ΔE00", "test p95 ΔE00"]
+    scores_only = tables.search_top_table(top, details=False)
+    assert list(scores_only.columns) == list(tables.SEARCH_SCORE_COLUMNS.values()) and "solver" not in scores_only.columns
+
+
+def test_log_axes_label_every_tick_in_full():
+    ticks = figures.log_ticks([0.9, 1.4, 21.0])
+    assert ticks["ticktext"] == ["0.5", "1", "2", "5", "10", "20", "50"]  # 20 reads "20", never "2"
+    assert ticks["tickvals"] == [0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0]
+    assert figures.log_ticks([200, 40_000])["ticktext"][-1] == "100,000"
+    assert figures.log_ticks([float("nan"), 0.0, -1.0]) == {}
+    trials = pd.DataFrame({"candidate": ["trial-001"], "solver": ["adam"], "layers": ["8"], "n_parameters": [120], "cv_delta_e00_mean_headline": [21.0]})
+    figure = figures.score_against_size_figure(trials, trials.head(0))
+    assert figure.layout.yaxis.ticktext == ("10", "20", "50")
+
+
+def test_per_recipe_chart_keeps_its_title_clear_of_the_axis_title():
+    per_recipe = pd.DataFrame({"recipe_id": ["A"], "difference": [0.4], "winner": ["challenger"]})
+    figure = figures.challenger_per_recipe_figure(per_recipe)
+    assert figure.layout.margin.t >= 50 and figure.layout.title.yanchor == "top"
+    assert figure.layout.legend.y < 0  # below the plot, not over the title
+
+
+def test_page_css_wraps_columns_and_never_cuts_metrics():
+    from model.presentation import layout
+
+    html = layout.page_style_html()
+    assert html.startswith("<style>") and html.endswith("</style>")
+    assert "flex-wrap:wrap" in html and f"min-width:min(100%,{layout.MIN_COLUMN_REM}rem)" in html
+    assert '[data-testid="stMetricValue"]' in html and "text-overflow:clip" in html

@@ -3,6 +3,7 @@ and the admin's review of a challenger and of the model history (model.ops.revie
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,13 @@ def test_summary_counts_shares_under_1_and_2(models_dir):
     summary = review.summarise_accuracy(card, table)
     assert (summary.n_recipes, summary.n_measurements) == (2, 4)
     assert summary.share_under_1 == 0.5 and summary.share_under_2 == 0.75
-    assert summary.median_delta_e00 == pytest.approx(1.2)
-    assert "On 2 recipes the model never saw, the median colour error was 1.20 ΔE00, with 50 % under 1.0" in summary.sentence
+    # The median is the card's, so the headline quotes the same number as the comparison with the previous champion.
+    median = card.metrics["delta_e00_median_headline"]
+    assert summary.median_delta_e00 == pytest.approx(median)
+    assert f"On 2 recipes the model never saw, the median colour error was {median:.2f} ΔE00, with 50 % under 1.0" in summary.sentence
+    assert f"({median:.2f} ΔE00, was" in review.previous_champion_comparison(card, models_dir)
+    without_median = dataclasses.replace(card, metrics={})
+    assert review.summarise_accuracy(without_median, table).median_delta_e00 == pytest.approx(1.2)  # else the table's own
     fallback = review.summarise_accuracy(card, None)
     assert fallback.share_under_1 is None and fallback.median_delta_e00 == pytest.approx(card.metrics["delta_e00_median_headline"])
 
@@ -148,3 +154,23 @@ def test_report_opens_in_headless_chromium(models_dir, tmp_path):
         assert "model never saw" in page.inner_text(".headline")
         assert page.locator(".hc-tile").count() > 0
         browser.close()
+
+
+def test_data_sets_carry_the_names_people_gave_them(isolated_install, tiny_dataset):
+    from model.io import PreparedUpload
+    from model.ops.store import DEMO_DATA_NAME, open_store
+
+    assert review.data_name({"name": "demo"}) == DEMO_DATA_NAME == "Synthetic demo"
+    assert review.data_name({"name": "pp-inks"}) == "pp-inks"
+    assert review.data_name({}) == "unknown data"
+    store = open_store(seed=False)
+    store.add(PreparedUpload(tiny_dataset, None, ("Spectra.csv", "Concentrations.csv"), "x"), user=LOCAL_ADMIN)
+    version = store.version()
+    # An older card recorded only "store <version>": it is named by its upload now.
+    named = review.data_name({"name": f"store {version[:12]}", "store_version": version})
+    assert named.startswith("Spectra.csv + Concentrations.csv (uploaded ") and named == store.data_name()
+    by_fingerprint = review.data_name({"name": f"store {version[:12]}", "fingerprint": tiny_dataset.fingerprint()})
+    assert by_fingerprint == named
+    assert review.data_name({"name": "store 0123456789ab", "store_version": "0" * 64}) == "measurement store version 0123456789ab"
+    card = registry.ModelCard(**{**{f.name: None for f in dataclasses.fields(registry.ModelCard)}, "version": "v", "dataset": {"name": "demo", "n_recipes": 2, "n_samples": 4}, "metrics": {}, "notes": {}, "created_at": "2026-12-01T00:00:00+00:00"})
+    assert ("Data", "“Synthetic demo”: 2 recipes, 4 measurements") in review.champion_facts(card)

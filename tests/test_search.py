@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, Dataset
-from model.models.physics import KubelkaMunkModel
+from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.ops import registry, search
 from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 
@@ -158,7 +158,7 @@ def test_save_and_load_round_trip(tiny_result, tmp_path):
     assert search.list_search_runs(tmp_path) == [run_dir]
     assert loaded.best == tiny_result.best
     assert loaded.model(tiny_result.best).get_params() == tiny_result.model(tiny_result.best).get_params()
-    assert isinstance(loaded.model(search.PHYSICS), KubelkaMunkModel)
+    assert isinstance(loaded.model(search.PHYSICS), FluorescentKubelkaMunkModel)  # issue 12: the fluorescent physics row
     np.testing.assert_allclose(loaded.trials["cv_delta_e00_mean_headline"], tiny_result.trials["cv_delta_e00_mean_headline"], rtol=1e-5)
     np.testing.assert_allclose(loaded.comparison().iloc[:, 1:].to_numpy(float), tiny_result.comparison().iloc[:, 1:].to_numpy(float), rtol=1e-4)
     with pytest.raises(FileExistsError):

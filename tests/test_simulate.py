@@ -233,3 +233,24 @@ def test_demo_loads_through_ingest(demo_files):
     blue_1 = dataset.table[dataset.table["sample_id"] == "BLUE_1"]
     assert blue_1["PearlBlue"].tolist() == [0.99625]
     assert blue_1[THICKNESS_COLUMN].tolist() == [THIN_FILM_UM]
+
+
+def test_the_simulator_uses_the_fitted_models_fluorescence_physics():
+    """Issue 12: the demo's films are made with the emission term the physics model fits."""
+    from model.models.fluorescent_km import excitation_bands, fluorescence_emission
+    from model.simulate import Colorant
+    from model.simulate.film import BINDER_ABSORPTION
+
+    fluorescent = DEMO_COLORANTS[0]
+    concentrations = single("FluoYellow", 20.0) + single("PhthaloGreen", 0.5)
+    thickness = np.array([THIN_FILM_UM])
+    with_emission = simulate_reflectance(concentrations, thickness)
+    quenched = Colorant(fluorescent.name, fluorescent.absorption, fluorescent.scattering)  # no emission
+    without = simulate_reflectance(concentrations, thickness, colorants=(quenched, *DEMO_COLORANTS[1:]))
+    absorption = concentrations @ np.array([c.absorption for c in DEMO_COLORANTS]) + BINDER_ABSORPTION
+    expected = fluorescence_emission(
+        concentrations[:, 0], fluorescent.absorption, absorption, thickness,
+        fluorescent.fluorescence_yield * fluorescent.emission, excitation_bands(fluorescent.excitation_max_nm),
+    )
+    np.testing.assert_allclose(with_emission - without, expected, rtol=1e-12, atol=1e-15)
+    assert expected.max() > 0.2

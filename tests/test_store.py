@@ -165,3 +165,67 @@ def test_viewers_cannot_change_the_store(empty_store, real_upload):
     with pytest.raises(PermissionDenied):
         empty_store.include([1], user=None)
     assert empty_store.counts()["n_included"] == 83
+
+
+# ---- replacing the synthetic demo; the names data sets carry (issue 15) -----------------
+
+
+def renamed_demo_files() -> list[tuple[str, bytes]]:
+    """The demo export and recipe table with every colorant renamed: the same recipe ids with other
+    colorants, as a lab's first real export clashes with the demo seed."""
+    demo = settings.demo_data_dir()
+    recipes = (demo / "Concentrations.csv").read_text(encoding="utf-8")
+    header, rest = recipes.split("\n", 1)
+    for index, name in enumerate(("FluoYellow", "BiVaYellow", "PhthaloGreen", "PearlBlue", "QuinMagenta")):
+        header = header.replace(name, f"Lab{index}")
+    return [("Spectra.csv", (demo / "Spectra.csv").read_bytes()), ("lab-recipes.csv", f"{header}\n{rest}".encode())]
+
+
+def test_an_upload_that_clashes_only_with_the_demo_replaces_it_in_one_transaction(isolated_install):
+    store = open_store()  # seeded with the synthetic demo
+    assert store.demo_in_use() and store.data_name() == "Synthetic demo" and store.to_dataset().name == "Synthetic demo"
+    upload = read_upload(renamed_demo_files())
+    clashes = store.recipe_clashes(upload.dataset)
+    assert len(clashes) == upload.dataset.n_recipes and all(clash.stored_is_demo and clash.stored_upload_id == 1 for clash in clashes)
+    assert clashes[0].incoming and set(clashes[0].incoming) <= {f"Lab{i}" for i in range(5)}
+    before = snapshot(store)
+    with pytest.raises(StoreError, match="clash only with the synthetic demo data: replace the demo data"):
+        store.add(upload, user=LOCAL_ADMIN)
+    assert snapshot(store) == before
+    with pytest.raises(PermissionDenied):
+        store.add(upload, user=VIEWER, replace_demo=True)
+    assert snapshot(store) == before
+
+    result = store.add(upload, user=LOCAL_ADMIN, replace_demo=True)
+    assert result.n_added == len(upload.dataset) and result.upload_id == 2
+    assert not store.demo_in_use() and store.recipe_clashes(upload.dataset) == []
+    listing = store.measurements()
+    demo_rows = listing[listing["upload_id"] == 1]
+    assert (~demo_rows["included"]).all() and demo_rows["excluded_reason"].str.startswith("synthetic demo data replaced by Spectra.csv + lab-recipes.csv").all()
+    dataset = store.to_dataset()
+    assert dataset.colorants == tuple(f"Lab{i}" for i in range(5)) and len(dataset) == len(upload.dataset)
+    uploads = store.uploads()
+    assert uploads["name"].iloc[0] == "Synthetic demo"
+    assert uploads["name"].iloc[1].startswith("Spectra.csv + lab-recipes.csv (uploaded ")
+    assert dataset.name == uploads["name"].iloc[1] == store.data_name()
+    assert store.data_name(before[1]) == "Synthetic demo"  # the earlier store version is still named by its data
+
+
+def test_a_clash_with_real_data_is_not_offered_as_a_demo_replacement(empty_store):
+    upload = read_upload(renamed_demo_files())
+    empty_store.add(upload, user=LOCAL_ADMIN)
+    demo = settings.demo_data_dir()
+    original = read_upload([(name, (demo / name).read_bytes()) for name in ("Spectra.csv", "Concentrations.csv")])
+    clashes = empty_store.recipe_clashes(original.dataset)
+    assert clashes and not any(clash.stored_is_demo for clash in clashes)
+    with pytest.raises(StoreError, match="Rename those recipes in the upload"):
+        empty_store.add(original, user=LOCAL_ADMIN, replace_demo=True)
+    assert empty_store.counts()["n_uploads"] == 1
+
+
+def test_the_first_real_export_replaces_the_demo(tmp_path, real_upload):
+    store = MeasurementStore(tmp_path / "m.sqlite3")  # seeded with the synthetic demo
+    assert all(clash.stored_is_demo for clash in store.recipe_clashes(real_upload.dataset))
+    assert store.add(real_upload, user=LOCAL_ADMIN, replace_demo=True).n_added == 83
+    assert store.to_dataset().colorants == ("GXT-10", "BiVaO4", "PG", "PearlB") and not store.demo_in_use()
+    assert store.data_name().startswith("Spectra.csv + Concentrations.csv (uploaded ")

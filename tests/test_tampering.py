@@ -158,7 +158,7 @@ def test_dashboard_with_a_tampered_champion_warns_and_still_predicts_with_the_pr
     assert any("v1-good" in w.value for w in at.warning), text
     assert "`v1-good`" in text  # the sidebar names the model actually served
     first = _predicted_L(at)
-    at.number_input(key="predict_thickness_um").set_value(11.5).run()
+    at.text_input(key="predict_thickness_um").input("11.5").run()  # the Predict boxes are text boxes (decimal comma, issue 15)
     assert not at.exception, at.exception
     assert _predicted_L(at) != first  # it still predicts
 

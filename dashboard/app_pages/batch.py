@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
+from dashboard.app_pages._layout import set_up_page
 from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
 from model.presentation.swatches import with_swatch_column
@@ -12,7 +13,10 @@ from model.serving import batch
 
 RESULT_KEY = "batch_result"
 SHOWN_ROWS = 1_000  # the table in the page; the download has every row
+# Streamlit wraps a cell's text only in rows taller than 4 rem (64 px): three lines of a problem's sentence.
+PROBLEM_ROW_PX = 72
 
+set_up_page()
 model, card = common.champion()
 colorants = list(model.colorants_)
 
@@ -36,6 +40,14 @@ if upload is None:
     st.session_state.pop(RESULT_KEY, None)
     st.stop()
 
+def _show_problems(problems, key: str) -> None:
+    """Problems in a grid as wide as the page; the sentence column stretches, and its rows are tall enough to wrap."""
+    st.dataframe(
+        batch.problems_frame(problems), key=key, hide_index=True, width="stretch", row_height=PROBLEM_ROW_PX,
+        column_config={"row": st.column_config.NumberColumn("row", width="small"), "problem": st.column_config.TextColumn("problem", width="medium")},
+    )
+
+
 content = upload.getvalue()
 # The result is kept per file content and model, so widget reruns do not predict again.
 result_id = batch.result_key(content, card.version)
@@ -52,7 +64,7 @@ outcome = stored[1]
 
 if isinstance(outcome, IngestError):
     st.error(f"{upload.name} cannot be used as it is; nothing was predicted. Fix these and upload it again:")
-    st.dataframe(batch.problems_frame(outcome.problems), key="batch_file_problems", hide_index=True)
+    _show_problems(outcome.problems, "batch_file_problems")
     if outcome.n_more:
         st.caption(f"… and {outcome.n_more} more problems not listed.")
     st.stop()
@@ -61,10 +73,11 @@ for message in outcome.warnings:
     st.warning(message)
 if outcome.problems:
     st.error(
-        f"{outcome.n_rows_left_out} rows of {upload.name} were left out; each is listed below with its row "
+        f"{outcome.n_rows_left_out} {'row' if outcome.n_rows_left_out == 1 else 'rows'} of {upload.name} "
+        f"{'was' if outcome.n_rows_left_out == 1 else 'were'} left out; each is listed below with its row "
         f"(as a spreadsheet numbers it, the header is row 1) and column. The other {outcome.n_predicted:,} rows were predicted."
     )
-    st.dataframe(batch.problems_frame(outcome.problems), key="batch_row_problems", hide_index=True)
+    _show_problems(outcome.problems, "batch_row_problems")
 else:
     st.success(f"All {outcome.n_predicted:,} rows of {upload.name} were predicted with model {card.version}.")
 
@@ -84,7 +97,9 @@ if len(table):
             "C": st.column_config.NumberColumn("C*", format="%.2f"),
             "h": st.column_config.NumberColumn("h°", format="%.1f"),
             "delta_e00_paths": st.column_config.NumberColumn("ΔE00 paths", format="%.2f"),
+            "out_of_range_detail": st.column_config.TextColumn("out of range: why", width="large"),
         },
+        width="stretch",
     )
     if len(table) > SHOWN_ROWS:
         st.caption(f"Showing the first {SHOWN_ROWS:,} of {len(table):,} rows; the download has them all.")

@@ -1,4 +1,4 @@
-"""Compare: the hyperparameter search's top 10, baseline against optimised, and the physics row.
+"""Compare: which configuration is best, in one sentence; then the scores; then the engineering details.
 
 UI only: the search, its persisted results, the comparison table, background jobs and
 promotion live in ``model.ops.search``; the store's current data and whether the shown
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import common
+from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
 from model.io.safe_csv import to_csv_bytes
-from model.ops import intake, search
+from model.ops import intake, review, search
 from model.ops.access import PermissionDenied
 from model.ops.store import StoreError
 from model.presentation import figures
@@ -21,7 +23,9 @@ from model.presentation.tables import search_top_table
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
 
+set_up_page()
 user = current_user()
+model, card = common.champion()
 st.title("Compare configurations")
 
 
@@ -31,6 +35,7 @@ def _load(run_dir: str) -> search.SearchResult:
     return search.load_search(run_dir)
 
 
+verdict_area = st.container()  # the verdict comes first; the run it is about is chosen below it
 runs = search.list_search_runs()
 if not runs:
     st.info(
@@ -45,50 +50,87 @@ else:
 
 if result is not None:
     meta = result.meta
+    data = review.data_name(meta["dataset"])
+    verdict = review.search_verdict(result)
+    verdict_area.success(verdict.sentence, icon=":material/verified:")
+    if not review.search_matches_champion(meta, card):
+        verdict_area.warning(
+            f"This search is stale: it ran on “{data}”, not on the data of the model in use "
+            f"(“{review.data_name(card.dataset)}”), so its ranking may not hold for that data. "
+            + ("Start a new search below." if user.is_admin else "Ask an admin to run a new search."),
+            icon=":material/history:",
+        )
     st.caption(
-        f"Data: “{meta['dataset']['name']}”, {meta['dataset']['n_samples']} measurements of {meta['dataset']['n_recipes']} recipes. "
-        f"{meta['protocol']} {meta['n_trials']} trials drawn from {meta['space_size']:,} combinations "
-        f"(seed {meta['seed']}), {meta['seconds']:.0f} s. ΔE00 is CIEDE2000: below about 1 most people see no difference."
+        f"Scored on {len(meta.get('test_recipes', [])) or 'the'} test recipes that no model saw while it was chosen or trained, "
+        f"from “{data}” ({meta['dataset']['n_samples']} measurements of {meta['dataset']['n_recipes']} recipes). "
+        f"{review.DELTA_E00_EXPLANATION}"
+    )
+
+    st.header("Scores on recipes no model saw")
+    st.dataframe(
+        review.search_scores(result),
+        hide_index=True,
+        key="compare_scores",
+        column_config={
+            "configuration": st.column_config.TextColumn(width="medium"),
+            "mean error (ΔE00)": st.column_config.NumberColumn(format="%.2f", help="Mean CIEDE2000 colour difference on the test recipes."),
+            "95 % below (ΔE00)": st.column_config.NumberColumn(format="%.2f", help="95 % of the test errors were below this."),
+            "spectral error": st.column_config.NumberColumn(format="%.3f", help="Mean absolute reflectance error (factor 0–1)."),
+            "training (s)": st.column_config.NumberColumn(format="%.1f", help="Seconds to fit once on the training recipes."),
+        },
+        width="stretch",
     )
 
     st.header(f"Top {len(result.top())} configurations")
-    st.dataframe(
-        search_top_table(result.top()),
-        hide_index=True,
-        key="compare_top_table",
-        column_config={
-            "CV mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Ranking score: leave-recipe-out CV on the training recipes only."),
-            "test mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Held-out test recipes, scored once after ranking."),
-            "test p95 ΔE00": st.column_config.NumberColumn(format="%.2f"),
-            "test spectral MAE": st.column_config.NumberColumn(format="%.4f", help="Mean absolute reflectance error (factor 0–1)."),
-            "test spectral R²": st.column_config.NumberColumn(format="%.3f"),
-            "fit time (s)": st.column_config.NumberColumn(format="%.2f", help="Mean wall-clock seconds per CV fit."),
-            "alpha (L2)": st.column_config.NumberColumn(format="%.0e"),
-            "learning rate": st.column_config.NumberColumn(format="%.0e", help="adam only; blank for lbfgs."),
-        },
-    )
-
-    st.header("Baseline against optimised")
-    st.caption(
-        "On the held-out test recipes. Baseline: the old system's configuration ([64, 128, 64] ReLU, adam). "
-        "Optimised: the search's rank 1. Improvement is positive when the optimised model is better. "
-        "Spectral errors are in reflectance (0–1), CIELAB errors in L*a*b* units, training time in seconds."
-    )
-    st.dataframe(result.comparison(), hide_index=True, key="compare_baseline_table")
-    st.caption(
-        "The Kubelka–Munk row is physics fitted to the same training recipes. It has no emission term, so it cannot "
-        "return more light than arrives; the fluorescent yellow's films do (reflectance above 1 in the green), and "
-        "KM misses them by construction."
-    )
-
-    st.header("Score against size")
-    st.plotly_chart(figures.score_against_size_figure(result.trials, result.references), key="compare_score_chart")
+    st.caption("Ranked by cross-validation on the training recipes (CV); the test columns are the held-out recipes, scored once after ranking.")
+    score_format = {
+        "CV mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Ranking score: leave-recipe-out CV on the training recipes only."),
+        "test mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Held-out test recipes, scored once after ranking."),
+        "test p95 ΔE00": st.column_config.NumberColumn(format="%.2f"),
+        "test spectral MAE": st.column_config.NumberColumn(format="%.4f", help="Mean absolute reflectance error (factor 0–1)."),
+        "test spectral R²": st.column_config.NumberColumn(format="%.3f"),
+        "fit time (s)": st.column_config.NumberColumn(format="%.2f", help="Mean wall-clock seconds per CV fit."),
+    }
+    st.dataframe(search_top_table(result.top(), details=False), hide_index=True, key="compare_top_table", column_config=score_format, width="stretch")
 
     st.header("One configuration on the test recipes")
     reported = [*result.top()["candidate"], search.BASELINE, search.PHYSICS]
     candidate = st.selectbox("Configuration", reported, key="compare_candidate")
     st.plotly_chart(figures.parity_figure(result.predictions(candidate)), key="compare_parity_chart")
     st.plotly_chart(figures.recipe_errors_figure(result.per_recipe(candidate)), key="compare_recipe_chart")
+
+    with st.expander("Engineering details: every setting, the old system's comparison, score against size"):
+        st.caption(
+            f"{meta['protocol']} {meta['n_trials']} trials drawn from {meta['space_size']:,} combinations "
+            f"(seed {meta['seed']}), {meta['seconds']:.0f} s."
+        )
+        st.dataframe(
+            search_top_table(result.top()),
+            hide_index=True,
+            key="compare_details_table",
+            column_config={
+                **score_format,
+                "alpha (L2)": st.column_config.NumberColumn(format="%.0e"),
+                "learning rate": st.column_config.NumberColumn(format="%.0e", help="adam only; blank for lbfgs."),
+            },
+        )
+        st.markdown("**Baseline against optimised** (held-out test recipes)")
+        st.caption(
+            "Baseline: the old system's configuration ([64, 128, 64] ReLU, adam). Optimised: the search's rank 1. "
+            "The improvement row is in percent and positive when the optimised model is better. Spectral errors are in "
+            "reflectance (0–1), CIELAB errors in L*a*b* units, training time in seconds."
+        )
+        st.dataframe(
+            result.comparison(), hide_index=True, key="compare_baseline_table",
+            column_config={column: st.column_config.NumberColumn(format="%.3g") for column in result.comparison().columns if column != "model"},
+        )
+        st.caption(
+            "The Kubelka–Munk row is physics fitted to the same training recipes. It has no emission term, so it cannot "
+            "return more light than arrives; the fluorescent yellow's films do (reflectance above 1 in the green), and "
+            "KM misses them by construction."
+        )
+        st.markdown("**Score against size**")
+        st.plotly_chart(figures.score_against_size_figure(result.trials, result.references), key="compare_score_chart")
 
     st.download_button(
         "Download every trial (CSV)", to_csv_bytes(result.all_rows()), file_name=f"search-{result.run_id}.csv", mime="text/csv", key="compare_download"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common, state
+from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
 from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
 from model.io.safe_csv import to_csv_bytes
@@ -15,6 +16,7 @@ from model.serving import explore
 RESULT_KEY = "formulate_result"
 TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
 
+set_up_page()
 model, card = common.champion()
 colorants = list(model.colorants_)
 trained = model.training_range_
@@ -104,13 +106,30 @@ if result is not None:
         "Download these recipes (CSV)", to_csv_bytes(result.to_frame()), file_name="huecast-formulation.csv",
         mime="text/csv", key="formulate_download",
     )
+    n_risky = sum(candidate.is_risky for candidate in result.candidates)
+    if n_risky == len(result.candidates):
+        st.caption(
+            "Every recipe found carries a risk (named under each): the model is unsure of recipes like these. "
+            "Mix and measure one before relying on it."
+        )
+    elif n_risky:
+        st.caption(
+            f"{n_risky} of {len(result.candidates)} recipes carry a risk (named under each): they are listed after the others, "
+            "even when their predicted colour is closer. Mix and measure one before relying on it."
+        )
     for rank, candidate in enumerate(result.candidates, start=1):
-        st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.2f}")
+        risk_label = "risky" if candidate.is_risky else "low risk"
+        st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.2f} ({risk_label})")
         left, middle, right = st.columns([2, 2, 3])
         with left:
             st.html(swatch_pair_html(result.target.hex, candidate.hex))
-            if candidate.out_of_range:
-                st.warning(f"Outside the training range: {candidate.out_of_range_detail}. Trust this prediction less.")
+            if candidate.is_risky:
+                st.warning("Risk: " + " ".join(candidate.risks) + " Do not rely on this prediction without a drawdown.", icon=":material/warning:")
+            else:
+                st.caption(
+                    f"Risk: low. Uncertainty band ΔE00 {candidate.uncertainty:.1f}; the two prediction paths agree within "
+                    f"ΔE00 {candidate.delta_e00_paths:.1f}; inside the training range."
+                )
         with middle:
             recipe_lines = [f"**{name}**: {candidate.recipe[name]:.2f} wt %" for name in candidate.colorants_used]
             st.markdown("  \n".join(recipe_lines or ["no colorant"]) + f"  \n**film**: {candidate.recipe[THICKNESS_COLUMN]:g} µm")

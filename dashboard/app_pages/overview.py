@@ -5,10 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
+from dashboard.app_pages._layout import set_up_page
 from model.ops import registry, review
 from model.presentation import figures, report
 from model.presentation.swatches import swatch_grid_html
 
+set_up_page()
 model, card = common.champion()
 models_dir = str(registry.settings.models_dir())
 

@@ -1,4 +1,11 @@
-"""Predict: set a recipe, see the film's predicted spectrum and colour at once."""
+"""Predict: set a recipe, see the film's predicted spectrum and colour at once.
+
+The recipe lives in the URL (``?FluoYellow=12.5&thickness_um=8``, one parameter per
+input, and a ``pin`` per pinned recipe), so a link can be shared and a reload keeps it;
+within a session it is also kept in :mod:`dashboard.state`'s value keys, so a visit to
+another page keeps it too. The boxes take what people type, a decimal comma included,
+and say so when an entry cannot be used (:func:`model.serving.explore.read_entry`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common, state
+from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import to_csv_bytes
 from model.presentation import figures
@@ -15,7 +23,10 @@ from model.serving import explore
 
 MAX_PINNED = len(figures.LINE_COLOURS)  # one line colour per pinned recipe
 NEAREST_SAMPLES = 3
+NOTE_KEY = "predict_entry_notes"
+LINK_PROBLEMS_KEY = "predict_link_problems"
 
+set_up_page()
 model, card = common.champion()
 colorants = list(model.colorants_)
 trained = model.training_range_
@@ -23,45 +34,94 @@ bounds = explore.input_bounds(model)
 inputs = list(bounds)
 
 
-def _copy(source: str, target: str) -> None:
-    st.session_state[target] = st.session_state[source]
+def _slider_value(name: str, value: float) -> float:
+    low, high, _ = bounds[name]
+    return float(min(max(value, low), high))
 
 
-for name, value in explore.default_recipe(model).items():
-    st.session_state.setdefault(state.predict_input_key(name), value)
-    st.session_state[state.predict_slider_key(name)] = st.session_state[state.predict_input_key(name)]
-st.session_state.setdefault(state.PREDICT_PINNED, [])
+def _typed(name: str) -> None:
+    """A box was edited: use the number if it can be used, else keep the text and say why."""
+    reading = explore.read_entry(st.session_state[state.predict_input_key(name)], name, bounds[name])
+    if reading.value is None:
+        st.session_state[state.predict_problem_key(name)] = reading.problem
+        return
+    st.session_state.pop(state.predict_problem_key(name), None)
+    st.session_state[state.predict_value_key(name)] = reading.value
+    if reading.note:
+        st.session_state[NOTE_KEY] = {**st.session_state.get(NOTE_KEY, {}), name: reading.note}
+
+
+def _slid(name: str) -> None:
+    st.session_state.pop(state.predict_problem_key(name), None)
+    st.session_state[state.predict_value_key(name)] = float(st.session_state[state.predict_slider_key(name)])
+
+
+# ---- the recipe: this session's values, else the link's, else the default -----------------
+if any(state.predict_value_key(name) not in st.session_state for name in inputs):
+    from_link, link_problems = explore.recipe_from_query(st.query_params.to_dict(), bounds, explore.default_recipe(model))
+    for name in inputs:
+        st.session_state.setdefault(state.predict_value_key(name), from_link[name])
+    st.session_state[LINK_PROBLEMS_KEY] = link_problems
+if state.PREDICT_PINNED not in st.session_state:
+    st.session_state[state.PREDICT_PINNED] = explore.pins_from_query(st.query_params.get_all(explore.PIN_QUERY_KEY), bounds, MAX_PINNED)
+for name in inputs:
+    value = float(st.session_state[state.predict_value_key(name)])
+    if state.predict_input_key(name) not in st.session_state:  # back from another page: Streamlit dropped the typed text
+        st.session_state.pop(state.predict_problem_key(name), None)
+    if state.predict_problem_key(name) not in st.session_state:  # a refused entry stays as typed, with its message
+        st.session_state[state.predict_input_key(name)] = explore.format_entry(value)
+    st.session_state[state.predict_slider_key(name)] = _slider_value(name, value)
+pinned = st.session_state[state.PREDICT_PINNED]
+values = {name: float(st.session_state[state.predict_value_key(name)]) for name in inputs}
+
+# The URL always names the recipe shown (and the pins), so it can be copied at any moment.
+wanted_query = {**explore.recipe_to_query(values, inputs), explore.PIN_QUERY_KEY: explore.pins_to_query(pinned, inputs)}
+current_query = {key: st.query_params.get_all(key) for key in st.query_params}
+if current_query != {key: value if isinstance(value, list) else [value] for key, value in wanted_query.items() if value != []}:
+    st.query_params.from_dict(wanted_query)
 
 st.title("Predict a film's colour")
-st.caption("Set the weight percent of each colorant and the film thickness; the prediction updates as you type.")
+st.caption(
+    "Set the weight percent of each colorant and the film thickness; the prediction updates as you type "
+    "(a decimal comma, as in 1,5, is fine). The address bar holds this recipe: copy it to share the prediction."
+)
+for problem in st.session_state.get(LINK_PROBLEMS_KEY, []):
+    st.warning(problem)
 
 recipe_column, result_column = st.columns([2, 3], gap="large")
 
 with recipe_column:
     st.subheader("Recipe")
+    notes = st.session_state.pop(NOTE_KEY, {})
     for name, (low, high, step) in bounds.items():
         unit = "µm" if name == THICKNESS_COLUMN else "%"
         label = "Film thickness (µm)" if name == THICKNESS_COLUMN else f"{name} (wt %)"
-        number_key, slider_key = state.predict_input_key(name), state.predict_slider_key(name)
-        number_column, slider_column = st.columns([2, 3])
-        number_column.number_input(
-            label, min_value=low, max_value=high, step=step, format="%.2f", key=number_key, on_change=_copy, args=(number_key, slider_key)
-        )
+        box_column, slider_column = st.columns([1, 1], vertical_alignment="bottom")
+        box_column.text_input(label, key=state.predict_input_key(name), on_change=_typed, args=(name,))
         slider_column.slider(
-            f"{label} slider", min_value=low, max_value=high, step=step, key=slider_key, on_change=_copy, args=(slider_key, number_key),
-            label_visibility="hidden",
+            f"{label} slider", min_value=low, max_value=high, step=step, key=state.predict_slider_key(name), on_change=_slid, args=(name,),
+            label_visibility="collapsed",
         )
-        st.caption(f"Trained on {trained.minimum[name]:g}–{trained.maximum[name]:g} {unit}")
+        problem = st.session_state.get(state.predict_problem_key(name))
+        if problem:
+            st.error(f"{problem} The prediction still uses {explore.format_entry(values[name])} {'µm' if name == THICKNESS_COLUMN else 'wt %'}.", icon=":material/error:")
+        elif name in notes:
+            st.caption(notes[name])
+        st.caption(f"Trained on {trained.minimum[name]:g}–{trained.maximum[name]:g} {unit}; this box takes {low:g}–{high:g} {unit}.")
 
-recipe = explore.recipe_frame(
-    {c: st.session_state[state.predict_input_key(c)] for c in colorants}, st.session_state[state.predict_input_key(THICKNESS_COLUMN)], colorants
-)
+recipe = explore.recipe_frame({c: values[c] for c in colorants}, values[THICKNESS_COLUMN], colorants)
 prediction = model.predict(recipe)
 hex_code = str(prediction.hex[0])
 Lab = prediction.Lab[0]
+refused = [name for name in inputs if st.session_state.get(state.predict_problem_key(name))]
 
 with result_column:
     st.subheader("Predicted colour")
+    if refused:
+        st.warning(
+            f"Not the recipe you typed: the entry for {', '.join(refused)} could not be used (see the red note), "
+            "so this is the prediction for the last recipe that could."
+        )
     st.html(swatch_html(hex_code, height_px=140, label=f"{hex_code} (display sRGB)"))
     if prediction.out_of_gamut[0]:
         st.caption("This colour is outside the sRGB gamut: the swatch shows the nearest displayable colour.")
@@ -76,6 +136,19 @@ with result_column:
             f"{prediction.out_of_range_detail[0]}."
         )
 
+    if prediction.has_physics:  # issue 12: what the physics alone says, beside the headline
+        from model.core import colorimetry
+
+        physics_Lab = prediction.Lab_physics[0]
+        physics_sRGB, _ = colorimetry.Lab_to_sRGB(physics_Lab)
+        physics_swatch, physics_words = st.columns([1, 3], vertical_alignment="center")
+        physics_swatch.html(swatch_html(str(colorimetry.sRGB_to_hex(physics_sRGB)), height_px=60, label="physics alone"))
+        physics_words.caption(
+            f"Physics alone (a fluorescent Kubelka–Munk film): L* {physics_Lab[0]:.2f}, a* {physics_Lab[1]:.2f}, "
+            f"b* {physics_Lab[2]:.2f}, ΔE00 {float(colorimetry.delta_E00(physics_Lab, Lab)):.2f} from the prediction above, "
+            "which adds what the networks learnt the physics misses."
+        )
+
     st.dataframe(
         explore.lab_paths_table(prediction),
         column_config={
@@ -86,6 +159,7 @@ with result_column:
             "h°": st.column_config.NumberColumn(format="%.1f"),
             "headline": st.column_config.CheckboxColumn("reported"),
         },
+        width="stretch",
     )
     delta_e00 = float(prediction.delta_e00_paths[0])
     st.caption(
@@ -113,9 +187,8 @@ with result_column:
         st.caption("The training measurements of this model are not available here, so no measured samples are shown.")
 
     pin_column, download_column = st.columns(2)
-    pinned = st.session_state[state.PREDICT_PINNED]
     if pin_column.button("Pin this recipe", disabled=len(pinned) >= MAX_PINNED, key="predict_pin",
-                         help=f"Keep up to {MAX_PINNED} recipes to compare side by side."):
+                         help=f"Keep up to {MAX_PINNED} recipes to compare side by side; they stay while you visit other pages, and in the link."):
         pinned.append(recipe.iloc[0].to_dict())
         st.rerun()
     download_column.download_button(

@@ -4,12 +4,17 @@ measurement store with exclude/include.
 
 UI only: reading and matching files, the store, training, comparison and promotion all
 live in ``model.ops`` (``intake``, ``store``, ``retrain``, ``review``).
+
+The running job and a challenger waiting for Promote or Discard are read from their
+records (the job queue's status files and the models folder), not from this browser
+session: after a reload, or in another admin's browser, the page shows the same.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
 from model.core import settings
 from model.io import IngestError
@@ -26,6 +31,7 @@ FLASH_KEY = "retrain_flash"
 JOB_KEY = "retrain_job"
 ALL_RECIPES = "All recipes"
 
+set_up_page()
 user = current_user()
 st.title("Retrain")
 if not user.is_admin:
@@ -83,7 +89,10 @@ def _show_upload_review(upload: intake.UploadReview) -> None:
         if upload.suspect:
             st.warning("Please check (kept as named): " + "; ".join(entry.describe() for entry in upload.suspect))
         with st.expander("Every measured row"):
-            st.dataframe(report.to_frame(), hide_index=True, width="stretch")
+            st.dataframe(
+                report.to_frame(), hide_index=True, width="stretch", key="retrain_match_rows",
+                column_config={"reason": st.column_config.TextColumn("reason", width="large"), "suspect": st.column_config.TextColumn("suspect", width="large")},
+            )
     if upload.n_new:
         st.plotly_chart(figures.measured_spectra_figure(upload.new_spectra), key="retrain_preview_chart")
 
@@ -110,20 +119,43 @@ if files:
     if upload is not None:
         _show_upload_review(upload)
         st.header("3. Commit to the store")
-        if st.button("Store these measurements", key="retrain_commit", type="primary"):
+        replace_demo, store_label = False, "Store these measurements"
+        if upload.clashes_only_with_demo:
+            st.warning(
+                f"{upload.clash_summary[:1].upper()}{upload.clash_summary[1:]} in these files also appear in the synthetic demo data, "
+                "with other colorants or amounts. The demo data was made by a simulator so that Huecast works before any "
+                "measurement is uploaded; it is not measured. Replace it with your measurements: from now on the demo data "
+                "is left out of training (it is kept, and can be included again under Uploads below), and yours are stored.",
+                icon=":material/swap_horiz:",
+            )
+            replace_demo, store_label = True, "Replace the demo data with these measurements"
+        elif upload.clashes:
+            st.error(
+                f"{upload.clash_summary[:1].upper()}{upload.clash_summary[1:]} are already in the store with other concentrations, "
+                "so these files cannot be stored as they are: one recipe id must mean one recipe. Rename those recipes in the "
+                "recipe table and upload again, or exclude the earlier upload under Uploads below. "
+                + "; ".join(clash.describe() for clash in upload.clashes[:5])
+            )
+        elif upload.n_new and store.demo_in_use():
+            replace_demo = st.checkbox(
+                "Also replace the synthetic demo data (leave it out of training from now on; it is kept)", key="retrain_replace_demo_too",
+                help="The demo data was simulated so that the app works at once. Keep it only if you want to train on it together with your measurements.",
+            )
+        if st.button(store_label, key="retrain_commit", type="primary", disabled=bool(upload.clashes) and not upload.clashes_only_with_demo):
             try:
-                result = store.add(upload.prepared, user=user)
+                result = store.add(upload.prepared, user=user, replace_demo=replace_demo)
             except (StoreError, PermissionDenied) as error:
                 _show_error(error)
             else:
-                (st.success if result.n_added else st.info)(result.message)
+                replaced = " The synthetic demo data is now left out of training." if replace_demo and result.n_added else ""
+                (st.success if result.n_added else st.info)(result.message + replaced)
 
 # ---- 4. Train a challenger -----------------------------------------------------------
 st.header("4. Train a challenger")
 counts = store.counts()
 st.caption(
     f"The store holds {counts['n_included']} included measurements of {counts['n_recipes']} recipes "
-    f"({counts['n_measurements'] - counts['n_included']} excluded), store version `{store.version()[:12]}`."
+    f"({counts['n_measurements'] - counts['n_included']} excluded): “{store.data_name() or 'nothing included'}”, store version `{store.version()[:12]}`."
 )
 choice = st.radio(
     "Configuration",
@@ -141,11 +173,12 @@ def _status_or_none(job: str | None):
         return None
 
 
-job_id = st.session_state.get(JOB_KEY)
-if job_id is None:
-    running = retrain.active_job()
-    job_id = running.job_id if running else None
-status = _status_or_none(job_id)
+# The job this session started is only remembered to say how it ended if it failed or was
+# cancelled; what is running and what waits for a decision come from the records.
+status = _status_or_none(st.session_state.get(JOB_KEY))
+if status is None or status.state in ("running", "done"):
+    status = retrain.active_job() or retrain.pending_challenger()
+job_id = status.job_id if status is not None else None
 if st.button("Train a challenger", key="retrain_train", disabled=status is not None and not status.finished):
     try:
         snapshot = intake.store_snapshot(store)
@@ -191,6 +224,7 @@ def _after_promotion() -> None:
 if status is not None and status.state == "done" and status.challenger_version:
     st.header("5. Champion and challenger on the same folds")
     challenger = status.challenger_version
+    st.caption(f"Challenger {challenger} was trained by {status.started_by} (job started {status.started_at}); it waits for an admin to promote or discard it.")
     try:
         comparison = retrain.load_comparison(job_id)
     except FileNotFoundError:
@@ -227,7 +261,10 @@ if status is not None and status.state == "done" and status.challenger_version:
 # ---- Model history and rollback ------------------------------------------------------
 st.header("Model history")
 history = retrain.model_history()
-st.dataframe(history, hide_index=True, width="stretch", key="retrain_history")
+st.dataframe(
+    history, hide_index=True, width="stretch", key="retrain_history",
+    column_config={"trained_on": st.column_config.TextColumn("trained on", width="large")},
+)
 for row in review.rollback_choices(history, ROLLBACK_ROWS).itertuples():
     if st.button(f"Roll back to {row.version} ({row.status}, mean ΔE00 {row.delta_e00_mean:.2f})", key=f"retrain_rollback_{row.version}"):
         _act(

@@ -1,4 +1,4 @@
-"""What a prediction carries, shared by every model (the MLP heads and Kubelka–Munk)."""
+"""What a prediction carries, shared by every model (the MLP heads, Kubelka–Munk and the hybrid)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,10 @@ class Prediction:
         each CIELAB path in ΔE00 (the ensemble spread, see :mod:`model.models.uncertainty`);
         NaN where the model cannot say (a single network, the Kubelka–Munk baseline).
         ``uncertainty`` is the headline path's.
+    reflectance_physics : (n, 31) what the physics backbone alone predicts (reflectance
+        factor, may exceed 1), so a chemist can see what the physics says beside the
+        headline; NaN for a model without physics (the MLP heads).
+    Lab_physics : (n, 3) CIELAB of ``reflectance_physics`` (L* 0–100); NaN likewise.
     """
 
     recipes: pd.DataFrame
@@ -73,13 +77,24 @@ class Prediction:
     out_of_range: np.ndarray
     out_of_range_detail: list[str]
     uncertainty_paths: dict[str, np.ndarray] | None = None
+    reflectance_physics: np.ndarray | None = None
+    Lab_physics: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        # Callers that have no uncertainty leave it out; downstream code can rely on arrays.
+        # Callers that have no uncertainty (or no physics) leave it out; downstream code can rely on arrays.
         unknown = np.full(len(self.reflectance), np.nan)
         given = self.uncertainty_paths or {}
         paths = {path: np.atleast_1d(np.asarray(given.get(path, unknown), dtype=float)) for path in ("spectral", "head")}
         object.__setattr__(self, "uncertainty_paths", paths)
+        if self.reflectance_physics is None:
+            object.__setattr__(self, "reflectance_physics", np.full(np.shape(self.reflectance), np.nan))
+        if self.Lab_physics is None:
+            object.__setattr__(self, "Lab_physics", np.full((len(self.reflectance), 3), np.nan))
+
+    @property
+    def has_physics(self) -> bool:
+        """Whether the model has a physics path (its ``reflectance_physics`` is not NaN)."""
+        return bool(np.isfinite(self.reflectance_physics).all()) and len(self) > 0
 
     @property
     def uncertainty(self) -> np.ndarray:
@@ -128,12 +143,14 @@ def build_prediction(
     training_range: TrainingRange,
     uncertainty: dict[str, np.ndarray] | None = None,
     Lab_spectral: np.ndarray | None = None,
+    reflectance_physics: np.ndarray | None = None,
 ) -> Prediction:
     """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour).
 
     ``uncertainty`` maps each CIELAB path (``"spectral"``, ``"head"``) to its stated band
     in ΔE00, shape (n,); None gives NaN. ``Lab_spectral`` is the CIELAB of ``reflectance``
-    when the caller has already computed it.
+    when the caller has already computed it. ``reflectance_physics`` (n, 31; 0–1, may
+    exceed 1) is the physics backbone's own prediction, None for a model without one.
     """
     reflectance = np.asarray(reflectance, dtype=float)
     if Lab_spectral is None:
@@ -154,4 +171,6 @@ def build_prediction(
         out_of_range=np.array([bool(d) for d in detail]),
         out_of_range_detail=detail,
         uncertainty_paths=uncertainty,
+        reflectance_physics=None if reflectance_physics is None else np.asarray(reflectance_physics, dtype=float),
+        Lab_physics=None if reflectance_physics is None else colorimetry.reflectance_to_Lab(np.asarray(reflectance_physics, dtype=float)),
     )

@@ -18,13 +18,23 @@ L* 0–100, ΔE00 in CIEDE2000 units.
 
 from model.formulation.constraints import Constraints
 from model.formulation.optimise import formulate
-from model.formulation.result import METAMERISM_ILLUMINANTS, REACHED_DELTA_E00, Candidate, FormulationResult
+from model.formulation.result import (
+    METAMERISM_ILLUMINANTS,
+    REACHED_DELTA_E00,
+    RISKY_PATH_DISAGREEMENT,
+    RISKY_UNCERTAINTY,
+    Candidate,
+    FormulationResult,
+    safest_first,
+)
 from model.formulation.target import Target
 from model.io.spectrum_text import SpectrumParseError, parse_spectrum
 
 __all__ = [
     "METAMERISM_ILLUMINANTS",
     "REACHED_DELTA_E00",
+    "RISKY_PATH_DISAGREEMENT",
+    "RISKY_UNCERTAINTY",
     "Candidate",
     "Constraints",
     "FormulationResult",
@@ -32,4 +42,5 @@ __all__ = [
     "Target",
     "formulate",
     "parse_spectrum",
+    "safest_first",
 ]

@@ -59,6 +59,8 @@ def describe_candidates(model, target: Target, colorants: list[str], recipes: np
                 reflectance=prediction.reflectance[i],
                 out_of_range=bool(prediction.out_of_range[i]),
                 out_of_range_detail=prediction.out_of_range_detail[i],
+                uncertainty=float(prediction.uncertainty[i]),
+                delta_e00_paths=float(prediction.delta_e00_paths[i]),
             )
         )
     return candidates

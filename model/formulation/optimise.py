@@ -40,7 +40,7 @@ from scipy.optimize import minimize
 from model.core import colorimetry
 from model.formulation.constraints import Constraints
 from model.formulation.explain import describe_candidates, explain_outcome
-from model.formulation.result import METAMERISM_ILLUMINANTS, FormulationResult
+from model.formulation.result import METAMERISM_ILLUMINANTS, FormulationResult, safest_first
 from model.formulation.target import Target
 
 __all__ = ["formulate"]
@@ -98,6 +98,8 @@ def formulate(
     Returns
     -------
     FormulationResult
+        Candidates whose prediction is risky (wide uncertainty, paths that disagree, out
+        of the training range: :attr:`Candidate.risks`) come after the others.
         Never raises because a target is out of reach: ``reachable`` is False and
         ``explanation`` says which way the closest recipe falls short.
 
@@ -125,7 +127,7 @@ def formulate(
     candidates = describe_candidates(model, target, colorants, refined[chosen])  # best objective first
     reachable, shortfalls, explanation = explain_outcome(target, candidates[0], colorants, lower, upper, constraints.max_total)
     return FormulationResult(
-        target=target, candidates=candidates, reachable=reachable, explanation=explanation, shortfalls=tuple(shortfalls),
+        target=target, candidates=safest_first(candidates), reachable=reachable, explanation=explanation, shortfalls=tuple(shortfalls),
         seconds=time.perf_counter() - started, n_predictions=scorer.n_predictions,
     )
 

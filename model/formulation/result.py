@@ -6,6 +6,7 @@ Scales: concentrations in wt % (0–100), thickness in µm, reflectance factor 0
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,14 +14,21 @@ import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
 from model.formulation.target import Target
+from model.serving.explore import UNTRUSTED_UNCERTAINTY
 
-__all__ = ["METAMERISM_ILLUMINANTS", "REACHED_DELTA_E00", "Candidate", "FormulationResult"]
+__all__ = ["METAMERISM_ILLUMINANTS", "REACHED_DELTA_E00", "RISKY_UNCERTAINTY", "RISKY_PATH_DISAGREEMENT", "Candidate", "FormulationResult", "safest_first"]
 
 #: Illuminants of the metamerism index (keys of ``colour.SDS_ILLUMINANTS``): incandescent
 #: light (A) and a narrow-band triphosphor shop lamp (FL11, often written F11).
 METAMERISM_ILLUMINANTS = ("A", "FL11")
 #: A target is reported as reached when the best candidate is within this ΔE00 (hard to see).
 REACHED_DELTA_E00 = 1.0
+#: A candidate whose uncertainty band (ΔE00) is wider than this is risky: the Predict page
+#: says "do not rely on this prediction" beyond the same value.
+RISKY_UNCERTAINTY = UNTRUSTED_UNCERTAINTY
+#: A candidate whose two prediction paths (spectrum and CIELAB head) differ by more than
+#: this ΔE00 is risky: a colour difference anyone sees, inside the model itself.
+RISKY_PATH_DISAGREEMENT = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class Candidate:
     reflectance : numpy.ndarray, predicted spectrum (31 bands, 0–1).
     out_of_range : bool; out_of_range_detail : str
         The recipe lies outside what the model was trained on: trust it less.
+    uncertainty : float
+        The prediction's calibrated uncertainty band (ΔE00; NaN for a single network).
+    delta_e00_paths : float
+        ΔE00 between the model's two CIELAB paths, its built-in self-check (NaN when unknown).
     """
 
     recipe: dict[str, float]
@@ -55,6 +67,32 @@ class Candidate:
     reflectance: np.ndarray
     out_of_range: bool
     out_of_range_detail: str
+    uncertainty: float = math.nan
+    delta_e00_paths: float = math.nan
+
+    @property
+    def risks(self) -> tuple[str, ...]:
+        """Why this recipe's prediction should not be trusted, one plain sentence each (empty when none).
+
+        Three risks: a wide uncertainty band (above :data:`RISKY_UNCERTAINTY`), the two
+        prediction paths disagreeing (above :data:`RISKY_PATH_DISAGREEMENT`), and a
+        recipe outside the training range.
+        """
+        risks = []
+        if math.isfinite(self.uncertainty) and self.uncertainty > RISKY_UNCERTAINTY:
+            risks.append(f"The model's networks disagree: the uncertainty band is ΔE00 {self.uncertainty:.1f} (above {RISKY_UNCERTAINTY:g}).")
+        if math.isfinite(self.delta_e00_paths) and self.delta_e00_paths > RISKY_PATH_DISAGREEMENT:
+            risks.append(
+                f"The two prediction paths (spectrum and CIELAB head) disagree by ΔE00 {self.delta_e00_paths:.1f} (above {RISKY_PATH_DISAGREEMENT:g})."
+            )
+        if self.out_of_range:
+            risks.append(f"Outside the training range: {self.out_of_range_detail}.")
+        return tuple(risks)
+
+    @property
+    def is_risky(self) -> bool:
+        """True when :attr:`risks` names anything: mix and measure before relying on it."""
+        return bool(self.risks)
 
     @property
     def colorants_used(self) -> list[str]:
@@ -69,9 +107,11 @@ class FormulationResult:
     Attributes
     ----------
     target : Target
-    candidates : list of Candidate, best first, mutually distinct.
+    candidates : list of Candidate, mutually distinct: the trustworthy ones first, best
+        first within each group (:func:`safest_first`).
     reachable : bool
-        The best candidate is within :data:`REACHED_DELTA_E00` of the target.
+        The candidate with the best objective (risky or not) is within
+        :data:`REACHED_DELTA_E00` of the target.
     explanation : str
         In words: reached, or how the closest recipe falls short (too dark, too weak in
         chroma, hue off…) and which limit it runs into.
@@ -90,7 +130,7 @@ class FormulationResult:
 
     @property
     def best(self) -> Candidate:
-        """The candidate with the lowest objective."""
+        """The first candidate shown: the best of the trustworthy ones, or the best if all are risky."""
         return self.candidates[0]
 
     def to_frame(self) -> pd.DataFrame:
@@ -105,6 +145,17 @@ class FormulationResult:
             row.update(
                 L=candidate.Lab[0], a=candidate.Lab[1], b=candidate.Lab[2], hex=candidate.hex,
                 out_of_range=candidate.out_of_range, out_of_range_detail=candidate.out_of_range_detail,
+                uncertainty_delta_e00=candidate.uncertainty, delta_e00_paths=candidate.delta_e00_paths,
+                risky=candidate.is_risky, risks=" ".join(candidate.risks),
             )
             rows.append(row)
         return pd.DataFrame(rows)
+
+
+def safest_first(candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` with the risky ones (:attr:`Candidate.is_risky`) moved below the others.
+
+    The order within each group is kept (best objective first), so a risky recipe never
+    comes before a trustworthy one, however close its predicted colour.
+    """
+    return sorted(candidates, key=lambda candidate: candidate.is_risky)  # stable

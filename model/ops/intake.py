@@ -19,7 +19,7 @@ import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, Dataset
 from model.io import MatchEntry, PreparedUpload, read_upload
-from model.ops.store import MeasurementStore, open_store
+from model.ops.store import MeasurementStore, RecipeClash, open_store
 
 __all__ = [
     "UploadReview",
@@ -45,11 +45,29 @@ class UploadReview:
         The first read's near misses, the ones a person was asked about.
     already_stored : numpy.ndarray of bool
         Per row of ``prepared.dataset``: an identical measurement is already in the store.
+    clashes : tuple of RecipeClash
+        Recipe ids the store already holds with other concentrations: storing as it is
+        would be refused (:meth:`MeasurementStore.add`).
     """
 
     prepared: PreparedUpload
     suggestions: tuple[MatchEntry, ...] = ()
     already_stored: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    clashes: tuple[RecipeClash, ...] = ()
+
+    @property
+    def clashes_only_with_demo(self) -> bool:
+        """True when every clash is with the shipped synthetic demo data (so replacing it resolves them)."""
+        return bool(self.clashes) and all(clash.stored_is_demo for clash in self.clashes)
+
+    @property
+    def clash_summary(self) -> str:
+        """The clashing recipe ids in plain words, e.g. ``"5 recipes (BiVaO1, BiVaO2, …)"``; empty without clashes."""
+        if not self.clashes:
+            return ""
+        ids = [clash.recipe_id for clash in self.clashes]
+        shown = ", ".join(ids[:6]) + (", …" if len(ids) > 6 else "")
+        return f"{len(ids)} recipe{'s' if len(ids) > 1 else ''} ({shown})"
 
     @property
     def n_new(self) -> int:
@@ -99,7 +117,7 @@ def review_upload(
     files : sequence of (file name, bytes)
         As :func:`model.io.read_upload` takes them.
     store : MeasurementStore
-        Only read (``is_stored``); nothing is written.
+        Only read (``is_stored``, ``recipe_clashes``); nothing is written.
     choose : callable, optional
         Called once, after a successful first read, with its near-miss suggestions (a
         list, possibly empty); returns the measured names whose suggestion to accept.
@@ -118,7 +136,7 @@ def review_upload(
     suggestions = tuple(first.report.suggested) if first.report is not None else ()
     accepted = list(choose(list(suggestions))) if choose is not None else []
     prepared = read_upload(files, accept=accepted) if accepted else first
-    return UploadReview(prepared, suggestions, store.is_stored(prepared.dataset))
+    return UploadReview(prepared, suggestions, store.is_stored(prepared.dataset), tuple(store.recipe_clashes(prepared.dataset)))
 
 
 @dataclass(frozen=True)
@@ -150,8 +168,9 @@ def store_listing(store: MeasurementStore, recipe_id: str | None = None) -> Stor
 
 
 def upload_labels(uploads: pd.DataFrame) -> dict[int, str]:
-    """``{upload_id: "#id: file names"}`` from :meth:`MeasurementStore.uploads`, in its order."""
-    return {int(upload_id): f"#{upload_id}: {files}" for upload_id, files in zip(uploads["upload_id"], uploads["source_files"])}
+    """``{upload_id: "#id: name"}`` from :meth:`MeasurementStore.uploads`, in its order
+    (the name is the file names and day, or "Synthetic demo")."""
+    return {int(upload_id): f"#{upload_id}: {name}" for upload_id, name in zip(uploads["upload_id"], uploads["name"])}
 
 
 @dataclass(frozen=True)

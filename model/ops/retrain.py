@@ -28,7 +28,7 @@ from model.core import settings
 from model.core.schema import Dataset
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
-from model.ops import jobs, registry, search
+from model.ops import jobs, registry, review, search
 from model.ops.access import User, require_admin
 from model.ops.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
 from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
@@ -45,6 +45,7 @@ __all__ = [
     "wait_for_job",
     "cancel_job",
     "active_job",
+    "pending_challenger",
     "load_comparison",
     "compare_on_same_folds",
     "promote_challenger",
@@ -115,6 +116,47 @@ def wait_for_job(job_id: str, *, timeout: float = 600.0, jobs_dir=None, poll_sec
 def active_job(*, jobs_dir=None) -> JobStatus | None:
     """The running challenger training, if any (a running search or promotion is not one)."""
     return _challenger_job(jobs.active_job(kinds=(TRAINING_JOB,), jobs_dir=jobs_dir))
+
+
+def pending_challenger(*, models_dir=None, jobs_dir=None) -> JobStatus | None:
+    """The finished challenger training whose challenger still waits for Promote or Discard.
+
+    Read from the records only (the jobs folder's status files and the models folder),
+    never from a browser session, so every admin session sees it: after a reload, or on
+    another machine. Only the newest finished training counts; a challenger that is or
+    was the champion, or that was discarded (its folder hidden), no longer waits.
+
+    Parameters
+    ----------
+    models_dir, jobs_dir : paths, default from :mod:`model.core.settings`.
+
+    Returns
+    -------
+    JobStatus or None
+        The job (``challenger_version`` names the model, :func:`load_comparison` reads
+        its comparison), or None when no challenger waits.
+    """
+    root = jobs.jobs_root(jobs_dir)
+    if not root.is_dir():
+        return None
+    for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name, reverse=True):
+        try:
+            status = job_status(folder.name, jobs_dir=root)
+        except (FileNotFoundError, ValueError, TypeError):  # no status yet, or not a status this code wrote
+            continue
+        if status.kind != TRAINING_JOB or status.state != "done":
+            continue
+        return status if status.challenger_version and _awaits_decision(status.challenger_version, models_dir) else None
+    return None
+
+
+def _awaits_decision(version: str, models_dir=None) -> bool:
+    """True when ``version`` is saved, visible, and was never the champion."""
+    root = settings.models_dir(models_dir)
+    if Path(version).name != version or not (root / version / registry.CARD_FILE).is_file():
+        return False  # discarded (renamed to .discarded-…) or never saved here
+    ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
+    return version not in ever_served
 
 
 def cancel_job(job_id: str, *, user: User, jobs_dir=None) -> JobStatus:
@@ -386,6 +428,9 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
 def model_history(models_dir=None) -> pd.DataFrame:
     """Every saved version, newest first, with its metrics, data and promotion record.
 
+    ``trained_on`` names the data as people do (:func:`model.ops.review.data_name`: the
+    upload's file names and day, or "Synthetic demo").
+
     Columns ``version, status, created_at, trained_on, n_samples, n_recipes,
     store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
     last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
@@ -402,7 +447,7 @@ def model_history(models_dir=None) -> pd.DataFrame:
                 "version": card.version,
                 "status": status,
                 "created_at": card.created_at,
-                "trained_on": card.dataset.get("name", ""),
+                "trained_on": review.data_name(card.dataset),
                 "n_samples": card.dataset.get("n_samples"),
                 "n_recipes": card.dataset.get("n_recipes"),
                 "store_version": (card.dataset.get("store_version") or "")[:12],

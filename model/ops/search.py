@@ -21,12 +21,15 @@ are in :mod:`model.ops.search_result`. A search or a promotion started from the
 dashboard runs in the one job queue (:mod:`model.ops.jobs`), shared with challenger
 training: one job at a time.
 
-Trials run through joblib, so the same code runs on a Dask or Ray cluster by switching
-the joblib backend.
+Trials run through joblib, so the same code runs on a Dask cluster by switching the
+joblib backend: ``run_search(..., cluster="tcp://scheduler:8786")`` (``python -m model
+search --cluster ADDRESS``) sends every trial to the cluster's workers through joblib's
+``dask`` backend. Each trial is seeded on its own, so the ranking is the local run's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -37,14 +40,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 
 from model.core import settings
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from model.evaluation import cross_validate, score_prediction, split_test_recipes, summarise
 from model.models.base import ColourModel
-from model.models.physics import KubelkaMunkModel
 from model.ops import jobs, registry, search_space
 from model.ops.access import User, require_admin
 from model.ops.search_result import (
@@ -70,6 +72,7 @@ from model.ops.search_space import (  # noqa: F401 - every name of search_space 
     baseline_model,
     effective_search_space_size,
     estimated_cost,
+    physics_model,
     sample_configs,
     search_space_size,
 )
@@ -142,8 +145,9 @@ def _cross_validate_candidate(candidate: str, config: ColourModel, train: Datase
         fitted.append(wrapped)
         return wrapped
 
-    # One BLAS thread per worker: two workers on two cores, no oversubscription.
-    with threadpool_limits(1), warnings.catch_warnings():
+    # One BLAS thread per worker: two workers on two cores, no oversubscription. The folds run
+    # here, in this worker: under a cluster's dask backend, joblib would send them on again.
+    with threadpool_limits(1), parallel_config(backend="sequential"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and batch-size clipping: the CV score judges them
         evaluation = cross_validate(train, factory, n_splits=n_folds, seeds=(cv_seed,), n_jobs=1)
     headline = evaluation.best_headline() if "headline" in config.get_params(deep=False) else config.headline
@@ -273,6 +277,40 @@ def _run_meta(dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int,
     }
 
 
+@contextlib.contextmanager
+def joblib_backend(cluster: str | None):
+    """Where joblib runs the trials: this machine (``cluster=None``) or a Dask cluster.
+
+    Parameters
+    ----------
+    cluster : str or None
+        The scheduler's address (``tcp://host:8786``). Every worker must have this
+        project installed (``pip install -e .``, the same versions) and see the same
+        ``HUECAST_MODELS_DIR`` and ``HUECAST_DATA_DIR`` if it writes there; a trial only
+        needs its arguments, which are sent to it.
+
+    Yields
+    ------
+    dict, what the run's metadata records: ``cluster`` and its ``cluster_workers``.
+
+    Raises
+    ------
+    ImportError
+        ``dask.distributed`` is not installed (it is in requirements.txt).
+    OSError
+        No scheduler answers at ``cluster`` within 30 s.
+    """
+    if cluster is None:
+        yield {}
+        return
+    from dask.distributed import Client  # only a cluster run needs it
+
+    with Client(cluster, timeout="30s") as client:
+        workers = len(client.scheduler_info().get("workers", {}))
+        with parallel_config(backend="dask"):
+            yield {"cluster": cluster, "cluster_workers": workers}
+
+
 def run_search(
     dataset: Dataset,
     *,
@@ -285,6 +323,7 @@ def run_search(
     space: dict[str, tuple] | None = None,
     cost_cap: float | None = None,
     progress: Callable[[float, str], None] | None = None,
+    cluster: str | None = None,
 ) -> SearchResult:
     """Seeded random search, ranked on leave-recipe-out CV, finalists reported on test recipes.
 
@@ -302,6 +341,9 @@ def run_search(
     space : dict, default :data:`SEARCH_SPACE`.
     cost_cap : float, default :data:`TRIAL_COST_CAP` (see :func:`sample_configs`).
     progress : callable(fraction 0–1, message), optional
+    cluster : str, optional
+        A Dask scheduler's address: the trials run on its workers (all of them; ``n_jobs``
+        is then ignored), see :func:`joblib_backend`. Default: this machine.
 
     Returns
     -------
@@ -322,19 +364,23 @@ def run_search(
     train, test = _train_and_test(dataset, test_fraction, seed, n_folds)
     configs = sample_configs(n_trials, seed, space, cost_cap)
     candidates = [(f"trial-{index:03d}", config) for index, config in enumerate(configs, start=1)]
-    candidates += [(BASELINE, baseline_model()), (PHYSICS, KubelkaMunkModel())]
+    candidates += [(BASELINE, baseline_model()), (PHYSICS, physics_model())]
     report(0.0, f"{len(configs)} trials on {train.n_recipes} training recipes, {test.n_recipes} test recipes held out")
-    cv = _cross_validate_all(candidates, train, n_folds, seed, n_jobs, report)
-    trials, references = _rank(cv)
-    # The test recipes are touched here, once, after the ranking is fixed.
-    reported = [*trials["candidate"].head(n_finalists), BASELINE, PHYSICS]
-    test_table, test_predictions = _report_on_test(reported, dict(candidates), dict(zip(cv["candidate"], cv["headline"])), train, test, n_jobs, report)
+    with joblib_backend(cluster) as where:
+        # On a cluster, n_jobs=-1 is every worker (joblib runs n_jobs=1 in this process whatever the backend).
+        workers = -1 if cluster is not None else n_jobs
+        cv = _cross_validate_all(candidates, train, n_folds, seed, workers, report)
+        trials, references = _rank(cv)
+        # The test recipes are touched here, once, after the ranking is fixed.
+        reported = [*trials["candidate"].head(n_finalists), BASELINE, PHYSICS]
+        test_table, test_predictions = _report_on_test(reported, dict(candidates), dict(zip(cv["candidate"], cv["headline"])), train, test, workers, report)
     trials, references = (with_config_columns(frame.merge(test_table, on="candidate", how="left")) for frame in (trials, references))
     meta = _run_meta(
         dataset, train, test, n_trials=len(configs), seed=seed, n_folds=n_folds, test_fraction=test_fraction, n_jobs=n_jobs,
         n_finalists=n_finalists, space=space, seconds=time.perf_counter() - started,
         cpu_seconds=float(cv["trial_cpu_seconds"].sum() + test_table["test_cpu_seconds"].sum()),
     )
+    meta.update(where)
     report(1.0, f"search done in {meta['seconds']:.0f} s; best {trials.iloc[0]['candidate']}")
     return SearchResult(trials=trials, references=references, test_predictions=test_predictions, meta=meta)
 

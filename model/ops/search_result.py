@@ -21,8 +21,7 @@ from model.core.files import staged_folder
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
-from model.models.physics import KubelkaMunkModel
-from model.ops.search_space import ADAM_ONLY_FIELDS, BASELINE, N_FINALISTS, PHYSICS
+from model.ops.search_space import ADAM_ONLY_FIELDS, BASELINE, N_FINALISTS, PHYSICS, physics_model
 
 __all__ = [
     "SEARCH_FOLDER",
@@ -106,7 +105,7 @@ class SearchResult:
         """The unfitted model of a candidate, with its CV-chosen headline path."""
         row = self.row(candidate)
         if candidate == PHYSICS:
-            return KubelkaMunkModel()
+            return physics_model()
         return with_headline(model_from_config(FormulationModel.kind, json.loads(row["config_json"])), row["headline"])
 
     def predictions(self, candidate: str) -> pd.DataFrame:

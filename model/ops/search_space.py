@@ -25,6 +25,7 @@ from itertools import pairwise
 import numpy as np
 from sklearn.base import clone
 
+from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.mlp import INPUT_TRANSFORMS, SPECTRAL_TARGETS, FormulationModel, legacy_model
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "baseline_model",
     "BASELINE",
     "PHYSICS",
+    "physics_model",
     "DEFAULT_TRIALS",
     "DEFAULT_FOLDS",
     "DEFAULT_TEST_FRACTION",
@@ -77,6 +79,11 @@ baseline_model = legacy_model
 #: Candidate names of the two reference rows in results.
 BASELINE = "baseline"
 PHYSICS = "kubelka-munk"
+
+
+def physics_model() -> FluorescentKubelkaMunkModel:
+    """The physics reference row: the fluorescent Kubelka–Munk film (issue 12), unfitted."""
+    return FluorescentKubelkaMunkModel()
 
 #: Per-trial budget in :func:`estimated_cost` units (about 1 s of one core per CV fit):
 #: what lets 50 trials × 3 folds finish in about a minute on two cores.

@@ -54,7 +54,10 @@ from model.ops.access import User, require_admin
 
 __all__ = [
     "STORE_FILE",
+    "DEMO_DATA_NAME",
+    "SEED_UPLOADER",
     "StoreError",
+    "RecipeClash",
     "UploadResult",
     "MeasurementStore",
     "open_store",
@@ -63,6 +66,10 @@ __all__ = [
 STORE_FILE = "measurements.sqlite3"
 #: Who the demo seed is recorded as having been uploaded by.
 SEED_UPLOADER = "demo seed"
+#: What the shipped demo data is called wherever it is in use (it is simulated, not measured).
+DEMO_DATA_NAME = "Synthetic demo"
+# A dataset name lists at most this many uploads by name; the rest are counted.
+_NAMED_UPLOADS = 2
 # Concentrations read from "0.99625%" strings are exact; anything closer than this is the same recipe.
 _CONCENTRATION_TOLERANCE = 1e-9
 
@@ -131,6 +138,52 @@ def _measurement_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs
     used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
     payload = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]])
     return _sha256(payload)
+
+
+def _plain_day(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    return f"{moment.day} {moment:%b %Y}"
+
+
+def _upload_name(source_files: str, uploaded_by: str, uploaded_at: str) -> str:
+    """How people call one upload: its file names and day, or :data:`DEMO_DATA_NAME`."""
+    if uploaded_by == SEED_UPLOADER:
+        return DEMO_DATA_NAME
+    return f"{' + '.join(json.loads(source_files))} (uploaded {_plain_day(uploaded_at)})"
+
+
+def _dataset_name(upload_names: Sequence[str]) -> str:
+    """One name for data drawn from several uploads, oldest first; long lists are counted."""
+    names = list(dict.fromkeys(upload_names))
+    if len(names) <= _NAMED_UPLOADS:
+        return " and ".join(names) or "empty store"
+    shown = names[-_NAMED_UPLOADS:]
+    return f"{' and '.join(shown)}, and {len(names) - len(shown)} earlier upload{'s' if len(names) - len(shown) > 1 else ''}"
+
+
+@dataclass(frozen=True)
+class RecipeClash:
+    """A recipe id that an upload gives other concentrations than the store has for it.
+
+    Attributes
+    ----------
+    recipe_id : str
+    stored_upload_id : int, the upload that stored the id first (among included measurements).
+    stored_is_demo : bool, that upload is the shipped synthetic demo data.
+    stored, incoming : dict of colorant → wt %, the non-zero concentrations of each side.
+    """
+
+    recipe_id: str
+    stored_upload_id: int
+    stored_is_demo: bool
+    stored: dict
+    incoming: dict
+
+    def describe(self) -> str:
+        return f"{self.recipe_id} (stored by upload {self.stored_upload_id} as {_describe(self.stored)}; this upload says {_describe(self.incoming)})"
 
 
 # --------------------------------------------------------------------------------------
@@ -291,7 +344,8 @@ class MeasurementStore:
         Dataset
             Rows in upload order; one colorant column per colorant any included
             measurement uses (0 wt % where a recipe does not use it). ``name`` is
-            ``"store <version[:12]>"``.
+            what people call the data (:meth:`data_name`): the uploads' file names and
+            days, or "Synthetic demo".
 
         Raises
         ------
@@ -300,7 +354,6 @@ class MeasurementStore:
         """
         if store_version is None:
             rows = self._rows("WHERE m.excluded = 0")
-            version = self.version()
         else:
             with closing(self._connect()) as connection:
                 found = connection.execute("SELECT measurement_ids FROM store_versions WHERE version = ?", (store_version,)).fetchone()
@@ -308,11 +361,51 @@ class MeasurementStore:
                 raise StoreError(f"Store version {store_version[:12]}… is unknown to {self.path}; list known ones with versions().")
             ids = json.loads(found["measurement_ids"])
             rows = self._rows(f"WHERE m.id IN ({','.join('?' * len(ids))})", ids) if ids else []
-            version = store_version
         if not rows:
             raise StoreError("The measurement store has no included measurements; upload some or include excluded ones.")
         table, colorants = self._table(rows, details=False)
-        return Dataset(table, colorants, name=f"store {version[:12]}")
+        return Dataset(table, colorants, name=self._name_of(sorted({int(row["upload_id"]) for row in rows})))
+
+    def _name_of(self, upload_ids: Sequence[int]) -> str:
+        with closing(self._connect()) as connection:
+            found = connection.execute(
+                f"SELECT source_files, uploaded_by, uploaded_at FROM uploads WHERE id IN ({','.join('?' * len(upload_ids))}) ORDER BY id", list(upload_ids)
+            ).fetchall()
+        return _dataset_name([_upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]) for row in found])
+
+    def data_name(self, store_version: str | None = None) -> str | None:
+        """What the included measurements (or those of ``store_version``) are called.
+
+        The names people gave them: each upload's file names and day, and
+        :data:`DEMO_DATA_NAME` for the shipped demo seed, e.g. ``"Spectra.csv +
+        Concentrations.csv (uploaded 2 Dec 2026)"``. None when nothing is included or the
+        version is unknown.
+        """
+        try:
+            return self.to_dataset(store_version).name
+        except StoreError:
+            return None
+
+    def demo_in_use(self) -> bool:
+        """True while any included measurement comes from the shipped synthetic demo seed."""
+        with closing(self._connect()) as connection:
+            return bool(
+                connection.execute(
+                    "SELECT 1 FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 AND u.uploaded_by = ? LIMIT 1", (SEED_UPLOADER,)
+                ).fetchone()
+            )
+
+    def recipe_clashes(self, dataset: Dataset) -> list[RecipeClash]:
+        """Recipe ids of ``dataset`` that the store already holds (included) with other concentrations.
+
+        What :meth:`add` would refuse, said in advance, so a page can offer a way out
+        (replace the demo data, or rename) before anything is stored. Only reads.
+        """
+        hashes = self._hashes(dataset)
+        with closing(self._connect()) as connection:
+            stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
+            positions = [i for i, h in enumerate(hashes) if h not in stored]
+            return self._clashes(connection, dataset, positions)
 
     def measurements(self, recipe_id: str | None = None) -> pd.DataFrame:
         """Every stored measurement, included or not, optionally of one recipe only.
@@ -330,7 +423,10 @@ class MeasurementStore:
             return [row[0] for row in connection.execute("SELECT DISTINCT recipe_id FROM measurements ORDER BY recipe_id")]
 
     def uploads(self) -> pd.DataFrame:
-        """One row per upload: ``upload_id, source_files, uploaded_by, uploaded_at, n_added, n_already, n_included``."""
+        """One row per upload: ``upload_id, source_files, uploaded_by, uploaded_at, n_added, n_already, n_included, name``.
+
+        ``name`` is what people call it: the file names and day, or :data:`DEMO_DATA_NAME`.
+        """
         with closing(self._connect()) as connection:
             rows = connection.execute(
                 "SELECT u.*, (SELECT COUNT(*) FROM measurements m WHERE m.upload_id = u.id AND m.excluded = 0) AS n_included "
@@ -346,10 +442,11 @@ class MeasurementStore:
                     "n_added": row["n_added"],
                     "n_already": row["n_already"],
                     "n_included": row["n_included"],
+                    "name": _upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
                 }
                 for row in rows
             ],
-            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included"],
+            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included", "name"],
         )
 
     def counts(self) -> dict[str, int]:
@@ -411,7 +508,7 @@ class MeasurementStore:
 
     # ---- changing (admin only) -------------------------------------------------------
 
-    def add(self, prepared: PreparedUpload, *, user: User) -> UploadResult:
+    def add(self, prepared: PreparedUpload, *, user: User, replace_demo: bool = False) -> UploadResult:
         """Store an upload's measurements in one transaction: all of them or none.
 
         Measurements already stored (same content) are not stored twice; if none is new,
@@ -421,6 +518,11 @@ class MeasurementStore:
         ----------
         prepared : PreparedUpload, from :func:`model.io.read_upload`.
         user : User, must be an admin.
+        replace_demo : bool
+            In the same transaction, first exclude every included measurement of the
+            shipped synthetic demo (kept, and can be included again), so that real data
+            whose recipe ids the demo also uses can be stored. The demo measurements stay
+            included when the upload is refused.
 
         Raises
         ------
@@ -433,6 +535,8 @@ class MeasurementStore:
         require_admin(user, "upload measurements")
         try:
             with self._transaction() as connection:
+                if replace_demo:
+                    self._exclude_demo(connection, user, " + ".join(prepared.source_files))
                 return self._insert(connection, prepared, user.name)
         except sqlite3.Error as error:
             raise StoreError(f"The upload was not stored and the store is unchanged: the database reported {error}. Try again; if it persists, check disk space and permissions of {self.path}.") from error
@@ -481,28 +585,56 @@ class MeasurementStore:
         message = f"Stored {len(new_positions)} measurements of {table.iloc[new_positions][RECIPE_ID_COLUMN].nunique()} recipes as upload {upload_id}{already}."
         return UploadResult(upload_id, len(new_positions), n_already, same_files_as, version, message)
 
-    def _check_recipes_agree(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> None:
-        # Leave-recipe-out grouping trusts that one recipe id is one recipe. A second recipe
-        # under an id already in the training data would silently merge two recipes.
+    def _clashes(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> list[RecipeClash]:
         incoming: dict[str, dict[str, float]] = {}
         for position in positions:
             row = dataset.table.iloc[position]
             incoming.setdefault(str(row[RECIPE_ID_COLUMN]), {k: v for k, v in _concentration_pairs(row, dataset.colorants) if v != 0.0})
-        conflicts = []
+        clashes = []
         for recipe_id, concentrations in incoming.items():
-            found = connection.execute("SELECT concentrations, upload_id FROM measurements WHERE recipe_id = ? AND excluded = 0 LIMIT 1", (recipe_id,)).fetchone()
+            found = connection.execute(
+                "SELECT m.concentrations, m.upload_id, u.uploaded_by FROM measurements m JOIN uploads u ON u.id = m.upload_id "
+                "WHERE m.recipe_id = ? AND m.excluded = 0 ORDER BY m.id LIMIT 1",
+                (recipe_id,),
+            ).fetchone()
             if found is None:
                 continue
             stored = {k: v for k, v in json.loads(found["concentrations"]) if v != 0.0}
             names = set(stored) | set(concentrations)
             if any(abs(stored.get(n, 0.0) - concentrations.get(n, 0.0)) > _CONCENTRATION_TOLERANCE for n in names):
-                conflicts.append(f"{recipe_id} (stored by upload {found['upload_id']} as {_describe(stored)}; this upload says {_describe(concentrations)})")
-        if conflicts:
-            shown = "; ".join(conflicts[:5]) + (f"; and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-            raise StoreError(
-                f"Nothing was stored: {len(conflicts)} recipe id(s) are already in the store with different concentrations: {shown}. "
-                "Rename those recipes in the upload, or exclude the earlier upload's measurements first (for example the demo seed)."
+                clashes.append(RecipeClash(recipe_id, int(found["upload_id"]), found["uploaded_by"] == SEED_UPLOADER, stored, concentrations))
+        return clashes
+
+    def _check_recipes_agree(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> None:
+        # Leave-recipe-out grouping trusts that one recipe id is one recipe. A second recipe
+        # under an id already in the training data would silently merge two recipes.
+        clashes = self._clashes(connection, dataset, positions)
+        if clashes:
+            shown = "; ".join(clash.describe() for clash in clashes[:5]) + (f"; and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+            only_demo = all(clash.stored_is_demo for clash in clashes)
+            way_out = (
+                "They clash only with the synthetic demo data: replace the demo data with this upload (the demo measurements are "
+                "excluded from training, not deleted)."
+                if only_demo
+                else "Rename those recipes in the upload, or exclude the earlier upload's measurements first."
             )
+            raise StoreError(f"Nothing was stored: {len(clashes)} recipe id(s) are already in the store with different concentrations: {shown}. {way_out}")
+
+    def _exclude_demo(self, connection: sqlite3.Connection, user: User, replaced_by: str) -> None:
+        ids = [
+            row[0]
+            for row in connection.execute(
+                "SELECT m.id FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 AND u.uploaded_by = ? ORDER BY m.id", (SEED_UPLOADER,)
+            )
+        ]
+        if not ids:
+            return
+        reason = f"synthetic demo data replaced by {replaced_by}"
+        connection.execute(
+            f"UPDATE measurements SET excluded = 1, excluded_reason = ?, excluded_by = ?, excluded_at = ? WHERE id IN ({','.join('?' * len(ids))})",
+            (reason, user.name, _now(), *ids),
+        )
+        connection.execute("INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)", (_now(), user.name, "exclude", json.dumps({"ids": ids, "reason": reason})))
 
     def _record_version(self, connection: sqlite3.Connection) -> str:
         version = self._version(connection)

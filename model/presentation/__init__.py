@@ -14,10 +14,13 @@ figures
 swatches
     Colour swatches as HTML: one colour, a target/predicted pair, a table-cell image and
     the measured-against-predicted grid.
+layout
+    Page-wide CSS that keeps the dashboard readable from 800 px up (wrapping columns,
+    whole metric values).
 tables
     Result tables with plain headers (the search's top configurations).
 report
     The stakeholder report: one self-contained HTML page (Plotly inlined).
 """
 
-__all__ = ["figures", "report", "swatches", "tables"]
+__all__ = ["figures", "layout", "report", "swatches", "tables"]

@@ -36,6 +36,7 @@ __all__ = [
     "score_against_size_figure",
     "parity_figure",
     "recipe_errors_figure",
+    "log_ticks",
 ]
 
 #: Distinct on white, one per compared curve; :data:`LINE_COLOUR_NAMES` names them in captions.
@@ -156,9 +157,17 @@ def challenger_per_recipe_figure(per_recipe: pd.DataFrame) -> go.Figure:
         y="difference",
         color="winner",
         color_discrete_map=_WINNER_COLOURS,
-        title="Where each wins: mean ΔE00 of the champion minus the challenger, per recipe",
     )
-    figure.update_layout(xaxis_title="Recipe", yaxis_title="ΔE00 champion − challenger (CIEDE2000; above 0: challenger better)", height=420)
+    # The title sits above the plot with its own margin and the legend below the axis, so
+    # neither runs into the axis titles at any width.
+    figure.update_layout(
+        title={"text": "Where each wins, per recipe (above 0: the challenger is better)", "x": 0, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+        xaxis_title="Recipe",
+        yaxis_title="ΔE00 champion − challenger<br>(CIEDE2000)",
+        height=440,
+        margin={"l": 70, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "x": 0, "y": -0.25, "yanchor": "top", "title": {"text": "better"}},
+    )
     return figure
 
 
@@ -169,8 +178,9 @@ def error_histogram(out_of_fold: pd.DataFrame) -> go.Figure:
     for bound, _, colour in TOLERANCE_COLOURS[:2]:
         figure.add_vline(x=bound, line_dash="dash", line_color=colour, annotation_text=f"ΔE00 {bound:g}")
     figure.update_layout(
-        title="Colour error on recipes the model never saw",
-        xaxis_title="colour error ΔE00 (CIEDE2000 units)",
+        # Short titles: at 800 px the chart is under 300 px wide, and Plotly never wraps a title.
+        title="Error on unseen recipes",
+        xaxis_title="ΔE00 (CIEDE2000 units)",
         yaxis_title="predictions (count)",
         bargap=0.05,
         height=340,
@@ -201,9 +211,27 @@ def score_against_size_figure(trials: pd.DataFrame, references: pd.DataFrame) ->
             x=[row["n_parameters"]], y=[row["cv_delta_e00_mean_headline"]], mode="markers", name=row["candidate"], marker={"symbol": symbol, "size": 12}
         )
     figure.update_layout(height=380, margin={"t": 20})
-    figure.update_xaxes(type="log", title="trainable parameters (count, log scale)")
-    figure.update_yaxes(type="log", title="CV mean ΔE00 (CIEDE2000, log scale)")
+    x_values = pd.concat([trials["n_parameters"], references["n_parameters"]]).to_numpy(dtype=float)
+    y_values = pd.concat([trials["cv_delta_e00_mean_headline"], references["cv_delta_e00_mean_headline"]]).to_numpy(dtype=float)
+    # Explicit ticks: Plotly's own log ticks label 20 as "2" when an axis spans under a decade or two.
+    figure.update_xaxes(type="log", title="trainable parameters (count, log scale)", **log_ticks(x_values))
+    figure.update_yaxes(type="log", title="CV mean ΔE00 (CIEDE2000, log scale)", **log_ticks(y_values))
     return figure
+
+
+def log_ticks(values) -> dict:
+    """``tickvals`` and ``ticktext`` for a log axis over ``values``: 1, 2, 5 × powers of ten, written in full.
+
+    Returns an empty dict when there is no positive finite value (Plotly's default then).
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return {}
+    low, high = np.floor(np.log10(values.min())), np.ceil(np.log10(values.max()))
+    ticks = [mantissa * 10.0**power for power in np.arange(low, high + 1) for mantissa in (1, 2, 5)]
+    ticks = [tick for tick in ticks if values.min() / 2.5 <= tick <= values.max() * 2.5]
+    return {"tickvals": ticks, "ticktext": [f"{tick:,.10g}" for tick in ticks]}
 
 
 def parity_figure(predictions: pd.DataFrame) -> go.Figure:

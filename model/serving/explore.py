@@ -11,6 +11,7 @@ measured samples" from some other dataset.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -20,6 +21,7 @@ import pandas as pd
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.io.cells import parse_number
 
 __all__ = [
     "InputBounds",
@@ -34,7 +36,20 @@ __all__ = [
     "nearest_samples",
     "recipe_frame",
     "lab_paths_table",
+    "EntryReading",
+    "read_entry",
+    "format_entry",
+    "recipe_to_query",
+    "recipe_from_query",
+    "pins_to_query",
+    "pins_from_query",
+    "PIN_QUERY_KEY",
 ]
+
+# "1,000" is a thousands separator in English and 1.000 in much of Europe: ask, never guess.
+_THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?\d{1,3},\d{3}")
+#: The query parameter that holds the pinned recipes (repeated, one per pin).
+PIN_QUERY_KEY = "pin"
 
 #: Beyond a band of 3 ΔE00 the difference is obvious to anyone: say not to rely on the prediction.
 UNTRUSTED_UNCERTAINTY = 3.0
@@ -217,3 +232,144 @@ def lab_paths_table(prediction: Prediction, row: int = 0) -> pd.DataFrame:
         LCh = colorimetry.Lab_to_LCh(Lab)
         records[label] = {"L*": Lab[0], "a*": Lab[1], "b*": Lab[2], "C*": LCh[1], "h°": LCh[2], "headline": is_headline}
     return pd.DataFrame.from_dict(records, orient="index")
+
+
+# --------------------------------------------------------------------------------------
+# Typed entries and the recipe in the URL
+# --------------------------------------------------------------------------------------
+
+
+def _unit(name: str) -> str:
+    return "µm" if name == THICKNESS_COLUMN else "wt %"
+
+
+def format_entry(value: float) -> str:
+    """A number as a recipe box shows it: at most four decimals, no trailing zeros (``12.5``, ``0``)."""
+    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+class EntryReading(NamedTuple):
+    """What :func:`read_entry` made of a typed number.
+
+    ``value`` is the number to use (wt % or µm), or None when the entry cannot be used;
+    ``problem`` then says why in words. ``note`` says how a decimal comma was read.
+    """
+
+    value: float | None
+    problem: str | None = None
+    note: str | None = None
+
+
+def read_entry(text: str, name: str, bounds: InputBounds) -> EntryReading:
+    """Read what a person typed in a recipe box: a number, a decimal comma allowed.
+
+    ``1,5`` is 1.5 (and the note says so); ``1.5`` is 1.5; ``abc`` is refused, and so
+    is ``1,000``, which means 1 or 1000 depending on who typed it. A number outside ``bounds`` is refused with the allowed range, so an
+    entry is never silently clamped or ignored.
+
+    Parameters
+    ----------
+    text : str, as typed.
+    name : str, a colorant (wt %) or ``thickness_um`` (µm); names the box in messages.
+    bounds : InputBounds, the range the box offers.
+
+    Returns
+    -------
+    EntryReading
+
+    Examples
+    --------
+    >>> read_entry("1,5", "PG", InputBounds(0.0, 30.0, 0.05)).value
+    1.5
+    """
+    unit = _unit(name)
+    shown = str(text).strip()
+    if _THOUSANDS_OR_DECIMAL.fullmatch(shown):
+        whole, _, fraction = shown.partition(",")
+        return EntryReading(
+            None,
+            f"{name}: “{shown}” could mean {format_entry(float(whole + '.' + fraction))} or {whole}{fraction} {unit}, so it was not used. "
+            f"Type {format_entry(float(whole + '.' + fraction))} or {whole}{fraction}, whichever you mean.",
+        )
+    value = parse_number(shown, decimal_comma=True, digits_only=True)
+    if value is None:
+        if not shown:
+            return EntryReading(None, f"{name}: the box is empty; type a number in {unit} (0 for a colorant the recipe does not use).")
+        return EntryReading(None, f"{name}: “{shown}” is not a number. Type a number in {unit}, such as 1.5 or 1,5.")
+    if not bounds.minimum <= value <= bounds.maximum:
+        side = "above the largest" if value > bounds.maximum else "below the smallest"
+        return EntryReading(
+            None,
+            f"{name}: {format_entry(value)} {unit} is {side} value this box accepts "
+            f"({format_entry(bounds.minimum)}–{format_entry(bounds.maximum)} {unit}), so it was not used.",
+        )
+    note = f"Read “{shown}” as {format_entry(value)} {unit}." if "," in shown else None
+    return EntryReading(float(value), None, note)
+
+
+def recipe_to_query(recipe: Mapping[str, float], inputs: Sequence[str]) -> dict[str, str]:
+    """The recipe as URL query parameters named after its inputs: ``{"PG": "12.5", "thickness_um": "8"}``.
+
+    Every input is written (a colorant at 0 wt % too), so a link means the same recipe
+    whatever the receiving page would default to.
+    """
+    return {name: format_entry(recipe[name]) for name in inputs}
+
+
+def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBounds], defaults: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The recipe a link names, on top of ``defaults``; and what in the link could not be used.
+
+    Parameters
+    ----------
+    params : mapping of str to str, the URL's query parameters (others are ignored).
+    bounds : :func:`input_bounds` of the model; an input it does not list is ignored.
+    defaults : the recipe used for inputs the link does not name (wt %, µm).
+
+    Returns
+    -------
+    (recipe, problems)
+        ``recipe`` has every input of ``bounds``; ``problems`` is one sentence per value
+        that was not a number or out of range (its default is used instead).
+    """
+    recipe = {name: float(defaults[name]) for name in bounds}
+    problems = []
+    for name, limits in bounds.items():
+        if name not in params:
+            continue
+        reading = read_entry(str(params[name]), name, limits)
+        if reading.value is None:
+            problems.append(f"In the link, {reading.problem} Using {format_entry(recipe[name])} {_unit(name)} instead.")
+        else:
+            recipe[name] = reading.value
+    return recipe, problems
+
+
+def pins_to_query(pins: Sequence[Mapping[str, float]], inputs: Sequence[str]) -> list[str]:
+    """Pinned recipes as repeated ``pin`` values: ``"PG:1.5,thickness_um:8"`` (colorants at 0 left out)."""
+    return [
+        ",".join(f"{name}:{format_entry(pin[name])}" for name in inputs if name == THICKNESS_COLUMN or float(pin.get(name, 0.0)) != 0.0)
+        for pin in pins
+    ]
+
+
+def pins_from_query(values: Sequence[str], bounds: Mapping[str, InputBounds], limit: int) -> list[dict[str, float]]:
+    """The pinned recipes a link names (see :func:`pins_to_query`); unreadable pins are skipped.
+
+    A pin must name ``thickness_um``; colorants it does not name are 0 wt %. At most
+    ``limit`` pins are returned.
+    """
+    pins = []
+    for value in values:
+        recipe = {name: 0.0 for name in bounds}
+        readable = THICKNESS_COLUMN in str(value)
+        for part in str(value).split(","):
+            name, _, number = part.partition(":")
+            reading = read_entry(number, name, bounds[name]) if name in bounds else EntryReading(None)
+            if reading.value is None:
+                readable = False
+                break
+            recipe[name] = reading.value
+        if readable:
+            pins.append(recipe)
+    return pins[:limit]

@@ -6,7 +6,10 @@ made from it by :mod:`model.simulate.demo`.
 
 The optics are Kubelka–Munk (:func:`model.models.physics.finite_film_reflectance`) plus a
 fluorescence term: the fluorescent yellow re-emits part of the blue light it absorbs
-in the green, so its films reflect more than 1 there, as the real GXT-10 films do.
+in the green, so its films reflect more than 1 there, as the real GXT-10 films do. The
+fluorescence and the optional Saunderson surface are the very functions the fitted
+physics model uses (:mod:`model.models.fluorescent_km`), so a fit to simulated films
+can recover the constants they were made with.
 Measurement noise is a per-reading gain plus a small per-band term, calibrated so two
 readings of one film differ by about 0.5 ΔE00 (see :func:`repeatability_delta_e00`).
 
@@ -35,6 +38,8 @@ from model.core.schema import (
     WAVELENGTHS_NM,
     Dataset,
 )
+from model.models.fluorescent_km import excitation_bands, fluorescence_emission
+from model.models.fluorescent_km import saunderson as saunderson_correction
 from model.models.physics import finite_film_reflectance
 
 __all__ = [
@@ -241,20 +246,19 @@ def simulate_reflectance(
     absorption, scattering = _film_coefficients(concentrations, colorants)
     reflectance = finite_film_reflectance(absorption, scattering, thickness_um, BACKING_REFLECTANCE)
 
-    X = thickness_um[:, None]
-    absorbed_fraction = 1.0 - np.exp(-2.0 * absorption * X)
+    excitation_cache: dict[float, np.ndarray] = {}
     for index, colorant in enumerate(colorants):
         if colorant.emission is None or colorant.fluorescence_yield == 0.0:
             continue
-        excitation = _WAVELENGTHS < colorant.excitation_max_nm
-        share = concentrations[:, [index]] * colorant.absorption / absorption
-        absorbed_by_colorant = np.mean((share * absorbed_fraction)[:, excitation], axis=1, keepdims=True)
-        escape = np.exp(-absorption * X / 2.0)
-        reflectance = reflectance + colorant.fluorescence_yield * absorbed_by_colorant * colorant.emission * escape
+        # The same emission term the fitted physics model uses (model.models.fluorescent_km).
+        excitation = excitation_cache.setdefault(colorant.excitation_max_nm, excitation_bands(colorant.excitation_max_nm))
+        emission = colorant.fluorescence_yield * colorant.emission
+        reflectance = reflectance + fluorescence_emission(
+            concentrations[:, index], colorant.absorption, absorption, thickness_um, emission, excitation
+        )
     if saunderson is not None:
         # The emitted light leaves through the same surface, so the correction comes last.
-        k1, k2 = saunderson
-        reflectance = (1.0 - k1) * (1.0 - k2) * reflectance / (1.0 - k2 * reflectance)
+        reflectance = saunderson_correction(reflectance, *saunderson)
     return reflectance
 
 

@@ -1,0 +1,287 @@
+"""Load on the JSON API: 1, 8 and 32 concurrent clients on loopback while an admin retrains and promotes.
+
+Starts ``streamlit run dashboard/app.py`` (tmp copies of the models; an admin API key in
+a tmp secrets file) and measures, per level of concurrency:
+
+- **single-recipe** ``POST /api/v1/predict``: p50, p99 and max latency, requests per second;
+- **1,000-recipe batches**: recipes per second (and latency per batch).
+
+Meanwhile an admin process (niceness 10, as the Retrain page's worker) trains a small
+model on the demo data, saves it, and promotes it **through the API with its admin key**,
+again and again. Every response is then checked against the model it names: the bench
+loads that version itself and predicts the same recipes, and every number (L*, a*, b*,
+C*, h°, R400 … R700) must be equal to the last bit. A response computed partly by one
+model and partly by another, or by a half-written one, would fail this check.
+
+Errors: any status other than 200, a connection error, a response that does not match
+its model, an admin failure, or a traceback in the server log. The goal is 0.
+
+Usage::
+
+    python3 bench/api_load.py                                  # 1, 8, 32 clients; 20 s per level
+    python3 bench/api_load.py --server-cpus 1 --client-cpus 0  # pinned (taskset), as the README's figures
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import orjson
+
+from dashboard.server import start_dashboard, stop_dashboard, wait_until_healthy
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OUT = REPO_ROOT / "bench" / "out"
+CHECKED = ["L", "a", "b", "C", "h", *[f"R{w}" for w in range(400, 701, 10)]]
+BATCH = 1000
+
+
+def _recipes(model, n: int, seed: int) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    trained = model.training_range_
+    recipes = []
+    for _ in range(n):
+        recipe = {c: round(float(rng.uniform(0, trained.maximum[c])), 3) for c in model.colorants_}
+        recipe["thickness_um"] = float(rng.choice([trained.minimum["thickness_um"], trained.maximum["thickness_um"]]))
+        recipes.append(recipe)
+    return recipes
+
+
+def admin_loop(url: str, key: str, models_dir: str, every_s: float, stop, promotions, errors) -> None:
+    """In its own process: retrain on the demo data, save, promote through the API; repeat."""
+    os.nice(10)
+    from model import FormulationModel, load_dataset
+    from model.ops import registry
+
+    dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
+    info = {"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "demo (API load bench)"}
+    where = urlparse(url)
+    seed = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            model = FormulationModel(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed).fit(dataset)
+            card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=models_dir)
+            connection = http.client.HTTPConnection(where.hostname, where.port, timeout=120)
+            connection.request("POST", "/api/v1/model/promote", json.dumps({"version": card.version}),
+                               {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+            answer = connection.getresponse()
+            body = answer.read()
+            connection.close()
+            if answer.status != 200:
+                errors.append(f"promote {card.version}: {answer.status} {body[:200]!r}")
+            else:
+                promotions.append(card.version)
+        except Exception as error:  # noqa: BLE001 - the bench reports every failure
+            errors.append(f"admin: {type(error).__name__}: {error}")
+        seed += 1
+        stop.wait(max(0.0, every_s - (time.monotonic() - started)))
+
+
+class Client(threading.Thread):
+    """One API client on a keep-alive connection: sends ``payloads`` in turn until ``deadline``."""
+
+    def __init__(self, url: str, payloads: list[tuple[int, bytes]], deadline: float, max_requests: int) -> None:
+        super().__init__(daemon=True)
+        self.where = urlparse(url)
+        self.payloads = payloads
+        self.deadline = deadline
+        self.max_requests = max_requests
+        self.latencies: list[float] = []
+        self.responses: list[tuple[int, dict]] = []  # (payload index, parsed body)
+        self.errors: list[str] = []
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection(self.where.hostname, self.where.port, timeout=120)
+        sent = 0
+        while time.monotonic() < self.deadline and sent < self.max_requests:
+            index, body = self.payloads[sent % len(self.payloads)]
+            sent += 1
+            started = time.perf_counter()
+            try:
+                connection.request("POST", "/api/v1/predict", body, {"Content-Type": "application/json"})
+                answer = connection.getresponse()
+                content = answer.read()
+            except Exception as error:  # noqa: BLE001
+                self.errors.append(f"{type(error).__name__}: {error}")
+                connection.close()
+                connection = http.client.HTTPConnection(self.where.hostname, self.where.port, timeout=120)
+                continue
+            self.latencies.append(time.perf_counter() - started)
+            if answer.status != 200:
+                self.errors.append(f"status {answer.status}: {content[:200]!r}")
+                continue
+            self.responses.append((index, orjson.loads(content)))
+        connection.close()
+
+
+def run_level(url: str, payloads: list[tuple[int, bytes]], clients: int, seconds: float, max_requests: int) -> tuple[dict, list]:
+    deadline = time.monotonic() + seconds
+    threads = [Client(url, payloads[i::clients] or payloads, deadline, max_requests) for i in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    latencies = [x for t in threads for x in t.latencies]
+    responses = [r for t in threads for r in t.responses]
+    errors = [e for t in threads for e in t.errors]
+    figures = {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": round(wall, 2),
+        "requests_per_s": round(len(responses) / wall, 1),
+        "p50_ms": round(1000 * float(np.percentile(latencies, 50)), 1) if latencies else None,
+        "p99_ms": round(1000 * float(np.percentile(latencies, 99)), 1) if latencies else None,
+        "max_ms": round(1000 * max(latencies), 1) if latencies else None,
+        "errors": errors,
+    }
+    return figures, responses
+
+
+class Verifier:
+    """Predicts the bench's recipes with each model version the responses name, once, and compares."""
+
+    def __init__(self, models_dir: Path, recipes: dict[int, list[dict]]) -> None:
+        self.models_dir = models_dir
+        self.recipes = recipes
+        self.expected: dict[tuple[str, int], np.ndarray] = {}
+        self.models: dict[str, object] = {}
+
+    def _expected(self, version: str, index: int) -> np.ndarray:
+        import pandas as pd
+
+        from model.ops import registry
+
+        if (version, index) not in self.expected:
+            if version not in self.models:
+                self.models[version] = registry.load_model(version, self.models_dir)[0]
+            model = self.models[version]
+            frame = pd.DataFrame(self.recipes[index])[list(model.input_columns)]
+            self.expected[(version, index)] = model.predict(frame).to_frame()[CHECKED].to_numpy(dtype=float)
+        return self.expected[(version, index)]
+
+    def check(self, responses: list[tuple[int, dict]]) -> tuple[list[str], set[str]]:
+        errors, versions = [], set()
+        for index, body in responses:
+            version = body["model_version"]
+            versions.add(version)
+            got = np.array([[row[c] if row[c] is not None else np.nan for c in CHECKED] for row in body["predictions"]], dtype=float)
+            expected = self._expected(version, index)
+            if got.shape != expected.shape or not np.array_equal(got, expected, equal_nan=True):
+                errors.append(f"payload {index}: the numbers are not those of model {version}")
+        return errors, versions
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=20.0, help="per level, single-recipe (default 20)")
+    parser.add_argument("--batch-clients", type=int, nargs="+", default=[1, 8], help="concurrency of the 1,000-recipe batches")
+    parser.add_argument("--batch-seconds", type=float, default=20.0)
+    parser.add_argument("--promote-every", type=float, default=5.0, help="seconds between the admin's promotions (a retrain each time)")
+    parser.add_argument("--server-cpus", help="pin the server with taskset, e.g. 1")
+    parser.add_argument("--client-cpus", help="pin this process (the clients), e.g. 0")
+    args = parser.parse_args(argv)
+
+    from model.ops import registry
+    from model.ops.api_keys import hash_key, new_key
+
+    if args.client_cpus:
+        os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
+    shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
+    batches = {1000 + i: _recipes(shipped, BATCH, seed=100 + i) for i in range(4)}
+    root = Path(tempfile.mkdtemp(prefix="huecast-api-load-"))
+    models_dir = root / "models"
+    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
+    admin_key = new_key()
+    secrets = root / "secrets.toml"
+    secrets.write_text(f'[[api.keys]]\nname = "bench admin"\nrole = "admin"\nhash = "{hash_key(admin_key)}"\n')
+    log_path = root / "server.log"
+    prefix = ("taskset", "-c", args.server_cpus) if args.server_cpus else ()
+    server, url = start_dashboard(open(log_path, "w"), {"HUECAST_MODELS_DIR": str(models_dir), "HUECAST_DATA_DIR": str(root / "data")},
+                                  secrets_file=secrets, command_prefix=prefix)
+    manager = multiprocessing.get_context("spawn").Manager()
+    stop, promotions, admin_errors = manager.Event(), manager.list(), manager.list()
+    admin = multiprocessing.get_context("spawn").Process(target=admin_loop, args=(url, admin_key, str(models_dir), args.promote_every, stop, promotions, admin_errors))
+    results = {"single": [], "batch": []}
+    verifier = Verifier(models_dir, {**singles, **batches})
+    try:
+        wait_until_healthy(url)
+        single_payloads = [(i, orjson.dumps({"recipes": r})) for i, r in singles.items()]
+        batch_payloads = [(i, orjson.dumps({"recipes": r})) for i, r in batches.items()]
+        run_level(url, single_payloads, 1, 2.0, 50)  # warm the connection path; not reported
+        admin.start()
+        time.sleep(1.0)
+        for clients in args.clients:
+            before = len(promotions)
+            figures, responses = run_level(url, single_payloads, clients, args.seconds, 100_000)
+            figures["promotions_during"] = len(promotions) - before
+            results["single"].append((figures, responses))
+            print(json.dumps({k: v for k, v in figures.items() if k != "errors"} | {"errors": len(figures["errors"])}), flush=True)
+        for clients in args.batch_clients:
+            before = len(promotions)
+            figures, responses = run_level(url, batch_payloads, clients, args.batch_seconds, 100_000)
+            figures["recipes_per_s"] = round(BATCH * len(responses) / figures["seconds"])
+            figures["promotions_during"] = len(promotions) - before
+            results["batch"].append((figures, responses))
+            print(json.dumps({k: v for k, v in figures.items() if k != "errors"} | {"errors": len(figures["errors"])}), flush=True)
+    finally:
+        stop.set()
+        if admin.is_alive() or admin.pid:
+            admin.join(timeout=120)
+        stop_dashboard(server, timeout_s=15)
+    # Check every response against the model it names (after the run, so the check costs no client time).
+    summary = {"single": [], "batch": [], "admin_promotions": len(promotions), "admin_errors": list(admin_errors),
+               "cpu_count": os.cpu_count(), "load_average_at_end": os.getloadavg(),
+               "server_cpus": args.server_cpus, "client_cpus": args.client_cpus}
+    total_errors = len(admin_errors)
+    for kind in ("single", "batch"):
+        for figures, responses in results[kind]:
+            mismatches, versions = verifier.check(responses)
+            figures["responses_checked"] = len(responses)
+            figures["model_versions_seen"] = len(versions)
+            figures["responses_not_from_one_model"] = len(mismatches)
+            figures["errors"] = figures["errors"] + mismatches
+            total_errors += len(figures["errors"])
+            summary[kind].append(figures)
+    server_log = log_path.read_text(encoding="utf-8", errors="replace")
+    summary["server_tracebacks"] = server_log.count("Traceback (most recent call last)")
+    total_errors += summary["server_tracebacks"]
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "api_load.json").write_text(json.dumps(summary, indent=2))
+    print("\nsingle-recipe predict")
+    print(f"{'clients':>8} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
+    for f in summary["single"]:
+        print(f"{f['clients']:>8} {f['requests']:>9} {f['requests_per_s']:>8} {f['p50_ms']:>8} {f['p99_ms']:>8} {f['max_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
+    print("\n1,000-recipe batches")
+    print(f"{'clients':>8} {'batches':>9} {'recipes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
+    for f in summary["batch"]:
+        print(f"{f['clients']:>8} {f['requests']:>9} {f['recipes_per_s']:>10} {f['p50_ms']:>8} {f['p99_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
+    print(f"\nadmin promotions through the API: {len(promotions)}; admin errors: {len(admin_errors)}; server tracebacks: {summary['server_tracebacks']}; load average at end: {summary['load_average_at_end'][0]:.2f}")
+    for figures in summary["single"] + summary["batch"]:
+        for error in figures["errors"][:3]:
+            print("  error:", error)
+    for error in list(admin_errors)[:3]:
+        print("  admin error:", error)
+    shutil.rmtree(root, ignore_errors=True)
+    return 0 if total_errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""The hybrid colour model: a fluorescent Kubelka–Munk backbone with MLP heads on top.
+
+The physics (:class:`~model.models.fluorescent_km.FluorescentKubelkaMunkModel`) is what
+extrapolates: to new concentrations and thicknesses. scikit-learn ``MLPRegressor``
+heads learn what it misses, its **residual**, both in the spectrum and in CIELAB; plain
+MLP heads (:class:`~model.models.mlp.FormulationModel`) stand beside them. That gives
+five candidate CIELAB paths and three candidate spectra:
+
+=========================  ==========================================  ==================
+candidate                  spectrum (31 bands)                         CIELAB
+=========================  ==========================================  ==================
+``physics``                the physics alone                           of that spectrum
+``residual_head``          —                                           physics + CIELAB residual head
+``residual_spectrum``      physics + spectral residual head            of that spectrum
+``mlp_head``               —                                           the plain CIELAB head
+``mlp_spectrum``           the plain spectral head                     of that spectrum
+=========================  ==========================================  ==================
+
+The reported CIELAB (the ``head`` path) and the reported spectrum are convex blends of
+the candidates. The blend weights are chosen by **inner** leave-recipe-out
+cross-validation on the training data given to :meth:`HybridModel.fit`, and nothing
+else: every inner fold refits every part on its inner training recipes and predicts its
+inner held-out recipes, and the weights minimise the mean ΔE00 (CIELAB) and the mean
+squared error (spectrum) of those out-of-fold predictions over a grid on the simplex.
+Scored inside an outer cross-validation, the weights are therefore nested: they never
+see the outer scoring fold.
+
+Scales: reflectance factor 0–1 (may exceed 1); CIELAB L* 0–100; wt %; µm.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
+from threadpoolctl import threadpool_limits
+
+from model.core import colorimetry
+from model.core.prediction import Prediction, TrainingRange, build_prediction
+from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.models.base import ColourModel, Progress
+from model.models.fluorescent_km import FluorescentKubelkaMunkModel
+from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
+from model.models.mlp_forward import compile_heads
+from model.models.physics import _check_concentrations
+from model.models.uncertainty import ensemble_uncertainty
+
+__all__ = ["HybridModel", "LAB_CANDIDATES", "SPECTRAL_CANDIDATES", "HYBRID_BAND_SCALE", "simplex_grid", "choose_blend"]
+
+LAB_CANDIDATES = ("physics", "residual_head", "residual_spectrum", "mlp_head", "mlp_spectrum")
+SPECTRAL_CANDIDATES = ("physics", "residual_spectrum", "mlp_spectrum")
+
+#: Spread-to-band factor of the hybrid's stated uncertainty (see
+#: :mod:`model.models.uncertainty`). Its members share the physics and differ only in
+#: their networks, whose weight in the blend is small, so their spread is far narrower
+#: than a plain ensemble's. The factor was set leave-recipe-out on the real pp-inks data
+#: (5 folds × 3 seeds, bench/accuracy.py) so that two thirds of real errors fall inside
+#: the band (0.5×: 43 %, 1.5×: 82 %, 2×: 88 %). The spread barely ranks the errors
+#: (Spearman 0.07): read the band as the typical error of such a prediction.
+HYBRID_BAND_SCALE = 16.5
+
+
+def simplex_grid(n_candidates: int, step: float) -> np.ndarray:
+    """Every weight vector of ``n_candidates`` non-negative multiples of ``step`` summing to 1, shape (g, n)."""
+    units = round(1.0 / step)
+    rows = []
+    # Stars and bars: choose where the n − 1 bars go among units + n − 1 slots.
+    for bars in combinations(range(units + n_candidates - 1), n_candidates - 1):
+        edges = (-1, *bars, units + n_candidates - 1)
+        rows.append([edges[i + 1] - edges[i] - 1 for i in range(n_candidates)])
+    return np.array(rows, dtype=float) / units
+
+
+def choose_blend(candidates: np.ndarray, measured: np.ndarray, step: float, loss: str) -> np.ndarray:
+    """The simplex weights that minimise ``loss`` of the blended candidates against ``measured``.
+
+    Parameters
+    ----------
+    candidates : ndarray, shape (c, n, d)
+        c candidate predictions of n samples (CIELAB, d = 3; or spectra, d = 31).
+    measured : ndarray, shape (n, d)
+    step : float
+        Grid step of the weights (e.g. 0.1).
+    loss : {"delta_e00", "mse"}
+        Mean CIEDE2000 (CIELAB candidates, L* 0–100) or mean squared error.
+
+    Returns
+    -------
+    ndarray, shape (c,), non-negative, summing to 1. Ties go to the earlier grid point.
+    """
+    grid = simplex_grid(len(candidates), step)
+    blends = np.einsum("gc,cnd->gnd", grid, candidates)
+    if loss == "delta_e00":
+        scores = np.asarray(colorimetry.delta_E00(blends, np.broadcast_to(measured, blends.shape))).mean(axis=1)
+    else:
+        scores = ((blends - measured) ** 2).mean(axis=(1, 2))
+    return grid[int(np.argmin(scores))]
+
+
+@dataclass
+class _Parts:
+    """The fitted pieces of one hybrid: physics, plain heads and residual heads."""
+
+    physics: FluorescentKubelkaMunkModel
+    plain: FormulationModel
+    residual_spectral: list
+    residual_lab: list
+
+    def head_groups(self) -> dict[str, list]:
+        """The fitted MLP heads by role, one per member."""
+        return {
+            "plain_spectral": self.plain.spectral_heads_, "plain_lab": self.plain.lab_heads_,
+            "residual_spectral": self.residual_spectral, "residual_lab": self.residual_lab,
+        }
+
+    def candidates(self, X: np.ndarray, predictors: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Member-wise candidate spectra (3, m, n, 31) and CIELAB (5, m, n, 3), in the order of the tables above.
+
+        ``predictors`` maps each group of :meth:`head_groups` to one batch function per
+        head (the compiled forward pass); None uses the heads' own ``predict``.
+        """
+        if predictors is None:
+            predictors = {group: [head.predict for head in heads] for group, heads in self.head_groups().items()}
+
+        def outputs(group: str) -> np.ndarray:
+            return np.stack([predict(X) for predict in predictors[group]])
+
+        physics = self.physics.reflectance_of(X)
+        physics_Lab = colorimetry.reflectance_to_Lab(physics)
+        plain_spectrum, plain_Lab = outputs("plain_spectral"), outputs("plain_lab")
+        residual_spectrum = physics[None] + outputs("residual_spectral")
+        residual_Lab = physics_Lab[None] + outputs("residual_lab")
+        members = len(plain_spectrum)
+        physics_members = np.broadcast_to(physics, (members, *physics.shape))
+        spectra = np.stack([physics_members, residual_spectrum, plain_spectrum])
+        Labs = np.stack([
+            np.broadcast_to(physics_Lab, (members, *physics_Lab.shape)),
+            residual_Lab,
+            colorimetry.reflectance_to_Lab(residual_spectrum),
+            plain_Lab,
+            colorimetry.reflectance_to_Lab(plain_spectrum),
+        ])
+        return spectra, Labs
+
+
+def _network_weights(heads) -> int:
+    return sum(sum(w.size for w in head.regressor_[-1].coefs_) + sum(b.size for b in head.regressor_[-1].intercepts_) for head in heads)
+
+
+class HybridModel(ColourModel):
+    """Fluorescent Kubelka–Munk physics with MLP residual heads and plain MLP heads, blended on inner validation.
+
+    Parameters
+    ----------
+    fluorescent : "auto" or tuple of str, default "auto"
+        The fluorescent colorants (see :class:`FluorescentKubelkaMunkModel`).
+    excitation_max_nm : float, default 500.0
+        Light absorbed below this wavelength (nm) excites fluorescence.
+    physics_ridge, physics_smoothness : float ≥ 0, default 1e-3, 1e-2
+        The physics fit's ridge and smoothness weights.
+    hidden_layer_sizes, activation, alpha, max_iter, n_ensemble, input_transform
+        The plain MLP heads, as :class:`FormulationModel` takes them (lbfgs).
+    residual_alpha : float ≥ 0, default 1.0
+        L2 penalty of the residual heads (they learn a small correction, so they are held closer to 0).
+    inner_folds : int ≥ 2, default 3
+        Leave-recipe-out folds of the inner validation that chooses the blend weights.
+    blend_step : float in (0, 0.5], default 0.1
+        Grid step of the blend weights.
+    headline : {"spectral", "head"}, default "head"
+        Which CIELAB ``Prediction.Lab`` reports: the blend of the five CIELAB candidates
+        ("head"), or the CIELAB of the blended spectrum ("spectral").
+    random_state : int ≥ 0, default 0
+
+    Attributes
+    ----------
+    colorants_, training_range_, n_features_in_
+    physics_ : FluorescentKubelkaMunkModel, fitted on all the training data.
+    plain_ : FormulationModel, the plain heads.
+    residual_spectral_heads_, residual_lab_heads_ : lists of fitted regressors, one per member.
+    lab_weights_ : ndarray (5,), over :data:`LAB_CANDIDATES`.
+    spectral_weights_ : ndarray (3,), over :data:`SPECTRAL_CANDIDATES`.
+    inner_delta_e00_ : dict, inner out-of-fold mean ΔE00 of each CIELAB candidate and of the blend.
+    """
+
+    _parameter_constraints: dict = {
+        "fluorescent": [StrOptions({"auto"}), tuple, list],
+        "excitation_max_nm": [Interval(Real, 400.0, 700.0, closed="both")],
+        "physics_ridge": [Interval(Real, 0.0, None, closed="left")],
+        "physics_smoothness": [Interval(Real, 0.0, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "activation": [StrOptions({"relu", "tanh", "logistic", "identity"})],
+        "alpha": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "n_ensemble": [Interval(Integral, 1, None, closed="left")],
+        "input_transform": [StrOptions(set(INPUT_TRANSFORMS))],
+        "residual_alpha": [Interval(Real, 0.0, None, closed="left")],
+        "inner_folds": [Interval(Integral, 2, None, closed="left")],
+        "blend_step": [Interval(Real, 0.0, 0.5, closed="right")],
+        "headline": [StrOptions(set(HEADLINE_PATHS))],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        fluorescent="auto",
+        excitation_max_nm=500.0,
+        physics_ridge=1e-3,
+        physics_smoothness=1e-2,
+        hidden_layer_sizes=(32,),
+        activation="tanh",
+        alpha=0.1,
+        max_iter=2000,
+        n_ensemble=3,
+        input_transform="mixed",
+        residual_alpha=1.0,
+        inner_folds=3,
+        blend_step=0.1,
+        headline="head",
+        random_state=0,
+    ):
+        self.fluorescent = fluorescent
+        self.excitation_max_nm = excitation_max_nm
+        self.physics_ridge = physics_ridge
+        self.physics_smoothness = physics_smoothness
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.alpha = alpha
+        self.max_iter = max_iter
+        self.n_ensemble = n_ensemble
+        self.input_transform = input_transform
+        self.residual_alpha = residual_alpha
+        self.inner_folds = inner_folds
+        self.blend_step = blend_step
+        self.headline = headline
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parts
+    def _physics(self) -> FluorescentKubelkaMunkModel:
+        return FluorescentKubelkaMunkModel(
+            fluorescent=self.fluorescent, excitation_max_nm=self.excitation_max_nm, ridge=self.physics_ridge, smoothness=self.physics_smoothness
+        )
+
+    def _plain(self, alpha: float) -> FormulationModel:
+        return FormulationModel(
+            hidden_layer_sizes=tuple(self.hidden_layer_sizes), activation=self.activation, alpha=alpha, max_iter=self.max_iter,
+            n_ensemble=self.n_ensemble, input_transform=self.input_transform, headline="head", random_state=self.random_state,
+        )
+
+    def _fit_parts(self, dataset: Dataset) -> _Parts:
+        """Fit the physics, the plain heads and the residual heads on every row of ``dataset``."""
+        X = dataset.recipes.to_numpy(dtype=float)
+        physics = self._physics().fit(dataset)
+        plain = self._plain(self.alpha).fit(dataset)
+        physics_reflectance = physics.reflectance_of(X)
+        spectral_residual = dataset.reflectance - physics_reflectance
+        lab_residual = colorimetry.reflectance_to_Lab(dataset.reflectance) - colorimetry.reflectance_to_Lab(physics_reflectance)
+        factory = self._plain(self.residual_alpha)
+        residual_spectral, residual_lab = [], []
+        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+            warnings.simplefilter("ignore", ConvergenceWarning)  # see FormulationModel.fit
+            for member in range(self.n_ensemble):
+                features = factory.member_input_transform(member)
+                seed = self.random_state + member
+                residual_spectral.append(factory._make_head(seed, None, features).fit(X, spectral_residual))
+                residual_lab.append(factory._make_head(seed, None, features).fit(X, lab_residual))
+        return _Parts(physics, plain, residual_spectral, residual_lab)
+
+    def _inner_folds(self, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Leave-recipe-out folds of the training data alone (the inner loop of a nested validation)."""
+        from sklearn.model_selection import GroupKFold
+
+        groups = dataset.recipe_ids
+        n_splits = min(self.inner_folds, len(np.unique(groups)))
+        if n_splits < 2:
+            raise ValueError(f"The hybrid's inner validation needs at least 2 recipes; the training data has {len(np.unique(groups))}.")
+        splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
+        return list(splitter.split(groups, groups=groups))
+
+    def _inner_out_of_fold(self, dataset: Dataset, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold candidate spectra (3, n, 31) and CIELAB (5, n, 3) of every training row, each
+        predicted by parts fitted without its recipe."""
+        X = dataset.recipes.to_numpy(dtype=float)
+        spectra = np.zeros((len(SPECTRAL_CANDIDATES), len(dataset), dataset.reflectance.shape[1]))
+        Labs = np.zeros((len(LAB_CANDIDATES), len(dataset), 3))
+        folds = self._inner_folds(dataset)
+        for number, (train, held_out) in enumerate(folds, start=1):
+            member_spectra, member_Labs = self._fit_parts(dataset.subset(train)).candidates(X[held_out])
+            spectra[:, held_out] = member_spectra.mean(axis=1)
+            Labs[:, held_out] = member_Labs.mean(axis=1)
+            if progress:
+                progress(0.8 * number / len(folds), f"inner validation fold {number}/{len(folds)}")
+        return spectra, Labs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, dataset: Dataset, progress: Progress | None = None) -> "HybridModel":
+        """Choose the blend weights by inner leave-recipe-out validation, then fit every part on all of ``dataset``.
+
+        Parameters
+        ----------
+        dataset : Dataset
+            Colorants in wt %, ``thickness_um`` in µm, reflectance 0–1 (may exceed 1).
+        progress : callable(fraction, message), optional
+
+        Raises
+        ------
+        TypeError
+            ``dataset`` is not a :class:`Dataset`.
+        ValueError
+            A hyperparameter or the data is out of its legal range.
+        """
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"fit expects a model.Dataset; got {type(dataset).__name__}.")
+        self._validate_params()
+        _check_concentrations(dataset.table, [*dataset.colorants, THICKNESS_COLUMN], "Training data")
+        spectra, Labs = self._inner_out_of_fold(dataset, progress)
+        measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance)
+        self.lab_weights_ = choose_blend(Labs, measured_Lab, self.blend_step, "delta_e00")
+        self.spectral_weights_ = choose_blend(spectra, dataset.reflectance, self.blend_step, "mse")
+        blended = np.einsum("c,cnd->nd", self.lab_weights_, Labs)
+        self.inner_delta_e00_ = {
+            **{name: float(np.mean(colorimetry.delta_E00(Lab, measured_Lab))) for name, Lab in zip(LAB_CANDIDATES, Labs)},
+            "blend": float(np.mean(colorimetry.delta_E00(blended, measured_Lab))),
+        }
+        parts = self._fit_parts(dataset)
+        self.physics_, self.plain_ = parts.physics, parts.plain
+        self.residual_spectral_heads_, self.residual_lab_heads_ = parts.residual_spectral, parts.residual_lab
+        self.colorants_ = tuple(dataset.colorants)
+        self.training_range_ = TrainingRange.from_recipes(dataset.recipes)
+        self.n_features_in_ = len(self.colorants_) + 1
+        if progress:
+            progress(1.0, "fitted")
+        return self
+
+    # -------------------------------------------------------------- predict
+    def _parts(self) -> _Parts:
+        return _Parts(self.physics_, self.plain_, self.residual_spectral_heads_, self.residual_lab_heads_)
+
+    def _members_and_physics(self, X: np.ndarray, fast: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        spectra, Labs = self._parts().candidates(X, self._compiled_heads() if fast else None)
+        member_reflectance = np.einsum("c,cmnd->mnd", self.spectral_weights_, spectra)
+        member_Lab = np.einsum("c,cmnd->mnd", self.lab_weights_, Labs)
+        return member_reflectance, member_Lab, spectra[0, 0]
+
+    def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each member's blended reflectance (m, n, 31) and blended CIELAB (m, n, 3); members share the physics."""
+        self.check_fitted()
+        member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float))
+        return member_reflectance, member_Lab
+
+    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, through the heads' plain-numpy forward pass.
+
+        The formulation optimiser predicts thousands of tiny batches; scikit-learn's
+        ``predict`` validates its input every time (about 3 ms per head, twelve heads).
+        """
+        self.check_fitted()
+        member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float), fast=True)
+        reflectance = member_reflectance.mean(axis=0)
+        if self.headline == "head":
+            return reflectance, member_Lab.mean(axis=0)
+        return reflectance, colorimetry.reflectance_to_Lab(reflectance)
+
+    def _compiled_heads(self) -> dict[str, list]:
+        # Built once per loaded model (a cache, see __getstate__); each head is compiled on its
+        # own (the blend needs every member) and checked against its predict, else predict is used.
+        compiled = getattr(self, "_compiled_", None)
+        if compiled is None:
+            groups = self._parts().head_groups()
+            compiled = {group: [compile_heads([head]) or head.predict for head in heads] for group, heads in groups.items()}
+            self._compiled_ = compiled
+        return compiled
+
+    def __getstate__(self):
+        # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
+        state = super().__getstate__()
+        state.pop("_compiled_", None)
+        return state
+
+    def predict(self, recipes: pd.DataFrame) -> Prediction:
+        """Predict recipes (colorants in wt %, ``thickness_um`` in µm).
+
+        Returns
+        -------
+        Prediction
+            The blended spectrum and both CIELAB paths, the physics-only spectrum and
+            CIELAB (``reflectance_physics``, ``Lab_physics``), and the uncertainty: the
+            members' spread times :data:`HYBRID_BAND_SCALE`.
+        """
+        self.check_fitted()
+        if not isinstance(recipes, pd.DataFrame):
+            raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
+        columns = self.input_columns
+        missing = [c for c in columns if c not in recipes.columns]
+        if missing:
+            raise ValueError(f"Recipes lack columns {missing}; this model takes {columns} (colorants in wt %, thickness in µm).")
+        inputs = recipes[columns].astype(float).reset_index(drop=True)
+        member_reflectance, member_Lab, physics = self._members_and_physics(inputs.to_numpy(dtype=float))
+        reflectance, Lab_head = member_reflectance.mean(axis=0), member_Lab.mean(axis=0)
+        Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
+        uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head, scale=HYBRID_BAND_SCALE)
+        return build_prediction(
+            inputs, reflectance, Lab_head, self.headline, self.training_range_,
+            uncertainty=uncertainty, Lab_spectral=Lab_spectral, reflectance_physics=physics,
+        )
+
+    @property
+    def n_parameters(self) -> int:
+        """The physics constants, the plain heads' weights and the residual heads' weights."""
+        self.check_fitted()
+        return int(self.physics_.n_parameters + self.plain_.n_parameters + _network_weights([*self.residual_spectral_heads_, *self.residual_lab_heads_]))

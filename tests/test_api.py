@@ -1,0 +1,310 @@
+"""The JSON API under /api/v1, against a running ``streamlit run dashboard/app.py``, with urllib.
+
+One server per module (keys configured, reads keyed) on loopback, and one on 0.0.0.0 with
+no secrets at all (secure by default). Both serve a copy of the shipped models.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from dashboard.server import running_dashboard, wait_until_healthy
+from model.ops.api_keys import hash_key, new_key
+from model.serving.api import MAX_BODY_BYTES, MAX_RECIPES
+
+pytestmark = pytest.mark.slow
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+VIEWER_KEY, ADMIN_KEY = new_key(), new_key()
+
+
+def call(url: str, path: str, body=None, *, key: str | None = None, raw: bytes | None = None, method: str | None = None):
+    """``(status, parsed JSON)`` of one request; a 4xx/5xx is returned, not raised."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(url + path, data=data, headers=headers, method=method or ("POST" if data is not None else "GET"))
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        content = error.read()
+        try:
+            return error.code, json.loads(content)
+        except ValueError:
+            return error.code, content.decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("api")
+    models_dir = root / "models"
+    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
+    secrets = root / "secrets.toml"
+    secrets.write_text(
+        '[api]\nread_access = "key"\n\n'
+        f'[[api.keys]]\nname = "lims"\nrole = "viewer"\nhash = "{hash_key(VIEWER_KEY)}"\n\n'
+        f'[[api.keys]]\nname = "lab lead"\nrole = "admin"\nhash = "{hash_key(ADMIN_KEY)}"\n'
+    )
+    log_path = root / "server.log"
+    env = {"HUECAST_MODELS_DIR": str(models_dir), "HUECAST_DATA_DIR": str(root / "data")}
+    with running_dashboard(log_path, env, secrets_file=secrets) as (url, process):
+        wait_until_healthy(url)
+        yield {"url": url, "models_dir": models_dir, "log": log_path, "root": root}
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    from model.ops import registry
+
+    return registry.load_champion(REPO_ROOT / "trained_models")
+
+
+def random_recipes(model, n: int, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    trained = model.training_range_
+    frame = pd.DataFrame({c: rng.uniform(0, trained.maximum[c], n).round(4) for c in model.colorants_})
+    frame["thickness_um"] = rng.choice([trained.minimum["thickness_um"], trained.maximum["thickness_um"], 10.37], n)
+    frame.insert(0, "name", [f"recipe {i}" for i in range(n)])
+    return frame
+
+
+# --------------------------------------------------------------------------------------
+# The numbers are the CLI's
+# --------------------------------------------------------------------------------------
+
+
+def test_predict_gives_exactly_the_numbers_of_the_cli(keyed_server, shipped_model, tmp_path):
+    from model.io.safe_csv import write_csv
+    from model.serving.batch import predict_csv
+
+    model, card = shipped_model
+    recipes = random_recipes(model, 200)
+    source, output = tmp_path / "recipes.csv", tmp_path / "predicted.csv"
+    recipes.to_csv(source, index=False)  # 4 decimals: every CSV parser reads the doubles the API gets
+    cli = subprocess.run(
+        [sys.executable, "-m", "model", "predict", "--model", str(REPO_ROOT / "trained_models" / card.version), "--input", str(source), "--output", str(output)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert cli.returncode == 0, cli.stderr
+
+    status, body = call(keyed_server["url"], "/api/v1/predict", {"recipes": recipes.to_dict(orient="records")}, key=VIEWER_KEY)
+    assert status == 200, body
+    assert body["model_version"] == card.version and body["n_predicted"] == 200 and body["errors"] == []
+    served = pd.DataFrame(body["predictions"])
+    assert served.pop("row").tolist() == list(range(200))
+    # The CLI's file, byte for byte, when the API's answer is written by the CLI's own writer.
+    write_csv(served, tmp_path / "served.csv")
+    assert (tmp_path / "served.csv").read_bytes() == output.read_bytes()
+    # And every double exactly as the CLI's code path (predict_csv) computes it, before any rounding to text.
+    expected = predict_csv(source, model, name="recipes.csv", max_rows=None).table
+    assert list(served.columns) == list(expected.columns)
+    for column in expected.columns:
+        if pd.api.types.is_float_dtype(expected[column]):
+            np.testing.assert_array_equal(served[column].to_numpy(dtype=float), expected[column].to_numpy(), err_msg=column)
+        else:
+            assert served[column].tolist() == expected[column].tolist(), column
+
+
+# --------------------------------------------------------------------------------------
+# Health, model card, bad input: 4xx naming the field, never a traceback
+# --------------------------------------------------------------------------------------
+
+
+def test_health_and_model_card(keyed_server, shipped_model):
+    model, card = shipped_model
+    status, body = call(keyed_server["url"], "/api/v1/health", key=VIEWER_KEY)
+    assert (status, body["status"], body["model_version"]) == (200, "ok", card.version)
+    status, body = call(keyed_server["url"], "/api/v1/model", key=VIEWER_KEY)
+    assert status == 200 and body["version"] == card.version
+    assert [c["name"] for c in body["colorants"]] == list(model.colorants_)
+    assert body["colorants"][0]["trained_max"] == model.training_range_.maximum[model.colorants_[0]]
+    assert body["thickness_um"]["trained_min"] == model.training_range_.minimum["thickness_um"]
+    assert "delta_e00_mean_headline" in body["metrics"] and body["data"]["n_recipes"] == card.dataset["n_recipes"]
+
+
+def test_bad_rows_are_named_by_row_and_field_and_the_good_rows_still_predicted(keyed_server, shipped_model):
+    model, _ = shipped_model
+    good = random_recipes(model, 2).drop(columns="name").to_dict(orient="records")
+    first = model.colorants_[0]
+    recipes = [
+        good[0],
+        {**good[1], "thickness_um": -3},
+        {**good[1], first: "lots"},
+        {k: v for k, v in good[1].items() if k != first},
+        {**good[1], first: 99.0, model.colorants_[1]: 5.0},
+        "not a recipe",
+        {**good[1], first: "12.5%"},
+    ]
+    status, body = call(keyed_server["url"], "/api/v1/predict", {"recipes": recipes}, key=VIEWER_KEY)
+    assert status == 200, body
+    assert [p["row"] for p in body["predictions"]] == [0, 6]
+    assert body["predictions"][1][first] == 12.5
+    fields = {(e["row"], e["field"]) for e in body["errors"]}
+    assert fields == {(1, "recipes[1].thickness_um"), (2, f"recipes[2].{first}"), (3, f"recipes[3].{first}"), (4, "recipes[4]"), (5, "recipes[5]")}
+    messages = {e["row"]: e["message"] for e in body["errors"]}
+    assert "above 0 and below 1000, got -3" in messages[1]
+    assert "got 'lots'" in messages[2] and "missing" in messages[3] and "add up to" in messages[4]
+
+
+@pytest.mark.parametrize(
+    "payload, raw, status, field, words",
+    [
+        (None, b"{not json", 400, None, "not JSON"),
+        ({"recipe": []}, None, 422, "recipes", "'recipes' is missing"),
+        ({"recipes": {"a": 1}}, None, 422, "recipes", "expected a list"),
+        ({"recipes": []}, None, 422, "recipes", "empty"),
+        ({"recipes": [{"thickness_um": 0}]}, None, 422, "recipes[0]", "No recipe could be predicted"),
+        ({"recipes": [{}] * (MAX_RECIPES + 1)}, None, 413, "recipes", "at most 10,000"),
+    ],
+    ids=["not json", "no recipes", "recipes not a list", "empty", "every row bad", "too many recipes"],
+)
+def test_bad_requests_get_a_4xx_naming_the_field(keyed_server, payload, raw, status, field, words):
+    got, body = call(keyed_server["url"], "/api/v1/predict", payload, raw=raw, key=VIEWER_KEY)
+    assert got == status, body
+    assert words in body["error"]["message"]
+    if field:
+        assert body["error"]["field"].startswith(field)
+    assert "Traceback" not in json.dumps(body)
+
+
+def test_a_body_over_the_cap_gets_413_before_it_is_read(keyed_server):
+    import http.client
+    from urllib.parse import urlparse
+
+    where = urlparse(keyed_server["url"])
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    # Headers only, as a client that waits for "100 Continue" sends them: the server answers
+    # from Content-Length alone and never reads the 4 MiB + 1 bytes.
+    connection.putrequest("POST", "/api/v1/predict")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Authorization", f"Bearer {VIEWER_KEY}")
+    connection.putheader("Content-Length", str(MAX_BODY_BYTES + 1))
+    connection.endheaders()
+    answer = connection.getresponse()
+    body = json.loads(answer.read())
+    connection.close()
+    assert answer.status == 413 and f"at most {MAX_BODY_BYTES:,}" in body["error"]["message"]
+
+
+def test_the_routes_carry_the_api_version():
+    from dashboard.api import PREFIX, ROUTES
+    from model.serving.api import API_VERSION
+
+    assert PREFIX == f"/api/{API_VERSION}"
+    assert {route.path for route in ROUTES} >= {f"{PREFIX}/health", f"{PREFIX}/model", f"{PREFIX}/predict", f"{PREFIX}/formulate"}
+
+
+def test_wrong_method_and_unknown_path(keyed_server):
+    assert call(keyed_server["url"], "/api/v1/predict", key=VIEWER_KEY)[0] == 405
+    assert call(keyed_server["url"], "/api/v1/nothing-here", key=VIEWER_KEY)[0] == 404
+
+
+def test_formulate_returns_candidates_and_names_bad_fields(keyed_server, shipped_model):
+    model, card = shipped_model
+    url = keyed_server["url"]
+    status, body = call(url, "/api/v1/formulate", {"target": {"hex": "#9fc24a"}, "constraints": {"max_total": 20}, "n_candidates": 2}, key=VIEWER_KEY)
+    assert status == 200, body
+    assert body["model_version"] == card.version and 1 <= len(body["candidates"]) <= 2 and body["explanation"]
+    best = body["candidates"][0]
+    assert best["rank"] == 1 and sum(best[c] for c in model.colorants_) <= 20 + 1e-6 and best["delta_e00"] >= 0
+    bad = [
+        ({"target": {"hex": "#zzzzzz"}}, "target.hex"),
+        ({"target": {"Lab": [50, 0]}}, "target.Lab"),
+        ({"target": {}}, "target"),
+        ({"target": {"hex": "#9fc24a"}, "constraints": {"colorants": ["Unobtainium"]}}, "constraints.colorants"),
+        ({"target": {"hex": "#9fc24a"}, "constraints": {"maximum": {model.colorants_[0]: -1}}}, f"constraints.maximum.{model.colorants_[0]}"),
+        ({"target": {"hex": "#9fc24a"}, "n_candidates": 0}, "n_candidates"),
+    ]
+    for payload, field in bad:
+        status, body = call(url, "/api/v1/formulate", payload, key=VIEWER_KEY)
+        assert status == 422 and body["error"]["field"] == field, (payload, body)
+
+
+# --------------------------------------------------------------------------------------
+# API keys: reads keyed as configured; admin only with an admin key; keys never logged
+# --------------------------------------------------------------------------------------
+
+
+def test_keys_reads_need_a_key_here_and_admin_needs_an_admin_key(keyed_server, tiny_dataset, quick_model):
+    from model.ops import registry
+
+    url = keyed_server["url"]
+    assert call(url, "/api/v1/health")[0] == 401
+    assert call(url, "/api/v1/health", key=VIEWER_KEY)[0] == 200
+    assert call(url, "/api/v1/model", key=ADMIN_KEY)[0] == 200
+
+    challenger = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={"name": "tiny"}, models_dir=keyed_server["models_dir"])
+    assert call(url, "/api/v1/model/promote", {"version": challenger.version})[0] == 401
+    status, body = call(url, "/api/v1/model/promote", {"version": challenger.version}, key=VIEWER_KEY)
+    assert status == 403 and "viewer key" in body["error"]["message"]
+    assert call(url, "/api/v1/model/promote", {"version": "../../etc"}, key=ADMIN_KEY)[0] == 422
+    assert call(url, "/api/v1/health", key=VIEWER_KEY)[1]["model_version"] != challenger.version
+    assert call(url, "/api/v1/model/promote", {"version": challenger.version}, key=ADMIN_KEY) == (200, {"champion": challenger.version})
+    # The API takes the promotion up at once (the same pointer-keyed cache as the pages).
+    assert call(url, "/api/v1/health", key=VIEWER_KEY)[1]["model_version"] == challenger.version
+    status, body = call(url, "/api/v1/model", key=VIEWER_KEY)
+    assert [c["name"] for c in body["colorants"]] == list(tiny_dataset.colorants)
+
+
+def test_unknown_keys_are_refused_then_rate_limited_and_never_logged(keyed_server):
+    url = keyed_server["url"]
+    wrong = [new_key() for _ in range(6)]
+    statuses = [call(url, "/api/v1/health", key=key)[0] for key in wrong]
+    assert statuses == [401] * 5 + [429]
+    log = keyed_server["log"].read_text()
+    assert log.count("Refused an unknown API key from address 127.0.0.1") >= 5
+    for secret in (*wrong, VIEWER_KEY, ADMIN_KEY, hash_key(VIEWER_KEY), hash_key(ADMIN_KEY)):
+        assert secret not in log
+    assert "Traceback" not in log
+
+
+# --------------------------------------------------------------------------------------
+# Secure by default: bound to every interface, no secrets: open reads, no admin anywhere
+# --------------------------------------------------------------------------------------
+
+
+def test_a_server_on_a_reachable_address_without_secrets_has_no_admin(tmp_path):
+    models_dir = tmp_path / "models"
+    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
+    empty_secrets = tmp_path / "no-secrets.toml"
+    empty_secrets.write_text("")
+    env = {"HUECAST_MODELS_DIR": str(models_dir), "HUECAST_DATA_DIR": str(tmp_path / "data")}
+    # Bound to 0.0.0.0, but every request here goes to 127.0.0.1.
+    with running_dashboard(tmp_path / "server.log", env, address="0.0.0.0", secrets_file=empty_secrets) as (url, _):
+        wait_until_healthy(url)
+        assert call(url, "/api/v1/health")[0] == 200  # reads are open by default
+        version = call(url, "/api/v1/health")[1]["model_version"]
+        status, body = call(url, "/api/v1/model/promote", {"version": version})
+        assert status == 401 and "admin API key" in body["error"]["message"]
+        page = _page_text(url)
+    assert "You are a viewer" in page and "python3 -m model.ops.passwords" in page
+    assert "Retrain" not in page
+
+
+def _page_text(url: str) -> str:
+    """The sidebar and page text in headless Chromium (the role decided by the real server)."""
+    from tests._browser import CHROMIUM, launch_chromium, open_app, playwright_or_skip
+
+    sync_api = playwright_or_skip()
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page()
+            open_app(sync_api, page, url)
+            page.get_by_text("You are a viewer").wait_for(timeout=60_000)
+            return page.inner_text("body")
+        finally:
+            browser.close()

@@ -1,0 +1,58 @@
+"""The search on a Dask cluster (joblib's dask backend) ranks exactly as the local run does.
+
+The cluster is a ``LocalCluster`` of 2 worker processes on loopback, started by the test:
+the same scheduler protocol a real cluster speaks (``python -m model search --cluster ADDRESS``).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from model.ops import search
+
+pytestmark = pytest.mark.slow
+
+distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not installed (pip install -r requirements.txt)")
+
+TINY_SPACE = {
+    **search.SEARCH_SPACE,
+    "hidden_layer_sizes": ((8,), (16,)),
+    "n_ensemble": (1,),
+    "max_iter": (30, 60),
+    "solver": ("lbfgs",),
+}
+RANKING_COLUMNS = ["rank", "candidate", "config_json", "cv_delta_e00_mean_headline", "test_delta_e00_mean_headline"]
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
+        yield cluster
+
+
+def test_a_search_on_a_local_cluster_of_two_workers_ranks_as_the_local_run(tiny_dataset, quick_model, local_cluster, monkeypatch):
+    monkeypatch.setattr(search, "baseline_model", lambda: clone(quick_model))
+    options = dict(n_trials=4, seed=5, n_folds=2, n_finalists=3, space=TINY_SPACE)
+    local = search.run_search(tiny_dataset, n_jobs=1, **options)
+    on_cluster = search.run_search(tiny_dataset, cluster=local_cluster.scheduler_address, **options)
+
+    assert on_cluster.meta["cluster"] == local_cluster.scheduler_address and on_cluster.meta["cluster_workers"] == 2
+    assert "cluster" not in local.meta
+    pd.testing.assert_frame_equal(on_cluster.trials[RANKING_COLUMNS], local.trials[RANKING_COLUMNS])
+    pd.testing.assert_frame_equal(
+        on_cluster.references[["candidate", "cv_delta_e00_mean_headline"]], local.references[["candidate", "cv_delta_e00_mean_headline"]]
+    )
+    # The trials really ran in the workers' processes, not here.
+    assert len(local_cluster.scheduler_info["workers"]) == 2
+    logs = local_cluster.get_logs()
+    assert logs  # the workers are alive after the run
+
+
+def test_the_cli_takes_a_cluster_address():
+    from model.__main__ import build_parser
+
+    args = build_parser().parse_args(["search", "--data", "data/demo", "--cluster", "tcp://10.1.2.3:8786"])
+    assert args.cluster == "tcp://10.1.2.3:8786"
+    assert build_parser().parse_args(["search", "--data", "data/demo"]).cluster is None
