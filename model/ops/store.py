@@ -34,13 +34,10 @@ opened, so a new install can retrain at once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +48,20 @@ from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, 
 from model.io import PreparedUpload, load_dataset
 from model.io.upload import files_content_hash
 from model.ops.access import User, require_admin
+from model.ops.store_records import (
+    DEMO_DATA_NAME,
+    SEED_UPLOADER,
+    RecipeClash,
+    StoreError,
+    UploadResult,
+    concentration_pairs,
+    dataset_name,
+    measurement_hash,
+    now_utc,
+    sha256_text,
+    upload_name,
+)
+from model.ops.store_schema import SCHEMA
 
 __all__ = [
     "STORE_FILE",
@@ -65,158 +76,16 @@ __all__ = [
 
 STORE_FILE = "measurements.sqlite3"
 #: Who the demo seed is recorded as having been uploaded by.
-SEED_UPLOADER = "demo seed"
 #: What the shipped demo data is called wherever it is in use (it is simulated, not measured).
-DEMO_DATA_NAME = "Synthetic demo"
 # A dataset name lists at most this many uploads by name; the rest are counted.
-_NAMED_UPLOADS = 2
 # Concentrations read from "0.99625%" strings are exact; anything closer than this is the same recipe.
 _CONCENTRATION_TOLERANCE = 1e-9
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS uploads (
-    id            INTEGER PRIMARY KEY,
-    source_files  TEXT    NOT NULL,   -- JSON list of file names
-    content_hash  TEXT    NOT NULL,   -- SHA-256 of the files' bytes (names and order ignored)
-    uploaded_by   TEXT    NOT NULL,
-    uploaded_at   TEXT    NOT NULL,   -- ISO 8601 UTC
-    n_added       INTEGER NOT NULL,
-    n_already     INTEGER NOT NULL,
-    accepted      TEXT    NOT NULL    -- JSON list of accepted near-miss names
-);
-CREATE TABLE IF NOT EXISTS measurements (
-    id              INTEGER PRIMARY KEY,
-    upload_id       INTEGER NOT NULL REFERENCES uploads(id),
-    sample_id       TEXT    NOT NULL,
-    recipe_id       TEXT    NOT NULL,
-    thickness_um    REAL    NOT NULL,
-    concentrations  TEXT    NOT NULL, -- JSON [[colorant, wt %], ...] in the upload's order
-    reflectance     TEXT    NOT NULL, -- JSON list of 31 reflectance factors, 400-700 nm
-    source          TEXT    NOT NULL,
-    content_hash    TEXT    NOT NULL UNIQUE,
-    excluded        INTEGER NOT NULL DEFAULT 0,
-    excluded_reason TEXT,
-    excluded_by     TEXT,
-    excluded_at     TEXT
-);
-CREATE INDEX IF NOT EXISTS measurements_by_recipe ON measurements(recipe_id);
-CREATE TABLE IF NOT EXISTS store_versions (
-    version             TEXT PRIMARY KEY,
-    dataset_fingerprint TEXT NOT NULL,
-    measurement_ids     TEXT NOT NULL,  -- JSON list of included measurement ids
-    created_at          TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    id     INTEGER PRIMARY KEY,
-    at     TEXT NOT NULL,
-    user   TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-"""
-
-
-class StoreError(ValueError):
-    """An upload or change was refused; the store is unchanged. The message says what to do."""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _concentration_pairs(row: pd.Series, colorants: Sequence[str]) -> list[list]:
-    return [[name, float(row[name])] for name in colorants]
-
-
-def _measurement_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance: Sequence[float]) -> str:
-    # Only non-zero concentrations, sorted, so that the same recipe hashes the same in a
-    # table with more (all-zero) colorant columns. repr keeps every float bit.
-    used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
-    payload = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]])
-    return _sha256(payload)
-
-
-def _plain_day(iso: str) -> str:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except (TypeError, ValueError):
-        return str(iso)
-    return f"{moment.day} {moment:%b %Y}"
-
-
-def _upload_name(source_files: str, uploaded_by: str, uploaded_at: str) -> str:
-    """How people call one upload: its file names and day, or :data:`DEMO_DATA_NAME`."""
-    if uploaded_by == SEED_UPLOADER:
-        return DEMO_DATA_NAME
-    return f"{' + '.join(json.loads(source_files))} (uploaded {_plain_day(uploaded_at)})"
-
-
-def _dataset_name(upload_names: Sequence[str]) -> str:
-    """One name for data drawn from several uploads, oldest first; long lists are counted."""
-    names = list(dict.fromkeys(upload_names))
-    if len(names) <= _NAMED_UPLOADS:
-        return " and ".join(names) or "empty store"
-    shown = names[-_NAMED_UPLOADS:]
-    return f"{' and '.join(shown)}, and {len(names) - len(shown)} earlier upload{'s' if len(names) - len(shown) > 1 else ''}"
-
-
-@dataclass(frozen=True)
-class RecipeClash:
-    """A recipe id that an upload gives other concentrations than the store has for it.
-
-    Attributes
-    ----------
-    recipe_id : str
-    stored_upload_id : int, the upload that stored the id first (among included measurements).
-    stored_is_demo : bool, that upload is the shipped synthetic demo data.
-    stored, incoming : dict of colorant → wt %, the non-zero concentrations of each side.
-    """
-
-    recipe_id: str
-    stored_upload_id: int
-    stored_is_demo: bool
-    stored: dict
-    incoming: dict
-
-    def describe(self) -> str:
-        return f"{self.recipe_id} (stored by upload {self.stored_upload_id} as {_describe(self.stored)}; this upload says {_describe(self.incoming)})"
 
 
 # --------------------------------------------------------------------------------------
 # The store
 # --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UploadResult:
-    """What :meth:`MeasurementStore.add` did.
-
-    Attributes
-    ----------
-    upload_id : int or None
-        The new upload's id; None when nothing was added.
-    n_added : int
-        Measurements stored by this upload.
-    n_already_stored : int
-        Measurements of the upload that were already in the store (left as they were).
-    same_files_as : int or None
-        The id of an earlier upload of byte-identical files, if any.
-    store_version : str
-        The store version after the upload.
-    message : str
-        One sentence for a person.
-    """
-
-    upload_id: int | None
-    n_added: int
-    n_already_stored: int
-    same_files_as: int | None
-    store_version: str
-    message: str
 
 
 class MeasurementStore:
@@ -241,7 +110,7 @@ class MeasurementStore:
         self.path = Path(path) if path is not None else settings.data_dir() / STORE_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as connection:
-            connection.executescript(_SCHEMA)
+            connection.executescript(SCHEMA)
         if seed:
             self._seed_from_demo()
 
@@ -371,7 +240,7 @@ class MeasurementStore:
             found = connection.execute(
                 f"SELECT source_files, uploaded_by, uploaded_at FROM uploads WHERE id IN ({','.join('?' * len(upload_ids))}) ORDER BY id", list(upload_ids)
             ).fetchall()
-        return _dataset_name([_upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]) for row in found])
+        return dataset_name([upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]) for row in found])
 
     def data_name(self, store_version: str | None = None) -> str | None:
         """What the included measurements (or those of ``store_version``) are called.
@@ -442,7 +311,7 @@ class MeasurementStore:
                     "n_added": row["n_added"],
                     "n_already": row["n_already"],
                     "n_included": row["n_included"],
-                    "name": _upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
+                    "name": upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
                 }
                 for row in rows
             ],
@@ -468,7 +337,7 @@ class MeasurementStore:
     @staticmethod
     def _version(connection: sqlite3.Connection) -> str:
         hashes = [row[0] for row in connection.execute("SELECT content_hash FROM measurements WHERE excluded = 0 ORDER BY content_hash")]
-        return _sha256("\n".join(hashes))
+        return sha256_text("\n".join(hashes))
 
     def versions(self) -> pd.DataFrame:
         """Every store version recorded so far: ``version, dataset_fingerprint, n_included, created_at``."""
@@ -500,8 +369,8 @@ class MeasurementStore:
     def _hashes(dataset: Dataset) -> list[str]:
         table = dataset.table
         return [
-            _measurement_hash(
-                str(row[SAMPLE_ID_COLUMN]), str(row[RECIPE_ID_COLUMN]), row[THICKNESS_COLUMN], _concentration_pairs(row, dataset.colorants), row[BAND_COLUMNS].to_numpy(dtype=float)
+            measurement_hash(
+                str(row[SAMPLE_ID_COLUMN]), str(row[RECIPE_ID_COLUMN]), row[THICKNESS_COLUMN], concentration_pairs(row, dataset.colorants), row[BAND_COLUMNS].to_numpy(dtype=float)
             )
             for _, row in table.iterrows()
         ]
@@ -556,7 +425,7 @@ class MeasurementStore:
         self._check_recipes_agree(connection, dataset, new_positions)
         cursor = connection.execute(
             "INSERT INTO uploads (source_files, content_hash, uploaded_by, uploaded_at, n_added, n_already, accepted) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, _now(), len(new_positions), n_already, json.dumps(list(prepared.accepted))),
+            (json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, now_utc(), len(new_positions), n_already, json.dumps(list(prepared.accepted))),
         )
         upload_id = int(cursor.lastrowid)
         table = dataset.table
@@ -570,7 +439,7 @@ class MeasurementStore:
                     str(row[SAMPLE_ID_COLUMN]),
                     str(row[RECIPE_ID_COLUMN]),
                     float(row[THICKNESS_COLUMN]),
-                    json.dumps(_concentration_pairs(row, dataset.colorants)),
+                    json.dumps(concentration_pairs(row, dataset.colorants)),
                     json.dumps([float(v) for v in row[BAND_COLUMNS].to_numpy(dtype=float)]),
                     str(row[SOURCE_COLUMN]) if SOURCE_COLUMN in table.columns else source,
                     hashes[position],
@@ -589,7 +458,7 @@ class MeasurementStore:
         incoming: dict[str, dict[str, float]] = {}
         for position in positions:
             row = dataset.table.iloc[position]
-            incoming.setdefault(str(row[RECIPE_ID_COLUMN]), {k: v for k, v in _concentration_pairs(row, dataset.colorants) if v != 0.0})
+            incoming.setdefault(str(row[RECIPE_ID_COLUMN]), {k: v for k, v in concentration_pairs(row, dataset.colorants) if v != 0.0})
         clashes = []
         for recipe_id, concentrations in incoming.items():
             found = connection.execute(
@@ -632,9 +501,9 @@ class MeasurementStore:
         reason = f"synthetic demo data replaced by {replaced_by}"
         connection.execute(
             f"UPDATE measurements SET excluded = 1, excluded_reason = ?, excluded_by = ?, excluded_at = ? WHERE id IN ({','.join('?' * len(ids))})",
-            (reason, user.name, _now(), *ids),
+            (reason, user.name, now_utc(), *ids),
         )
-        connection.execute("INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)", (_now(), user.name, "exclude", json.dumps({"ids": ids, "reason": reason})))
+        connection.execute("INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)", (now_utc(), user.name, "exclude", json.dumps({"ids": ids, "reason": reason})))
 
     def _record_version(self, connection: sqlite3.Connection) -> str:
         version = self._version(connection)
@@ -648,7 +517,7 @@ class MeasurementStore:
             fingerprint = Dataset(table, colorants).fingerprint()
         connection.execute(
             "INSERT OR IGNORE INTO store_versions (version, dataset_fingerprint, measurement_ids, created_at) VALUES (?, ?, ?, ?)",
-            (version, fingerprint, json.dumps(ids), _now()),
+            (version, fingerprint, json.dumps(ids), now_utc()),
         )
         return version
 
@@ -693,13 +562,13 @@ class MeasurementStore:
                 raise StoreError(f"Measurement ids {unknown} are not in the store; refresh the list and pick again.")
             connection.execute(
                 f"UPDATE measurements SET excluded = ?, excluded_reason = ?, excluded_by = ?, excluded_at = ? WHERE id IN ({','.join('?' * len(ids))})",
-                (int(excluded), reason, user.name if excluded else None, _now() if excluded else None, *ids),
+                (int(excluded), reason, user.name if excluded else None, now_utc() if excluded else None, *ids),
             )
             if not excluded:
                 self._check_included_agree(connection)
             connection.execute(
                 "INSERT INTO events (at, user, action, detail) VALUES (?, ?, ?, ?)",
-                (_now(), user.name, "exclude" if excluded else "include", json.dumps({"ids": ids, "reason": reason})),
+                (now_utc(), user.name, "exclude" if excluded else "include", json.dumps({"ids": ids, "reason": reason})),
             )
             return self._record_version(connection)
 
@@ -717,10 +586,6 @@ class MeasurementStore:
                     f"Nothing changed: including these would put two different recipes under the id {row['recipe_id']!r} "
                     f"(uploads {first_upload} and {row['upload_id']}). Exclude the other upload's measurements first."
                 )
-
-
-def _describe(concentrations: dict[str, float]) -> str:
-    return ", ".join(f"{name} {value:g}%" for name, value in concentrations.items()) or "no colorant"
 
 
 def open_store(data_dir=None, *, seed: bool = True) -> MeasurementStore:
