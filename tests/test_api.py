@@ -308,3 +308,27 @@ def _page_text(url: str) -> str:
             return page.inner_text("body")
         finally:
             browser.close()
+
+
+def test_a_kept_alive_api_connection_answers_without_the_delayed_ack_stall(keyed_server):
+    """Nagle's algorithm is off on API connections: no 40 ms wait for the client's delayed ACK.
+
+    The threshold is far above the 1 ms the health route takes and far below the 40 ms of
+    a delayed ACK, so load on the machine does not decide it."""
+    import http.client
+    import statistics
+    import time
+    from urllib.parse import urlparse
+
+    where = urlparse(keyed_server["url"])
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    seconds = []
+    for _ in range(25):
+        started = time.perf_counter()
+        connection.request("GET", "/api/v1/health", headers={"Authorization": f"Bearer {VIEWER_KEY}"})
+        answer = connection.getresponse()
+        answer.read()
+        seconds.append(time.perf_counter() - started)
+        assert answer.status == 200
+    connection.close()
+    assert statistics.median(seconds[5:]) < 0.025, f"median {1000 * statistics.median(seconds[5:]):.1f} ms on one kept-alive connection"
