@@ -116,7 +116,7 @@ def bench_rerun(model, repeats: int = 20) -> dict:
         high = model.training_range_.maximum[model.colorants_[0]]
         apptest_seconds = []
         for index in range(repeats + 2):
-            at.number_input(key=key).set_value(round(high * (index % 5 + 1) / 6, 2))
+            at.text_input(key=key).input(f"{high * (index % 5 + 1) / 6:.2f}")
             start = time.perf_counter()
             at.run()
             apptest_seconds.append(time.perf_counter() - start)

@@ -37,7 +37,8 @@ def run_page() -> None:
     # ASGI import below stays light (the lifespan's warm start imports the heavy parts).
     from dashboard import common
 
-    st.set_page_config(page_title="Huecast", page_icon=":material/palette:", layout="wide")
+    # A local icon: a Material icon name makes every page load fetch a font from a CDN.
+    st.set_page_config(page_title="Huecast", page_icon=str(PAGES_DIR.parent / "static" / "favicon.png"), layout="wide")
     user = common.current_user()
     pages = [
         st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))

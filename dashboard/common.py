@@ -12,7 +12,7 @@ import warnings
 import streamlit as st
 
 from dashboard import state
-from model.ops import registry
+from model.ops import registry, review
 from model.ops.access import VIEWER, AttemptLimiter, User, user_without_sign_in
 from model.ops.passwords import verify_password
 from model.ops.training_data import find_training_data
@@ -251,7 +251,7 @@ def render_sidebar(model, card) -> None:
         st.caption(f"Version `{card.version}`")
         st.caption(
             f"Trained on {n_recipes} recipes ({n_samples} measurements) from "
-            f"“{card.dataset.get('name', 'unknown')}”."
+            f"“{review.data_name(card.dataset)}”."
         )
         if delta_e00_mean is not None:
             st.metric(
