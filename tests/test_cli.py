@@ -100,3 +100,14 @@ def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
     card = registry.load_champion(tmp_path / "models")[1]
     assert card.dataset["n_samples"] == 83 and card.dataset["n_recipes"] == 43
     assert card.dataset["colorants"] == ["GXT-10", "BiVaO4", "PG", "PearlB"]
+
+
+def test_a_bad_hyperparameter_is_named_without_a_traceback(tmp_path, repo_root):
+    config = tmp_path / "bad.json"
+    config.write_text(json.dumps({"kind": "FormulationModel", "activation": "softsign"}))
+    result = run_cli("evaluate", "--data", repo_root / "data" / "demo", "--config", config, "--folds", 2, "--seeds", 0, cwd=repo_root)
+    assert result.returncode == 2
+    assert "activation" in result.stderr and "softsign" in result.stderr and "Traceback" not in result.stderr
+    config.write_text(json.dumps({"kind": "TorchModel"}))
+    result = run_cli("evaluate", "--data", repo_root / "data" / "demo", "--config", config, cwd=repo_root)
+    assert result.returncode == 2 and "known kinds" in result.stderr and "Traceback" not in result.stderr
