@@ -5,10 +5,10 @@ Importing this package (or any module in it) registers every model kind, so
 """
 
 from model.models.base import ColourModel, model_from_config, model_kinds
-from model.models.mlp import FormulationModel, legacy_model
-from model.models.physics import KubelkaMunkModel, finite_film_reflectance
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.hybrid import HybridModel
+from model.models.mlp import FormulationModel, legacy_model
+from model.models.physics import KubelkaMunkModel, finite_film_reflectance
 
 __all__ = [
     "ColourModel",

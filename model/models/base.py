@@ -48,7 +48,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
 
-__all__ = ["ColourModel", "Progress", "model_from_config", "model_kinds", "SEED_STRIDE"]
+__all__ = ["ColourModel", "Progress", "check_recipe_values", "model_from_config", "model_kinds", "SEED_STRIDE"]
 
 #: ``progress(fraction 0–1, message)``, called during long fits.
 Progress = Callable[[float, str], None]
@@ -57,6 +57,33 @@ Progress = Callable[[float, str], None]
 #: far enough apart that the members of one repeat (``random_state + member``) never
 #: coincide with those of the next.
 SEED_STRIDE = 1000
+
+
+def check_recipe_values(frame: pd.DataFrame, columns: list[str], where: str) -> np.ndarray:
+    """Float matrix of ``columns`` of ``frame`` (colorants in wt %, ``thickness_um`` in µm).
+
+    Raises ``ValueError`` naming the missing column, or the row and column a chemist must
+    fix (a value below 0 or not a number, a thickness not above 0).
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{where} lacks columns {missing}; expected the colorant columns (wt %) "
+            f"and {THICKNESS_COLUMN!r} (µm): {columns}."
+        )
+    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{where}: row {row}, column {columns[col]!r} is {frame[columns[col]].iloc[row]!r}; "
+            "expected a number ≥ 0 (wt % for colorants, µm for thickness)."
+        )
+    thickness = values[:, columns.index(THICKNESS_COLUMN)]
+    if np.any(thickness <= 0):
+        row = int(np.flatnonzero(thickness <= 0)[0])
+        raise ValueError(f"{where}: row {row} has {THICKNESS_COLUMN}={thickness[row]:g}; expected a thickness > 0 µm.")
+    return values
 
 
 class ColourModel(BaseEstimator, ABC):
@@ -121,6 +148,25 @@ class ColourModel(BaseEstimator, ABC):
         if self.headline == "head":
             return reflectance, member_Lab.mean(axis=0)
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
+
+    def checked_training_inputs(self, dataset: Dataset) -> np.ndarray:
+        """What every ``fit`` checks first: a Dataset, legal hyperparameters and legal recipe values.
+
+        Returns the recipe values as floats, shape (n, colorants + 1), thickness last.
+
+        Raises
+        ------
+        TypeError
+            ``dataset`` is not a :class:`~model.core.schema.Dataset`.
+        ValueError
+            A hyperparameter (checked against ``_parameter_constraints`` where the class
+            declares them) or a recipe value is out of its legal range; the message names it.
+        """
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"fit expects a model.Dataset; got {type(dataset).__name__}.")
+        if hasattr(type(self), "_parameter_constraints"):
+            self._validate_params()  # scikit-learn's check against _parameter_constraints
+        return check_recipe_values(dataset.table, [*dataset.colorants, THICKNESS_COLUMN], "Training data")
 
     def config(self) -> dict:
         """The hyperparameters as JSON-safe values (tuples become lists), for the model card."""

@@ -73,8 +73,8 @@ from sklearn.utils._param_validation import Interval, StrOptions  # see ColourMo
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
-from model.models.base import ColourModel, Progress
-from model.models.physics import _check_concentrations, _film_reflectance_gradient, finite_film_reflectance
+from model.models.base import ColourModel, Progress, check_recipe_values
+from model.models.physics import _film_reflectance_gradient, finite_film_reflectance
 
 __all__ = [
     "FluorescentKubelkaMunkModel",
@@ -433,16 +433,11 @@ class FluorescentKubelkaMunkModel(ColourModel):
 
         Raises
         ------
-        TypeError
-            ``dataset`` is not a :class:`Dataset`.
-        ValueError
-            A hyperparameter or the data is out of its legal range.
+        TypeError, ValueError
+            As :meth:`~model.models.base.ColourModel.checked_training_inputs`.
         """
-        if not isinstance(dataset, Dataset):
-            raise TypeError(f"fit expects a model.Dataset; got {type(dataset).__name__}.")
-        self._validate_params()
+        inputs = self.checked_training_inputs(dataset)
         colorants = list(dataset.colorants)
-        inputs = _check_concentrations(dataset.table, [*colorants, THICKNESS_COLUMN], "Training data")
         reflectance = dataset.reflectance
         if not np.all(np.isfinite(reflectance)):
             row = int(np.flatnonzero(~np.isfinite(reflectance).all(axis=1))[0])
@@ -535,7 +530,7 @@ class FluorescentKubelkaMunkModel(ColourModel):
         if not isinstance(recipes, pd.DataFrame):
             raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
         columns = [*self.colorants_, THICKNESS_COLUMN]
-        inputs = _check_concentrations(recipes, columns, "Recipes")
+        inputs = check_recipe_values(recipes, columns, "Recipes")
         reflectance = self.reflectance_of(inputs)
         model_inputs = recipes.reset_index(drop=True).copy()
         model_inputs[columns] = inputs

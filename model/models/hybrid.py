@@ -43,12 +43,11 @@ from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
-from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
 from model.models.mlp_forward import compile_heads
-from model.models.physics import _check_concentrations
 from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = ["HybridModel", "LAB_CANDIDATES", "SPECTRAL_CANDIDATES", "HYBRID_BAND_SCALE", "simplex_grid", "choose_blend"]
@@ -309,15 +308,10 @@ class HybridModel(ColourModel):
 
         Raises
         ------
-        TypeError
-            ``dataset`` is not a :class:`Dataset`.
-        ValueError
-            A hyperparameter or the data is out of its legal range.
+        TypeError, ValueError
+            As :meth:`~model.models.base.ColourModel.checked_training_inputs`.
         """
-        if not isinstance(dataset, Dataset):
-            raise TypeError(f"fit expects a model.Dataset; got {type(dataset).__name__}.")
-        self._validate_params()
-        _check_concentrations(dataset.table, [*dataset.colorants, THICKNESS_COLUMN], "Training data")
+        self.checked_training_inputs(dataset)
         spectra, Labs = self._inner_out_of_fold(dataset, progress)
         measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance)
         self.lab_weights_ = choose_blend(Labs, measured_Lab, self.blend_step, "delta_e00")

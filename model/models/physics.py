@@ -38,7 +38,7 @@ from scipy.optimize import least_squares, nnls
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
-from model.models.base import ColourModel, Progress
+from model.models.base import ColourModel, Progress, check_recipe_values
 
 __all__ = ["finite_film_reflectance", "KubelkaMunkModel"]
 
@@ -133,29 +133,6 @@ def _film_reflectance_gradient(K: np.ndarray, S: np.ndarray, X: np.ndarray, Rg) 
     return reflectance, dR_dK, dR_dS, dR_dRg
 
 
-def _check_concentrations(frame: pd.DataFrame, columns: list[str], where: str) -> np.ndarray:
-    """Float matrix of ``columns``; errors name the column and row a chemist must fix."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where} lacks columns {missing}; expected the colorant columns (wt %) "
-            f"and {THICKNESS_COLUMN!r} (µm): {columns}."
-        )
-    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{where}: row {row}, column {columns[col]!r} is {frame[columns[col]].iloc[row]!r}; "
-            "expected a number ≥ 0 (wt % for colorants, µm for thickness)."
-        )
-    thickness = values[:, columns.index(THICKNESS_COLUMN)]
-    if np.any(thickness <= 0):
-        row = int(np.flatnonzero(thickness <= 0)[0])
-        raise ValueError(f"{where}: row {row} has {THICKNESS_COLUMN}={thickness[row]:g}; expected a thickness > 0 µm.")
-    return values
-
-
 class KubelkaMunkModel(ColourModel):
     """Kubelka–Munk baseline: per-band unit K and S per colorant, fitted to measurements.
 
@@ -242,8 +219,7 @@ class KubelkaMunkModel(ColourModel):
         ValueError
             If a parameter or the data is out of its legal range.
         """
-        if not isinstance(dataset, Dataset):
-            raise TypeError(f"fit expects a model.Dataset; got {type(dataset).__name__}.")
+        inputs = self.checked_training_inputs(dataset)
         if not 0.0 < self.max_backing_reflectance <= 1.0:
             raise ValueError(
                 f"max_backing_reflectance={self.max_backing_reflectance!r}; expected a value in (0, 1]."
@@ -253,7 +229,6 @@ class KubelkaMunkModel(ColourModel):
         if self.regularization < 0:
             raise ValueError(f"regularization={self.regularization!r}; expected a value ≥ 0.")
         colorants = list(dataset.colorants)
-        inputs = _check_concentrations(dataset.table, [*colorants, THICKNESS_COLUMN], "Training data")
         concentrations, thickness_um = inputs[:, :-1], inputs[:, -1]
         reflectance = dataset.reflectance
         if not np.all(np.isfinite(reflectance)):
@@ -379,7 +354,7 @@ class KubelkaMunkModel(ColourModel):
         if not isinstance(recipes, pd.DataFrame):
             raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
         columns = [*self.colorants_, THICKNESS_COLUMN]
-        inputs = _check_concentrations(recipes, columns, "Recipes")
+        inputs = check_recipe_values(recipes, columns, "Recipes")
         reflectance = self._reflectance(inputs[:, :-1], inputs[:, -1])
         model_inputs = recipes.reset_index(drop=True).copy()
         model_inputs[columns] = inputs
