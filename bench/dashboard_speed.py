@@ -148,7 +148,7 @@ def _warm_start_seconds(log_path: Path) -> float | None:
 
 def bench_startup(repeats: int) -> dict:
     """Only the start-up: ``repeats`` fresh servers, each to its first rendered L*; medians."""
-    from playwright.sync_api import Error, sync_playwright
+    from playwright.sync_api import sync_playwright
 
     ready, first, warm = [], [], []
     with sync_playwright() as playwright:
@@ -162,14 +162,7 @@ def bench_startup(repeats: int) -> dict:
                 try:
                     wait_until_healthy(url)
                     ready.append(time.perf_counter() - start)
-                    while True:
-                        try:
-                            page.goto(url, timeout=120_000)
-                            break
-                        except Error:
-                            if time.perf_counter() - start > 120:
-                                raise
-                            time.sleep(0.05)
+                    _open_once_served(page, url, start)
                     _metric(page, "L*").wait_for(timeout=120_000)
                     first.append(time.perf_counter() - start)
                 finally:
@@ -179,6 +172,20 @@ def bench_startup(repeats: int) -> dict:
         browser.close()
     return {"startup_server_ready_s": round(statistics.median(ready), 2), "startup_to_first_prediction_s": round(statistics.median(first), 2),
             "startup_to_first_prediction_all_s": [round(x, 2) for x in first], "startup_warm_start_s": warm, "startup_repeats": repeats}
+
+
+def _open_once_served(page, url: str, start: float, limit_s: float = 120.0) -> None:
+    """Go to ``url``, retrying while the server starts (``start`` is when it was launched)."""
+    from playwright.sync_api import Error
+
+    while True:
+        try:
+            page.goto(url, timeout=120_000)
+            return
+        except Error:
+            if time.perf_counter() - start > limit_s:
+                raise
+            time.sleep(0.05)
 
 
 def bench_browser(model) -> dict:
@@ -194,14 +201,7 @@ def bench_browser(model) -> dict:
         try:
             wait_until_healthy(url)  # answers once the lifespan's warm start is done
             figures["startup_server_ready_s"] = round(time.perf_counter() - start, 2)
-            while True:
-                try:
-                    page.goto(url, timeout=120_000)
-                    break
-                except Error:
-                    if time.perf_counter() - start > 120:
-                        raise
-                    time.sleep(0.05)
+            _open_once_served(page, url, start)
             L_star = _metric(page, "L*")
             L_star.wait_for(timeout=120_000)
             figures["startup_to_first_prediction_s"] = round(time.perf_counter() - start, 2)

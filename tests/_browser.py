@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import time
 from pathlib import Path
 
@@ -38,6 +40,19 @@ def playwright_or_skip():
 def streamlit_server(log_path: Path, env_overrides: dict | None = None):
     """``streamlit run dashboard/app.py`` on a free loopback port; yields ``(url, process)``."""
     return running_dashboard(log_path, env_overrides)
+
+
+@contextlib.contextmanager
+def server_on_shipped_models(root: Path):
+    """The dashboard on a copy of the shipped trained_models/ and an empty store, both in ``root``.
+
+    Yields ``{"url", "root", "log", "process"}``.
+    """
+    shutil.copytree(REPO_ROOT / "trained_models", root / "models")
+    log_path = root / "streamlit.log"
+    env = {"HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
+    with streamlit_server(log_path, env) as (url, process):
+        yield {"url": url, "root": root, "log": log_path, "process": process}
 
 
 def launch_chromium(playwright):

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
-from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
+from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, server_on_shipped_models
 
 # Drives Debian's chromium against a live streamlit server.
 pytestmark = pytest.mark.browser
@@ -29,12 +28,8 @@ def sync_api():
 @pytest.fixture(scope="module")
 def server(sync_api, tmp_path_factory):
     """``streamlit run dashboard/app.py`` on a free loopback port, with tmp models and store."""
-    root = tmp_path_factory.mktemp("browser")
-    shutil.copytree(REPO_ROOT / "trained_models", root / "models")
-    log_path = root / "streamlit.log"
-    env = {"HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
-    with streamlit_server(log_path, env) as (url, process):
-        yield {"url": url, "root": root, "log": log_path, "process": process}
+    with server_on_shipped_models(tmp_path_factory.mktemp("browser")) as served:
+        yield served
 
 
 def _settle(page) -> None:

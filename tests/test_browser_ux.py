@@ -12,11 +12,19 @@ are in dashboard/screenshots/).
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from _browser import ARTEFACTS, REPO_ROOT, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
+from _browser import (
+    ARTEFACTS,
+    REPO_ROOT,
+    STEP_TIMEOUT_MS,
+    launch_chromium,
+    open_app,
+    playwright_or_skip,
+    server_on_shipped_models,
+    streamlit_server,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -64,12 +72,9 @@ def sync_api():
 
 @pytest.fixture(scope="module")
 def server(sync_api, tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser-ux")
-    shutil.copytree(REPO_ROOT / "trained_models", root / "models")
-    env = {"HUECAST_MODELS_DIR": str(root / "models"), "HUECAST_DATA_DIR": str(root / "data")}
-    with streamlit_server(root / "streamlit.log", env) as (url, process):
-        yield {"url": url, "root": root, "log": root / "streamlit.log", "process": process}
-    log = (root / "streamlit.log").read_text(encoding="utf-8", errors="replace")
+    with server_on_shipped_models(tmp_path_factory.mktemp("browser-ux")) as served:
+        yield served
+    log = served["log"].read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log, log[-3000:]
 
 
