@@ -51,12 +51,14 @@ def test_prediction_carries_the_physics_path_beside_the_blend(fitted, tiny_datas
     np.testing.assert_allclose(prediction.Lab_physics, colorimetry.reflectance_to_Lab(prediction.reflectance_physics))
     assert prediction.headline == "head"
     np.testing.assert_allclose(prediction.Lab, prediction.Lab_head)
+    np.testing.assert_allclose(prediction.delta_e00_physics, colorimetry.delta_E00(prediction.Lab_physics, prediction.Lab))
+    assert all(code.startswith("#") and len(code) == 7 for code in prediction.hex_physics)
     assert np.all(np.isfinite(prediction.uncertainty)) and np.all(prediction.uncertainty > 0)
     # A model without physics says so with NaN, not with a copy of its own prediction.
     from model import FormulationModel
 
     plain = FormulationModel(hidden_layer_sizes=(8,), max_iter=100, n_ensemble=1).fit(tiny_dataset).predict(recipes)
-    assert not plain.has_physics and np.isnan(plain.Lab_physics).all()
+    assert not plain.has_physics and np.isnan(plain.Lab_physics).all() and np.isnan(plain.delta_e00_physics).all()
 
 
 def test_blend_weights_are_convex_and_recorded(fitted):

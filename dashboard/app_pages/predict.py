@@ -136,16 +136,13 @@ with result_column:
             f"{prediction.out_of_range_detail[0]}."
         )
 
-    if prediction.has_physics:  # issue 12: what the physics alone says, beside the headline
-        from model.core import colorimetry
-
+    if prediction.has_physics:  # what the physics alone says, beside the headline
         physics_Lab = prediction.Lab_physics[0]
-        physics_sRGB, _ = colorimetry.Lab_to_sRGB(physics_Lab)
         physics_swatch, physics_words = st.columns([1, 3], vertical_alignment="center")
-        physics_swatch.html(swatch_html(str(colorimetry.sRGB_to_hex(physics_sRGB)), height_px=60, label="physics alone"))
+        physics_swatch.html(swatch_html(str(prediction.hex_physics[0]), height_px=60, label="physics alone"))
         physics_words.caption(
             f"Physics alone (a fluorescent Kubelka–Munk film): L* {physics_Lab[0]:.2f}, a* {physics_Lab[1]:.2f}, "
-            f"b* {physics_Lab[2]:.2f}, ΔE00 {float(colorimetry.delta_E00(physics_Lab, Lab)):.2f} from the prediction above, "
+            f"b* {physics_Lab[2]:.2f}, ΔE00 {prediction.delta_e00_physics[0]:.2f} from the prediction above, "
             "which adds what the networks learnt the physics misses."
         )
 

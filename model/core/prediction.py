@@ -97,6 +97,17 @@ class Prediction:
         return bool(np.isfinite(self.reflectance_physics).all()) and len(self) > 0
 
     @property
+    def hex_physics(self) -> np.ndarray:
+        """Display swatch (``#rrggbb``) of the physics-only CIELAB; meaningful where :attr:`has_physics`."""
+        sRGB, _ = colorimetry.Lab_to_sRGB(np.nan_to_num(self.Lab_physics))
+        return np.atleast_1d(colorimetry.sRGB_to_hex(sRGB))
+
+    @property
+    def delta_e00_physics(self) -> np.ndarray:
+        """(n,) ΔE00 between the physics-only CIELAB and the headline CIELAB; NaN without physics."""
+        return np.atleast_1d(colorimetry.delta_E00(self.Lab_physics, self.Lab))
+
+    @property
     def uncertainty(self) -> np.ndarray:
         """(n,) stated uncertainty of the headline CIELAB in ΔE00 (NaN where unknown)."""
         return self.uncertainty_paths[self.headline]
