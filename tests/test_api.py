@@ -296,7 +296,7 @@ def test_a_server_on_a_reachable_address_without_secrets_has_no_admin(tmp_path):
 
 def _page_text(url: str) -> str:
     """The sidebar and page text in headless Chromium (the role decided by the real server)."""
-    from tests._browser import CHROMIUM, launch_chromium, open_app, playwright_or_skip
+    from tests._browser import launch_chromium, open_app, playwright_or_skip
 
     sync_api = playwright_or_skip()
     with sync_api.sync_playwright() as playwright:
@@ -331,4 +331,6 @@ def test_a_kept_alive_api_connection_answers_without_the_delayed_ack_stall(keyed
         seconds.append(time.perf_counter() - started)
         assert answer.status == 200
     connection.close()
-    assert statistics.median(seconds[5:]) < 0.025, f"median {1000 * statistics.median(seconds[5:]):.1f} ms on one kept-alive connection"
+    # Nagle's algorithm with the client's delayed ACK costs about 40 ms per response; 1–2 ms
+    # without it. The bound sits between the two, so it checks TCP_NODELAY, not a speed goal.
+    assert statistics.median(seconds[5:]) < 0.035, f"median {1000 * statistics.median(seconds[5:]):.1f} ms on one kept-alive connection"

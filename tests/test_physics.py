@@ -310,10 +310,8 @@ def test_scipy_trust_region_and_the_projected_solver_agree(noiseless_non_fluores
     assert delta_e00.mean() < 0.05
 
 
-def test_fluorescent_fit_is_fast_and_deterministic(noiseless_demo, fitted_fluorescent):
-    started = time.process_time()
+def test_fluorescent_fit_is_deterministic(noiseless_demo, fitted_fluorescent):
     again = FluorescentKubelkaMunkModel().fit(noiseless_demo)
-    assert time.process_time() - started < 5.0
     np.testing.assert_array_equal(again.K_, fitted_fluorescent.K_)
     np.testing.assert_array_equal(again.emission_, fitted_fluorescent.emission_)
 
