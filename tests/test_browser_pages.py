@@ -99,6 +99,7 @@ def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
             uploader.wait_for(state="attached", timeout=STEP_TIMEOUT_MS)
             uploader.set_input_files(str(recipes))
             page.get_by_text("All 2 rows of recipes.csv were predicted").wait_for(timeout=STEP_TIMEOUT_MS)
+            _settle(page)  # a click during a rerun can land on a button the rerun replaces
             with page.expect_download(timeout=STEP_TIMEOUT_MS) as download_info:
                 page.get_by_role("button", name="Download predictions (CSV)").click()
             downloaded = Path(download_info.value.path()).read_text(encoding="utf-8")
