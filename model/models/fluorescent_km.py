@@ -69,6 +69,7 @@ import pandas as pd
 from scipy import linalg, sparse
 from scipy.optimize import least_squares, nnls
 from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
+from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
@@ -449,14 +450,10 @@ class FluorescentKubelkaMunkModel(ColourModel):
         problem = _JointFit(self, inputs[:, :-1], inputs[:, -1], reflectance, [colorants.index(name) for name in fluorescent])
         if progress:
             progress(0.0, "fitting all bands at once")
-        start, lower, upper = self._start_and_bounds(problem)
-        if self.solver == "trf":
-            solution = least_squares(
-                problem.residuals, start, jac=lambda params: sparse.csr_matrix(problem.jacobian(params)), bounds=(lower, upper), method="trf",
-                tr_solver="lsmr", x_scale="jac", max_nfev=self.max_nfev,
-            ).x
-        else:
-            solution, _ = projected_levenberg_marquardt(problem.residuals, problem.jacobian, start, lower, upper, max_iter=self.max_nfev)
+        # One BLAS thread: at this size (a normal matrix of a few hundred columns) a threaded
+        # BLAS spends more time synchronising than computing (a hybrid fit: 9.6 s → 5.9 s on 2 cores).
+        with threadpool_limits(limits=1, user_api="blas"):
+            solution = self._solve(problem)
         self._store(problem, solution, colorants, fluorescent)
         self.cost_ = float(0.5 * np.sum(problem.residuals(solution) ** 2))
         self.residual_rms_ = np.sqrt(np.mean((problem.forward(solution) - reflectance) ** 2, axis=0))
@@ -465,6 +462,17 @@ class FluorescentKubelkaMunkModel(ColourModel):
         if progress:
             progress(1.0, "fitted")
         return self
+
+    def _solve(self, problem: _JointFit) -> np.ndarray:
+        """The fitted parameter vector, by the configured solver."""
+        start, lower, upper = self._start_and_bounds(problem)
+        if self.solver == "trf":
+            return least_squares(
+                problem.residuals, start, jac=lambda params: sparse.csr_matrix(problem.jacobian(params)), bounds=(lower, upper), method="trf",
+                tr_solver="lsmr", x_scale="jac", max_nfev=self.max_nfev,
+            ).x
+        solution, _ = projected_levenberg_marquardt(problem.residuals, problem.jacobian, start, lower, upper, max_iter=self.max_nfev)
+        return solution
 
     def _start_and_bounds(self, problem: _JointFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """A deterministic start from Beer–Lambert (linear in K once Rg is guessed), and the bounds."""
