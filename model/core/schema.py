@@ -19,6 +19,7 @@ __all__ = [
     "SAMPLE_ID_COLUMN",
     "RECIPE_ID_COLUMN",
     "SOURCE_COLUMN",
+    "FLUORESCENCE_COLUMN",
     "Dataset",
 ]
 
@@ -30,6 +31,9 @@ THICKNESS_COLUMN = "thickness_um"
 SAMPLE_ID_COLUMN = "sample_id"
 RECIPE_ID_COLUMN = "recipe_id"
 SOURCE_COLUMN = "source"
+#: Optional measured fluorescence intensity of a film, counts per second (ct/s); NaN where
+#: the film has no reading. A film without a reading is still used for colour.
+FLUORESCENCE_COLUMN = "fluorescence_cts"
 
 
 @dataclass(frozen=True)
