@@ -290,3 +290,45 @@ def test_a_promoted_or_failed_job_leaves_nothing_waiting(tiny_install):
     status = json.loads((jobs_dir / "20261201-100000-cccccc" / "status.json").read_text())
     (jobs_dir / "20261201-100000-cccccc" / "status.json").write_text(json.dumps({**status, "state": "failed"}))
     assert retrain.pending_challenger() is None
+
+
+# ---- issue 13: an optional third file, the fluorescence table -----------------------------
+
+
+def _demo_upload(fluorescence: bytes | None = None) -> list[tuple[str, bytes, str]]:
+    demo = settings.demo_data_dir()
+    files = {name: (demo / name).read_bytes() for name in ("Spectra.csv", "Concentrations.csv", "Fluorescence.csv")}
+    if fluorescence is not None:
+        files["Fluorescence.csv"] = fluorescence
+    return [(name, content, "text/csv") for name, content in files.items()]
+
+
+def test_retrain_page_takes_a_fluorescence_table_as_a_third_file_and_stores_its_readings(hosted):
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.get("file_uploader")[0].set_value(_demo_upload())
+    at.run()
+    assert not at.exception, at.exception
+    [headline] = [i.value for i in at.info if i.value.startswith("Fluorescence readings")]
+    assert "92 rows; 92 used, giving 95 measured rows a reading in ct/s; 10 rows without a reading are kept for colour" in headline
+    assert {m.label: m.value for m in at.metric}["Measurements to store"] == "105"
+    at.button(key="retrain_commit").click().run()
+    assert not at.exception, at.exception
+    assert any("Stored 105 measurements" in s.value for s in at.success)
+    stored = open_store().to_dataset()
+    readings = stored.table.set_index("sample_id")["fluorescence_cts"]
+    assert readings.notna().sum() == 95 and readings["FY25H"] > 0 and np.isnan(readings["PG2H"])
+
+
+def test_a_bad_third_file_shows_where_it_is_wrong_and_stores_nothing(hosted):
+    store = open_store()
+    version_before, counts_before = store.version(), store.counts()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.get("file_uploader")[0].set_value(_demo_upload(b"Sample ID,Fluorescence [ct/s]\nFY5,1930\nFY5H,-40\n"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("cannot be used yet" in e.value for e in at.error)
+    assert any("Fluorescence.csv, row 3, column 'Fluorescence [ct/s]'" in c.value and "of 0 or more, got -40" in c.value for c in at.code)
+    assert not [b for b in at.button if b.key == "retrain_commit"]
+    assert open_store().version() == version_before and open_store().counts() == counts_before

@@ -5,7 +5,7 @@ Upload points and the library function behind each:
 - **Batch**: :func:`model.serving.batch.predict_csv` (which reads with
   :func:`model.io.read_recipes_for_prediction`);
 - **Retrain**: :func:`model.io.read_upload` (one tidy CSV, or an instrument export
-  plus a recipe table), and the three readers it uses;
+  plus a recipe table, optionally plus a fluorescence table), and the four readers it uses;
 - **Formulate**: a pasted spectrum, :meth:`model.formulation.Target.from_pasted`.
 
 Every malformed file must be refused (or, in a batch, its bad rows left out) with a
@@ -32,7 +32,15 @@ import pytest
 
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
 from model.formulation import SpectrumParseError, Target
-from model.io import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv, read_upload
+from model.io import (
+    IngestError,
+    read_fluorescence_table,
+    read_instrument_export,
+    read_recipe_table,
+    read_recipes_for_prediction,
+    read_tidy_csv,
+    read_upload,
+)
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry
 from model.ops.access import LOCAL_ADMIN
@@ -91,6 +99,7 @@ def export_bytes(rows, *, bands=EXPORT_BANDS, delimiter=";", preamble=True) -> b
 EXPORT_HEADER_ROW = 4  # after the sep line and two metadata lines
 GOOD_EXPORT = export_bytes([("A1", FLAT), ("A1H", FLAT), ("B2", FLAT)])
 GOOD_RECIPES = b"Sample ID,GXT-10 (%),PG (%)\nA1,5%,0%\nB2,1%,2%\n"
+GOOD_FLUORESCENCE = b"Sample ID,Fluorescence [ct/s]\nA1,3440\nA1H,3940\nB2,0\n"
 
 
 def _with(values, index, value):
@@ -370,6 +379,16 @@ def tidy_cases():
         ("recipe-empty", "recipe_id", "", r"expected a recipe id"),
     ]:
         yield Case(f"tidy-{label}.csv", tidy_bytes([tidy_row(**{column: cell})]), phrase, row=2, column=column)
+    for label, cell, phrase in [
+        ("text", "bright", r"fluorescence intensity in ct/s.*got 'bright'"),
+        ("negative", "-40", r"fluorescence intensity in ct/s of 0 or more, got -40"),
+        ("inf", "inf", r"finite number \(fluorescence intensity in ct/s"),
+        ("nan", "nan", r"not a number"),
+        ("percent", "5%", r"got '5%'"),
+    ]:
+        column = "fluorescence_cts"
+        header = ["sample_id", "recipe_id", "GXT-10", "PG", "thickness_um", *BAND_COLUMNS, column]
+        yield Case(f"tidy-fluorescence-{label}.csv", tidy_bytes([[*tidy_row(), cell]], header=header), phrase, row=2, column=column)
     yield Case("tidy-over-100.csv", tidy_bytes([tidy_row(**{"GXT-10": 70, "PG": 40})]), r"add up to 110 %", row=2)
     yield Case("tidy-dup-sample.csv", tidy_bytes([tidy_row(), tidy_row()]), r"already used on row 2", row=3, column="sample_id")
     yield Case("tidy-recipe-conflict.csv", tidy_bytes([tidy_row(), tidy_row(sample_id="A1-12", PG=1)]), r"different concentrations here than on row 2", row=3)
@@ -459,11 +478,43 @@ def recipe_cases():
         yield Case(f"recipes-cell-{label}.csv", (head + f"A1,{cell},0%\n").encode(), phrase, row=2, column="GXT-10 (%)")
 
 
+def fluorescence_cases():
+    """A fluorescence table (``Sample ID,Fluorescence [ct/s]``), broken."""
+    yield from generic_cases("fluorescence", GOOD_FLUORESCENCE)
+    head = "Sample ID,Fluorescence [ct/s]\n"
+    yield Case("fluorescence-header-only.csv", head.encode(), r"no readings below it")
+    yield Case("fluorescence-no-reading-column.csv", b"Sample ID,Intensity\nA1,3440\n", r"no fluorescence column", row=1)
+    yield Case("fluorescence-two-reading-columns.csv", b"Sample ID,Fluorescence [ct/s],cps\nA1,3440,3440\n", r"several columns name fluorescence", row=1)
+    yield Case("fluorescence-dup-name.csv", (head + "A1,3440\na_1,3500\n").encode(), r"already has a reading on row 2", row=3, column="Sample ID")
+    yield Case("fluorescence-empty-name.csv", (head + ",3440\n").encode(), r"expected the film's sample name", row=2, column="Sample ID")
+    yield Case("fluorescence-short-row.csv", (head + "A1\n").encode(), r"has 1 values but the header has 2", row=2)
+    yield Case("fluorescence-thousands-comma.csv", (head + "A1,3,440\n").encode(), r"has 3 values but the header has 2", row=2)
+    for label, cell, phrase in [
+        ("text", "bright", r"got 'bright'"),
+        ("negative", "-40", r"of 0 or more, got -40"),
+        ("nan", "nan", r"not a number"),
+        ("inf", "inf", r"finite number"),
+        ("empty", "", r"the cell is empty; delete the row if the film has no reading"),
+        ("units", "3440 cps", r"got '3440 cps'"),
+        ("percent", "50%", r"got '50%'"),
+    ]:
+        yield Case(f"fluorescence-cell-{label}.csv", (head + f"A1,{cell}\n").encode(), phrase, row=2, column="Fluorescence [ct/s]")
+
+
 RETRAIN_READERS = {
     "tidy": (read_tidy_csv, tidy_cases),
     "export": (read_instrument_export, export_cases),
     "recipes": (read_recipe_table, recipe_cases),
 }
+
+
+@pytest.mark.parametrize("case", [pytest.param(case, id=case.name) for case in fluorescence_cases()])
+def test_fluorescence_table_is_refused_with_a_specific_message(case):
+    with pytest.raises(IngestError) as caught:
+        read_fluorescence_table(case.content, name=case.name)
+    problems = caught.value.problems
+    assert all(p.file == case.name for p in problems), _describe(problems)
+    assert any(_matches(p, case) for p in problems), f"{case.name}: expected {case.phrase!r} (row {case.row}, column {case.column}) in:\n{_describe(problems)}"
 
 
 @pytest.mark.parametrize("kind", RETRAIN_READERS)
@@ -499,7 +550,15 @@ def upload_cases():
     for case in recipe_cases():
         yield [("Spectra.csv", GOOD_EXPORT), (case.name, case.content)], case
     yield [], Case("nothing", b"", r"got 0 files")
-    yield [("a.csv", tidy_bytes()), ("b.csv", tidy_bytes()), ("c.csv", tidy_bytes())], Case("three", b"", r"got 3 files")
+    yield [("a.csv", tidy_bytes()), ("b.csv", tidy_bytes()), ("c.csv", tidy_bytes())], Case("three", b"", r"expected exactly one spectrophotometer export")
+    four = [("Spectra.csv", GOOD_EXPORT), ("Concentrations.csv", GOOD_RECIPES), ("Fluorescence.csv", GOOD_FLUORESCENCE), ("d.csv", tidy_bytes())]
+    yield four, Case("four", b"", r"got 4 files")
+    for case in fluorescence_cases():
+        if b"luoresc" not in case.content and b"cps" not in case.content:
+            # Not recognisable as a fluorescence table: it competes with the recipe table.
+            case = Case(case.name, case.content, rf"{case.phrase}|could both be the recipe table")
+        yield [("Spectra.csv", GOOD_EXPORT), ("Concentrations.csv", GOOD_RECIPES), (case.name, case.content)], case
+    yield [("Spectra.csv", GOOD_EXPORT), ("Fluorescence.csv", GOOD_FLUORESCENCE)], Case("no recipe table", b"", r"a fluorescence table, not a recipe table")
     yield [("Spectra.csv", GOOD_EXPORT)], Case("Spectra.csv", b"", r"upload the recipe table with it")
     yield [("one.csv", GOOD_EXPORT), ("two.csv", GOOD_EXPORT)], Case("two exports", b"", r"expected exactly one spectrophotometer export")
     yield [("one.csv", GOOD_RECIPES), ("two.csv", GOOD_RECIPES)], Case("two tables", b"", r"expected exactly one spectrophotometer export")

@@ -134,7 +134,9 @@ def test_real_PG1_in_the_12um_block_is_suspect_but_kept_as_named(real_load):
 def test_real_recipe_table_is_found_by_content(real_load):
     _, report = real_load
     assert any("Recipe table: Concentrations.csv" in note for note in report.notes)
-    assert any("Fluorescence.csv is not a recipe table" in note for note in report.notes)
+    # The fluorescence table is told apart by its header, so it is not offered as a recipe table.
+    assert not any("Fluorescence.csv" in note for note in report.notes)
+    assert report.fluorescence is not None and report.fluorescence.source == "Fluorescence.csv"
     assert "PG1 (row 38)" in report.summary()
 
 

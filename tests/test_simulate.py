@@ -169,15 +169,16 @@ def test_simulate_dataset_is_noiseless_without_rng():
 def test_write_demo_is_byte_reproducible(tmp_path):
     first = write_demo(tmp_path / "one", seed=2026)
     second = write_demo(tmp_path / "two", seed=2026)
-    for key in ("spectra", "concentrations"):
+    for key in ("spectra", "concentrations", "fluorescence"):
         assert first[key].read_bytes() == second[key].read_bytes()
     other_seed = write_demo(tmp_path / "three", seed=7)
     assert other_seed["spectra"].read_bytes() != first["spectra"].read_bytes()
+    assert other_seed["fluorescence"].read_bytes() != first["fluorescence"].read_bytes()
 
 
 def test_committed_demo_is_what_the_simulator_writes(repo_root, demo_files):
     """data/demo must be regenerated whenever the simulator changes."""
-    for key, name in (("spectra", "Spectra.csv"), ("concentrations", "Concentrations.csv")):
+    for key, name in (("spectra", "Spectra.csv"), ("concentrations", "Concentrations.csv"), ("fluorescence", "Fluorescence.csv")):
         committed = repo_root / "data" / "demo" / name
         assert committed.read_bytes() == demo_files[key].read_bytes(), (
             f"{committed} is stale; run: python -m model.simulate --out data/demo --seed 2026"

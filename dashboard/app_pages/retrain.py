@@ -93,6 +93,15 @@ def _show_upload_review(upload: intake.UploadReview) -> None:
                 report.to_frame(), hide_index=True, width="stretch", key="retrain_match_rows",
                 column_config={"reason": st.column_config.TextColumn("reason", width="large"), "suspect": st.column_config.TextColumn("suspect", width="large")},
             )
+    if upload.fluorescence is not None:
+        st.info(upload.fluorescence.headline, icon=":material/flare:")
+        if upload.fluorescence.left_out:
+            st.warning("Fluorescence readings left out: " + "; ".join(entry.describe() for entry in upload.fluorescence.left_out))
+        with st.expander("Every fluorescence reading"):
+            st.dataframe(
+                upload.fluorescence.to_frame(), hide_index=True, width="stretch", key="retrain_fluorescence_rows",
+                column_config={"reason": st.column_config.TextColumn("reason", width="large")},
+            )
     if upload.n_new:
         st.plotly_chart(figures.measured_spectra_figure(upload.new_spectra), key="retrain_preview_chart")
 
@@ -105,8 +114,9 @@ if flash:
 # ---- 1. Upload, 2. match report, 3. commit ---------------------------------------------
 st.header("1. Upload measurements")
 st.caption(
-    "Either the spectrophotometer's export together with its recipe table (two CSV files), or one tidy CSV: "
-    "`sample_id, recipe_id, <colorants, wt %>, thickness_um, R400 … R700`."
+    "Either the spectrophotometer's export together with its recipe table (two CSV files) and, optionally, a fluorescence "
+    "table (`Sample ID, Fluorescence [ct/s]`: a third file), or one tidy CSV: "
+    "`sample_id, recipe_id, <colorants, wt %>, thickness_um, R400 … R700` and optionally `fluorescence_cts` (ct/s)."
 )
 files = st.file_uploader("Measurement files", type=["csv", "txt"], accept_multiple_files=True, key="retrain_files")
 if files:

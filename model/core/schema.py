@@ -98,22 +98,33 @@ class Dataset:
         return Dataset(rows.reset_index(drop=True), self.colorants, self.name)
 
     def fingerprint(self) -> str:
-        """SHA-256 of the model-relevant content (order-independent), for provenance."""
-        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS]
+        """SHA-256 of the model-relevant content (order-independent), for provenance.
+
+        Fluorescence readings count only when there are some: data without a reading has
+        the fingerprint it had before readings existed, whether or not it has the column.
+        """
+        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS, *self._fluorescence_columns()]
         ordered = self.table[columns].sort_values([RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN], kind="mergesort")
         payload = ordered.to_csv(index=False, float_format="%.8g").encode("utf-8")
         return hashlib.sha256(payload).hexdigest()
 
     def to_tidy_csv(self, path) -> None:
-        """Write the tidy form (``sample_id, recipe_id, <colorants>, thickness_um, R400…R700``).
+        """Write the tidy form (``sample_id, recipe_id, <colorants>, thickness_um, R400…R700``
+        and ``fluorescence_cts`` (ct/s, empty without a reading) when there are readings).
 
         Numbers are written as Python's shortest exact form (``repr``), so reading the file
         back gives the same floats bit for bit, and the same :meth:`fingerprint`. (pandas'
         own float formatting may keep only 12 significant digits on wide tables, which can
         round a value across the fingerprint's 8-digit boundary.)
         """
-        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS]
-        numbers = [*self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS]
+        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *self.colorants, THICKNESS_COLUMN, *BAND_COLUMNS, *self._fluorescence_columns()]
+        numbers = columns[2:]
         exact = self.table[columns].astype({column: object for column in numbers})
-        exact[numbers] = self.table[numbers].astype(float).map(repr)
+        # An empty cell is a film without a fluorescence reading (NaN), as the tidy reader reads it.
+        exact[numbers] = self.table[numbers].astype(float).map(lambda value: "" if np.isnan(value) else repr(value))
         exact.to_csv(path, index=False)
+
+    def _fluorescence_columns(self) -> list[str]:
+        """``[FLUORESCENCE_COLUMN]`` when any row has a reading, else ``[]``."""
+        has = FLUORESCENCE_COLUMN in self.table.columns and self.table[FLUORESCENCE_COLUMN].notna().any()
+        return [FLUORESCENCE_COLUMN] if has else []

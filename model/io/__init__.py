@@ -3,8 +3,11 @@
 Three input shapes (see DESIGN.md, *Data*):
 
 1. the spectrophotometer's library export (:func:`read_instrument_export`) together with a
-   recipe table (:func:`read_recipe_table`), joined by :func:`match_measurements`;
-2. a tidy CSV, one row per measurement (:func:`read_tidy_csv`);
+   recipe table (:func:`read_recipe_table`), joined by :func:`match_measurements`, and
+   optionally a fluorescence table (:func:`read_fluorescence_table`, one reading in ct/s
+   per film, matched by the same rules);
+2. a tidy CSV, one row per measurement (:func:`read_tidy_csv`), optionally with a
+   ``fluorescence_cts`` column;
 3. for prediction only, a CSV of recipes (:func:`read_recipes_for_prediction`).
 
 :func:`load_dataset` picks the right readers for a folder or a file, and
@@ -22,15 +25,16 @@ fluorescent colorants).
 
 Modules: :mod:`~model.io.problems` (errors), :mod:`~model.io.text` (bytes to tables),
 :mod:`~model.io.cells` (the one number parser), :mod:`~model.io.columns` (headers), one
-module per reader (:mod:`~model.io.export`, :mod:`~model.io.recipes`,
+module per reader (:mod:`~model.io.export`, :mod:`~model.io.recipes`, :mod:`~model.io.fluorescence`,
 :mod:`~model.io.tidy`, :mod:`~model.io.prediction_input`, :mod:`~model.io.spectrum_text`),
 :mod:`~model.io.matching`, :mod:`~model.io.folder` and :mod:`~model.io.upload`.
 """
 
 from model.io.cells import MAX_REFLECTANCE
 from model.io.export import INSTRUMENT_LAB_COLUMNS, is_instrument_export, read_instrument_export
+from model.io.fluorescence import read_fluorescence_table
 from model.io.folder import load_dataset
-from model.io.matching import MatchEntry, MatchReport, ThicknessRule, match_measurements
+from model.io.matching import FluorescenceReport, MatchEntry, MatchReport, ThicknessRule, match_measurements
 from model.io.prediction_input import read_recipes_for_prediction
 from model.io.problems import MAX_REPORTED_PROBLEMS, IngestError, Problem
 from model.io.recipes import read_recipe_table
@@ -42,6 +46,7 @@ __all__ = [
     "INSTRUMENT_LAB_COLUMNS",
     "MAX_REFLECTANCE",
     "MAX_REPORTED_PROBLEMS",
+    "FluorescenceReport",
     "IngestError",
     "MatchEntry",
     "MatchReport",
@@ -53,6 +58,7 @@ __all__ = [
     "load_dataset",
     "match_measurements",
     "parse_spectrum",
+    "read_fluorescence_table",
     "read_instrument_export",
     "read_recipe_table",
     "read_recipes_for_prediction",

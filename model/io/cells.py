@@ -24,6 +24,7 @@ from model.io.problems import ProblemLog
 
 __all__ = [
     "CONCENTRATION",
+    "FLUORESCENCE",
     "MAX_REFLECTANCE",
     "REFLECTANCE",
     "THICKNESS",
@@ -162,6 +163,14 @@ REFLECTANCE = Quantity(
     high_hint=" Values this large suggest percent: divide the spectrum by 100.",
 )
 THICKNESS = Quantity("film thickness in µm", 0.0, 1000.0, "above 0 and below 1000", bounds_inclusive=False)
+#: A film's fluorescence intensity in counts per second: 0 for a film without a fluorescent colorant.
+FLUORESCENCE = Quantity(
+    "fluorescence intensity in ct/s",
+    0.0,
+    math.inf,
+    "of 0 or more",
+    empty_hint="; delete the row if the film has no reading",
+)
 
 
 def read_concentrations(

@@ -17,12 +17,14 @@ __all__ = [
     "band_wavelength",
     "column_key",
     "duplicated_bands",
+    "is_fluorescence_header",
     "is_thickness_header",
     "missing_bands_message",
     "strip_unit",
 ]
 
 _BAND_HEADER = re.compile(r"R\s*(\d{3})(?:\s*nm)?", re.IGNORECASE)
+_FLUORESCENCE_HEADER = re.compile(r"fluoresc|\bct\s*/\s*s\b|\bcts\b|\bcps\b|counts\s*(?:/|per)\s*s", re.IGNORECASE)
 _UNIT_SUFFIX = re.compile(r"\s*(?:[(\[]\s*(?:wt\.?\s*)?%\s*[)\]]|(?:wt\.?\s*)?%)\s*$", re.IGNORECASE)
 
 
@@ -45,6 +47,14 @@ def is_thickness_header(header: str) -> bool:
     # 'µ'.casefold() is the Greek mu, so both forms of the micro sign are mapped.
     key = re.sub(r"[\s_()\[\]]", "", header).casefold().replace("μ", "u")
     return key == "thicknessum"
+
+
+def is_fluorescence_header(header: str) -> bool:
+    """Whether a header names a fluorescence intensity (``Fluorescence [ct/s]``, ``fluorescence_cts``, ``cps``).
+
+    A header in percent (``Fluorescent yellow (%)``) names a colorant, not a reading.
+    """
+    return _FLUORESCENCE_HEADER.search(header) is not None and not strip_unit(header)[1]
 
 
 def band_wavelength(header: str) -> int | None:

@@ -13,7 +13,8 @@ from typing import NoReturn
 
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.io.export import find_export_header, parse_instrument_export
-from model.io.matching import MatchReport, ThicknessRule, match_measurements, name_key
+from model.io.fluorescence import is_fluorescence_table, match_fluorescence, parse_fluorescence_table
+from model.io.matching import FluorescenceReport, MatchReport, ThicknessRule, match_measurements, name_key
 from model.io.problems import IngestError, Problem, count_of, fail
 from model.io.recipes import RecipeTable, parse_recipe_table
 from model.io.text import read_text, split_lines
@@ -31,12 +32,15 @@ def load_dataset(
 
     - the **export** is the ``.csv`` whose header names ``User Color Name`` and
       ``R400 nm``; there must be exactly one;
+    - a **fluorescence table** (optional, at most one) is a ``.csv`` whose header names
+      fluorescence or ct/s after its first column (``Sample ID,Fluorescence [ct/s]``,
+      :func:`~model.io.fluorescence.read_fluorescence_table`). Its readings are matched
+      to the measured films by the same name rules and added as ``fluorescence_cts``
+      (ct/s, NaN for a film without a reading); ``report.fluorescence`` says how;
     - every other ``.csv`` that reads as a valid recipe table (:func:`read_recipe_table`)
-      is a candidate **recipe table**. Other CSVs that happen to have an id column and
-      numbers (``Fluorescence.csv``: counts per second, far above 100 %) usually fail
-      that validation. Among the candidates the one whose ids match the most measured
-      names wins; on a tie, one marked as percent (a ``(%)`` unit or ``%`` values) wins.
-      A tie that remains is an error: move the other file out of the folder.
+      is a candidate **recipe table**. Among the candidates the one whose ids match the
+      most measured names wins; on a tie, one marked as percent (a ``(%)`` unit or ``%``
+      values) wins. A tie that remains is an error: move the other file out of the folder.
 
     The files used and those passed over (with why) are listed in ``report.notes``.
 
@@ -85,7 +89,7 @@ def load_dataset(
 
 
 def _load_folder(folder: Path, accept_suggestions: bool, rule: ThicknessRule) -> tuple[Dataset, MatchReport]:
-    exports, others, notes = _csv_files_by_kind(folder)
+    exports, fluorescence_files, others, notes = _csv_files_by_kind(folder)
     if len(exports) != 1:
         found = ", ".join(file for file, _ in exports) or "none"
         fail(
@@ -117,21 +121,40 @@ def _load_folder(folder: Path, accept_suggestions: bool, rule: ThicknessRule) ->
             f"no measured name matches a recipe in {recipe_file}; expected the 'User Color Name' of each sample "
             "to be a recipe id (plus the thickness suffix).\n" + report.summary(),
         )
+    if fluorescence_files:
+        dataset, report.fluorescence = _attach_fluorescence(folder, dataset, fluorescence_files, recipe_table, rule, accept_suggestions)
     return Dataset(dataset.table, dataset.colorants, name=folder.name), report
 
 
-def _csv_files_by_kind(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
-    """``(exports, others, notes)``: ``(file, text)`` of each readable CSV, and why others were skipped."""
+def _attach_fluorescence(
+    folder: Path, dataset: Dataset, files: Sequence[tuple[str, str]], recipe_table: RecipeTable, rule: ThicknessRule, accept_suggestions: bool
+) -> tuple[Dataset, FluorescenceReport]:
+    if len(files) > 1:
+        found = ", ".join(file for file, _ in files)
+        fail(folder.name, None, None, f"expected at most one fluorescence table (a CSV whose header names fluorescence or ct/s); found {found}. Keep one per folder.")
+    file, text = files[0]
+    readings = parse_fluorescence_table(text, file)
+    recipe_ids = recipe_table.frame[RECIPE_ID_COLUMN].astype(str).tolist()
+    return match_fluorescence(dataset, readings, recipe_ids, thickness_rule=rule, accept_suggestions=accept_suggestions)
+
+
+def _csv_files_by_kind(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+    """``(exports, fluorescence tables, others, notes)``: ``(file, text)`` of each readable CSV, and why others were skipped."""
     csv_files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
-    exports, others, notes = [], [], []
+    exports, fluorescence_files, others, notes = [], [], [], []
     for csv_path in csv_files:
         try:
             text, file = read_text(csv_path, None, "a CSV file")
         except IngestError as error:
             notes.append(f"Skipped {csv_path.name}: {error.problems[0].message}")
             continue
-        (exports if find_export_header(split_lines(text)) is not None else others).append((file, text))
-    return exports, others, notes
+        if find_export_header(split_lines(text)) is not None:
+            exports.append((file, text))
+        elif is_fluorescence_table(text, file):
+            fluorescence_files.append((file, text))
+        else:
+            others.append((file, text))
+    return exports, fluorescence_files, others, notes
 
 
 def _choose_recipe_table(

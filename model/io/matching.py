@@ -38,8 +38,10 @@ __all__ = [
     "SUGGESTED",
     "SUSPECT",
     "UNMATCHED",
+    "FluorescenceReport",
     "MatchEntry",
     "MatchReport",
+    "RecipeFinder",
     "ThicknessRule",
     "match_measurements",
     "name_key",
@@ -156,6 +158,7 @@ class MatchReport:
     suspect: list[MatchEntry] = field(default_factory=list)
     unmeasured_recipes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    fluorescence: FluorescenceReport | None = None
 
     @property
     def accepted(self) -> list[MatchEntry]:
@@ -212,7 +215,81 @@ class MatchReport:
             lines.extend(f"  {entry.describe()}" for entry in entries)
         unmeasured = ", ".join(self.unmeasured_recipes) or "none"
         lines.append(f"Recipes without a measurement in the dataset: {unmeasured}.")
+        if self.fluorescence is not None:
+            lines.extend(self.fluorescence.summary_lines())
         return "\n".join(lines)
+
+
+@dataclass
+class FluorescenceReport:
+    """What became of each fluorescence reading when it was matched to the measured films.
+
+    A reading names a film as the export does (recipe name plus thickness suffix) and is
+    matched with the same rules (:class:`ThicknessRule`, :class:`RecipeFinder`). Every
+    reading is in exactly one of ``used`` and ``left_out``; a measured row without a
+    reading stays in the dataset for colour and is listed in ``rows_without_reading``.
+
+    Attributes
+    ----------
+    source : str
+        The fluorescence table's file name.
+    used : list of MatchEntry
+        Readings given to measured rows (status ``matched`` or ``accepted suggestion``).
+    left_out : list of MatchEntry
+        Readings not used, each with why: no recipe of that name, a suggestion not
+        accepted, no measured film of that recipe and thickness, or readings of one film
+        that disagree.
+    rows_without_reading : list of str
+        Sample ids of measured rows that got no reading (kept for colour).
+    n_rows_with_reading : int
+        Measured rows that got a reading (a film measured twice counts twice).
+    """
+
+    source: str
+    used: list[MatchEntry] = field(default_factory=list)
+    left_out: list[MatchEntry] = field(default_factory=list)
+    rows_without_reading: list[str] = field(default_factory=list)
+    n_rows_with_reading: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per reading, in file order: ``row, sample_name, recipe_id, thickness_um, status, reason``."""
+        entries = sorted(self.used + self.left_out, key=lambda e: (e.row is None, e.row))
+        columns = ["row", "sample_name", "recipe_id", THICKNESS_COLUMN, "status", "reason"]
+        return pd.DataFrame(
+            [[e.row, e.measured_name, e.recipe_id, e.thickness_um, e.status, e.reason] for e in entries], columns=columns
+        )
+
+    @property
+    def suggested(self) -> list[MatchEntry]:
+        """Readings left out because their name is a near miss nobody accepted yet."""
+        return [entry for entry in self.left_out if entry.status == SUGGESTED]
+
+    @property
+    def headline(self) -> str:
+        """One sentence: how many readings were used, and how many measured rows have none."""
+        n_readings = len(self.used) + len(self.left_out)
+        return (
+            f"Fluorescence readings ({self.source}): {n_readings} rows; {len(self.used)} used, giving "
+            f"{self.n_rows_with_reading} measured rows a reading in ct/s; {len(self.rows_without_reading)} rows "
+            "without a reading are kept for colour."
+        )
+
+    def summary_lines(self) -> list[str]:
+        """:attr:`headline`, then each reading left out and the rows kept for colour only."""
+        lines = [self.headline]
+        accepted = [e for e in self.used if e.status == ACCEPTED]
+        if accepted:
+            lines.append(f"  Accepted suggestions ({len(accepted)}):")
+            lines.extend(f"    {entry.describe()}" for entry in accepted)
+        lines.append(f"  Readings left out ({len(self.left_out)}):" if self.left_out else "  Readings left out: none.")
+        lines.extend(f"    {entry.describe()}" for entry in self.left_out)
+        without = ", ".join(self.rows_without_reading)
+        lines.append(
+            f"  Measured rows without a reading, kept for colour ({len(self.rows_without_reading)}): {without}."
+            if self.rows_without_reading
+            else "  Measured rows without a reading: none."
+        )
+        return lines
 
 
 # Characters that are easily typed or read for one another in sample names.
@@ -228,7 +305,7 @@ def _is_truncation(short: str, long: str) -> bool:
     return len(long) > len(short) > 0 and long.endswith(short) and re.fullmatch(r"[a-z0]+", long[: -len(short)]) is not None
 
 
-class _RecipeFinder:
+class RecipeFinder:
     """Finds the recipe a measured base name refers to, exactly or as a near miss.
 
     A near miss is offered only when one recipe qualifies; the tests run in order and the
@@ -347,7 +424,7 @@ def match_measurements(
     source = source or measurements.attrs.get("source", "measurements")
     accepted_keys = {name_key(name) for name in accept or ()}
     recipe_ids = recipes[RECIPE_ID_COLUMN].astype(str).tolist()
-    finder = _RecipeFinder(recipe_ids)
+    finder = RecipeFinder(recipe_ids)
 
     entries = []
     for name, row in zip(measurements["name"].astype(str), measurements["row"]):
@@ -392,7 +469,7 @@ def _duplicates(entries: Sequence[MatchEntry]) -> list[MatchEntry]:
     return sorted(duplicates, key=lambda e: e.row)
 
 
-def _suspects(entries: Sequence[MatchEntry], rule: ThicknessRule, finder: _RecipeFinder) -> list[MatchEntry]:
+def _suspects(entries: Sequence[MatchEntry], rule: ThicknessRule, finder: RecipeFinder) -> list[MatchEntry]:
     """Rows whose name may not say what was measured; they are kept as named."""
     groups = _reading_groups(entries)
     suspects = []

@@ -13,8 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
-from model.io.cells import THICKNESS, read_bands, read_concentrations
+from model.core.schema import (
+    BAND_COLUMNS,
+    FLUORESCENCE_COLUMN,
+    RECIPE_ID_COLUMN,
+    SAMPLE_ID_COLUMN,
+    SOURCE_COLUMN,
+    THICKNESS_COLUMN,
+    Dataset,
+)
+from model.io.cells import FLUORESCENCE, THICKNESS, read_bands, read_concentrations
 from model.io.columns import band_columns_by_wavelength, band_wavelength, column_key, missing_bands_message, strip_unit
 from model.io.problems import ProblemLog
 from model.io.text import Table, fail_on_duplicate_columns, read_table, read_text, require_rows
@@ -22,7 +30,7 @@ from model.io.text import Table, fail_on_duplicate_columns, read_table, read_tex
 __all__ = ["parse_tidy", "read_tidy_csv"]
 
 _TIDY_ID_COLUMNS = (SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN)
-_KNOWN_COLUMNS = {SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, THICKNESS_COLUMN, SOURCE_COLUMN}
+_KNOWN_COLUMNS = {SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, THICKNESS_COLUMN, SOURCE_COLUMN, FLUORESCENCE_COLUMN}
 _WHAT = f"a tidy measurement CSV ({', '.join(_TIDY_ID_COLUMNS)}, colorants, {THICKNESS_COLUMN}, R400 … R700)"
 
 
@@ -30,8 +38,10 @@ def read_tidy_csv(path_or_buffer, *, name: str | None = None) -> Dataset:
     """Read a tidy CSV: one row per measurement.
 
     Columns ``sample_id, recipe_id, <colorants…>, thickness_um, R400 … R700`` and
-    optionally ``source``, in any order. Every other column is a colorant (wt %), named
-    by its header without a unit. :meth:`Dataset.to_tidy_csv` writes this shape.
+    optionally ``source`` and ``fluorescence_cts`` (the film's fluorescence intensity in
+    ct/s; an empty cell is a film without a reading), in any order. Every other column is
+    a colorant (wt %), named by its header without a unit. :meth:`Dataset.to_tidy_csv`
+    writes this shape.
 
     Parameters
     ----------
@@ -44,6 +54,7 @@ def read_tidy_csv(path_or_buffer, *, name: str | None = None) -> Dataset:
     -------
     Dataset
         Rows in file order; ``source`` is the file name where the file has no such column.
+        ``fluorescence_cts`` (NaN for a row without a reading) only when some row has a reading.
 
     Raises
     ------
@@ -52,7 +63,8 @@ def read_tidy_csv(path_or_buffer, *, name: str | None = None) -> Dataset:
         empty or repeated ``sample_id``, an empty ``recipe_id``, one ``recipe_id`` with
         different concentrations on different rows, a concentration that is not a
         finite number from 0 to 100 or a recipe above 100 % in total, a thickness not
-        above 0 and below 1000 µm, a band that is not a finite number from 0 to 5.
+        above 0 and below 1000 µm, a band that is not a finite number from 0 to 5, a
+        fluorescence reading that is not a finite number of 0 ct/s or more.
     """
     text, file = read_text(path_or_buffer, name, "a tidy measurement CSV")
     return parse_tidy(text, file)
@@ -70,9 +82,12 @@ def parse_tidy(text: str, file: str) -> Dataset:
     log.raise_if_any()
 
     colorants = list(columns.colorant_positions)
-    names = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *colorants, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN]
+    names = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *colorants, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN, FLUORESCENCE_COLUMN]
     frame = pd.DataFrame(records, columns=names)
-    frame[[*colorants, THICKNESS_COLUMN, *BAND_COLUMNS]] = frame[[*colorants, THICKNESS_COLUMN, *BAND_COLUMNS]].astype(float)
+    numbers = [*colorants, THICKNESS_COLUMN, *BAND_COLUMNS, FLUORESCENCE_COLUMN]
+    frame[numbers] = frame[numbers].astype(float)
+    if frame[FLUORESCENCE_COLUMN].isna().all():  # data without readings has no such column
+        frame = frame.drop(columns=FLUORESCENCE_COLUMN)
     return Dataset(frame, tuple(colorants), name=Path(file).stem)
 
 
@@ -129,7 +144,7 @@ class _TidyRowReader:
     recipe_first_seen: dict[str, tuple[int, list]] = field(default_factory=dict)
 
     def read(self, row: int, cells: Sequence[str]) -> list:
-        """``[sample_id, recipe_id, *concentrations, thickness, *bands, source]``, None for a bad cell."""
+        """``[sample_id, recipe_id, *concentrations, thickness, *bands, source, fluorescence]``, None for a bad cell."""
         table, columns, position_of = self.table, self.columns, self.columns.position_of
         sample_id = cells[position_of[SAMPLE_ID_COLUMN]].strip()
         recipe_id = cells[position_of[RECIPE_ID_COLUMN]].strip()
@@ -145,7 +160,17 @@ class _TidyRowReader:
             self.log.add(row, table.header[position_of[THICKNESS_COLUMN]], error)
         bands = read_bands(self.log, row, cells, table.header, columns.band_positions, table.decimal_comma)
         source = cells[position_of[SOURCE_COLUMN]].strip() if SOURCE_COLUMN in position_of else table.file
-        return [sample_id, recipe_id, *concentrations, thickness, *bands, source]
+        return [sample_id, recipe_id, *concentrations, thickness, *bands, source, self._fluorescence(row, cells)]
+
+    def _fluorescence(self, row: int, cells: Sequence[str]) -> float | None:
+        """The film's reading in ct/s; NaN for an empty cell (no reading) or no such column."""
+        position = self.columns.position_of.get(FLUORESCENCE_COLUMN)
+        if position is None or not cells[position].strip():
+            return np.nan
+        value, error = FLUORESCENCE.parse(cells[position], self.table.decimal_comma)
+        if error:
+            self.log.add(row, self.table.header[position], error.replace(FLUORESCENCE.empty_hint, ""))
+        return value
 
     def _check_ids(self, row: int, sample_id: str, recipe_id: str) -> None:
         sample_header = self.table.header[self.columns.position_of[SAMPLE_ID_COLUMN]]

@@ -1,8 +1,8 @@
 """Read an upload: file bytes in, a Dataset and a match report out. Nothing is stored here.
 
 An upload is one tidy CSV, or a spectrophotometer export together with its recipe table
-(in either order, told apart by content). :mod:`model.ops.store` stores what
-:func:`read_upload` prepares.
+and, optionally, a fluorescence table (in any order, told apart by content).
+:mod:`model.ops.store` stores what :func:`read_upload` prepares.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from model.core.schema import Dataset
+from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.io.export import is_instrument_export, read_instrument_export
-from model.io.matching import MatchReport, match_measurements
+from model.io.fluorescence import is_fluorescence_table, match_fluorescence, read_fluorescence_table
+from model.io.matching import ACCEPTED, MatchReport, match_measurements
 from model.io.problems import IngestError, Problem, fail
 from model.io.recipes import read_recipe_table
+from model.io.text import read_text
 from model.io.tidy import read_tidy_csv
 
 __all__ = ["PreparedUpload", "files_content_hash", "read_upload"]
@@ -56,18 +58,21 @@ class PreparedUpload:
 
 
 def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] | None = None) -> PreparedUpload:
-    """Read uploaded files: an instrument export plus a recipe table, or one tidy CSV.
+    """Read uploaded files: an instrument export plus a recipe table (plus a fluorescence table), or one tidy CSV.
 
     Parameters
     ----------
     files : sequence of (file name, bytes)
         One file: a tidy CSV (``sample_id, recipe_id, <colorants…>, thickness_um,
-        R400 … R700``). Two files: a spectrophotometer export and a recipe table, in
-        either order (told apart by content).
+        R400 … R700``, optionally ``fluorescence_cts``). Two files: a spectrophotometer
+        export and a recipe table, in either order (told apart by content). Three files:
+        those two and a fluorescence table (:func:`model.io.fluorescence.read_fluorescence_table`),
+        whose readings become the dataset's ``fluorescence_cts`` (ct/s) and
+        ``report.fluorescence``.
     accept : collection of str, optional
-        Measured names whose near-miss suggestion to accept (see
-        :func:`model.io.matching.match_measurements`). None accepts none, so a first read
-        lists every suggestion for a person to decide.
+        Measured names (and fluorescence sample names) whose near-miss suggestion to
+        accept (see :func:`model.io.matching.match_measurements`). None accepts none, so
+        a first read lists every suggestion for a person to decide.
 
     Returns
     -------
@@ -77,25 +82,14 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
     ------
     IngestError
         A file cannot be read (every problem, with file, row and column), the files are
-        not one of the two accepted shapes, or no measured name matches a recipe.
+        not one of the accepted shapes, or no measured name matches a recipe.
     """
     files = [(str(name), bytes(content)) for name, content in files]
     if len(files) == 1:
         return _read_tidy_upload(files)
-    if len(files) != 2:
-        fail("upload", None, None, f"got {len(files)} files; upload one tidy CSV, or an instrument export together with its recipe table.")
-    is_export = _export_flags(files)
-    exports = [file for file, export in zip(files, is_export) if export]
-    if len(exports) != 1:
-        found = ", ".join(name for name, _ in exports) or "neither file"
-        fail(
-            "upload",
-            None,
-            None,
-            "expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); "
-            f"{found} is one. Upload the export and its recipe table.",
-        )
-    (export_name, export_bytes), (recipe_name, recipe_bytes) = files if is_export[0] else files[::-1]
+    if len(files) not in (2, 3):
+        fail("upload", None, None, f"got {len(files)} files; {_SHAPES}.")
+    (export_name, export_bytes), (recipe_name, recipe_bytes), fluorescence_file = _export_recipes_fluorescence(files)
     measurements = read_instrument_export(export_bytes, name=export_name)
     recipes, colorants = read_recipe_table(recipe_bytes, name=recipe_name)
     dataset, report = match_measurements(measurements, recipes, colorants, accept=accept, source=export_name)
@@ -103,7 +97,50 @@ def read_upload(files: Sequence[tuple[str, bytes]], *, accept: Collection[str] |
         message = f"no measured name matches a recipe in {recipe_name}; is it the right recipe table?\n" + report.summary()
         fail(export_name, None, None, message)
     accepted = tuple(entry.measured_name for entry in report.accepted)
-    return PreparedUpload(dataset, report, (export_name, recipe_name), files_content_hash(files), accepted)
+    names = (export_name, recipe_name)
+    if fluorescence_file is not None:
+        readings = read_fluorescence_table(fluorescence_file[1], name=fluorescence_file[0])
+        dataset, report.fluorescence = match_fluorescence(dataset, readings, recipes[RECIPE_ID_COLUMN].astype(str).tolist(), accept=accept)
+        names = (*names, fluorescence_file[0])
+        accepted += tuple(entry.measured_name for entry in report.fluorescence.used if entry.status == ACCEPTED and entry.measured_name not in accepted)
+    return PreparedUpload(dataset, report, names, files_content_hash(files), accepted)
+
+
+_SHAPES = "upload one tidy CSV, or an instrument export together with its recipe table (and, optionally, a fluorescence table)"
+
+
+def _export_recipes_fluorescence(files: Sequence[tuple[str, bytes]]) -> tuple[tuple[str, bytes], tuple[str, bytes], tuple[str, bytes] | None]:
+    """``(export, recipe table, fluorescence table or None)`` of two or three files, told apart by content."""
+    is_export = _export_flags(files)
+    exports = [file for file, export in zip(files, is_export) if export]
+    if len(exports) != 1:
+        found = ", ".join(name for name, _ in exports) or ("neither file" if len(files) == 2 else "none of the files")
+        fail(
+            "upload",
+            None,
+            None,
+            "expected exactly one spectrophotometer export (header with 'User Color Name' and 'R400 nm'); "
+            f"{found} is one. Upload the export and its recipe table (and, optionally, a fluorescence table).",
+        )
+    others = [file for file, export in zip(files, is_export) if not export]
+    fluorescence, recipe_tables = [], []
+    for name, content in others:
+        text, _ = read_text(content, name, "a CSV file")
+        (fluorescence if is_fluorescence_table(text, name) else recipe_tables).append((name, content))
+    if not recipe_tables:
+        shown = " and ".join(name for name, _ in fluorescence)
+        what = "a fluorescence table, not a recipe table" if len(fluorescence) == 1 else "fluorescence tables, not recipe tables"
+        fail("upload", None, None, f"{shown}: {what}; expected the recipe table too. {_SHAPES[0].upper()}{_SHAPES[1:]}.")
+    if len(recipe_tables) > 1:
+        shown = " and ".join(name for name, _ in recipe_tables)
+        fail(
+            "upload",
+            None,
+            None,
+            f"{shown} could both be the recipe table; expected one recipe table, and as the third file a fluorescence table "
+            "whose header names fluorescence or ct/s (e.g. 'Sample ID,Fluorescence [ct/s]'). Fix the header or remove one file.",
+        )
+    return exports[0], recipe_tables[0], fluorescence[0] if fluorescence else None
 
 
 def _read_tidy_upload(files: Sequence[tuple[str, bytes]]) -> PreparedUpload:

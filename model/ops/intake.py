@@ -1,10 +1,11 @@
 """Measurements on their way into the store, and the store's data on its way into a job.
 
 The Retrain page reads an upload twice: a first read lists the near-miss names (a
-measured name close to a recipe id) for a person to accept or not, and a second read
-applies the accepted ones. :func:`review_upload` runs both reads and says what storing
-the result would do. :func:`store_snapshot` and :func:`search_is_stale` give a search or
-a promotion job the store's current data and say whether a shown search ran on it.
+measured name, or a fluorescence table's sample name, close to a recipe id) for a person
+to accept or not, and a second read applies the accepted ones. :func:`review_upload`
+runs both reads and says what storing the result would do. :func:`store_snapshot` and
+:func:`search_is_stale` give a search or a promotion job the store's current data and
+say whether a shown search ran on it.
 
 Admin-only actions stay in :mod:`model.ops.store`; everything here only reads.
 """
@@ -19,17 +20,18 @@ import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, Dataset
 from model.io import MatchEntry, PreparedUpload, read_upload
+from model.io.matching import FluorescenceReport
 from model.ops.store import MeasurementStore, RecipeClash, open_store
 
 __all__ = [
+    "StoreListing",
+    "StoreSnapshot",
     "UploadReview",
     "review_upload",
-    "StoreListing",
-    "store_listing",
-    "upload_labels",
-    "StoreSnapshot",
-    "store_snapshot",
     "search_is_stale",
+    "store_listing",
+    "store_snapshot",
+    "upload_labels",
 ]
 
 
@@ -89,6 +91,11 @@ class UploadReview:
         return [*report.unmatched, *report.suggested] if report is not None else []
 
     @property
+    def fluorescence(self) -> FluorescenceReport | None:
+        """How the optional fluorescence table's readings were matched; None without one."""
+        return self.prepared.report.fluorescence if self.prepared.report is not None else None
+
+    @property
     def suspect(self) -> list[MatchEntry]:
         """Rows kept as named that a person should check."""
         return list(self.prepared.report.suspect) if self.prepared.report is not None else []
@@ -120,8 +127,8 @@ def review_upload(
         Only read (``is_stored``, ``recipe_clashes``); nothing is written.
     choose : callable, optional
         Called once, after a successful first read, with its near-miss suggestions (a
-        list, possibly empty); returns the measured names whose suggestion to accept.
-        Default: accept none.
+        list, possibly empty: the export's, then the fluorescence table's); returns the
+        names whose suggestion to accept. Default: accept none.
 
     Returns
     -------
@@ -133,7 +140,10 @@ def review_upload(
         A read fails; see :func:`model.io.read_upload`.
     """
     first = read_upload(files)
-    suggestions = tuple(first.report.suggested) if first.report is not None else ()
+    report = first.report
+    suggestions = tuple(report.suggested) if report is not None else ()
+    if report is not None and report.fluorescence is not None:
+        suggestions += tuple(report.fluorescence.suggested)
     accepted = list(choose(list(suggestions))) if choose is not None else []
     prepared = read_upload(files, accept=accepted) if accepted else first
     return UploadReview(prepared, suggestions, store.is_stored(prepared.dataset), tuple(store.recipe_clashes(prepared.dataset)))

@@ -5,7 +5,9 @@ Layout (``<data dir>/measurements.sqlite3``, see :func:`model.core.settings.data
 - ``uploads``: one row per upload: source file names, a content hash of the files, who
   uploaded them and when, and how many measurements it added.
 - ``measurements``: one row per measured spectrum, with its recipe (concentrations in
-  wt %), film thickness (µm), 31 reflectance factors and an ``excluded`` flag.
+  wt %), film thickness (µm), 31 reflectance factors, the film's fluorescence reading
+  (ct/s; NULL without one) and an ``excluded`` flag. A store created before readings
+  existed gains the column when opened.
   Concentrations are kept per measurement, as ``[[colorant, wt %], …]``, because
   different uploads may use different colorants; :meth:`MeasurementStore.to_dataset`
   puts them in one table (a colorant a recipe does not use is 0 wt %).
@@ -17,7 +19,8 @@ Why it is built this way:
 - An upload is one transaction (``BEGIN IMMEDIATE`` … ``COMMIT``): it lands entirely or
   not at all, even if the process dies halfway.
 - A measurement is identified by a hash of its content (sample id, recipe, thickness,
-  concentrations, spectrum). Uploading the same file again, or a file that repeats
+  concentrations, spectrum, and the fluorescence reading when there is one, so data
+  without readings keeps its hashes and store versions). Uploading the same file again, or a file that repeats
   readings already stored, adds nothing and says so. Duplicate *readings* of one recipe
   (different spectra) are normal and are all kept.
 - The **store version** is a SHA-256 over the content hashes of the included
@@ -56,28 +59,27 @@ from model.ops.store_records import (
     UploadResult,
     concentration_pairs,
     dataset_name,
+    fluorescence_of,
     measurement_hash,
+    measurement_table,
     now_utc,
     sha256_text,
     upload_name,
 )
-from model.ops.store_schema import SCHEMA
+from model.ops.store_schema import SCHEMA, add_missing_columns
 
 __all__ = [
-    "STORE_FILE",
     "DEMO_DATA_NAME",
     "SEED_UPLOADER",
-    "StoreError",
-    "RecipeClash",
-    "UploadResult",
+    "STORE_FILE",
     "MeasurementStore",
+    "RecipeClash",
+    "StoreError",
+    "UploadResult",
     "open_store",
 ]
 
 STORE_FILE = "measurements.sqlite3"
-#: Who the demo seed is recorded as having been uploaded by.
-#: What the shipped demo data is called wherever it is in use (it is simulated, not measured).
-# A dataset name lists at most this many uploads by name; the rest are counted.
 # Concentrations read from "0.99625%" strings are exact; anything closer than this is the same recipe.
 _CONCENTRATION_TOLERANCE = 1e-9
 
@@ -111,6 +113,7 @@ class MeasurementStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as connection:
             connection.executescript(SCHEMA)
+            add_missing_columns(connection)
         if seed:
             self._seed_from_demo()
 
@@ -168,37 +171,6 @@ class MeasurementStore:
                 parameters,
             ).fetchall()
 
-    @staticmethod
-    def _table(rows: Sequence[sqlite3.Row], *, details: bool) -> tuple[pd.DataFrame, tuple[str, ...]]:
-        colorants: dict[str, None] = {}
-        parsed = []
-        for row in rows:
-            pairs = json.loads(row["concentrations"])
-            colorants.update((name, None) for name, _ in pairs)
-            parsed.append((row, dict(pairs), json.loads(row["reflectance"])))
-        names = tuple(colorants)
-        records = []
-        for row, concentrations, reflectance in parsed:
-            record = {SAMPLE_ID_COLUMN: row["sample_id"], RECIPE_ID_COLUMN: row["recipe_id"]}
-            record.update({name: float(concentrations.get(name, 0.0)) for name in names})
-            record[THICKNESS_COLUMN] = float(row["thickness_um"])
-            record.update(zip(BAND_COLUMNS, map(float, reflectance)))
-            record[SOURCE_COLUMN] = row["source"]
-            if details:
-                record.update(
-                    measurement_id=int(row["id"]),
-                    upload_id=int(row["upload_id"]),
-                    included=not row["excluded"],
-                    excluded_reason=row["excluded_reason"] or "",
-                    uploaded_by=row["uploaded_by"],
-                    uploaded_at=row["uploaded_at"],
-                )
-            records.append(record)
-        columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *names, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN]
-        if details:
-            columns = ["measurement_id", "upload_id", "included", "excluded_reason", *columns, "uploaded_by", "uploaded_at"]
-        return pd.DataFrame(records, columns=columns), names
-
     def to_dataset(self, store_version: str | None = None) -> Dataset:
         """The included measurements as a :class:`Dataset` (what training uses).
 
@@ -232,7 +204,7 @@ class MeasurementStore:
             rows = self._rows(f"WHERE m.id IN ({','.join('?' * len(ids))})", ids) if ids else []
         if not rows:
             raise StoreError("The measurement store has no included measurements; upload some or include excluded ones.")
-        table, colorants = self._table(rows, details=False)
+        table, colorants = measurement_table(rows, details=False)
         return Dataset(table, colorants, name=self._name_of(sorted({int(row["upload_id"]) for row in rows})))
 
     def _name_of(self, upload_ids: Sequence[int]) -> str:
@@ -281,10 +253,11 @@ class MeasurementStore:
 
         Columns ``measurement_id, upload_id, included, excluded_reason, sample_id,
         recipe_id, <colorants…> (wt %), thickness_um (µm), R400 … R700 (0–1), source,
-        uploaded_by, uploaded_at``.
+        fluorescence_cts (ct/s, NaN without a reading; only when some measurement has
+        one), uploaded_by, uploaded_at``.
         """
         rows = self._rows("WHERE m.recipe_id = ?", (recipe_id,)) if recipe_id is not None else self._rows()
-        return self._table(rows, details=True)[0]
+        return measurement_table(rows, details=True)[0]
 
     def recipe_ids(self) -> list[str]:
         """Distinct recipe ids in the store (included or not), sorted."""
@@ -321,7 +294,7 @@ class MeasurementStore:
     def counts(self) -> dict[str, int]:
         """``n_measurements`` (stored), ``n_included``, ``n_recipes`` (of included), ``n_uploads``."""
         with closing(self._connect()) as connection:
-            one = lambda sql: int(connection.execute(sql).fetchone()[0])  # noqa: E731
+            one = lambda sql: int(connection.execute(sql).fetchone()[0])
             return {
                 "n_measurements": one("SELECT COUNT(*) FROM measurements"),
                 "n_included": one("SELECT COUNT(*) FROM measurements WHERE excluded = 0"),
@@ -366,14 +339,35 @@ class MeasurementStore:
         return np.array([h in stored for h in hashes], dtype=bool)
 
     @staticmethod
-    def _hashes(dataset: Dataset) -> list[str]:
+    def _hashes(dataset: Dataset, *, with_fluorescence: bool = True) -> list[str]:
         table = dataset.table
         return [
             measurement_hash(
-                str(row[SAMPLE_ID_COLUMN]), str(row[RECIPE_ID_COLUMN]), row[THICKNESS_COLUMN], concentration_pairs(row, dataset.colorants), row[BAND_COLUMNS].to_numpy(dtype=float)
+                str(row[SAMPLE_ID_COLUMN]),
+                str(row[RECIPE_ID_COLUMN]),
+                row[THICKNESS_COLUMN],
+                concentration_pairs(row, dataset.colorants),
+                row[BAND_COLUMNS].to_numpy(dtype=float),
+                fluorescence_of(row) if with_fluorescence else None,
             )
             for _, row in table.iterrows()
         ]
+
+    def _stored_without_reading(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> str:
+        """A warning when new rows repeat included spectra stored without a fluorescence reading.
+
+        A reading is part of a measurement's identity, so the same spectrum uploaded again
+        with its reading is a new measurement; both would then be trained on.
+        """
+        included = {row[0] for row in connection.execute("SELECT content_hash FROM measurements WHERE excluded = 0")}
+        bare = self._hashes(dataset.subset(list(positions)), with_fluorescence=False)
+        n_repeats = sum(h in included for h, p in zip(bare, positions) if fluorescence_of(dataset.table.iloc[p]) is not None)
+        if not n_repeats:
+            return ""
+        return (
+            f" {n_repeats} of them repeat spectra already stored without a fluorescence reading: exclude those earlier "
+            "measurements so that each film counts once."
+        )
 
     # ---- changing (admin only) -------------------------------------------------------
 
@@ -442,16 +436,19 @@ class MeasurementStore:
                     json.dumps(concentration_pairs(row, dataset.colorants)),
                     json.dumps([float(v) for v in row[BAND_COLUMNS].to_numpy(dtype=float)]),
                     str(row[SOURCE_COLUMN]) if SOURCE_COLUMN in table.columns else source,
+                    fluorescence_of(row),
                     hashes[position],
                 )
             )
         connection.executemany(
-            "INSERT INTO measurements (upload_id, sample_id, recipe_id, thickness_um, concentrations, reflectance, source, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO measurements (upload_id, sample_id, recipe_id, thickness_um, concentrations, reflectance, source, fluorescence_cts, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         version = self._record_version(connection)
         already = f"; {n_already} were already stored" if n_already else ""
         message = f"Stored {len(new_positions)} measurements of {table.iloc[new_positions][RECIPE_ID_COLUMN].nunique()} recipes as upload {upload_id}{already}."
+        message += self._stored_without_reading(connection, dataset, new_positions)
         return UploadResult(upload_id, len(new_positions), n_already, same_files_as, version, message)
 
     def _clashes(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> list[RecipeClash]:
@@ -513,7 +510,7 @@ class MeasurementStore:
             rows = connection.execute(
                 "SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 ORDER BY m.id"
             ).fetchall()
-            table, colorants = self._table(rows, details=False)
+            table, colorants = measurement_table(rows, details=False)
             fingerprint = Dataset(table, colorants).fingerprint()
         connection.execute(
             "INSERT OR IGNORE INTO store_versions (version, dataset_fingerprint, measurement_ids, created_at) VALUES (?, ?, ?, ?)",

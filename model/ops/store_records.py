@@ -7,26 +7,31 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
+from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN
+
 __all__ = [
-    "SEED_UPLOADER",
     "DEMO_DATA_NAME",
-    "StoreError",
+    "SEED_UPLOADER",
     "RecipeClash",
+    "StoreError",
     "UploadResult",
-    "now_utc",
-    "sha256_text",
     "concentration_pairs",
-    "measurement_hash",
-    "plain_day",
-    "upload_name",
     "dataset_name",
     "describe_concentrations",
+    "fluorescence_of",
+    "measurement_hash",
+    "measurement_table",
+    "now_utc",
+    "plain_day",
+    "sha256_text",
+    "upload_name",
 ]
 
 SEED_UPLOADER = "demo seed"
@@ -39,7 +44,7 @@ class StoreError(ValueError):
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def sha256_text(text: str) -> str:
@@ -50,12 +55,63 @@ def concentration_pairs(row: pd.Series, colorants: Sequence[str]) -> list[list]:
     return [[name, float(row[name])] for name in colorants]
 
 
-def measurement_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance: Sequence[float]) -> str:
+def fluorescence_of(row: pd.Series) -> float | None:
+    """A table row's fluorescence reading in ct/s, or None (no column, or NaN: no reading)."""
+    value = row.get(FLUORESCENCE_COLUMN)
+    return None if value is None or math.isnan(float(value)) else float(value)
+
+
+def measurement_hash(
+    sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance: Sequence[float], fluorescence_cts: float | None = None
+) -> str:
     # Only non-zero concentrations, sorted, so that the same recipe hashes the same in a
     # table with more (all-zero) colorant columns. repr keeps every float bit.
     used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
-    payload = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]])
-    return sha256_text(payload)
+    content = [sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]]
+    # A reading joins the hash only when there is one, so a measurement without a reading
+    # keeps the hash (and the store its version) it had before readings were stored.
+    if fluorescence_cts is not None:
+        content.append(repr(float(fluorescence_cts)))
+    return sha256_text(json.dumps(content))
+
+
+def measurement_table(rows: Sequence, *, details: bool) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Stored measurement rows (``m.*, uploaded_by, uploaded_at``) as a Dataset-shaped table.
+
+    One colorant column per colorant any row uses (0 wt % where a recipe does not use it),
+    and ``fluorescence_cts`` (ct/s, NaN without a reading) only when some row has a reading.
+    With ``details``, the store's bookkeeping columns come first and last.
+    """
+    colorants: dict[str, None] = {}
+    parsed = []
+    for row in rows:
+        pairs = json.loads(row["concentrations"])
+        colorants.update((name, None) for name, _ in pairs)
+        parsed.append((row, dict(pairs), json.loads(row["reflectance"])))
+    names = tuple(colorants)
+    records = []
+    for row, concentrations, reflectance in parsed:
+        record = {SAMPLE_ID_COLUMN: row["sample_id"], RECIPE_ID_COLUMN: row["recipe_id"]}
+        record.update({name: float(concentrations.get(name, 0.0)) for name in names})
+        record[THICKNESS_COLUMN] = float(row["thickness_um"])
+        record.update(zip(BAND_COLUMNS, map(float, reflectance)))
+        record[SOURCE_COLUMN] = row["source"]
+        record[FLUORESCENCE_COLUMN] = math.nan if row["fluorescence_cts"] is None else float(row["fluorescence_cts"])
+        if details:
+            record.update(
+                measurement_id=int(row["id"]),
+                upload_id=int(row["upload_id"]),
+                included=not row["excluded"],
+                excluded_reason=row["excluded_reason"] or "",
+                uploaded_by=row["uploaded_by"],
+                uploaded_at=row["uploaded_at"],
+            )
+        records.append(record)
+    has_readings = any(not math.isnan(record[FLUORESCENCE_COLUMN]) for record in records)
+    columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *names, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN, *([FLUORESCENCE_COLUMN] if has_readings else [])]
+    if details:
+        columns = ["measurement_id", "upload_id", "included", "excluded_reason", *columns, "uploaded_by", "uploaded_at"]
+    return pd.DataFrame(records, columns=columns), names
 
 
 def plain_day(iso: str) -> str:

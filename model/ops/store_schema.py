@@ -4,7 +4,7 @@ See :mod:`model.ops.store` for why it is built this way (one transaction per upl
 content hashes, nothing deleted). Kept apart so the store module holds only behaviour.
 """
 
-__all__ = ["SCHEMA"]
+__all__ = ["SCHEMA", "add_missing_columns"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS uploads (
@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS measurements (
     concentrations  TEXT    NOT NULL, -- JSON [[colorant, wt %], ...] in the upload's order
     reflectance     TEXT    NOT NULL, -- JSON list of 31 reflectance factors, 400-700 nm
     source          TEXT    NOT NULL,
+    fluorescence_cts REAL,            -- fluorescence intensity in ct/s; NULL = no reading
     content_hash    TEXT    NOT NULL UNIQUE,
     excluded        INTEGER NOT NULL DEFAULT 0,
     excluded_reason TEXT,
@@ -47,3 +48,15 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL
 );
 """
+
+# Columns added after the first release: (table, column, SQL type). A store created before
+# gains them when opened (NULL in old rows, which means "no reading"), so old stores keep working.
+_ADDED_COLUMNS = (("measurements", "fluorescence_cts", "REAL"),)
+
+
+def add_missing_columns(connection) -> None:
+    """Bring a store created by an earlier Huecast up to :data:`SCHEMA` (idempotent)."""
+    for table, column, sql_type in _ADDED_COLUMNS:
+        present = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")

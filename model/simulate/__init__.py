@@ -1,4 +1,4 @@
-"""Synthetic data from physics: the film simulator and the shipped demo data it writes."""
+"""Synthetic data from physics: the film simulator (spectra and fluorescence readings in ct/s) and the shipped demo data it writes."""
 
 from model.simulate.demo import demo_measurement_plan, demo_recipes, write_demo
 from model.simulate.film import (
@@ -12,8 +12,10 @@ from model.simulate.film import (
     THIN_FILM_UM,
     Colorant,
     measure,
+    measure_fluorescence,
     repeatability_delta_e00,
     simulate_dataset,
+    simulate_fluorescence_cts,
     simulate_reflectance,
 )
 
@@ -30,8 +32,10 @@ __all__ = [
     "demo_measurement_plan",
     "demo_recipes",
     "measure",
+    "measure_fluorescence",
     "repeatability_delta_e00",
     "simulate_dataset",
+    "simulate_fluorescence_cts",
     "simulate_reflectance",
     "write_demo",
 ]

@@ -6,6 +6,9 @@ set: ladders of each of five colorants and their mixtures, each recipe drawn dow
 as the handheld spectrophotometer's library export next to a recipe table, with the
 near-miss names a real lab produces.
 
+It also writes a fluorescence table (``Fluorescence.csv``, ct/s per film), as the lab's
+fluorometer does, from the simulated films' emitted light.
+
 Run ``python -m model.simulate --out data/demo --seed 2026`` to regenerate it.
 """
 
@@ -26,11 +29,13 @@ from model.simulate.film import (
     THIN_FILM_UM,
     Colorant,
     measure,
+    measure_fluorescence,
     repeatability_delta_e00,
+    simulate_fluorescence_cts,
     simulate_reflectance,
 )
 
-__all__ = ["demo_recipes", "demo_measurement_plan", "write_demo", "main"]
+__all__ = ["demo_measurement_plan", "demo_recipes", "main", "write_demo"]
 
 
 # ------------------------------------------------------------------ recipe design
@@ -84,6 +89,9 @@ _DUPLICATED_RECIPES = ("MIX9", "BV5", "MIX23")
 #: (an underscore or a space), so the demo exercises the name matcher.
 _EXPORT_NAME_OVERRIDES = {"BLUE1": "BLUE_1"}
 _TABLE_NAME_OVERRIDES = {"MIX7": "MIX 7"}
+#: Ladders whose 12 µm films have no fluorescence reading, as the real PG and PBLUE ladders
+#: have none: the lab did not read films it knew could not fluoresce. They stay in for colour.
+_UNREAD_THICK_LADDERS = ("PG", "BLUE")
 
 
 def demo_recipes(colorants: tuple[Colorant, ...] = DEMO_COLORANTS) -> pd.DataFrame:
@@ -248,8 +256,25 @@ def _recipe_table_text(recipes: pd.DataFrame, colorant_names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fluorescence_table_text(recipes: pd.DataFrame, colorant_names: list[str], seed: int) -> str:
+    """``Sample ID,Fluorescence [ct/s]``: one reading per film (recipe at 8 and 12 µm), named as
+    the recipe plus the thickness suffix, in the compact spelling (``MIX7`` where the recipe
+    table says ``MIX 7``), as the real fluorescence table is written."""
+    films = []
+    for _, recipe in recipes.iterrows():
+        for thickness, suffix in ((THIN_FILM_UM, ""), (THICK_FILM_UM, "H")):
+            unread = suffix and str(recipe[RECIPE_ID_COLUMN]).rstrip("0123456789.") in _UNREAD_THICK_LADDERS
+            if not unread:
+                films.append((f"{recipe[RECIPE_ID_COLUMN]}{suffix}", recipe[colorant_names].to_numpy(dtype=float), thickness))
+    true_cts = simulate_fluorescence_cts(np.array([c for _, c, _ in films]), np.array([t for _, _, t in films]))
+    # Its own noise stream, so adding this file left the export's bytes as they were.
+    readings = measure_fluorescence(true_cts, np.random.default_rng([seed, 1]))
+    lines = ["Sample ID,Fluorescence [ct/s]", *(f"{name},{reading:.0f}" for (name, _, _), reading in zip(films, readings))]
+    return "\n".join(lines) + "\n"
+
+
 def write_demo(out_dir, seed: int = 2026) -> dict[str, Path]:
-    """Write the synthetic demo: an instrument export and its recipe table.
+    """Write the synthetic demo: an instrument export, its recipe table and a fluorescence table.
 
     Parameters
     ----------
@@ -262,7 +287,8 @@ def write_demo(out_dir, seed: int = 2026) -> dict[str, Path]:
     Returns
     -------
     dict of str to pathlib.Path
-        ``{"spectra": …/Spectra.csv, "concentrations": …/Concentrations.csv}``.
+        ``{"spectra": …/Spectra.csv, "concentrations": …/Concentrations.csv,
+        "fluorescence": …/Fluorescence.csv}``.
 
     Notes
     -----
@@ -271,6 +297,9 @@ def write_demo(out_dir, seed: int = 2026) -> dict[str, Path]:
     CIELAB (D65, 10°) computed from the spectrum, XYZ on a 0–1 scale, sRGB and
     ``R400 nm`` … ``R700 nm``. ``Concentrations.csv`` has ``Sample ID`` and one
     ``<colorant> (%)`` column per colorant with values such as ``0.99625%``.
+    ``Fluorescence.csv`` has ``Sample ID,Fluorescence [ct/s]``, one reading per film
+    (:func:`model.simulate.film.simulate_fluorescence_cts`, 3 % reading noise, rounded to
+    10 ct/s; 0 for a film without the fluorescent colorant), like the real pp-inks file.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -279,16 +308,17 @@ def write_demo(out_dir, seed: int = 2026) -> dict[str, Path]:
     plan = demo_measurement_plan()
     true_reflectance = simulate_reflectance(plan[names].to_numpy(), plan[THICKNESS_COLUMN].to_numpy())
     measured = measure(true_reflectance, rng)
-    paths = {"spectra": out_dir / "Spectra.csv", "concentrations": out_dir / "Concentrations.csv"}
+    paths = {"spectra": out_dir / "Spectra.csv", "concentrations": out_dir / "Concentrations.csv", "fluorescence": out_dir / "Fluorescence.csv"}
     # newline="\n" so the bytes are the same on every platform.
     paths["spectra"].write_text(_export_text(plan, measured, rng), encoding="utf-8", newline="\n")
     paths["concentrations"].write_text(_recipe_table_text(demo_recipes(), names), encoding="utf-8", newline="\n")
+    paths["fluorescence"].write_text(_fluorescence_table_text(demo_recipes(), names, seed), encoding="utf-8", newline="\n")
     return paths
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m model.simulate --out data/demo --seed 2026``."""
-    parser = argparse.ArgumentParser(description="Write Huecast's synthetic demo data (instrument export + recipe table).")
+    parser = argparse.ArgumentParser(description="Write Huecast's synthetic demo data (instrument export + recipe table + fluorescence table).")
     parser.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
     parser.add_argument("--seed", type=int, default=2026, help="noise seed (default: 2026)")
     parser.add_argument(
@@ -297,9 +327,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     paths = write_demo(args.out, seed=args.seed)
     plan = demo_measurement_plan()
+    n_fluorescence = len(paths["fluorescence"].read_text(encoding="utf-8").splitlines()) - 1
     print(
-        f"Wrote {paths['spectra']} ({len(plan)} readings) and {paths['concentrations']} "
-        f"({len(demo_recipes())} recipes)."
+        f"Wrote {paths['spectra']} ({len(plan)} readings), {paths['concentrations']} "
+        f"({len(demo_recipes())} recipes) and {paths['fluorescence']} ({n_fluorescence} fluorescence readings)."
     )
     if args.report:
         names = [c.name for c in DEMO_COLORANTS]

@@ -31,6 +31,7 @@ import pandas as pd
 from model.core import colorimetry
 from model.core.schema import (
     BAND_COLUMNS,
+    FLUORESCENCE_COLUMN,
     RECIPE_ID_COLUMN,
     SAMPLE_ID_COLUMN,
     SOURCE_COLUMN,
@@ -43,19 +44,23 @@ from model.models.fluorescent_km import saunderson as saunderson_correction
 from model.models.physics import finite_film_reflectance
 
 __all__ = [
-    "Colorant",
-    "DEMO_COLORANTS",
     "BACKING_REFLECTANCE",
+    "BAND_NOISE_SD",
     "BINDER_ABSORPTION",
     "BINDER_SCATTERING",
+    "COUNTS_PER_EMITTED_PHOTON_NM",
+    "DEMO_COLORANTS",
+    "FLUORESCENCE_NOISE_SD",
     "GAIN_NOISE_SD",
-    "BAND_NOISE_SD",
-    "THIN_FILM_UM",
     "THICK_FILM_UM",
-    "simulate_reflectance",
+    "THIN_FILM_UM",
+    "Colorant",
     "measure",
+    "measure_fluorescence",
     "repeatability_delta_e00",
     "simulate_dataset",
+    "simulate_fluorescence_cts",
+    "simulate_reflectance",
 ]
 
 _WAVELENGTHS = WAVELENGTHS_NM.astype(float)
@@ -179,6 +184,14 @@ GAIN_NOISE_SD = 0.0175
 #: neighbouring bands.
 BAND_NOISE_SD = 0.002
 _BAND_NOISE_CORRELATION_BANDS = 2.0
+#: ct/s per unit of emitted light (reflectance units) summed over the bands and weighted by
+#: wavelength (nm): chosen so that the demo's most fluorescent film (``FY25H``) reads about
+#: 9,000 ct/s, the top of the real pp-inks range (GXT25H: 9,110 ct/s). The weakest, FY5,
+#: then reads about 2,060 ct/s: emission is proportional, so 0 stays 0.
+COUNTS_PER_EMITTED_PHOTON_NM = 10.15
+#: Relative standard deviation of one fluorescence reading (3 %, about 150 ct/s at
+#: 5,000 ct/s, the size of the real 8 µm / 12 µm differences' scatter).
+FLUORESCENCE_NOISE_SD = 0.03
 
 
 def _film_coefficients(concentrations: np.ndarray, colorants: tuple[Colorant, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -229,6 +242,18 @@ def simulate_reflectance(
     attenuated by the film's own absorption at the emission wavelength over half its
     thickness (the mean depth of emission), so a green pigment mixed in quenches it.
     """
+    concentrations, thickness_um = _check_films(concentrations, thickness_um, colorants)
+    absorption, scattering = _film_coefficients(concentrations, colorants)
+    reflectance = finite_film_reflectance(absorption, scattering, thickness_um, BACKING_REFLECTANCE)
+    for emitted in _emissions(concentrations, thickness_um, colorants, absorption):
+        reflectance = reflectance + emitted
+    if saunderson is not None:
+        # The emitted light leaves through the same surface, so the correction comes last.
+        reflectance = saunderson_correction(reflectance, *saunderson)
+    return reflectance
+
+
+def _check_films(concentrations, thickness_um, colorants: tuple[Colorant, ...]) -> tuple[np.ndarray, np.ndarray]:
     concentrations = np.atleast_2d(np.asarray(concentrations, dtype=float))
     thickness_um = np.asarray(thickness_um, dtype=float).reshape(-1)
     if concentrations.shape[1] != len(colorants):
@@ -242,10 +267,11 @@ def simulate_reflectance(
         )
     if np.any(concentrations < 0) or np.any(thickness_um <= 0):
         raise ValueError("concentrations must be ≥ 0 wt % and thickness_um > 0 µm.")
+    return concentrations, thickness_um
 
-    absorption, scattering = _film_coefficients(concentrations, colorants)
-    reflectance = finite_film_reflectance(absorption, scattering, thickness_um, BACKING_REFLECTANCE)
 
+def _emissions(concentrations: np.ndarray, thickness_um: np.ndarray, colorants: tuple[Colorant, ...], absorption: np.ndarray):
+    """The emitted light of each fluorescent colorant, shape (n, 31), reflectance units (0–1)."""
     excitation_cache: dict[float, np.ndarray] = {}
     for index, colorant in enumerate(colorants):
         if colorant.emission is None or colorant.fluorescence_yield == 0.0:
@@ -253,13 +279,61 @@ def simulate_reflectance(
         # The same emission term the fitted physics model uses (model.models.fluorescent_km).
         excitation = excitation_cache.setdefault(colorant.excitation_max_nm, excitation_bands(colorant.excitation_max_nm))
         emission = colorant.fluorescence_yield * colorant.emission
-        reflectance = reflectance + fluorescence_emission(
-            concentrations[:, index], colorant.absorption, absorption, thickness_um, emission, excitation
-        )
-    if saunderson is not None:
-        # The emitted light leaves through the same surface, so the correction comes last.
-        reflectance = saunderson_correction(reflectance, *saunderson)
-    return reflectance
+        yield fluorescence_emission(concentrations[:, index], colorant.absorption, absorption, thickness_um, emission, excitation)
+
+
+def simulate_fluorescence_cts(concentrations, thickness_um, *, colorants: tuple[Colorant, ...] = DEMO_COLORANTS) -> np.ndarray:
+    """Noiseless fluorescence intensity of films, in counts per second (ct/s), as a fluorometer reads it.
+
+    A photon-counting detector counts the emitted photons: the count rate is proportional to
+    the emitted spectral power weighted by wavelength, N ∝ ∫ Φ(λ) λ / (h c) dλ (Lakowicz,
+    *Principles of Fluorescence Spectroscopy*, 3rd ed., Springer 2006, §2.1). Here Φ(λ) is
+    the light each fluorescent colorant emits (:func:`simulate_reflectance`'s emission term,
+    Kubelka–Munk absorption of the excitation band), summed over the 31 bands (10 nm
+    steps) and scaled by :data:`COUNTS_PER_EMITTED_PHOTON_NM` so that the demo films span
+    the real pp-inks range of about 1,000–9,000 ct/s.
+
+    Parameters
+    ----------
+    concentrations : array_like, shape (n, k)
+        Weight percent (0–100) of each colorant, columns in ``colorants`` order.
+    thickness_um : array_like, shape (n,)
+        Dry film thickness in µm.
+    colorants : tuple of Colorant
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        ct/s ≥ 0; exactly 0 for a film without a fluorescent colorant.
+    """
+    concentrations, thickness_um = _check_films(concentrations, thickness_um, colorants)
+    absorption, _ = _film_coefficients(concentrations, colorants)
+    emitted = np.zeros((concentrations.shape[0], len(_WAVELENGTHS)))
+    for emission in _emissions(concentrations, thickness_um, colorants, absorption):
+        emitted = emitted + emission
+    return COUNTS_PER_EMITTED_PHOTON_NM * (emitted @ _WAVELENGTHS)
+
+
+def measure_fluorescence(fluorescence_cts, rng: np.random.Generator, *, relative_sd: float = FLUORESCENCE_NOISE_SD) -> np.ndarray:
+    """One fluorometer reading of each film: a relative error, rounded to 10 ct/s as the lab writes it.
+
+    Parameters
+    ----------
+    fluorescence_cts : array_like, shape (n,)
+        True intensity, ct/s ≥ 0.
+    rng : numpy.random.Generator
+    relative_sd : float
+        Relative standard deviation of one reading. The error is multiplicative (placement
+        and lamp drift scale the whole signal), so a film that does not fluoresce reads 0.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        ct/s, multiples of 10, ≥ 0.
+    """
+    fluorescence_cts = np.asarray(fluorescence_cts, dtype=float).reshape(-1)
+    reading = fluorescence_cts * (1.0 + relative_sd * rng.standard_normal(fluorescence_cts.shape))
+    return np.round(np.clip(reading, 0.0, None), -1)
 
 
 def measure(
@@ -334,6 +408,7 @@ def simulate_dataset(
     colorants: tuple[Colorant, ...] = DEMO_COLORANTS,
     rng: np.random.Generator | None = None,
     name: str = "simulated",
+    fluorescence: bool = False,
 ) -> Dataset:
     """Simulated measurements of recipes, as a :class:`Dataset`.
 
@@ -348,6 +423,10 @@ def simulate_dataset(
         Noise source for :func:`measure`; None gives noiseless spectra.
     name : str
         Dataset name.
+    fluorescence : bool
+        Also give every film a fluorescence reading, ``fluorescence_cts`` (ct/s,
+        :func:`simulate_fluorescence_cts`; read with :func:`measure_fluorescence` after the
+        spectra when ``rng`` is given, so the spectra are the same either way).
 
     Returns
     -------
@@ -370,6 +449,11 @@ def simulate_dataset(
         table[SAMPLE_ID_COLUMN] = table[RECIPE_ID_COLUMN].astype(str)
     table[SOURCE_COLUMN] = "simulated"
     table = pd.concat([table, pd.DataFrame(reflectance, columns=BAND_COLUMNS)], axis=1)
+    if fluorescence:
+        fluorescence_cts = simulate_fluorescence_cts(
+            recipes[names].to_numpy(dtype=float), recipes[THICKNESS_COLUMN].to_numpy(dtype=float), colorants=colorants
+        )
+        table[FLUORESCENCE_COLUMN] = fluorescence_cts if rng is None else measure_fluorescence(fluorescence_cts, rng)
     return Dataset(table, tuple(names), name)
 
 
