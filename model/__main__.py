@@ -65,6 +65,10 @@ def _cmd_evaluate(args) -> int:
     print(format_metrics(evaluation.with_headline(headline).metrics, title=f"Leave-recipe-out evaluation (headline: {headline})"))
     if args.per_recipe:
         print(evaluation.per_recipe().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        fluorescence = evaluation.per_recipe_fluorescence()
+        if fluorescence is not None:
+            print("\nFluorescence per recipe (ct/s), worst first:")
+            print(fluorescence.to_string(index=False, float_format=lambda v: f"{v:.0f}"))
     return 0
 
 
@@ -163,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="print the leave-recipe-out evaluation table")
     add_cv_options(evaluate)
-    evaluate.add_argument("--per-recipe", action="store_true", help="also print mean ΔE00 per recipe")
+    evaluate.add_argument("--per-recipe", action="store_true", help="also print mean ΔE00 per recipe (and fluorescence error per recipe, ct/s)")
     evaluate.set_defaults(run=_cmd_evaluate)
 
     predict = commands.add_parser("predict", help="predict a CSV of recipes")

@@ -149,3 +149,45 @@ def tiny_install(isolated_install, tiny_dataset, quick_model):
     )
     registry.promote(card.version, models_dir, user=LOCAL_ADMIN)
     return {"models_dir": models_dir, "store": store, "card": card, "model": model, "unfitted": unfitted}
+
+
+@pytest.fixture(scope="session")
+def glowing_dataset():
+    """A small simulated dataset with fluorescence readings (``fluorescence_cts``, ct/s): FluoYellow
+    (fluorescent), BiVaYellow and PhthaloGreen; 16 recipes × 8 and 12 µm, FluoYellow left out of
+    the first 5 recipes, and the films of recipe R15 without a reading (NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    from model.core.schema import FLUORESCENCE_COLUMN
+    from model.simulate import DEMO_COLORANTS, simulate_dataset
+
+    colorants = DEMO_COLORANTS[0:3]
+    rng = np.random.default_rng(21)
+    levels = rng.uniform(0.1, 1, size=(16, len(colorants))) * np.array([25.0, 10.0, 2.0])
+    levels[:5, 0] = 0.0
+    rows = [
+        {"recipe_id": f"R{index}", "sample_id": f"R{index}@{thickness:g}", **{c.name: v for c, v in zip(colorants, recipe)}, "thickness_um": thickness}
+        for index, recipe in enumerate(levels)
+        for thickness in (8.0, 12.0)
+    ]
+    dataset = simulate_dataset(pd.DataFrame(rows), colorants=colorants, rng=np.random.default_rng(22), name="glowing", fluorescence=True)
+    dataset.table.loc[dataset.table["recipe_id"] == "R15", FLUORESCENCE_COLUMN] = np.nan
+    return dataset
+
+
+@pytest.fixture
+def glowing_install(isolated_install, glowing_dataset, quick_model):
+    """An isolated install whose champion (a quick FormulationModel) has a fluorescence head, trained on ``glowing_dataset``."""
+    from model.ops import registry
+    from model.ops.access import LOCAL_ADMIN
+
+    model = clone(quick_model).fit(glowing_dataset)
+    card = registry.save_model(
+        model,
+        metrics={"delta_e00_mean_headline": 1.0, "fluorescence_mae": 123.0, "fluorescence_rmse": 150.0, "fluorescence_r2": 0.95, "fluorescence_n_samples": 30},
+        dataset_info={"fingerprint": glowing_dataset.fingerprint(), "n_samples": len(glowing_dataset), "n_recipes": glowing_dataset.n_recipes, "name": "glowing"},
+        models_dir=isolated_install.models_dir,
+    )
+    registry.promote(card.version, isolated_install.models_dir, user=LOCAL_ADMIN)
+    return {"models_dir": isolated_install.models_dir, "card": card, "model": model}

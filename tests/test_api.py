@@ -334,3 +334,24 @@ def test_a_kept_alive_api_connection_answers_without_the_delayed_ack_stall(keyed
     # Nagle's algorithm with the client's delayed ACK costs about 40 ms per response; 1–2 ms
     # without it. The bound sits between the two, so it checks TCP_NODELAY, not a speed goal.
     assert statistics.median(seconds[5:]) < 0.035, f"median {1000 * statistics.median(seconds[5:]):.1f} ms on one kept-alive connection"
+
+
+def test_predictions_carry_fluorescence_null_without_a_head_and_ct_s_with_one(keyed_server, shipped_model, glowing_dataset, quick_model):
+    from model.serving import api
+
+    model, _ = shipped_model
+    status, body = call(keyed_server["url"], "/api/v1/predict", {"recipes": random_recipes(model, 3).to_dict(orient="records")}, key=VIEWER_KEY)
+    assert status == 200 and [row["fluorescence_cts"] for row in body["predictions"]] == [None, None, None]
+    # A champion with a head (the handler the server calls, without a second server).
+    glowing = clone(quick_model).fit(glowing_dataset)
+    card = type("Card", (), {"version": "glowing"})()
+    recipes = [{"FluoYellow": 12.0, "BiVaYellow": 2.0, "PhthaloGreen": 0.5, "thickness_um": 10.0}, {"FluoYellow": 0, "BiVaYellow": 2.0, "PhthaloGreen": 0.5, "thickness_um": 8.0}]
+    answer = json.loads(api.to_json_bytes(api.predict({"recipes": recipes}, glowing, card)))
+    expected = glowing.predict(pd.DataFrame(recipes)).fluorescence_cts
+    assert [row["fluorescence_cts"] for row in answer["predictions"]] == pytest.approx(expected.tolist()) and expected[1] == 0.0
+    formulated = json.loads(api.to_json_bytes(api.formulate(
+        {"target": {"Lab": [85, -5, 60]}, "constraints": {"min_fluorescence_cts": 3000}, "n_candidates": 2}, glowing, card
+    )))
+    assert formulated["fluorescence_met"] is True and all(c["fluorescence_cts"] >= 3000 for c in formulated["candidates"])
+    with pytest.raises(api.ApiError, match="min_fluorescence_cts"):
+        api.formulate({"target": {"Lab": [85, -5, 60]}, "constraints": {"min_fluorescence_cts": -1}}, glowing, card)

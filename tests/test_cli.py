@@ -100,6 +100,35 @@ def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
     card = registry.load_champion(tmp_path / "models")[1]
     assert card.dataset["n_samples"] == 83 and card.dataset["n_recipes"] == 43
     assert card.dataset["colorants"] == ["GXT-10", "BiVaO4", "PG", "PearlB"]
+    # Fluorescence.csv is read, the head is scored leave-recipe-out, and the card and the table say so.
+    assert "fluorescence MAE" in result.stdout and "ct/s" in result.stdout
+    assert card.metrics["fluorescence_mae"] > 0 and card.metrics["fluorescence_n_samples"] > 50
+    assert "GXT-10" in card.notes["fluorescence"]
+
+
+def test_predict_has_the_fluorescence_column_filled_by_a_head_and_empty_without(trained_dir, tmp_path, repo_root):
+    out, _ = trained_dir
+    model, _ = registry.load_champion(out)
+    assert model.has_fluorescence, "the demo data has a Fluorescence.csv, so its model has a head"
+    recipes = pd.DataFrame({c: [0.0, 0.0] for c in model.colorants_})
+    fluorescent = model.fluorescence_head_.fluorescent_colorants_[0]
+    recipes[fluorescent] = [10.0, 0.0]
+    recipes[next(c for c in model.colorants_ if c != fluorescent)] = [1.0, 2.0]
+    recipes["thickness_um"] = [8.0, 12.0]
+    source, target = tmp_path / "recipes.csv", tmp_path / "predicted.csv"
+    recipes.to_csv(source, index=False)
+    assert run_cli("predict", "--model", out, "--input", source, "--output", target, cwd=repo_root).returncode == 0
+    table = pd.read_csv(target)
+    np.testing.assert_allclose(table["fluorescence_cts"], model.predict(recipes).fluorescence_cts, rtol=1e-9)
+    assert table["fluorescence_cts"].iloc[0] > 0 and table["fluorescence_cts"].iloc[1] == 0
+    # The shipped champion was trained before fluorescence: the column is there, empty.
+    shipped_model, shipped_card = registry.load_champion(repo_root / "trained_models")
+    plain = pd.DataFrame({**{c: [1.0] for c in shipped_model.colorants_}, "thickness_um": [10.0]})
+    plain.to_csv(source, index=False)
+    assert run_cli("predict", "--model", repo_root / "trained_models" / shipped_card.version, "--input", source, "--output", target, cwd=repo_root).returncode == 0
+    table = pd.read_csv(target)
+    assert "fluorescence_cts" in table.columns and table["fluorescence_cts"].isna().all()
+    assert target.read_text().splitlines()[1].endswith(",")  # an empty cell, not a 0
 
 
 def test_a_bad_hyperparameter_is_named_without_a_traceback(tmp_path, repo_root):

@@ -140,3 +140,19 @@ def test_out_of_range_rows_are_counted_and_the_page_warns(batch_page, shipped, t
     assert [w.value for w in batch_page.warning if "outside the training range" in w.value] == [
         "1 recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`)."
     ]
+
+
+def test_the_table_has_the_fluorescence_column_filled_with_a_head_and_empty_without(glowing_install, open_dashboard, shipped, tmp_path):
+    model = glowing_install["model"]
+    recipes = pd.DataFrame({"FluoYellow": [10.0, 0.0], "BiVaYellow": [2.0, 4.0], "PhthaloGreen": [0.5, 0.5], THICKNESS_COLUMN: [8.0, 12.0]})
+    source = tmp_path / "glowing.csv"
+    recipes.to_csv(source, index=False)
+    at = open_dashboard("batch.py", APP_TIMEOUT_S)
+    upload(at, source)
+    [table] = frames_with_column(at, "swatch")
+    np.testing.assert_allclose(table["fluorescence_cts"].to_numpy(dtype=float), model.predict(recipes).fluorescence_cts)
+    assert table["fluorescence_cts"].iloc[1] == 0.0
+    shipped_model, _ = shipped
+    plain = pd.DataFrame({**{c: [1.0] for c in shipped_model.colorants_}, THICKNESS_COLUMN: [10.0]})
+    assert batch.predict_csv(to_csv_bytes(plain), shipped_model).table["fluorescence_cts"].isna().all()
+    assert "fluorescence_cts" in PREDICTION_COLUMNS

@@ -180,3 +180,70 @@ def test_formulate_puts_risky_candidates_last_and_writes_the_risk_in_the_table(s
     assert {"uncertainty_delta_e00", "delta_e00_paths", "risks"} <= set(table.columns)
     assert table["risks"].iloc[-1].startswith("The model's networks disagree: the uncertainty band is ΔE00 9.0")
     assert (table.loc[~table["risky"], "risks"] == "").all()
+
+
+@pytest.fixture(scope="module")
+def glowing_models_dir(tmp_path_factory, glowing_dataset, quick_model):
+    """A promoted quick model with a fluorescence head, its leave-recipe-out metrics and out-of-fold table."""
+    from sklearn.base import clone
+
+    from model import cross_validate
+
+    root = tmp_path_factory.mktemp("glowing-models")
+    evaluation = cross_validate(glowing_dataset, quick_model, n_splits=2, seeds=(0,))
+    info = {"name": "glowing", "fingerprint": glowing_dataset.fingerprint(), "n_samples": len(glowing_dataset), "n_recipes": glowing_dataset.n_recipes}
+    card = registry.save_model(clone(quick_model).fit(glowing_dataset), metrics=evaluation.metrics, dataset_info=info, models_dir=root)
+    review.save_out_of_fold(evaluation, card.version, root)
+    registry.promote(card.version, root, user=LOCAL_ADMIN)
+    return root
+
+
+@pytest.fixture
+def glowing_app(glowing_models_dir, tmp_path, monkeypatch, repo_root):
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(glowing_models_dir))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    return AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
+
+
+def test_formulate_takes_a_minimum_fluorescence_and_shows_each_candidates(glowing_app):
+    glowing_app.switch_page("app_pages/formulate.py").run()
+    glowing_app.radio(key="formulate_target_kind").set_value("CIELAB values").run()
+    glowing_app.number_input(key="formulate_L").set_value(85.0)
+    glowing_app.number_input(key="formulate_a").set_value(-5.0)
+    glowing_app.number_input(key="formulate_b").set_value(60.0)
+    glowing_app.number_input(key="formulate_min_fluorescence").set_value(3000.0)
+    glowing_app.button(key="formulate_run").click().run()
+    assert not glowing_app.exception
+    result = glowing_app.session_state["formulate_result"]
+    assert result.min_fluorescence_cts == 3000.0
+    assert result.fluorescence_met is True and all(c.fluorescence_cts >= 3000.0 for c in result.candidates)
+    shown = [m.value for m in glowing_app.markdown if m.value.startswith("Fluorescence:")]
+    assert shown == [f"Fluorescence: {c.fluorescence_cts:,.0f} ct/s (predicted)" for c in result.candidates]
+
+
+def test_formulate_offers_no_fluorescence_minimum_without_a_head(app):
+    app.switch_page("app_pages/formulate.py").run()
+    assert "formulate_min_fluorescence" not in [n.key for n in app.number_input]
+
+
+def test_overview_and_report_give_the_fluorescence_error_of_a_head(glowing_app, glowing_models_dir):
+    glowing_app.switch_page("app_pages/overview.py").run()
+    assert not glowing_app.exception
+    card = registry.read_card(registry.champion_version(glowing_models_dir), glowing_models_dir)
+    text = " ".join(m.value for m in glowing_app.markdown)
+    assert f"**Fluorescence error (never-seen recipes):** {card.metrics['fluorescence_mae']:.0f} ct/s on average" in text
+    [table] = [frame.value for frame in glowing_app.dataframe if "error (ct/s)" in frame.value.columns]
+    assert table["error (ct/s)"].is_monotonic_decreasing and len(table) > 0
+    from model.presentation.report import build_report
+
+    html = build_report(card, review.load_out_of_fold(card.version, glowing_models_dir), glowing_models_dir)
+    assert "Fluorescence, recipe by recipe" in html and "ct/s" in html
+
+
+def test_overview_and_report_say_nothing_of_fluorescence_without_a_head(app, models_dir):
+    app.switch_page("app_pages/overview.py").run()
+    assert "Fluorescence" not in " ".join(m.value for m in app.markdown)
+    card = registry.read_card(registry.champion_version(models_dir), models_dir)
+    from model.presentation.report import build_report
+
+    assert "Fluorescence" not in build_report(card, review.load_out_of_fold(card.version, models_dir), models_dir)

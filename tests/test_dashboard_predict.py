@@ -294,3 +294,21 @@ def test_recipe_and_pins_round_trip_through_query_parameters():
     assert explore.pins_from_query([*explore.pins_to_query(pins, list(bounds)), "A:nonsense,thickness_um:8", "A:1"], bounds, 4) == pins
     assert len(explore.pins_from_query(explore.pins_to_query(pins * 3, list(bounds)), bounds, 4)) == 4
     assert [explore.format_entry(value) for value in (12.5, 0.0, 3.0, 1 / 3)] == ["12.5", "0", "3", "0.3333"]
+
+
+def test_the_predicted_fluorescence_is_shown_with_its_unit_when_the_champion_has_a_head(glowing_install, open_dashboard):
+    model = glowing_install["model"]
+    at = open_dashboard(timeout_s=APP_TIMEOUT_S)
+    at.text_input(key="predict_FluoYellow").input("12")
+    at.text_input(key="predict_thickness_um").input("10")
+    at.run()
+    assert not at.exception
+    [shown] = [metric.value for metric in at.metric if metric.label == "Fluorescence"]
+    recipe = pd.DataFrame({name: [at.session_state[f"predict_value_{name}"]] for name in model.input_columns})
+    expected = model.predict(recipe).fluorescence_cts[0]
+    assert expected > 0 and shown == f"{expected:,.0f} ct/s"
+    assert any("without a fluorescent colorant (FluoYellow)" in caption.value for caption in at.caption)
+
+
+def test_a_champion_without_a_head_shows_no_fluorescence(app):
+    assert "Fluorescence" not in [metric.label for metric in app.metric]

@@ -143,3 +143,29 @@ def test_uncertainty_follows_the_headline_path(tiny_dataset, quick_model):
     np.testing.assert_allclose(prediction.uncertainty, bands["head"])
     np.testing.assert_allclose(prediction.uncertainty_paths["spectral"], bands["spectral"])
     assert not np.allclose(bands["head"], bands["spectral"])
+
+
+def test_predict_is_the_scikit_learn_heads_own_arithmetic(tiny_dataset, quick_model, monkeypatch):
+    """predict runs each head's compiled numpy forward pass; it must give what the heads' scikit-learn predict gives."""
+    import copy
+
+    from model.models import mlp
+
+    model = clone(quick_model).set_params(n_ensemble=2, input_transform="mixed").fit(tiny_dataset)
+    recipes = tiny_dataset.recipes.head(9)
+    fast = model.predict(recipes)
+    assert all(getattr(function, "__self__", None) is None for functions in model._compiled_heads() for function in functions), "a head fell back to predict"
+    monkeypatch.setattr(mlp, "compile_heads", lambda heads, probe=None: None)  # every head falls back to its own predict
+    reference = copy.deepcopy(model).predict(recipes)  # a copy leaves the compiled cache behind
+    for name in ("reflectance", "Lab_head", "Lab_spectral"):
+        np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-12, atol=1e-12, err_msg=name)
+    np.testing.assert_allclose(fast.uncertainty, reference.uncertainty, rtol=1e-9, atol=1e-12)
+
+
+def test_a_refitted_model_never_predicts_with_its_old_heads(tiny_dataset, quick_model):
+    recipes = tiny_dataset.recipes.head(5)
+    model = clone(quick_model).fit(tiny_dataset.subset(np.arange(12)))
+    model.predict(recipes)  # compiles the first fit's heads
+    model.fit(tiny_dataset)
+    fresh = clone(quick_model).fit(tiny_dataset)
+    np.testing.assert_array_equal(model.predict(recipes).reflectance, fresh.predict(recipes).reflectance)

@@ -98,6 +98,9 @@ if len(table):
             "C": st.column_config.NumberColumn("C*", format="%.2f"),
             "h": st.column_config.NumberColumn("h°", format="%.1f"),
             "delta_e00_paths": st.column_config.NumberColumn("ΔE00 paths", format="%.2f"),
+            "fluorescence_cts": st.column_config.NumberColumn(
+                "fluorescence (ct/s)", format="%.0f", help="Predicted fluorescence intensity; empty when the model was trained without fluorescence readings"
+            ),
             "out_of_range_detail": st.column_config.TextColumn("out of range: why", width="large"),
         },
         width="stretch",

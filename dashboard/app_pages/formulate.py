@@ -69,12 +69,21 @@ def _read_constraints() -> Constraints:
         max_total = st.number_input("Maximum total (wt %; 0 means no limit)", 0.0, 100.0, 0.0, key="formulate_max_total")
         offered = explore.trained_thicknesses(trained)
         thicknesses = st.multiselect("Allowed thicknesses (µm)", offered, default=offered, key="formulate_thicknesses", accept_new_options=True)
+        min_fluorescence = 0.0
+        if model.has_fluorescence:  # only a model trained with fluorescence readings can predict it
+            min_fluorescence = st.number_input(
+                "Minimum fluorescence (ct/s; 0 means no minimum)", 0.0, 1e6, 0.0, step=100.0, key="formulate_min_fluorescence",
+                help="Every proposed recipe must be predicted to glow at least this much (counts per second).",
+            )
     try:
         thicknesses_um = explore.parse_thicknesses(thicknesses)
     except ValueError as error:
         st.error(str(error))
         thicknesses_um = None
-    return Constraints(colorants=allowed, minimum=minimum, maximum=maximum, max_total=max_total or None, thicknesses_um=thicknesses_um)
+    return Constraints(
+        colorants=allowed, minimum=minimum, maximum=maximum, max_total=max_total or None, thicknesses_um=thicknesses_um,
+        min_fluorescence_cts=min_fluorescence or None,
+    )
 
 
 def _copy_to_predict(recipe: dict) -> None:
@@ -133,6 +142,8 @@ if result is not None:
         with middle:
             recipe_lines = [f"**{name}**: {candidate.recipe[name]:.2f} wt %" for name in candidate.colorants_used]
             st.markdown("  \n".join(recipe_lines or ["no colorant"]) + f"  \n**film**: {candidate.recipe[THICKNESS_COLUMN]:g} µm")
+            if candidate.fluorescence_cts is not None:
+                st.markdown(f"Fluorescence: {candidate.fluorescence_cts:,.0f} ct/s (predicted)")
             if candidate.spectral_rms is not None:
                 st.markdown(f"Spectral RMS: {candidate.spectral_rms:.2f} % reflectance")
             for illuminant in METAMERISM_ILLUMINANTS:

@@ -52,6 +52,11 @@ else:
         "with the ΔE00 between them. Green under 1, amber under 2, red 2 or more. Worst first."
     )
     st.html(swatch_grid_html(review.swatch_table(out_of_fold)))
+    fluorescence = review.fluorescence_by_recipe(out_of_fold)
+    if fluorescence is not None:
+        st.subheader("Fluorescence, recipe by recipe")
+        st.caption("Measured and predicted fluorescence intensity (ct/s) of each recipe with a reading, by a model that never saw it. Worst first.")
+        st.dataframe(fluorescence, hide_index=True, key="overview_fluorescence")
 
 st.download_button(
     "Download this overview as a report (HTML, works offline)",

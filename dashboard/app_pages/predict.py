@@ -129,6 +129,12 @@ with result_column:
     L_column.metric("L*", f"{Lab[0]:.2f}")
     a_column.metric("a*", f"{Lab[1]:.2f}")
     b_column.metric("b*", f"{Lab[2]:.2f}")
+    if prediction.has_fluorescence:
+        st.metric("Fluorescence", f"{prediction.fluorescence_cts[0]:,.0f} ct/s", help="Predicted fluorescence intensity in counts per second")
+        st.caption(
+            "Predicted fluorescence intensity (counts per second, as the lab's reader measures it); exactly 0 for a recipe "
+            f"without a fluorescent colorant ({', '.join(model.fluorescence_head_.fluorescent_colorants_) or 'none in the training data'})."
+        )
     st.caption(f"Headline path: {'the spectrum' if prediction.headline == 'spectral' else 'the CIELAB head'} (chosen on validation). D65, 10° observer.")
     if prediction.out_of_range[0]:
         st.warning(

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 
 from model.core import colorimetry
-from model.core.schema import BAND_COLUMNS, THICKNESS_COLUMN
+from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, THICKNESS_COLUMN
 
 __all__ = ["TrainingRange", "Prediction", "build_prediction", "PREDICTION_COLUMNS"]
 
 #: Columns a prediction table adds to the input recipes, in order (the CLI's output shape).
-PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "uncertainty_delta_e00", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail"]
+PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "uncertainty_delta_e00", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail", FLUORESCENCE_COLUMN]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,9 @@ class Prediction:
         factor, may exceed 1), so a chemist can see what the physics says beside the
         headline; NaN for a model without physics (the MLP heads).
     Lab_physics : (n, 3) CIELAB of ``reflectance_physics`` (L* 0–100); NaN likewise.
+    fluorescence_cts : (n,) predicted fluorescence intensity in counts per second (ct/s,
+        ≥ 0) from the model's fluorescence head (:mod:`model.models.fluorescence`); None
+        when the model has none (it was trained on data without readings).
     """
 
     recipes: pd.DataFrame
@@ -79,6 +82,7 @@ class Prediction:
     uncertainty_paths: dict[str, np.ndarray] | None = None
     reflectance_physics: np.ndarray | None = None
     Lab_physics: np.ndarray | None = None
+    fluorescence_cts: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Callers that have no uncertainty (or no physics) leave it out; downstream code can rely on arrays.
@@ -90,6 +94,13 @@ class Prediction:
             object.__setattr__(self, "reflectance_physics", np.full(np.shape(self.reflectance), np.nan))
         if self.Lab_physics is None:
             object.__setattr__(self, "Lab_physics", np.full((len(self.reflectance), 3), np.nan))
+        if self.fluorescence_cts is not None:
+            object.__setattr__(self, "fluorescence_cts", np.atleast_1d(np.asarray(self.fluorescence_cts, dtype=float)))
+
+    @property
+    def has_fluorescence(self) -> bool:
+        """Whether the model predicted fluorescence (it has a fluorescence head)."""
+        return self.fluorescence_cts is not None
 
     @property
     def has_physics(self) -> bool:
@@ -130,20 +141,24 @@ class Prediction:
         return np.atleast_1d(colorimetry.sRGB_to_hex(self.sRGB))
 
     def to_frame(self) -> pd.DataFrame:
-        """Inputs plus ``L, a, b, C, h``, ``R400 … R700`` and the flags (the CLI's output shape)."""
+        """Inputs plus ``L, a, b, C, h``, ``R400 … R700``, the flags and ``fluorescence_cts`` (the CLI's output shape).
+
+        ``fluorescence_cts`` (ct/s) is always there, empty (NaN) when the model has no fluorescence head.
+        """
         LCh = self.LCh
-        out = self.recipes.reset_index(drop=True).copy()
-        out["L"], out["a"], out["b"] = self.Lab[:, 0], self.Lab[:, 1], self.Lab[:, 2]
-        out["C"], out["h"] = LCh[:, 1], LCh[:, 2]
-        bands = pd.DataFrame(self.reflectance, columns=BAND_COLUMNS)
-        out = pd.concat([out, bands], axis=1)
-        out["delta_e00_paths"] = self.delta_e00_paths
-        out["uncertainty_delta_e00"] = self.uncertainty
-        out["hex"] = self.hex
-        out["out_of_gamut"] = self.out_of_gamut
-        out["out_of_range"] = self.out_of_range
-        out["out_of_range_detail"] = self.out_of_range_detail
-        return out
+        columns = {"L": self.Lab[:, 0], "a": self.Lab[:, 1], "b": self.Lab[:, 2], "C": LCh[:, 1], "h": LCh[:, 2], **dict(zip(BAND_COLUMNS, self.reflectance.T))}
+        columns["delta_e00_paths"] = self.delta_e00_paths
+        columns["uncertainty_delta_e00"] = self.uncertainty
+        columns["hex"] = self.hex
+        columns["out_of_gamut"] = self.out_of_gamut
+        columns["out_of_range"] = self.out_of_range
+        columns["out_of_range_detail"] = self.out_of_range_detail
+        columns[FLUORESCENCE_COLUMN] = self.fluorescence_cts if self.has_fluorescence else np.full(len(self), np.nan)
+        # Built at once: inserting the columns one by one rebuilt pandas' column index each time,
+        # about 2.5 ms for one recipe, half of a one-recipe API request (bench/api_load.py).
+        recipes = self.recipes.reset_index(drop=True)
+        clashing = [name for name in columns if name in recipes.columns]  # an input named like an output: the output wins
+        return pd.concat([recipes.drop(columns=clashing) if clashing else recipes, pd.DataFrame(columns)], axis=1)
 
 
 def build_prediction(
@@ -155,6 +170,7 @@ def build_prediction(
     uncertainty: dict[str, np.ndarray] | None = None,
     Lab_spectral: np.ndarray | None = None,
     reflectance_physics: np.ndarray | None = None,
+    fluorescence_cts: np.ndarray | None = None,
 ) -> Prediction:
     """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour).
 
@@ -162,6 +178,7 @@ def build_prediction(
     in ΔE00, shape (n,); None gives NaN. ``Lab_spectral`` is the CIELAB of ``reflectance``
     when the caller has already computed it. ``reflectance_physics`` (n, 31; 0–1, may
     exceed 1) is the physics backbone's own prediction, None for a model without one.
+    ``fluorescence_cts`` (n,; ct/s) is the fluorescence head's prediction, None for a model without one.
     """
     reflectance = np.asarray(reflectance, dtype=float)
     if Lab_spectral is None:
@@ -184,4 +201,5 @@ def build_prediction(
         uncertainty_paths=uncertainty,
         reflectance_physics=None if reflectance_physics is None else np.asarray(reflectance_physics, dtype=float),
         Lab_physics=None if reflectance_physics is None else colorimetry.reflectance_to_Lab(np.asarray(reflectance_physics, dtype=float)),
+        fluorescence_cts=fluorescence_cts,
     )

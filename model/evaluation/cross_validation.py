@@ -14,11 +14,11 @@ from joblib import Parallel, delayed
 
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.evaluation.folds import grouped_folds
-from model.evaluation.metrics import score_prediction, summarise
+from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED, score_prediction, summarise
 from model.models.base import ColourModel
 from model.models.mlp import FormulationModel
 
-__all__ = ["cross_validate", "Evaluation"]
+__all__ = ["Evaluation", "cross_validate", "per_recipe_fluorescence"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,32 @@ class Evaluation:
         columns = ["delta_e00", "delta_e00_spectral", "delta_e00_head", "spectral_mae"]
         table = self.per_sample.groupby(RECIPE_ID_COLUMN)[columns].mean()
         return table.sort_values("delta_e00", ascending=False).reset_index()
+
+    @property
+    def has_fluorescence(self) -> bool:
+        """Whether the evaluated model predicted fluorescence and some film had a reading."""
+        return "fluorescence_mae" in self.metrics
+
+    def per_recipe_fluorescence(self) -> pd.DataFrame | None:
+        """Per recipe over films with a reading: mean measured and predicted fluorescence and
+        mean absolute error (ct/s), worst first; None when the model has no fluorescence head."""
+        if not self.has_fluorescence:
+            return None
+        return per_recipe_fluorescence(self.per_sample)
+
+
+def per_recipe_fluorescence(per_sample: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-fold fluorescence per recipe (ct/s), worst first: ``recipe_id``, ``n_readings``,
+    ``fluorescence_measured_cts``, ``fluorescence_predicted_cts``, ``fluorescence_abs_error_cts``."""
+    scored = per_sample.dropna(subset=[FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED]).copy()
+    scored["fluorescence_abs_error_cts"] = (scored[FLUORESCENCE_MEASURED] - scored[FLUORESCENCE_PREDICTED]).abs()
+    table = scored.groupby(RECIPE_ID_COLUMN).agg(
+        n_readings=(FLUORESCENCE_MEASURED, "size"),
+        fluorescence_measured_cts=(FLUORESCENCE_MEASURED, "mean"),
+        fluorescence_predicted_cts=(FLUORESCENCE_PREDICTED, "mean"),
+        fluorescence_abs_error_cts=("fluorescence_abs_error_cts", "mean"),
+    )
+    return table.sort_values("fluorescence_abs_error_cts", ascending=False).reset_index()
 
 
 def _as_factory(model) -> Callable[[int], ColourModel]:

@@ -2,6 +2,8 @@
 
 Colour error is CIEDE2000 between CIELAB computed from the measured spectrum and each
 predicted CIELAB path (L* 0–100). Spectral errors are on the reflectance factor (0–1).
+Fluorescence errors are in counts per second (ct/s), over the films that have a reading,
+and only for a model with a fluorescence head.
 """
 
 from __future__ import annotations
@@ -12,9 +14,16 @@ from sklearn.metrics import r2_score
 
 from model.core import colorimetry
 from model.core.prediction import Prediction
-from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 
-__all__ = ["score_prediction", "summarise", "format_metrics", "normalised_lab_mae", "PATHS"]
+__all__ = [
+    "FLUORESCENCE_MEASURED", "FLUORESCENCE_PREDICTED", "PATHS", "fluorescence_metrics", "format_metrics", "normalised_lab_mae",
+    "score_prediction", "summarise",
+]
+
+#: Per-sample columns of the measured and predicted fluorescence (ct/s), present when the model has a head.
+FLUORESCENCE_MEASURED = "fluorescence_measured_cts"
+FLUORESCENCE_PREDICTED = "fluorescence_predicted_cts"
 
 #: The two CIELAB paths of a prediction, and the one it reports.
 PATHS = ("spectral", "head", "headline")
@@ -45,7 +54,9 @@ def score_prediction(dataset: Dataset, prediction: Prediction) -> pd.DataFrame:
     path, ``delta_e00_spectral``, ``delta_e00_head``, ``delta_e00`` (headline path),
     ``spectral_mae``, the stated bands ``uncertainty_spectral``, ``uncertainty_head`` and
     ``uncertainty`` (headline path; ΔE00, NaN where the model states none) and both
-    spectra as ``measured_R…`` / ``predicted_R…``.
+    spectra as ``measured_R…`` / ``predicted_R…``. When the model has a fluorescence head
+    and the data has the column, also :data:`FLUORESCENCE_MEASURED` (ct/s, NaN where a
+    film has no reading) and :data:`FLUORESCENCE_PREDICTED` (ct/s).
     """
     measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance)
     frame = dataset.table[[SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *dataset.colorants, THICKNESS_COLUMN]].reset_index(drop=True).copy()
@@ -61,6 +72,9 @@ def score_prediction(dataset: Dataset, prediction: Prediction) -> pd.DataFrame:
         frame[f"uncertainty_{path}"] = prediction.uncertainty_paths[path]
     frame["uncertainty"] = prediction.uncertainty
     frame["spectral_mae"] = np.abs(dataset.reflectance - prediction.reflectance).mean(axis=1)
+    if prediction.has_fluorescence and FLUORESCENCE_COLUMN in dataset.table.columns:
+        frame[FLUORESCENCE_MEASURED] = dataset.table[FLUORESCENCE_COLUMN].astype(float).to_numpy()
+        frame[FLUORESCENCE_PREDICTED] = prediction.fluorescence_cts
     measured = pd.DataFrame(dataset.reflectance, columns=[f"measured_{c}" for c in BAND_COLUMNS])
     predicted = pd.DataFrame(prediction.reflectance, columns=[f"predicted_{c}" for c in BAND_COLUMNS])
     return pd.concat([frame, measured, predicted], axis=1)
@@ -70,12 +84,36 @@ def _path_Lab(per_sample: pd.DataFrame, path: str) -> np.ndarray:
     return per_sample[[f"{axis}_{path}" for axis in "Lab"]].to_numpy(dtype=float)
 
 
+def fluorescence_metrics(per_sample: pd.DataFrame) -> dict[str, float]:
+    """MAE, RMSE (ct/s) and R² of the fluorescence head over the films with a reading.
+
+    Keys ``fluorescence_mae``, ``fluorescence_rmse``, ``fluorescence_r2`` and
+    ``fluorescence_n_samples``; empty when the per-sample frame has no fluorescence (no
+    head, or no readings), so nothing is reported rather than a zero.
+    """
+    if FLUORESCENCE_PREDICTED not in per_sample.columns:
+        return {}
+    measured = per_sample[FLUORESCENCE_MEASURED].to_numpy(dtype=float)
+    predicted = per_sample[FLUORESCENCE_PREDICTED].to_numpy(dtype=float)
+    scored = np.isfinite(measured) & np.isfinite(predicted)
+    if not scored.any():
+        return {}
+    residual = measured[scored] - predicted[scored]
+    return {
+        "fluorescence_mae": float(np.mean(np.abs(residual))),
+        "fluorescence_rmse": float(np.sqrt(np.mean(residual**2))),
+        "fluorescence_r2": float(r2_score(measured[scored], predicted[scored])) if scored.sum() > 1 else float("nan"),
+        "fluorescence_n_samples": int(scored.sum()),
+    }
+
+
 def summarise(per_sample: pd.DataFrame, headline: str | None = None) -> dict[str, float]:
     """Summary metrics of a per-sample frame from :func:`score_prediction`.
 
     Keys: ``delta_e00_{mean,median,p95,max}_{spectral,head,headline}``,
     ``spectral_{mae,rmse,r2}``, ``lab_{mae,rmse,r2}`` (headline path),
-    ``normalised_lab_mae`` (headline path), ``n_samples``, ``n_recipes``.
+    ``normalised_lab_mae`` (headline path), ``n_samples``, ``n_recipes``, and the
+    fluorescence keys of :func:`fluorescence_metrics` when the model has a head.
     """
     measured = per_sample[[f"measured_{c}" for c in BAND_COLUMNS]].to_numpy(dtype=float)
     predicted = per_sample[[f"predicted_{c}" for c in BAND_COLUMNS]].to_numpy(dtype=float)
@@ -97,6 +135,7 @@ def summarise(per_sample: pd.DataFrame, headline: str | None = None) -> dict[str
     metrics["lab_rmse"] = float(np.sqrt(np.mean((Lab_true - Lab_pred) ** 2)))
     metrics["lab_r2"] = float(r2_score(Lab_true, Lab_pred))
     metrics["normalised_lab_mae"] = normalised_lab_mae(Lab_true, Lab_pred)
+    metrics.update(fluorescence_metrics(per_sample))
     return metrics
 
 
@@ -112,5 +151,10 @@ def format_metrics(metrics: dict[str, float], title: str = "") -> str:
     )
     lines.append(f"CIELAB    MAE {metrics['lab_mae']:.3f}   RMSE {metrics['lab_rmse']:.3f}   R² {metrics['lab_r2']:.4f}")
     lines.append(f"normalised CIELAB MAE (old system's measure) {metrics['normalised_lab_mae']:.4f}")
+    if "fluorescence_mae" in metrics:
+        lines.append(
+            f"fluorescence MAE {metrics['fluorescence_mae']:.0f} ct/s  RMSE {metrics['fluorescence_rmse']:.0f} ct/s  "
+            f"R² {metrics['fluorescence_r2']:.3f}  ({int(metrics['fluorescence_n_samples'])} films with a reading)"
+        )
     lines.append(f"{int(metrics['n_samples'])} measurements of {int(metrics['n_recipes'])} recipes, leave-recipe-out")
     return "\n".join(lines)

@@ -1,6 +1,8 @@
-"""What a formulation search may use: colorants, their limits, the total, the thicknesses.
+"""What a formulation search may use: colorants, their limits, the total, the thicknesses,
+and what it must reach besides colour: a minimum fluorescence.
 
-Scales: concentrations in wt % (0–100), film thickness in µm.
+Scales: concentrations in wt % (0–100), film thickness in µm, fluorescence intensity in
+counts per second (ct/s).
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class Constraints:
         Maximum sum of all concentrations, wt %.
     thicknesses_um : sequence of float, optional
         Allowed film thicknesses in µm; default the lowest and highest trained thickness.
+    min_fluorescence_cts : float, optional
+        Predicted fluorescence intensity every candidate must reach, ct/s (a fluorescent
+        safety or brand ink must glow at least so much). Needs a model with a fluorescence
+        head; without one the search says it could not be checked.
     """
 
     colorants: Sequence[str] | None = None
@@ -37,6 +43,7 @@ class Constraints:
     maximum: Mapping[str, float] = field(default_factory=dict)
     max_total: float | None = None
     thicknesses_um: Sequence[float] | None = None
+    min_fluorescence_cts: float | None = None
 
     def resolve(self, model) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """Bounds in the model's terms.
@@ -66,6 +73,7 @@ class Constraints:
             raise ValueError("No colorant is allowed; allow at least one.")
         lower, upper = self._concentration_bounds(colorants, allowed, model.training_range_.maximum)
         self._check_total(lower)
+        self._check_fluorescence()
         return colorants, lower, upper, self._thicknesses(model.training_range_)
 
     def _concentration_bounds(self, colorants: list[str], allowed: list[str], trained_maximum) -> tuple[np.ndarray, np.ndarray]:
@@ -94,6 +102,14 @@ class Constraints:
                 f"The minimums add up to {lower.sum():g} wt %, above the maximum total of {self.max_total:g} wt %; "
                 "lower a minimum or raise the maximum total."
             )
+
+    def _check_fluorescence(self) -> None:
+        """Raise when the minimum fluorescence is not a number ≥ 0 ct/s."""
+        if self.min_fluorescence_cts is None:
+            return
+        value = self.min_fluorescence_cts
+        if not isinstance(value, (int, float, np.floating, np.integer)) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"min_fluorescence_cts={value!r}: give a fluorescence intensity ≥ 0 ct/s, or none.")
 
     def _thicknesses(self, trained) -> np.ndarray:
         """The allowed thicknesses in µm, sorted and distinct; default the trained extremes."""

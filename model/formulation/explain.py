@@ -15,7 +15,7 @@ from model.core.schema import THICKNESS_COLUMN
 from model.formulation.result import METAMERISM_ILLUMINANTS, REACHED_DELTA_E00, Candidate
 from model.formulation.target import Target
 
-__all__ = ["describe_candidates", "explain_outcome"]
+__all__ = ["describe_candidates", "explain_fluorescence", "explain_outcome"]
 
 #: Hue angles (CIELAB h, degrees) of the named directions a hue can turn toward; red
 #: appears at both ends so that a search either way around the circle finds a name.
@@ -61,6 +61,7 @@ def describe_candidates(model, target: Target, colorants: list[str], recipes: np
                 out_of_range_detail=prediction.out_of_range_detail[i],
                 uncertainty=float(prediction.uncertainty[i]),
                 delta_e00_paths=float(prediction.delta_e00_paths[i]),
+                fluorescence_cts=float(prediction.fluorescence_cts[i]) if prediction.has_fluorescence else None,
             )
         )
     return candidates
@@ -114,6 +115,46 @@ def explain_outcome(
         + " Allow more colorants, raise their limits, or accept the closest recipe."
     )
     return False, shortfalls, explanation
+
+
+def explain_fluorescence(minimum_cts: float | None, candidates: list[Candidate], has_head: bool, highest: tuple[float, dict] | None) -> tuple[bool | None, str]:
+    """Whether every candidate reaches the minimum fluorescence (ct/s) and, in words, why not.
+
+    Parameters
+    ----------
+    minimum_cts : float or None, the minimum asked for (None: nothing to say).
+    candidates : list of Candidate, each with its predicted ``fluorescence_cts``.
+    has_head : bool, the model predicts fluorescence.
+    highest : (ct/s, recipe) or None, the highest fluorescence any recipe tried within the
+        constraints was predicted to reach, and that recipe (wt %, µm).
+
+    Returns
+    -------
+    met : bool or None, None when no minimum was asked for or it cannot be checked.
+    sentence : str, empty when there is nothing to say.
+    """
+    if minimum_cts is None:
+        return None, ""
+    if not has_head:
+        return None, (
+            f"The minimum fluorescence of {minimum_cts:,.0f} ct/s could not be checked: this model was trained without "
+            "fluorescence readings, so it has no fluorescence head. Retrain it with a fluorescence file to use this constraint."
+        )
+    below = [c for c in candidates if c.fluorescence_cts is None or c.fluorescence_cts < minimum_cts]
+    if not below:
+        return True, f"Every candidate is predicted to reach the minimum fluorescence of {minimum_cts:,.0f} ct/s."
+    if highest is not None and highest[0] < minimum_cts:
+        value, recipe = highest
+        used = ", ".join(f"{name} {amount:.3g}" for name, amount in recipe.items() if name != THICKNESS_COLUMN and amount > 0) or "no colorant"
+        return False, (
+            f"No recipe within these constraints reaches {minimum_cts:,.0f} ct/s: the highest predicted fluorescence found is "
+            f"{value:,.0f} ct/s ({used} wt %, {recipe[THICKNESS_COLUMN]:g} µm). Allow more of a fluorescent colorant, a thicker "
+            "film or less of the colorants that absorb its excitation light, or lower the minimum."
+        )
+    return False, (
+        f"{len(below)} of {len(candidates)} candidates are predicted below the minimum fluorescence of {minimum_cts:,.0f} ct/s: "
+        "near the target colour the fluorescence falls short. Relax the colour target or lower the minimum."
+    )
 
 
 def _hue_direction(target_hue: float, hue_difference: float) -> str:

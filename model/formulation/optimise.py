@@ -21,8 +21,13 @@ spectral target it is the spectral RMS plus a metamerism term: the ΔE00 under D
 and F11, so that a recipe that matches under daylight but not under a shop's lamps
 ranks lower.
 
-Every batch goes through the model's ``predict_arrays`` (the contract's fast path), so
-the search knows nothing of how a model computes its colour.
+With a minimum fluorescence (``Constraints.min_fluorescence_cts``, ct/s) the objective
+adds a quadratic penalty on the predicted shortfall below it (aimed 1 % above, so the
+penalty's slack stays above the minimum), and a recipe is never tidied below it.
+
+Every batch goes through the model's ``predict_arrays`` (the contract's fast path) and,
+with a minimum fluorescence, ``predict_fluorescence``, so the search knows nothing of how
+a model computes its colour.
 
 Scales: concentrations in wt % (0–100), thickness in µm, reflectance factor 0–1 (may
 exceed 1 for fluorescent colorants), L* 0–100, ΔE00 CIEDE2000 units, spectral RMS in
@@ -38,8 +43,9 @@ import numpy as np
 from scipy.optimize import minimize
 
 from model.core import colorimetry
+from model.core.schema import THICKNESS_COLUMN
 from model.formulation.constraints import Constraints
-from model.formulation.explain import describe_candidates, explain_outcome
+from model.formulation.explain import describe_candidates, explain_fluorescence, explain_outcome
 from model.formulation.result import METAMERISM_ILLUMINANTS, FormulationResult, safest_first
 from model.formulation.target import Target
 
@@ -61,6 +67,13 @@ _TOTAL_PENALTY = 1e3
 _SNAP_FRACTION = 0.05
 # ... and set to zero when that raises its ΔE00 to the target by at most this much.
 _SNAP_TOLERANCE_DELTA_E00 = 0.05
+# A minimum fluorescence is aimed this share above what was asked, so that the penalty's
+# slack (a penalty method stops a hair short of its goal) stays above the minimum.
+_FLUORESCENCE_MARGIN = 0.01
+# Penalty weight on the relative fluorescence shortfall² (objective units, ΔE00²): 1 % short costs 10 ΔE00².
+_FLUORESCENCE_PENALTY = 1e5
+# Most box corners tried when looking for the highest reachable fluorescence (2 per free colorant).
+_MAX_CORNERS = 4096
 
 
 def formulate(
@@ -119,17 +132,47 @@ def formulate(
     started = time.perf_counter()
     constraints = constraints or Constraints()
     colorants, lower, upper, thicknesses = constraints.resolve(model)
-    scorer = _Scorer(model, target)
+    scorer = _Scorer(model, target, constraints.min_fluorescence_cts)
     rng = np.random.default_rng(seed)
     refined = _search(scorer, lower, upper, thicknesses, constraints.max_total, rng, n_starts, screening_per_face, max_iterations)
     final_objective, _ = scorer.score(refined)
     chosen = _distinct(refined, np.argsort(final_objective), upper - lower, n_candidates)
     candidates = describe_candidates(model, target, colorants, refined[chosen])  # best objective first
     reachable, shortfalls, explanation = explain_outcome(target, candidates[0], colorants, lower, upper, constraints.max_total)
+    met, fluorescence_sentence = _fluorescence_verdict(scorer, constraints, candidates, colorants, lower, upper, thicknesses, refined)
     return FormulationResult(
-        target=target, candidates=safest_first(candidates), reachable=reachable, explanation=explanation, shortfalls=tuple(shortfalls),
+        target=target, candidates=safest_first(candidates), reachable=reachable and met is not False,
+        explanation=" ".join(part for part in (explanation, fluorescence_sentence) if part), shortfalls=tuple(shortfalls),
         seconds=time.perf_counter() - started, n_predictions=scorer.n_predictions,
+        min_fluorescence_cts=constraints.min_fluorescence_cts, fluorescence_met=met,
     )
+
+
+def _fluorescence_verdict(scorer, constraints: Constraints, candidates, colorants, lower, upper, thicknesses, refined) -> tuple[bool | None, str]:
+    """Whether the candidates reach the minimum fluorescence, and why not (see :func:`explain_fluorescence`)."""
+    minimum = constraints.min_fluorescence_cts
+    has_head = scorer.model.has_fluorescence
+    highest = None
+    if minimum is not None and has_head and any(c.fluorescence_cts < minimum for c in candidates):
+        highest = _highest_fluorescence(scorer.model, lower, upper, thicknesses, constraints.max_total, refined, colorants)
+    return explain_fluorescence(minimum, candidates, has_head, highest)
+
+
+def _highest_fluorescence(model, lower, upper, thicknesses, max_total, tried: np.ndarray, colorants: list[str]) -> tuple[float, dict]:
+    """The highest predicted fluorescence (ct/s) over the corners of the allowed box at every
+    thickness and the recipes ``tried``, and that recipe (wt %, µm)."""
+    free = np.flatnonzero(upper > lower)
+    corners = np.tile(lower, (1, 1))
+    if 0 < len(free) and 2 ** len(free) <= _MAX_CORNERS:
+        corners = np.tile(lower, (2 ** len(free), 1))
+        for bit, column in enumerate(free):
+            at_top = (np.arange(len(corners)) >> bit) & 1 == 1
+            corners[at_top, column] = upper[column]
+    corners = _cap_total(corners, lower, max_total)
+    recipes = np.vstack([*(np.column_stack([corners, np.full(len(corners), t)]) for t in thicknesses), tried])
+    fluorescence = model.predict_fluorescence(recipes)
+    best = int(np.argmax(fluorescence))
+    return float(fluorescence[best]), dict(zip([*colorants, THICKNESS_COLUMN], map(float, recipes[best])))
 
 
 def _search(
@@ -178,9 +221,13 @@ class _Scorer:
         Recipes predicted so far.
     """
 
-    def __init__(self, model, target: Target):
+    def __init__(self, model, target: Target, min_fluorescence_cts: float | None = None):
         self.model = model
         self.target = target
+        # Without a fluorescence head the minimum cannot steer the search (the verdict says so).
+        self.fluorescence_goal = None
+        if min_fluorescence_cts is not None and min_fluorescence_cts > 0 and model.has_fluorescence:
+            self.fluorescence_goal = float(min_fluorescence_cts) * (1.0 + _FLUORESCENCE_MARGIN)
         self.n_predictions = 0
         self.daylight_weight = _DAYLIGHT_WEIGHT
         if target.is_spectral:
@@ -192,8 +239,19 @@ class _Scorer:
         self.n_predictions += len(X)
         return self.model.predict_arrays(X)
 
+    def fluorescence_penalty(self, X: np.ndarray) -> np.ndarray:
+        """Penalty (n,) on the predicted fluorescence shortfall of recipes X below the goal; zeros without a minimum."""
+        if self.fluorescence_goal is None:
+            return np.zeros(len(X))
+        shortfall = np.clip(self.fluorescence_goal - self.model.predict_fluorescence(X), 0, None) / self.fluorescence_goal
+        return _FLUORESCENCE_PENALTY * shortfall**2
+
     def score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Objective (n,) and ΔE00 under D65 (n,) of recipes X."""
+        """Objective (n,) and ΔE00 under D65 (n,) of recipes X (with the fluorescence penalty in the objective)."""
+        objective, delta_e00 = self._colour_score(X)
+        return objective + self.fluorescence_penalty(X), delta_e00
+
+    def _colour_score(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         reflectance, Lab = self.predict(X)
         if not self.target.is_spectral:
             delta_e00 = colorimetry.delta_E00(Lab, self.target.Lab)
@@ -328,6 +386,8 @@ def _snap_small_to_zero(scorer: _Scorer, X: np.ndarray, lower, upper) -> np.ndar
         return X
     _, snapped_delta_e00 = scorer.score(snapped[changed])
     accept = snapped_delta_e00 <= delta_e00[changed] + _SNAP_TOLERANCE_DELTA_E00
+    # ... and never when that takes a recipe further below the minimum fluorescence.
+    accept &= scorer.fluorescence_penalty(snapped[changed]) <= scorer.fluorescence_penalty(X[changed]) + 1e-9
     result = X.copy()
     result[np.flatnonzero(changed)[accept]] = snapped[changed][accept]
     return result

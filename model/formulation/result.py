@@ -56,6 +56,8 @@ class Candidate:
         The prediction's calibrated uncertainty band (ΔE00; NaN for a single network).
     delta_e00_paths : float
         ΔE00 between the model's two CIELAB paths, its built-in self-check (NaN when unknown).
+    fluorescence_cts : float or None
+        Predicted fluorescence intensity (ct/s); None when the model has no fluorescence head.
     """
 
     recipe: dict[str, float]
@@ -69,6 +71,7 @@ class Candidate:
     out_of_range_detail: str
     uncertainty: float = math.nan
     delta_e00_paths: float = math.nan
+    fluorescence_cts: float | None = None
 
     @property
     def risks(self) -> tuple[str, ...]:
@@ -118,6 +121,10 @@ class FormulationResult:
     shortfalls : tuple of str, the individual reasons (empty when reached).
     seconds : float, wall time of the search.
     n_predictions : int, recipes predicted during the search.
+    min_fluorescence_cts : float or None, the minimum fluorescence asked for (ct/s).
+    fluorescence_met : bool or None
+        Every candidate is predicted to reach ``min_fluorescence_cts``; None when no
+        minimum was asked for or the model cannot predict fluorescence.
     """
 
     target: Target
@@ -127,6 +134,8 @@ class FormulationResult:
     shortfalls: tuple[str, ...]
     seconds: float
     n_predictions: int
+    min_fluorescence_cts: float | None = None
+    fluorescence_met: bool | None = None
 
     @property
     def best(self) -> Candidate:
@@ -134,7 +143,8 @@ class FormulationResult:
         return self.candidates[0]
 
     def to_frame(self) -> pd.DataFrame:
-        """The candidates as a table (one row each): recipe, ΔE00, spectral RMS, metamerism, flags."""
+        """The candidates as a table (one row each): recipe, ΔE00, spectral RMS, metamerism, flags,
+        and ``fluorescence_cts`` (ct/s) when the model predicts fluorescence."""
         rows = []
         for rank, candidate in enumerate(self.candidates, start=1):
             row = {"rank": rank, **candidate.recipe, "delta_e00": candidate.delta_e00}
@@ -148,6 +158,8 @@ class FormulationResult:
                 uncertainty_delta_e00=candidate.uncertainty, delta_e00_paths=candidate.delta_e00_paths,
                 risky=candidate.is_risky, risks=" ".join(candidate.risks),
             )
+            if candidate.fluorescence_cts is not None:
+                row["fluorescence_cts"] = candidate.fluorescence_cts
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -32,6 +32,10 @@ What a subclass provides
 
 Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean)
 and ``random_state`` (reseeded by :meth:`reseeded`).
+
+Fluorescence (ct/s): every ``fit`` calls ``self._fit_fluorescence(dataset)`` and every
+``predict`` passes ``fluorescence_cts=self.predict_fluorescence(X)`` to ``build_prediction``;
+the head (:mod:`model.models.fluorescence`) exists only when the data has readings.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from sklearn.utils.validation import check_is_fitted
 from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
+from model.models.fluorescence import FluorescenceHead, fit_fluorescence_head
 
 __all__ = ["ColourModel", "Progress", "check_recipe_values", "model_from_config", "model_kinds", "SEED_STRIDE"]
 
@@ -102,6 +107,10 @@ class ColourModel(BaseEstimator, ABC):
     #: Which CIELAB path ``Prediction.Lab`` reports. A model with a CIELAB head makes this
     #: a hyperparameter chosen on validation; a spectrum-only model keeps "spectral".
     headline: str = "spectral"
+    #: The fluorescence head (:mod:`model.models.fluorescence`, ct/s), fitted by ``fit`` when the
+    #: training data has readings, else None. A class default, so a model pickled before
+    #: heads existed loads as a model without one.
+    fluorescence_head_: FluorescenceHead | None = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -148,6 +157,21 @@ class ColourModel(BaseEstimator, ABC):
         if self.headline == "head":
             return reflectance, member_Lab.mean(axis=0)
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
+
+    # ------------------------------------------------------- fluorescence (ct/s)
+    def _fit_fluorescence(self, dataset: Dataset) -> None:
+        """Fit the fluorescence head on ``dataset``'s readings (None without any); every ``fit`` calls it once."""
+        self.fluorescence_head_ = fit_fluorescence_head(dataset, random_state=getattr(self, "random_state", 0))
+
+    @property
+    def has_fluorescence(self) -> bool:
+        """Whether the model predicts fluorescence (its training data had readings)."""
+        return self.fluorescence_head_ is not None
+
+    def predict_fluorescence(self, X: np.ndarray) -> np.ndarray | None:
+        """Fluorescence intensity (n,; ct/s) of X (n, inputs) in :attr:`input_columns` order; None without a head."""
+        head = self.fluorescence_head_
+        return None if head is None else head.predict(np.asarray(X, dtype=float))
 
     def checked_training_inputs(self, dataset: Dataset) -> np.ndarray:
         """What every ``fit`` checks first: a Dataset, legal hyperparameters and legal recipe values.

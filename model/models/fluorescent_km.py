@@ -459,6 +459,7 @@ class FluorescentKubelkaMunkModel(ColourModel):
         self.residual_rms_ = np.sqrt(np.mean((problem.forward(solution) - reflectance) ** 2, axis=0))
         self.training_range_ = TrainingRange.from_recipes(dataset.recipes)
         self.n_features_in_ = len(colorants) + 1
+        self._fit_fluorescence(dataset)
         if progress:
             progress(1.0, "fitted")
         return self
@@ -542,7 +543,10 @@ class FluorescentKubelkaMunkModel(ColourModel):
         reflectance = self.reflectance_of(inputs)
         model_inputs = recipes.reset_index(drop=True).copy()
         model_inputs[columns] = inputs
-        return build_prediction(model_inputs, reflectance, None, "spectral", self.training_range_, reflectance_physics=reflectance)
+        return build_prediction(
+            model_inputs, reflectance, None, "spectral", self.training_range_, reflectance_physics=reflectance,
+            fluorescence_cts=self.predict_fluorescence(inputs),
+        )
 
     def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The one fitted film as a single member: reflectance (1, n, 31) and its CIELAB (1, n, 3)."""

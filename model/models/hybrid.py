@@ -45,6 +45,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
+from model.models.fluorescence import without_readings
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
 from model.models.mlp_forward import compile_heads
@@ -312,6 +313,8 @@ class HybridModel(ColourModel):
             As :meth:`~model.models.base.ColourModel.checked_training_inputs`.
         """
         self.checked_training_inputs(dataset)
+        self._fit_fluorescence(dataset)  # once, here: the parts below see the data without readings
+        dataset = without_readings(dataset)
         spectra, Labs = self._inner_out_of_fold(dataset, progress)
         measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance)
         self.lab_weights_ = choose_blend(Labs, measured_Lab, self.blend_step, "delta_e00")
@@ -335,8 +338,10 @@ class HybridModel(ColourModel):
     def _parts(self) -> _Parts:
         return _Parts(self.physics_, self.plain_, self.residual_spectral_heads_, self.residual_lab_heads_)
 
-    def _members_and_physics(self, X: np.ndarray, fast: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        spectra, Labs = self._parts().candidates(X, self._compiled_heads() if fast else None)
+    def _members_and_physics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # Every prediction (predict, predict_members, predict_arrays) goes through the heads'
+        # compiled forward pass, so the CLI, the API, the pages and the optimiser give one answer.
+        spectra, Labs = self._parts().candidates(X, self._compiled_heads())
         member_reflectance = np.einsum("c,cmnd->mnd", self.spectral_weights_, spectra)
         member_Lab = np.einsum("c,cmnd->mnd", self.lab_weights_, Labs)
         return member_reflectance, member_Lab, spectra[0, 0]
@@ -350,11 +355,11 @@ class HybridModel(ColourModel):
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, through the heads' plain-numpy forward pass.
 
-        The formulation optimiser predicts thousands of tiny batches; scikit-learn's
-        ``predict`` validates its input every time (about 3 ms per head, twelve heads).
+        The formulation optimiser predicts thousands of tiny batches; this skips the
+        DataFrame, the uncertainty and the display colours of :meth:`predict`.
         """
         self.check_fitted()
-        member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float), fast=True)
+        member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float))
         reflectance = member_reflectance.mean(axis=0)
         if self.headline == "head":
             return reflectance, member_Lab.mean(axis=0)
@@ -363,12 +368,15 @@ class HybridModel(ColourModel):
     def _compiled_heads(self) -> dict[str, list]:
         # Built once per loaded model (a cache, see __getstate__); each head is compiled on its
         # own (the blend needs every member) and checked against its predict, else predict is used.
-        compiled = getattr(self, "_compiled_", None)
-        if compiled is None:
-            groups = self._parts().head_groups()
-            compiled = {group: [compile_heads([head]) or head.predict for head in heads] for group, heads in groups.items()}
-            self._compiled_ = compiled
-        return compiled
+        # scikit-learn's predict validates its input on every call (about 0.7 ms per head, twelve
+        # heads: most of a one-recipe prediction); the compiled pass is the same arithmetic.
+        # Keyed on the head lists themselves, so a refit (which makes new lists) is never served stale.
+        groups = self._parts().head_groups()
+        cached = getattr(self, "_compiled_", None)
+        if cached is None or any(cached[0][group] is not heads for group, heads in groups.items()):
+            cached = (groups, {group: [compile_heads([head]) or head.predict for head in heads] for group, heads in groups.items()})
+            self._compiled_ = cached
+        return cached[1]
 
     def __getstate__(self):
         # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
@@ -401,6 +409,7 @@ class HybridModel(ColourModel):
         return build_prediction(
             inputs, reflectance, Lab_head, self.headline, self.training_range_,
             uncertainty=uncertainty, Lab_spectral=Lab_spectral, reflectance_physics=physics,
+            fluorescence_cts=self.predict_fluorescence(inputs.to_numpy(dtype=float)),
         )
 
     @property

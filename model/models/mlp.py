@@ -278,6 +278,7 @@ class FormulationModel(ColourModel):
         self.n_recipes_ = dataset.n_recipes
         self.n_samples_ = len(dataset)
         self.n_features_in_ = X.shape[1]
+        self._fit_fluorescence(dataset)
         return self
 
     def _inputs(self, recipes: pd.DataFrame) -> pd.DataFrame:
@@ -293,9 +294,8 @@ class FormulationModel(ColourModel):
         """Every ensemble member's raw output for X (n, inputs): reflectance (m, n, 31) and CIELAB (m, n, 3)."""
         self.check_fitted()
         X = np.asarray(X, dtype=float)
-        reflectance = np.stack([head.predict(X) for head in self.spectral_heads_])
-        Lab = np.stack([head.predict(X) for head in self.lab_heads_])
-        return reflectance, Lab
+        spectral, lab = self._compiled_heads()
+        return np.stack([head(X) for head in spectral]), np.stack([head(X) for head in lab])
 
     def predict(self, recipes: pd.DataFrame) -> Prediction:
         """Predict a batch of recipes.
@@ -320,7 +320,8 @@ class FormulationModel(ColourModel):
         Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)  # once, shared with the uncertainty
         uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head)
         return build_prediction(
-            inputs, reflectance, Lab_head, self.headline, self.training_range_, uncertainty=uncertainty, Lab_spectral=Lab_spectral
+            inputs, reflectance, Lab_head, self.headline, self.training_range_, uncertainty=uncertainty, Lab_spectral=Lab_spectral,
+            fluorescence_cts=self.predict_fluorescence(inputs.to_numpy(dtype=float)),
         )
 
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -330,25 +331,24 @@ class FormulationModel(ColourModel):
         the formulation optimiser predicts thousands of tiny batches, so it uses
         :func:`model.models.mlp_forward.compile_heads`, checked once against ``predict``.
         """
-        self.check_fitted()
-        X = np.asarray(X, dtype=float)
-        spectral, lab = self._compiled_heads()
-        reflectance = spectral(X)
+        spectral, lab = self.predict_members(X)
+        reflectance = spectral.mean(axis=0)
         if self.headline == "head":
-            return reflectance, lab(X)
+            return reflectance, lab.mean(axis=0)
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
 
-    def _compiled_heads(self) -> tuple[Callable, Callable]:
-        # Built once per loaded model (a cache, see __getstate__); checked against predict
-        # on compile_heads' fixed probe, and replaced by predict where the check fails.
-        compiled = getattr(self, "_compiled_", None)
-        if compiled is None:
-            compiled = tuple(
-                compile_heads(heads) or (lambda X, heads=heads: np.mean([h.predict(X) for h in heads], axis=0))
-                for heads in (self.spectral_heads_, self.lab_heads_)
-            )
-            self._compiled_ = compiled
-        return compiled
+    def _compiled_heads(self) -> tuple[list[Callable], list[Callable]]:
+        # Built once per loaded model (a cache, see __getstate__): each head compiled on its own
+        # (the uncertainty needs every member), checked against its predict on compile_heads'
+        # fixed probe, and replaced by its predict where the check fails. scikit-learn's predict
+        # validates its input on every call (about 0.7 ms per head): most of a one-recipe prediction.
+        # Keyed on the head lists themselves, so a refit (which makes new lists) is never served stale.
+        heads = (self.spectral_heads_, self.lab_heads_)
+        cached = getattr(self, "_compiled_", None)
+        if cached is None or any(mine is not theirs for mine, theirs in zip(cached[0], heads)):
+            cached = (heads, tuple([compile_heads([head]) or head.predict for head in group] for group in heads))
+            self._compiled_ = cached
+        return cached[1]
 
     def __getstate__(self):
         # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.

@@ -268,6 +268,7 @@ class KubelkaMunkModel(ColourModel):
         )
         self.training_range_ = TrainingRange.from_recipes(dataset.recipes)
         self.n_features_in_ = n_colorants + 1
+        self._fit_fluorescence(dataset)
         return self
 
     def _fit_band(self, concentrations: np.ndarray, thickness_um: np.ndarray, reflectance: np.ndarray) -> np.ndarray:
@@ -359,7 +360,8 @@ class KubelkaMunkModel(ColourModel):
         model_inputs = recipes.reset_index(drop=True).copy()
         model_inputs[columns] = inputs
         return build_prediction(
-            model_inputs, reflectance, Lab_head=None, headline="spectral", training_range=self.training_range_
+            model_inputs, reflectance, Lab_head=None, headline="spectral", training_range=self.training_range_,
+            fluorescence_cts=self.predict_fluorescence(inputs),
         )
 
     def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

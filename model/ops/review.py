@@ -29,7 +29,8 @@ import pandas as pd
 from model.core import colorimetry, settings
 from model.core.files import atomic_write_text
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
-from model.evaluation import cross_validate
+from model.evaluation import cross_validate, per_recipe_fluorescence
+from model.evaluation.metrics import FLUORESCENCE_PREDICTED
 from model.models.base import model_from_config
 from model.ops import registry
 from model.ops.search_space import BASELINE, PHYSICS
@@ -281,8 +282,34 @@ def champion_facts(card: registry.ModelCard) -> list[tuple[str, str]]:
         ("Colorants", colorants),
         ("Mean colour error (never-seen recipes)", f"{card.metrics.get('delta_e00_mean_headline', float('nan')):.2f} ΔE00"),
         ("95 % of errors below", f"{card.metrics.get('delta_e00_p95_headline', float('nan')):.2f} ΔE00"),
+        *fluorescence_facts(card),
         ("How it was tested", str(card.notes.get("evaluation", "leave-recipe-out cross-validation"))),
     ]
+
+
+def fluorescence_facts(card: registry.ModelCard) -> list[tuple[str, str]]:
+    """The fluorescence head's leave-recipe-out accuracy in plain words; empty for a model without a head."""
+    metrics = card.metrics
+    if "fluorescence_mae" not in metrics:
+        return []
+    value = (
+        f"{metrics['fluorescence_mae']:.0f} ct/s on average (RMSE {metrics['fluorescence_rmse']:.0f} ct/s, "
+        f"R² {metrics['fluorescence_r2']:.3f}) over {int(metrics['fluorescence_n_samples'])} films with a reading"
+    )
+    return [("Fluorescence error (never-seen recipes)", value)]
+
+
+def fluorescence_by_recipe(out_of_fold: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Out-of-fold fluorescence per recipe (ct/s), worst first, with unit-labelled columns; None without a head."""
+    if out_of_fold is None or FLUORESCENCE_PREDICTED not in out_of_fold.columns:
+        return None
+    table = per_recipe_fluorescence(out_of_fold)
+    if table.empty:
+        return None
+    return table.rename(columns={
+        "recipe_id": "recipe", "n_readings": "films with a reading", "fluorescence_measured_cts": "measured (ct/s)",
+        "fluorescence_predicted_cts": "predicted (ct/s)", "fluorescence_abs_error_cts": "error (ct/s)",
+    }).round({"measured (ct/s)": 0, "predicted (ct/s)": 0, "error (ct/s)": 0})
 
 
 def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> str:

@@ -77,6 +77,18 @@ def train_and_evaluate(
     return TrainingResult(model=model, evaluation=evaluation, dataset=dataset)
 
 
+def _fluorescence_notes(model: ColourModel) -> dict:
+    """What the card says about the fluorescence head (ct/s): nothing for a model without one."""
+    head = model.fluorescence_head_
+    if head is None:
+        return {}
+    fluorescent = ", ".join(head.fluorescent_colorants_) or "none"
+    return {
+        "fluorescence": f"fluorescence head (ct/s): gated MLP ensemble trained on {head.n_trained_} of {head.n_readings_} films with a reading; "
+        f"fluorescent colorants (present in the films that read above 0): {fluorescent}; exactly 0 without one",
+    }
+
+
 def save_trained(result: TrainingResult, *, models_dir=None, store_version: str | None = None, notes: dict | None = None) -> registry.ModelCard:
     """Save a :class:`TrainingResult` as a new version with its card (not promoted)."""
     dataset = result.dataset
@@ -97,6 +109,7 @@ def save_trained(result: TrainingResult, *, models_dir=None, store_version: str 
         f"seeds {sorted(result.evaluation.per_sample['seed'].unique().tolist())}",
         "headline": result.model.headline,
         "headline_reason": "lower leave-recipe-out mean ΔE00 of the two CIELAB paths",
+        **_fluorescence_notes(result.model),
     }
     return registry.save_model(
         result.model,

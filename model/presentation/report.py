@@ -67,6 +67,20 @@ def _errors_section(out_of_fold: pd.DataFrame | None) -> list[str]:
     ]
 
 
+def _fluorescence_section(out_of_fold: pd.DataFrame | None) -> list[str]:
+    table = review.fluorescence_by_recipe(out_of_fold)
+    if table is None:
+        return []
+    return [
+        "<h2>Fluorescence, recipe by recipe</h2>",
+        (
+            "<p>Measured and predicted fluorescence intensity (ct/s) of every recipe with a reading, predicted by a model "
+            "that never saw that recipe; worst first.</p>"
+        ),
+        table.to_html(index=False, float_format=lambda v: f"{v:,.0f}", border=0),
+    ]
+
+
 def build_report(card: ModelCard, out_of_fold: pd.DataFrame | None, models_dir=None) -> str:
     """The Overview as one self-contained HTML page (Plotly inlined, works offline).
 
@@ -88,6 +102,7 @@ def build_report(card: ModelCard, out_of_fold: pd.DataFrame | None, models_dir=N
         f"<style>{REPORT_CSS}</style></head><body>",
         *_summary_section(card, out_of_fold, models_dir),
         *_errors_section(out_of_fold),
+        *_fluorescence_section(out_of_fold),
         f"<p style='color:#777;font-size:12px'>Generated {datetime.now().astimezone():%Y-%m-%d %H:%M %Z} by Huecast.</p></body></html>",
     ]
     return "\n".join(parts)

@@ -40,7 +40,8 @@ class BatchResult:
         The CLI's output shape: passthrough columns (as in the file), the colorants
         (wt %) and ``thickness_um`` (µm), then :data:`model.PREDICTION_COLUMNS`
         (``L, a, b, C, h`` of the headline path, ``R400 … R700`` reflectance factor,
-        ``delta_e00_paths``, ``hex``, ``out_of_gamut``, ``out_of_range``, ``out_of_range_detail``).
+        ``delta_e00_paths``, ``hex``, ``out_of_gamut``, ``out_of_range``, ``out_of_range_detail``,
+        ``fluorescence_cts``: ct/s, empty when the model has no fluorescence head).
     problems : list of Problem
         One or more per row left out, with its 1-based file row and column.
     warnings : list of str
