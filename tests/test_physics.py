@@ -3,6 +3,7 @@ fluorescent Kubelka–Munk model (model.models.fluorescent_km)."""
 
 from __future__ import annotations
 
+import pickle
 import time
 
 import numpy as np
@@ -14,7 +15,7 @@ from sklearn.exceptions import NotFittedError
 from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN
-from model.models.fluorescent_km import FluorescentKubelkaMunkModel, _JointFit, detect_fluorescent, fluorescence_emission, saunderson
+from model.models.fluorescent_km import SCATTERING_EXPONENT_BOUNDS, FluorescentKubelkaMunkModel, _JointFit, detect_fluorescent, fluorescence_emission, saunderson
 from model.models.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
 from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
 
@@ -273,6 +274,30 @@ def test_reproduces_a_fluorescent_film_simulated_with_known_constants(noiseless_
     fluorescent = DEMO_COLORANTS[0]
     strong = fluorescent.emission > 0.3
     np.testing.assert_allclose(model.emission_[0, strong], fluorescent.fluorescence_yield * fluorescent.emission[strong], rtol=0.1)
+
+
+def test_the_scattering_exponent_is_fitted_within_its_bounds_or_fixed(noiseless_demo, fitted_fluorescent):
+    """S = S_binder + Σ c^γ s: γ is fitted per colorant, near 1 on films the simulator made with the
+    linear law; fixed at 1 it is Duncan's law with four fewer constants."""
+    low, high = SCATTERING_EXPONENT_BOUNDS
+    fitted = fitted_fluorescent.scattering_exponent_
+    assert fitted.shape == (5,) and np.all((fitted >= low) & (fitted <= high))
+    np.testing.assert_allclose(fitted, 1.0, atol=0.1)  # the simulator's law is linear, and the fit finds it
+    linear = FluorescentKubelkaMunkModel(scattering_exponent=1.0).fit(noiseless_demo)
+    np.testing.assert_array_equal(linear.scattering_exponent_, np.ones(5))
+    assert fitted_fluorescent.n_parameters == linear.n_parameters + 5
+
+
+def test_a_model_saved_before_the_exponent_predicts_with_the_linear_law(fitted_fluorescent, noiseless_demo):
+    old = pickle.loads(pickle.dumps(fitted_fluorescent))
+    del old.__dict__["scattering_exponent_"], old.__dict__["scattering_exponent"]  # as unpickled from before
+    old.S_ = fitted_fluorescent.S_  # same constants, read with γ = 1
+    recipes = noiseless_demo.recipes.head(5)
+    X = recipes.to_numpy()
+    expected = FluorescentKubelkaMunkModel(scattering_exponent=1.0)
+    expected.__dict__.update({k: v for k, v in old.__dict__.items() if k.endswith("_")}, scattering_exponent_=np.ones(5))
+    np.testing.assert_array_equal(old.reflectance_of(X), expected.reflectance_of(X))
+    assert old.get_params()["scattering_exponent"] == 1.0
 
 
 def test_returns_reflectance_above_one_where_the_simulated_data_does(noiseless_demo, fitted_fluorescent):
