@@ -15,7 +15,14 @@ from sklearn.exceptions import NotFittedError
 from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN
-from model.models.fluorescent_km import SCATTERING_EXPONENT_BOUNDS, FluorescentKubelkaMunkModel, _JointFit, detect_fluorescent, fluorescence_emission, saunderson
+from model.models.fluorescent_km import (
+    SCATTERING_EXPONENT_BOUNDS,
+    FluorescentKubelkaMunkModel,
+    _JointFit,
+    detect_fluorescent,
+    fluorescence_emission,
+    saunderson,
+)
 from model.models.physics import KubelkaMunkModel, _film_reflectance_gradient, finite_film_reflectance
 from model.simulate import DEMO_COLORANTS, demo_measurement_plan, simulate_dataset, simulate_reflectance
 
