@@ -17,6 +17,8 @@ L* 0–100, ΔE00 in CIEDE2000 units.
 """
 
 from model.formulation.constraints import Constraints
+from model.formulation.experiment_plan import ExperimentPlan, Suggestion
+from model.formulation.experiments import plan_experiments
 from model.formulation.optimise import formulate
 from model.formulation.result import (
     METAMERISM_ILLUMINANTS,
@@ -37,10 +39,13 @@ __all__ = [
     "RISKY_UNCERTAINTY",
     "Candidate",
     "Constraints",
+    "ExperimentPlan",
     "FormulationResult",
     "SpectrumParseError",
+    "Suggestion",
     "Target",
     "formulate",
     "parse_spectrum",
+    "plan_experiments",
     "safest_first",
 ]

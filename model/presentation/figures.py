@@ -36,6 +36,7 @@ __all__ = [
     "score_against_size_figure",
     "parity_figure",
     "recipe_errors_figure",
+    "experiment_plan_figure",
     "log_ticks",
 ]
 
@@ -262,3 +263,29 @@ def recipe_errors_figure(per_recipe: pd.DataFrame) -> go.Figure:
     bars.update_xaxes(title="test recipe")
     bars.update_yaxes(title="mean ΔE00 (CIEDE2000)")
     return bars
+
+
+def experiment_plan_figure(plan) -> go.Figure:
+    """A plan's suggested films on the a*–b* plane (marker size: today's uncertainty) over the measured films (grey).
+
+    ``plan`` is a :class:`model.formulation.ExperimentPlan`.
+    """
+    figure = go.Figure()
+    figure.add_scatter(
+        x=plan.measured_Lab[:, 1], y=plan.measured_Lab[:, 2], mode="markers", name="measured films",
+        marker={"color": "#bbbbbb", "size": 7}, hovertemplate="a* %{x:.1f}, b* %{y:.1f}<extra>measured</extra>",
+    )
+    suggestions = plan.suggestions
+    Lab = np.array([s.Lab for s in suggestions]).reshape(-1, 3)
+    uncertainty = np.array([s.uncertainty for s in suggestions])
+    figure.add_scatter(
+        x=Lab[:, 1], y=Lab[:, 2], mode="markers+text", name="suggested (size: uncertainty)", text=[s.recipe_id for s in suggestions],
+        textposition="top center", customdata=uncertainty, hovertemplate="%{text}: a* %{x:.1f}, b* %{y:.1f}, ±%{customdata:.1f} ΔE00<extra></extra>",
+        marker={"color": [s.hex for s in suggestions], "size": 12 + 6 * np.sqrt(uncertainty / max(uncertainty.max(initial=0), 1e-9)),
+                "line": {"color": "#222222", "width": 1.5}},
+    )
+    figure.update_layout(
+        height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": 1.08},
+        xaxis_title="a* (CIELAB units, green − / red +)", yaxis_title="b* (CIELAB units, blue − / yellow +)",
+    )
+    return figure
