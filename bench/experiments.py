@@ -73,13 +73,19 @@ def draw_recipes(n: int, rng: np.random.Generator) -> np.ndarray:
     return pool[rng.choice(len(pool), size=n, replace=False)]
 
 
-def measured_dataset(recipes: np.ndarray, rng: np.random.Generator | None) -> Dataset:
-    """Each recipe at both films, with the simulated instrument's noise (None: noise-free)."""
+def measured_dataset(recipes: np.ndarray, rng: np.random.Generator | None, first_id: int = 0) -> Dataset:
+    """Each recipe at both films, with the simulated instrument's noise (None: noise-free); ids from ``R<first_id>``."""
     rows = [
         {RECIPE_ID_COLUMN: f"R{i}", SAMPLE_ID_COLUMN: f"R{i}@{t:g}", **dict(zip(NAMES, recipe)), THICKNESS_COLUMN: t}
-        for i, recipe in enumerate(recipes) for t in FILMS_UM
+        for i, recipe in enumerate(recipes, start=first_id) for t in FILMS_UM
     ]
     return simulate_dataset(pd.DataFrame(rows), rng=rng, name="bench")
+
+
+def with_new_films(dataset: Dataset, batch: np.ndarray, rng: np.random.Generator) -> Dataset:
+    """``dataset`` plus the films of ``batch``, measured once now: earlier films keep the readings they had."""
+    new = measured_dataset(batch, rng, first_id=dataset.n_recipes)
+    return Dataset(pd.concat([dataset.table, new.table], ignore_index=True), dataset.colorants, dataset.name)
 
 
 def test_set(seed: int = 12345) -> tuple[pd.DataFrame, np.ndarray]:
@@ -120,7 +126,8 @@ def run_seed(seed: int, rounds: int, test: pd.DataFrame, truth: np.ndarray) -> d
         for round_number in range(rounds):
             batch = next_batch(strategy, model, dataset, recipes, round_number, strategy_rng, lhs)
             recipes = np.vstack([recipes, batch])
-            dataset = measured_dataset(recipes, np.random.default_rng([seed, 0]))
+            # Each round's films are read once, with the same draws for every strategy (common random numbers).
+            dataset = with_new_films(dataset, batch, np.random.default_rng([seed, 0, round_number + 1]))
             model = HybridModel(random_state=seed, **BENCH_MODEL).fit(dataset)
             curve.append(score(model, test, truth))
         errors[strategy] = curve
@@ -228,7 +235,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{strategy:>16}: " + "  ".join(f"{n}: {m:.2f}±{s:.2f}" for n, m, s in zip(sizes, table[strategy], sd)))
     for n, level in zip(sizes[1:], table["random"][1:]):
         needed = recipes_to_reach(sizes, table["planned"], level)
-        print(f"random's error at {n} recipes ({level:.2f} ΔE00): the plan reaches it at {needed:.1f} recipes ({100 * (1 - needed / n):.0f} % fewer)")
+        change = 100 * (1 - needed / n)
+        fewer = f"{change:.0f} % fewer" if change >= 0 else f"{-change:.0f} % more"
+        print(f"random's error at {n} recipes ({level:.2f} ΔE00): the plan reaches it at {needed:.1f} recipes ({fewer})")
     level = table["random"][-1]
     print(f"\nrandom at {sizes[-1]} recipes: {level:.2f} ΔE00. Recipes needed to reach it (mean curve, linear between rounds):")
     for strategy in STRATEGIES:

@@ -29,7 +29,7 @@ from _browser import (
 pytestmark = pytest.mark.browser
 
 WIDTHS = (800, 1400)
-PAGES = ("predict", "batch", "formulate", "compare", "overview", "retrain")
+PAGES = ("predict", "batch", "formulate", "compare", "overview", "retrain", "plan")
 # A quick challenger (see quick_server) takes about 20 s; allow for a loaded 2-core machine.
 TRAINING_TIMEOUT_MS = 240_000
 
@@ -349,6 +349,9 @@ def _show_main_task(page, name: str, tmp_path: Path) -> None:
     elif name == "formulate":
         page.get_by_role("button", name="Find recipes").click()
         page.get_by_text(re.compile(r"^Recipe 1: ΔE00")).wait_for(timeout=STEP_TIMEOUT_MS)
+    elif name == "plan":
+        page.get_by_role("button", name="Plan experiments").click()
+        page.get_by_text(re.compile(r"^\d+ recipes to make next")).wait_for(timeout=STEP_TIMEOUT_MS)
 
 
 def test_every_page_is_readable_at_800_and_1400_px(browser, server, sync_api, tmp_path):

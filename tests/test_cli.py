@@ -106,7 +106,7 @@ def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
     assert "GXT-10" in card.notes["fluorescence"]
 
 
-def test_predict_has_the_fluorescence_column_filled_by_a_head_and_empty_without(trained_dir, tmp_path, repo_root):
+def test_predict_has_the_fluorescence_column_filled_by_a_head_and_empty_without(trained_dir, tiny_install, tmp_path, repo_root):
     out, _ = trained_dir
     model, _ = registry.load_champion(out)
     assert model.has_fluorescence, "the demo data has a Fluorescence.csv, so its model has a head"
@@ -121,11 +121,14 @@ def test_predict_has_the_fluorescence_column_filled_by_a_head_and_empty_without(
     table = pd.read_csv(target)
     np.testing.assert_allclose(table["fluorescence_cts"], model.predict(recipes).fluorescence_cts, rtol=1e-9)
     assert table["fluorescence_cts"].iloc[0] > 0 and table["fluorescence_cts"].iloc[1] == 0
-    # The shipped champion was trained before fluorescence: the column is there, empty.
-    shipped_model, shipped_card = registry.load_champion(repo_root / "trained_models")
-    plain = pd.DataFrame({**{c: [1.0] for c in shipped_model.colorants_}, "thickness_um": [10.0]})
+
+    # A model trained on data without readings: the column is there, empty.
+    headless = tiny_install["model"]
+    assert not headless.has_fluorescence
+    plain = pd.DataFrame({**{c: [1.0] for c in headless.colorants_}, "thickness_um": [10.0]})
     plain.to_csv(source, index=False)
-    assert run_cli("predict", "--model", repo_root / "trained_models" / shipped_card.version, "--input", source, "--output", target, cwd=repo_root).returncode == 0
+    headless_dir = tiny_install["models_dir"] / tiny_install["card"].version
+    assert run_cli("predict", "--model", headless_dir, "--input", source, "--output", target, cwd=repo_root).returncode == 0
     table = pd.read_csv(target)
     assert "fluorescence_cts" in table.columns and table["fluorescence_cts"].isna().all()
     assert target.read_text().splitlines()[1].endswith(",")  # an empty cell, not a 0

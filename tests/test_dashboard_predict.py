@@ -310,5 +310,7 @@ def test_the_predicted_fluorescence_is_shown_with_its_unit_when_the_champion_has
     assert any("without a fluorescent colorant (FluoYellow)" in caption.value for caption in at.caption)
 
 
-def test_a_champion_without_a_head_shows_no_fluorescence(app):
-    assert "Fluorescence" not in [metric.label for metric in app.metric]
+def test_a_champion_without_a_head_shows_no_fluorescence(tiny_install, open_dashboard):
+    at = open_dashboard(timeout_s=APP_TIMEOUT_S)
+    assert not at.exception and [metric.label for metric in at.metric][:3] == ["L*", "a*", "b*"]
+    assert "Fluorescence" not in [metric.label for metric in at.metric]

@@ -87,10 +87,15 @@ def test_a_model_pickled_before_heads_existed_loads_and_predicts_without_one(glo
     assert loaded.predict(recipes_of(glowing_dataset, [0, 7])).to_frame()[FLUORESCENCE_COLUMN].isna().all()
 
 
-def test_the_shipped_champion_has_no_head_and_predicts_an_empty_column(shipped):
-    model, _ = shipped
+def test_a_champion_trained_without_readings_predicts_an_empty_column_and_the_shipped_one_a_value(tiny_install, shipped):
+    model = tiny_install["model"]  # trained on the tiny dataset, which has no readings
+    assert not model.has_fluorescence
     recipes = pd.DataFrame({**{c: [1.0] for c in model.colorants_}, THICKNESS_COLUMN: [10.0]})
     assert model.predict(recipes).to_frame()[FLUORESCENCE_COLUMN].isna().all()
+    shipped_model, _ = shipped  # trained on data/demo, which ships a Fluorescence.csv
+    recipes = pd.DataFrame({**{c: [0.0] for c in shipped_model.colorants_}, THICKNESS_COLUMN: [10.0]})
+    recipes["FluoYellow"] = 10.0
+    assert shipped_model.has_fluorescence and shipped_model.predict(recipes).fluorescence_cts[0] > 1000
 
 
 @pytest.mark.parametrize("make", [KubelkaMunkModel, FluorescentKubelkaMunkModel], ids=["KubelkaMunkModel", "FluorescentKubelkaMunkModel"])
