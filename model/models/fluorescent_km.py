@@ -77,7 +77,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
+from scipy import sparse
 from scipy.optimize import least_squares, nnls
 from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
 from threadpoolctl import threadpool_limits
@@ -86,6 +86,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.models.base import ColourModel, Progress, check_recipe_values
+from model.models.least_squares import projected_levenberg_marquardt
 from model.models.physics import _film_reflectance_gradient, finite_film_reflectance
 
 __all__ = [
@@ -96,7 +97,6 @@ __all__ = [
     "SAUNDERSON_MODES",
     "SOLVERS",
     "SCATTERING_EXPONENT_BOUNDS",
-    "projected_levenberg_marquardt",
 ]
 
 SAUNDERSON_MODES = ("fit", "fixed", "off")
@@ -165,48 +165,6 @@ def detect_fluorescent(dataset: Dataset) -> tuple[str, ...]:
         return ()
     present = dataset.table.loc[bright, list(dataset.colorants)].astype(float).to_numpy() > 0
     return tuple(name for name, fraction in zip(dataset.colorants, present.mean(axis=0)) if fraction >= 0.9)
-
-
-def projected_levenberg_marquardt(residuals, jacobian, start, lower, upper, *, max_iter: int = 200, rtol: float = 1e-7) -> tuple[np.ndarray, int]:
-    """Minimise ½‖residuals(x)‖² subject to lower ≤ x ≤ upper.
-
-    Each step solves the damped normal equations (JᵀJ + μ·diag(JᵀJ)) δ = −Jᵀr over the
-    free variables only (a variable at a bound whose gradient pushes it outwards is held),
-    then projects x + δ onto the box; μ falls after a step that lowers the cost and rises
-    until one does. Stops when a step lowers the cost by less than ``rtol`` relative, or
-    after ``max_iter`` Jacobians. Returns the solution and the number of Jacobians used.
-    """
-    x = np.clip(np.asarray(start, dtype=float), lower, upper)
-    r = residuals(x)
-    cost, damping = 0.5 * r @ r, 1e-2
-    for iteration in range(1, max_iter + 1):
-        J = jacobian(x)
-        normal, gradient = (J.T @ J), J.T @ r
-        normal = normal.toarray() if sparse.issparse(normal) else np.asarray(normal)
-        held = ((x <= lower) & (gradient > 0)) | ((x >= upper) & (gradient < 0))
-        free = np.flatnonzero(~held)
-        block, scale = normal[np.ix_(free, free)], np.maximum(np.diag(normal)[free], 1e-12)
-        while True:
-            try:
-                step = linalg.cho_solve(linalg.cho_factor(block + damping * np.diag(scale)), -gradient[free])
-            except linalg.LinAlgError:
-                damping *= 10.0
-                continue
-            trial = x.copy()
-            trial[free] += step
-            trial = np.clip(trial, lower, upper)
-            r_trial = residuals(trial)
-            cost_trial = 0.5 * r_trial @ r_trial
-            if cost_trial < cost:
-                gain = (cost - cost_trial) / cost
-                x, r, cost, damping = trial, r_trial, cost_trial, max(damping / 5.0, 1e-12)
-                break
-            damping *= 5.0
-            if damping > 1e10:  # no step lowers the cost: a (bounded) minimum
-                return x, iteration
-        if gain < rtol:
-            return x, iteration
-    return x, max_iter
 
 
 class _Layout:
@@ -386,7 +344,7 @@ class FluorescentKubelkaMunkModel(ColourModel):
         γ in S = S_binder + Σ c_i^γ_i s_i: fitted per colorant within
         :data:`SCATTERING_EXPONENT_BOUNDS`, or one fixed value (1.0: Duncan's linear law).
     solver : {"projected-lm", "trf"}, default "projected-lm"
-        :func:`projected_levenberg_marquardt`, or ``scipy.optimize.least_squares``
+        :func:`~model.models.least_squares.projected_levenberg_marquardt`, or ``scipy.optimize.least_squares``
         (trust-region reflective with an iterative inner solver; slower, for comparison).
     max_nfev : int ≥ 1, default 200
         Jacobian budget of the joint solve.
