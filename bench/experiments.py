@@ -88,6 +88,14 @@ def with_new_films(dataset: Dataset, batch: np.ndarray, rng: np.random.Generator
     return Dataset(pd.concat([dataset.table, new.table], ignore_index=True), dataset.colorants, dataset.name)
 
 
+def reaches(needed: float, n: int) -> str:
+    """How many recipes a strategy needed to reach a level random selection reached with ``n``."""
+    if not np.isfinite(needed):
+        return f"does not reach it within {n} recipes"
+    change = 100 * (1 - needed / n)
+    return f"reaches it at {needed:.1f} recipes ({change:.0f} % fewer)" if change >= 0 else f"reaches it at {needed:.1f} recipes ({-change:.0f} % more)"
+
+
 def test_set(seed: int = 12345) -> tuple[pd.DataFrame, np.ndarray]:
     """The fixed test films (recipes × both films) and their true CIELAB."""
     recipes = draw_recipes(TEST_RECIPES, np.random.default_rng(seed))
@@ -235,15 +243,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{strategy:>16}: " + "  ".join(f"{n}: {m:.2f}±{s:.2f}" for n, m, s in zip(sizes, table[strategy], sd)))
     for n, level in zip(sizes[1:], table["random"][1:]):
         needed = recipes_to_reach(sizes, table["planned"], level)
-        change = 100 * (1 - needed / n)
-        fewer = f"{change:.0f} % fewer" if change >= 0 else f"{-change:.0f} % more"
-        print(f"random's error at {n} recipes ({level:.2f} ΔE00): the plan reaches it at {needed:.1f} recipes ({fewer})")
+        print(f"random's error at {n} recipes ({level:.2f} ΔE00): the plan {reaches(needed, n)}")
     level = table["random"][-1]
     print(f"\nrandom at {sizes[-1]} recipes: {level:.2f} ΔE00. Recipes needed to reach it (mean curve, linear between rounds):")
     for strategy in STRATEGIES:
         needed = recipes_to_reach(sizes, table[strategy], level)
-        saving = 100 * (1 - needed / sizes[-1]) if np.isfinite(needed) else float("nan")
-        print(f"{strategy:>16}: {needed:.1f} recipes ({saving:.0f} % fewer than random)")
+        print(f"{strategy:>16}: {reaches(needed, sizes[-1])}")
     OUT.mkdir(exist_ok=True)
     (OUT / "experiments.json").write_text(json.dumps({"sizes": sizes.tolist(), "results": results}, indent=1))
     html = OUT / "experiments.html"
