@@ -7,10 +7,10 @@ Measures, on the shipped champion:
 
 1. **start-up**: from launching ``streamlit run dashboard/app.py`` to the first predicted
    L* shown in headless Chromium (the browser is already open, as a user's would be);
-   also when the server first answers its health check, which is after the warm start in
-   ``st.App``'s lifespan (``dashboard/api.py``: scikit-learn, colour-science and Plotly
-   imported, the champion and its training samples loaded, one prediction made), and
-   that warm start's own seconds from the server log. ``--startup-only`` measures just
+   also when the server first answers its health check (the warm start in ``st.App``'s
+   lifespan, ``dashboard/api.py``, runs on in a thread from then on: scikit-learn, pandas
+   and Plotly imported, the champion and its training samples loaded, one prediction
+   made), and that warm start's own seconds from the server log. ``--startup-only`` measures just
    this, ``--repeats N`` times (the median is reported);
 2. **rerun, server side**: a widget change followed by a full rerun of the Predict page
    (router, sidebar and page), timed inside Streamlit's ScriptRunner around the script
@@ -199,7 +199,7 @@ def bench_browser(model) -> dict:
         start = time.perf_counter()
         server, url = start_dashboard(log)
         try:
-            wait_until_healthy(url)  # answers once the lifespan's warm start is done
+            wait_until_healthy(url)  # answers once the lifespan has started the warm start
             figures["startup_server_ready_s"] = round(time.perf_counter() - start, 2)
             _open_once_served(page, url, start)
             L_star = _metric(page, "L*")

@@ -8,8 +8,8 @@ one model object), call :mod:`model.serving.api`, write JSON. ``dashboard/app.py
 Work that takes CPU (prediction, formulation) runs in a worker thread, so the event loop
 that also carries every browser session's websocket is never blocked by it.
 
-Importing this module is cheap on purpose: ``model`` (scikit-learn, colour-science,
-pandas: about 2 s) is imported by the warm start, in a thread the lifespan starts. The
+Importing this module is cheap on purpose: ``model`` (scikit-learn and pandas: about
+1.5 s) is imported by the warm start, in a thread the lifespan starts. The
 server therefore answers at once, and a browser loads the app's JavaScript while the
 champion loads; its first page run then finds the champion in the cache.
 """
@@ -17,6 +17,8 @@ champion loads; its first page run then finds the champion in the cache.
 from __future__ import annotations
 
 import contextlib
+import gc
+import importlib
 import logging
 import sys
 import threading
@@ -28,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["ROUTES", "lifespan", "warm_start", "PREFIX"]
+__all__ = ["ROUTES", "lifespan", "warm_start", "wait_for_warm_imports", "PREFIX"]
 
 #: Must name ``model.serving.api.API_VERSION`` (tests/test_api.py checks it); written out so
 #: that importing this module does not import ``model``.
@@ -41,6 +43,9 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").set
 BAD_KEYS_PER_MINUTE = 5
 _bad_keys = None  # an AttemptLimiter, made on first use (model.ops.access is imported lazily)
 _lock = threading.Lock()  # guards _bad_keys and _warm_thread
+#: A predict request of at most this many recipes queues in the quick lane (see :func:`_lane`).
+QUICK_LANE_RECIPES = 100
+_quick_lane = None  # an anyio.CapacityLimiter(1), made on first use inside the server's one event loop
 
 
 def _bad_key_limiter():
@@ -136,6 +141,28 @@ def _answer(function, payload) -> bytes:
     return api.to_json_bytes(getattr(api, function)(payload, model, card))
 
 
+def _lane(payload) -> anyio.CapacityLimiter | None:
+    """The worker lane of a predict request: small ones one at a time, in arrival order; None for a batch.
+
+    Python computes in one thread at a time (the GIL), on the one core the server may be
+    pinned to. Eight single-recipe predictions run side by side in eight threads each take
+    about eight times as long, plus the switching between them, so all of them finish late;
+    taken one at a time, in arrival order, the throughput is the same and each one ends as
+    early as it can (``bench/api_load.py --clients 8 --seconds 10``, runs alternated on a busy
+    machine: p99 69 and 55 ms one at a time, 78 and 68 ms side by side). Requests of more
+    than :data:`QUICK_LANE_RECIPES` recipes keep anyio's shared worker threads (None), side
+    by side, so a 10,000-recipe batch never holds up the quick lane and batches keep their
+    throughput. The event loop (HTTP, the browsers' websockets) is never in a lane.
+    """
+    global _quick_lane
+    recipes = payload.get("recipes") if isinstance(payload, dict) else payload
+    if isinstance(recipes, list) and len(recipes) > QUICK_LANE_RECIPES:
+        return None
+    if _quick_lane is None:  # only the event loop's thread gets here, so no lock is needed
+        _quick_lane = anyio.CapacityLimiter(1)
+    return _quick_lane
+
+
 def _endpoint(handler):
     """Turn :class:`api.ApiError` into its JSON response, and anything else into a 500 without a traceback."""
 
@@ -182,7 +209,7 @@ async def predict(request: Request) -> Response:
 
     _authorize(request, admin=False)
     payload = api.parse_body(await _body(request))
-    return Response(await anyio.to_thread.run_sync(_answer, "predict", payload), media_type="application/json")
+    return Response(await anyio.to_thread.run_sync(_answer, "predict", payload, limiter=_lane(payload)), media_type="application/json")
 
 
 @_endpoint
@@ -247,21 +274,57 @@ def warm_start() -> float:
     the pages' to explain.
     """
     start = time.perf_counter()
-    import plotly.graph_objects  # noqa: F401  (the pages' charts)
-
-    from dashboard import common
-    from model.serving import api
-
-    import model.formulation  # noqa: F401
-    import model.presentation.figures  # noqa: F401
-
+    # Importing makes millions of objects and almost no garbage, yet the cyclic collector keeps
+    # scanning them: paused, the imports take about a fifth less CPU (1.9 → 1.5 s). Frozen
+    # afterwards, these long-lived objects stay out of every later collection, whose pauses
+    # would otherwise land on API requests.
+    gc.disable()
     try:
-        served, card = common.served_champion()
-        common.training_samples(card)
-        api.predict({"recipes": [common.explore.default_recipe(served)]}, served, card)  # first-call costs
-    except Exception as error:  # the page shows it to the user; the log gets it here
-        _LOG.warning("Warm start could not load the champion: %s", error)
+        try:
+            _import_what_the_pages_import()
+        finally:
+            _pages_may_import.set()  # even after a failure: the page then shows it
+        from dashboard import common
+        from model.serving import api
+
+        try:
+            served, card = common.served_champion()
+            api.predict({"recipes": [common.explore.default_recipe(served)]}, served, card)  # first-call costs
+            common.training_samples(card)
+        except Exception as error:  # the page shows it to the user; the log gets it here
+            _LOG.warning("Warm start could not load the champion: %s", error)
+    finally:
+        gc.enable()
+        gc.freeze()
     return time.perf_counter() - start
+
+
+#: What the pages and the API import (scikit-learn and pandas come with them), for the warm start.
+_PAGE_MODULES = ("dashboard.common", "dashboard.state", "model.serving.api", "model.presentation.figures",
+                 "model.presentation.swatches", "model.io.safe_csv", "model.formulation")
+
+
+def _import_what_the_pages_import() -> None:
+    for name in _PAGE_MODULES:
+        importlib.import_module(name)
+
+
+#: Set once the warm start has imported what the pages import (see :func:`wait_for_warm_imports`).
+_pages_may_import = threading.Event()
+
+
+def wait_for_warm_imports(timeout_s: float = 120.0) -> None:
+    """Return once the warm start's imports are done (at once when no warm start runs: AppTest, a test).
+
+    A page run that imported ``model`` while the warm start's thread was importing it could
+    fail: two threads importing scikit-learn from different entry points deadlock on its
+    circular imports, and Python breaks the deadlock with "cannot import name 'clone' from
+    partially initialized module 'sklearn.base'" (seen in ``bench/dashboard_speed.py``).
+    So the first page run waits here, in ``dashboard/app.py``, before it imports anything.
+    """
+    thread = _warm_thread
+    if thread is not None and thread.is_alive():
+        _pages_may_import.wait(timeout_s)
 
 
 _warm_thread: threading.Thread | None = None

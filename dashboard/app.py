@@ -23,6 +23,7 @@ PAGES = [
     ("predict.py", "Predict", ":material/palette:", False),
     ("batch.py", "Batch", ":material/table_view:", False),
     ("formulate.py", "Formulate", ":material/science:", False),
+    ("plan.py", "Plan experiments", ":material/biotech:", False),
     ("compare.py", "Compare", ":material/compare_arrows:", False),
     ("overview.py", "Overview", ":material/insights:", False),
     ("retrain.py", "Retrain", ":material/model_training:", True),
@@ -35,6 +36,10 @@ def run_page() -> None:
     # ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README), so
     # they are imported absolutely, with no path edits; here, not at the top, so that the
     # ASGI import below stays light (the lifespan's warm start imports the heavy parts).
+    # Not while the warm start's thread imports them too: see api.wait_for_warm_imports.
+    from dashboard import api
+
+    api.wait_for_warm_imports()
     from dashboard import common
 
     # A local icon: a Material icon name makes every page load fetch a font from a CDN.

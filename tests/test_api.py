@@ -355,3 +355,33 @@ def test_predictions_carry_fluorescence_null_without_a_head_and_ct_s_with_one(ke
     assert formulated["fluorescence_met"] is True and all(c["fluorescence_cts"] >= 3000 for c in formulated["candidates"])
     with pytest.raises(api.ApiError, match="min_fluorescence_cts"):
         api.formulate({"target": {"Lab": [85, -5, 60]}, "constraints": {"min_fluorescence_cts": -1}}, glowing, card)
+
+
+def test_small_predict_requests_share_one_lane_and_batches_do_not(monkeypatch):
+    """Single recipes are answered one at a time, in arrival order (see dashboard.api._lane); batches keep the shared pool."""
+    import anyio
+
+    from dashboard import api as routes
+
+    monkeypatch.setattr(routes, "_quick_lane", None)  # a lane of this test's own event loop
+
+    async def lanes():
+        small = routes._lane({"recipes": [{}] * routes.QUICK_LANE_RECIPES})
+        return small, routes._lane([{}]), routes._lane({"recipes": "not a list"}), routes._lane({"recipes": [{}] * (routes.QUICK_LANE_RECIPES + 1)})
+
+    small, bare_list, malformed, batch = anyio.run(lanes)
+    assert small is bare_list is malformed and small.total_tokens == 1
+    assert batch is None
+
+
+def test_the_warm_start_leaves_the_garbage_collector_running():
+    """The warm start pauses the cyclic collector while it imports; it must switch it back on."""
+    import gc
+
+    from dashboard import api as routes
+
+    try:
+        assert routes.warm_start() > 0
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()  # the warm start froze this test process's objects; a server keeps them

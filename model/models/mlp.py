@@ -327,9 +327,9 @@ class FormulationModel(ColourModel):
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean reflectance (n, 31) and headline CIELAB (n, 3), through the plain-numpy forward pass.
 
-        scikit-learn's ``predict`` validates its input on every call (about 3 ms per head);
-        the formulation optimiser predicts thousands of tiny batches, so it uses
-        :func:`model.models.mlp_forward.compile_heads`, checked once against ``predict``.
+        The formulation optimiser predicts thousands of tiny batches; this skips the
+        DataFrame, the uncertainty and the display colours of :meth:`predict`. Both run the
+        heads' compiled forward pass (:func:`model.models.mlp_forward.compile_heads`).
         """
         spectral, lab = self.predict_members(X)
         reflectance = spectral.mean(axis=0)

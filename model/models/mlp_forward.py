@@ -1,16 +1,19 @@
-"""The forward pass of fitted MLP heads as plain numpy, for the formulation optimiser.
+"""The forward pass of fitted MLP heads as plain numpy: every prediction runs through it.
 
 A head is a ``TransformedTargetRegressor`` around a ``Pipeline`` of feature map
 (``FunctionTransformer``), ``StandardScaler`` and ``MLPRegressor``, with a target
 transformer (a ``StandardScaler``, or a ``Pipeline`` of ``FunctionTransformer`` and
 ``StandardScaler``) that is undone on predict.
 
-scikit-learn's ``predict`` validates its input on every call, which costs about 3 ms per
-head; the optimiser predicts thousands of tiny batches, so it would spend most of its
-time there. :func:`compile_heads` replays the same arithmetic from the fitted attributes
-(``coefs_``, ``intercepts_``, ``mean_``, ``scale_``) and checks the result against the
-heads' own ``predict`` before it is used, so a pipeline step this module does not know
-falls back to ``predict`` instead of giving a wrong colour.
+scikit-learn's ``predict`` validates its input on every call, which costs about 0.7 ms per
+head: most of a one-recipe prediction (twelve heads for the hybrid), and most of the
+formulation optimiser's time, which predicts thousands of tiny batches. The models'
+``predict``, ``predict_members`` and ``predict_arrays`` therefore all use this module, so
+the CLI, the API, the pages and the optimiser give one answer. :func:`compile_heads`
+replays the same arithmetic from the fitted attributes (``coefs_``, ``intercepts_``,
+``mean_``, ``scale_``) and checks the result against the heads' own ``predict`` before it
+is used, so a pipeline step this module does not know falls back to ``predict`` instead
+of giving a wrong colour.
 
 Scales: whatever the heads were fitted on (for Huecast, inputs are colorants in wt %
 then thickness in µm; outputs reflectance factor 0–1 or CIELAB with L* 0–100).

@@ -53,7 +53,8 @@ def member_spread(member_Lab, Lab) -> np.ndarray:
     Lab = np.asarray(Lab, dtype=float)
     if member_Lab.shape[0] < 2:
         return np.full(Lab.shape[0], np.nan)
-    distances = np.stack([np.atleast_1d(colorimetry.delta_E00(member, Lab)) for member in member_Lab])
+    # One broadcast call for all members (m, n): ΔE00 is elementwise, so the numbers are those of m calls.
+    distances = np.asarray(colorimetry.delta_E00(member_Lab, Lab[None])).reshape(member_Lab.shape[0], -1)
     return np.sqrt(np.mean(distances**2, axis=0))
 
 
