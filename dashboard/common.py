@@ -23,6 +23,7 @@ __all__ = [
     "clear_champion_cache",
     "render_sidebar",
     "current_user",
+    "training_data",
     "training_samples",
     "served_champion",
     "bind_address",
@@ -264,9 +265,20 @@ def render_sidebar(model, card) -> None:
 
 
 @st.cache_resource(show_spinner="Loading the training measurements…", max_entries=4)
-def _training_samples(version: str, _card):
+def _training_data(version: str, _card):
     # Keyed on the version; the card itself is not hashed (leading underscore).
-    dataset = find_training_data(_card).dataset
+    return find_training_data(_card)
+
+
+def training_data(card):
+    """Where the champion's training measurements were found (:class:`model.ops.training_data.TrainingData`:
+    ``dataset`` None when they cannot be), loaded once per model version for every page."""
+    return _training_data(card.version, card)
+
+
+@st.cache_resource(max_entries=4)
+def _training_samples(version: str, _card):
+    dataset = training_data(_card).dataset
     return None if dataset is None else explore.TrainingSamples(dataset)
 
 

@@ -8,7 +8,6 @@ from dashboard import common
 from dashboard.app_pages._layout import set_up_page
 from model.formulation import Constraints, Target
 from model.formulation.experiments import DEFAULT_BATCH_SIZE, default_constraints, plan_experiments
-from model.ops.training_data import find_training_data
 from model.presentation import figures
 from model.serving import explore
 
@@ -17,12 +16,6 @@ RESULT_KEY = "plan_result"
 set_up_page()
 model, card = common.champion()
 colorants = list(model.colorants_)
-
-
-@st.cache_resource(show_spinner="Finding the champion's training measurements…", max_entries=2)
-def _training_data(version: str, _card):
-    # Keyed on the version; the card itself is not hashed (leading underscore).
-    return find_training_data(_card)
 
 
 def _read_constraints(defaults: Constraints) -> Constraints:
@@ -59,7 +52,7 @@ st.caption(
     "The recipes whose measurements would teach the model most: where it is least sure, far from every measured recipe, "
     "and spread out from each other. Make them, read them, and upload the readings with the downloaded recipe table on the Retrain page."
 )
-training = _training_data(card.version, card)
+training = common.training_data(card)
 if training.dataset is None:
     st.warning(
         f"Cannot plan: {training.description}. Planning measures distances to the recipes the champion was trained on; "

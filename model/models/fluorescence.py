@@ -46,7 +46,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from model.core.schema import FLUORESCENCE_COLUMN, THICKNESS_COLUMN, Dataset
-from model.models.mlp_forward import compile_heads
+from model.models.mlp_forward import CompiledForwardCache, compile_heads
 
 __all__ = ["FLUORESCENCE_UNIT", "FluorescenceHead", "fit_fluorescence_head", "fluorescence_readings", "fluorescent_from_readings", "without_readings"]
 
@@ -124,7 +124,7 @@ def fluorescent_from_readings(concentrations: np.ndarray, readings: np.ndarray, 
     return tuple(name for j, name in enumerate(colorants) if j in chosen)
 
 
-class FluorescenceHead(BaseEstimator):
+class FluorescenceHead(CompiledForwardCache, BaseEstimator):
     """Gated MLP ensemble: recipe (wt %, µm) → fluorescence intensity (ct/s, ≥ 0). See the module notes.
 
     Parameters
@@ -216,18 +216,12 @@ class FluorescenceHead(BaseEstimator):
 
     def _mean_log(self):
         # The plain-numpy forward pass (the optimiser predicts thousands of tiny batches and
-        # predict's input checks cost ~3 ms a network), verified against predict; a cache, see __getstate__.
+        # predict's input checks cost ~3 ms a network), verified against predict; a cache, left out of pickles: CompiledForwardCache.
         compiled = getattr(self, "_compiled_", None)
         if compiled is None:
             compiled = compile_heads(self.networks_) or (lambda X: np.mean([network.predict(X) for network in self.networks_], axis=0))
             self._compiled_ = compiled
         return compiled
-
-    def __getstate__(self):
-        # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
-        state = super().__getstate__()
-        state.pop("_compiled_", None)
-        return state
 
     @property
     def n_parameters(self) -> int:

@@ -209,7 +209,9 @@ class _JointFit:
         self.fit_exponent = model.scattering_exponent == "fit"
         self.fixed_exponent = np.ones(concentrations.shape[1]) * (1.0 if self.fit_exponent else float(model.scattering_exponent))
         self.layout = _Layout(concentrations.shape[1], len(self.fluorescent), self.fit_surface, self.fit_exponent)
-        self.penalty = _penalty_matrix(self.layout, concentrations, thickness_um, model.ridge, model.smoothness, model.scattering_exponent_ridge)
+        self.penalty = _penalty_matrix(
+            self.layout, concentrations, thickness_um, model.ridge, model.smoothness, model.scattering_exponent_ridge
+        )
         # Dense: at this size (a few thousand rows, a few hundred columns) one BLAS product
         # JᵀJ is faster than converting the Jacobian to a sparse matrix and multiplying that.
         self.penalty_rows = self.penalty.toarray()
@@ -241,7 +243,10 @@ class _JointFit:
         reflectance = saunderson(internal, k1, k2)
         if not with_parts:
             return reflectance
-        parts = dict(C_scattering=C_scattering, p=p, K=K, dK=dK, dS=dS, dRg=dRg, escape=escape, absorptance=absorptance, absorbed=absorbed, emitted=emitted, internal=internal, k1=k1, k2=k2)
+        parts = dict(
+            C_scattering=C_scattering, p=p, K=K, dK=dK, dS=dS, dRg=dRg, escape=escape, absorptance=absorptance,
+            absorbed=absorbed, emitted=emitted, internal=internal, k1=k1, k2=k2,
+        )
         return reflectance, parts
 
     def residuals(self, params: np.ndarray) -> np.ndarray:
@@ -325,7 +330,9 @@ def _penalty_matrix(
     exponents = layout.slices["s_exponent"]
     count = exponents.stop - exponents.start
     if count:
-        ridge_rows.append(np.sqrt(exponent_ridge) * sparse.csr_matrix((np.ones(count), (np.arange(count), np.arange(exponents.start, exponents.stop))), shape=(count, layout.size)))
+        columns = np.arange(exponents.start, exponents.stop)
+        select = sparse.csr_matrix((np.ones(count), (np.arange(count), columns)), shape=(count, layout.size))
+        ridge_rows.append(np.sqrt(exponent_ridge) * select)
     return sparse.vstack([*rows, *ridge_rows], format="csr")
 
 

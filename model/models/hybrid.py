@@ -48,7 +48,7 @@ from model.models.base import ColourModel, Progress
 from model.models.fluorescence import without_readings
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
-from model.models.mlp_forward import compile_heads
+from model.models.mlp_forward import CompiledForwardCache, compile_heads
 from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = ["HybridModel", "LAB_CANDIDATES", "SPECTRAL_CANDIDATES", "HYBRID_BAND_SCALE", "simplex_grid", "choose_blend"]
@@ -153,7 +153,7 @@ def _network_weights(heads) -> int:
     return sum(sum(w.size for w in head.regressor_[-1].coefs_) + sum(b.size for b in head.regressor_[-1].intercepts_) for head in heads)
 
 
-class HybridModel(ColourModel):
+class HybridModel(CompiledForwardCache, ColourModel):
     """Fluorescent Kubelka–Munk physics with MLP residual heads and plain MLP heads, blended on inner validation.
 
     Parameters
@@ -366,7 +366,7 @@ class HybridModel(ColourModel):
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
 
     def _compiled_heads(self) -> dict[str, list]:
-        # Built once per loaded model (a cache, see __getstate__); each head is compiled on its
+        # Built once per loaded model (a cache, left out of pickles: CompiledForwardCache); each head is compiled on its
         # own (the blend needs every member) and checked against its predict, else predict is used.
         # scikit-learn's predict validates its input on every call (about 0.7 ms per head, twelve
         # heads: most of a one-recipe prediction); the compiled pass is the same arithmetic.
@@ -377,12 +377,6 @@ class HybridModel(ColourModel):
             cached = (groups, {group: [compile_heads([head]) or head.predict for head in heads] for group, heads in groups.items()})
             self._compiled_ = cached
         return cached[1]
-
-    def __getstate__(self):
-        # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
-        state = super().__getstate__()
-        state.pop("_compiled_", None)
-        return state
 
     def predict(self, recipes: pd.DataFrame) -> Prediction:
         """Predict recipes (colorants in wt %, ``thickness_um`` in µm).

@@ -30,7 +30,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
-from model.models.mlp_forward import compile_heads
+from model.models.mlp_forward import CompiledForwardCache, compile_heads
 from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = [
@@ -114,7 +114,7 @@ _TARGET_FUNCTIONS = {
 }
 
 
-class FormulationModel(ColourModel):
+class FormulationModel(CompiledForwardCache, ColourModel):
     """Predicts reflectance (31 bands) and CIELAB from a recipe with ensembles of MLPs.
 
     Two heads per ensemble member, each a scikit-learn pipeline around ``MLPRegressor``:
@@ -338,7 +338,7 @@ class FormulationModel(ColourModel):
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
 
     def _compiled_heads(self) -> tuple[list[Callable], list[Callable]]:
-        # Built once per loaded model (a cache, see __getstate__): each head compiled on its own
+        # Built once per loaded model (a cache, left out of pickles: CompiledForwardCache): each head compiled on its own
         # (the uncertainty needs every member), checked against its predict on compile_heads'
         # fixed probe, and replaced by its predict where the check fails. scikit-learn's predict
         # validates its input on every call (about 0.7 ms per head): most of a one-recipe prediction.
@@ -349,12 +349,6 @@ class FormulationModel(ColourModel):
             cached = (heads, tuple([compile_heads([head]) or head.predict for head in group] for group in heads))
             self._compiled_ = cached
         return cached[1]
-
-    def __getstate__(self):
-        # The compiled forward pass is a cache of closures: rebuilt after loading, never pickled.
-        state = super().__getstate__()
-        state.pop("_compiled_", None)
-        return state
 
     @property
     def n_parameters(self) -> int:

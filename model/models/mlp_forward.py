@@ -29,7 +29,7 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-__all__ = ["compile_heads"]
+__all__ = ["CompiledForwardCache", "compile_heads"]
 
 #: A batch function: a float matrix (n, inputs) in, a float matrix (n, outputs) out.
 ArrayFunction = Callable[[np.ndarray], np.ndarray]
@@ -148,3 +148,16 @@ def compile_heads(heads: Sequence, probe: np.ndarray | None = None) -> ArrayFunc
     if not np.allclose(predict(probe), reference, rtol=_TOLERANCE, atol=_TOLERANCE):
         return None
     return predict
+
+
+class CompiledForwardCache:
+    """Mixin of an estimator that keeps its compiled forward pass in ``_compiled_``.
+
+    The compiled pass is a cache of closures (:func:`compile_heads`): it is left out of a
+    pickle and rebuilt on first use after loading. List it before the scikit-learn base.
+    """
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_compiled_", None)
+        return state
