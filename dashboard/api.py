@@ -274,6 +274,7 @@ def warm_start() -> float:
     the pages' to explain.
     """
     start = time.perf_counter()
+    _check_for_a_repl_while_it_is_cheap()
     # Importing makes millions of objects and almost no garbage, yet the cyclic collector keeps
     # scanning them: paused, the imports take about a fifth less CPU (1.9 → 1.5 s). Frozen
     # afterwards, these long-lived objects stay out of every later collection, whose pauses
@@ -297,6 +298,20 @@ def warm_start() -> float:
         gc.enable()
         gc.freeze()
     return time.perf_counter() - start
+
+
+def _check_for_a_repl_while_it_is_cheap() -> None:
+    """Let Streamlit make its once-per-process "is this a Python REPL?" check now.
+
+    Streamlit makes that check on the first element a process draws
+    (``DeltaGenerator._enqueue`` → ``streamlit.env_util.is_repl``), through
+    ``inspect.stack()``, which reads the source of every frame and looks up the file of
+    every loaded module. Left to the first page run, deep in Streamlit's script runner and
+    with scikit-learn, SciPy and pandas loaded, it took 0.15 s (the sidebar's first
+    ``st.markdown``, timed in the server over 4 starts); here, from a short stack before
+    those imports, about 0.03 s. Outside a page run ``st.empty()`` draws nothing.
+    """
+    st.empty()
 
 
 #: What the pages and the API import (scikit-learn and pandas come with them), for the warm start.

@@ -385,3 +385,28 @@ def test_the_warm_start_leaves_the_garbage_collector_running():
         assert gc.isenabled()
     finally:
         gc.unfreeze()  # the warm start froze this test process's objects; a server keeps them
+
+
+_FIRST_ELEMENT_SCRIPT = """
+import inspect, sys
+import streamlit as st
+from dashboard import api
+if sys.argv[1] == "warm":
+    api._check_for_a_repl_while_it_is_cheap()
+def refuse(*args, **kwargs):
+    raise RuntimeError("inspect.stack called")
+inspect.stack = refuse
+st.empty()  # the first element a page run would draw
+"""
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_warm_start_makes_streamlits_repl_check_before_the_first_page(warm):
+    """Streamlit's once-per-process REPL check (inspect.stack, 0.15 s on a first page run) is made by the
+    warm start, before its imports; without it, the first element drawn makes it (a fresh process each)."""
+    run = subprocess.run([sys.executable, "-c", _FIRST_ELEMENT_SCRIPT, "warm" if warm else "cold"],
+                         capture_output=True, text=True, timeout=120)
+    if warm:
+        assert run.returncode == 0, run.stderr
+    else:
+        assert run.returncode != 0 and "inspect.stack called" in run.stderr
