@@ -1,4 +1,4 @@
-"""The JSON API's Starlette routes under ``/api/v1``, and the server's warm start.
+"""The JSON API's Starlette routes under ``/api/v1``, and the lifespan that starts the warm start.
 
 Thin wiring only: read the body (capped), check the key, take the champion from the
 dashboard's own cache (:func:`dashboard.common.served_champion`, so pages and API serve
@@ -8,21 +8,18 @@ one model object), call :mod:`model.serving.api`, write JSON. ``dashboard/app.py
 Work that takes CPU (prediction, formulation) runs in a worker thread, so the event loop
 that also carries every browser session's websocket is never blocked by it.
 
-Importing this module is cheap on purpose: ``model`` (scikit-learn and pandas: about
-1.5 s) is imported by the warm start, in a thread the lifespan starts. The
-server therefore answers at once, and a browser loads the app's JavaScript while the
-champion loads; its first page run then finds the champion in the cache.
+Importing this module is cheap on purpose: ``model`` is imported by the warm start
+(:mod:`dashboard.warm_start`), in a thread the lifespan starts. The server therefore
+answers at once, and a browser loads the app's JavaScript while the champion loads.
+Predictions come from the champion's serving snapshot (:func:`dashboard.common.served_predictor`)
+as soon as the warm start's first phase is done; formulation waits for the full model.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
-import importlib
 import logging
-import sys
 import threading
-import time
 
 import anyio
 import streamlit as st
@@ -30,7 +27,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-__all__ = ["ROUTES", "lifespan", "warm_start", "wait_for_warm_imports", "PREFIX"]
+from dashboard import readiness, warm_start
+
+__all__ = ["ROUTES", "lifespan", "PREFIX"]
 
 #: Must name ``model.serving.api.API_VERSION`` (tests/test_api.py checks it); written out so
 #: that importing this module does not import ``model``.
@@ -42,7 +41,7 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").set
 #: Unknown API keys allowed per client address in any minute before it gets 429.
 BAD_KEYS_PER_MINUTE = 5
 _bad_keys = None  # an AttemptLimiter, made on first use (model.ops.access is imported lazily)
-_lock = threading.Lock()  # guards _bad_keys and _warm_thread
+_lock = threading.Lock()  # guards _bad_keys
 #: A predict request of at most this many recipes queues in the quick lane (see :func:`_lane`).
 QUICK_LANE_RECIPES = 100
 _quick_lane = None  # an anyio.CapacityLimiter(1), made on first use inside the server's one event loop
@@ -121,15 +120,20 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _champion():
+def _champion(full_model: bool = True):
+    """``(model, card)``: the full champion, or with ``full_model=False`` what predicts (its serving snapshot)."""
     from dashboard import common
     from model.ops import registry
     from model.serving import api
 
     try:
-        return common.served_champion()
+        return common.served_champion() if full_model else common.served_predictor()
     except (FileNotFoundError, registry.IntegrityError) as error:
         raise api.ApiError(503, f"No champion model can be served: {error}") from None
+
+
+#: The API functions that need the full model; the others answer from the serving snapshot.
+_NEEDS_FULL_MODEL = {"formulate"}
 
 
 def _answer(function, payload) -> bytes:
@@ -137,7 +141,7 @@ def _answer(function, payload) -> bytes:
     event loop) and answer with that one model, whatever is promoted meanwhile."""
     from model.serving import api
 
-    model, card = _champion()
+    model, card = _champion(full_model=function in _NEEDS_FULL_MODEL)
     return api.to_json_bytes(getattr(api, function)(payload, model, card))
 
 
@@ -168,9 +172,8 @@ def _endpoint(handler):
 
     async def endpoint(request: Request) -> Response:
         _send_without_delay(request)
-        if _warm_thread is not None and _warm_thread.is_alive():
-            # Until the warm start has imported ``model``, an import here would hold the event loop.
-            await anyio.to_thread.run_sync(_warm_thread.join)
+        # Until the warm start has imported ``model``, an import here would hold the event loop.
+        await anyio.to_thread.run_sync(readiness.wait_for_light_imports)
         from model.serving import api
 
         try:
@@ -190,7 +193,7 @@ async def health(request: Request) -> Response:
     from model.serving import api
 
     _authorize(request, admin=False)
-    model, card = await anyio.to_thread.run_sync(_champion)
+    model, card = await anyio.to_thread.run_sync(_champion, False)
     return _json(api.health(card))
 
 
@@ -267,89 +270,6 @@ ROUTES = [Route(path, handler, methods=[method]) for path, handler, method in _E
 ]
 
 
-def warm_start() -> float:
-    """Import what the pages import and load the champion (and its training samples) into the cache.
-
-    Returns the seconds it took. Nothing here may stop the server: a missing champion is
-    the pages' to explain.
-    """
-    start = time.perf_counter()
-    _check_for_a_repl_while_it_is_cheap()
-    # Importing makes millions of objects and almost no garbage, yet the cyclic collector keeps
-    # scanning them: paused, the imports take about a fifth less CPU (1.9 → 1.5 s). Frozen
-    # afterwards, these long-lived objects stay out of every later collection, whose pauses
-    # would otherwise land on API requests.
-    gc.disable()
-    try:
-        try:
-            _import_what_the_pages_import()
-        finally:
-            _pages_may_import.set()  # even after a failure: the page then shows it
-        from dashboard import common
-        from model.serving import api
-
-        try:
-            served, card = common.served_champion()
-            api.predict({"recipes": [common.explore.default_recipe(served)]}, served, card)  # first-call costs
-            common.training_samples(card)
-        except Exception as error:  # the page shows it to the user; the log gets it here
-            _LOG.warning("Warm start could not load the champion: %s", error)
-    finally:
-        gc.enable()
-        gc.freeze()
-    return time.perf_counter() - start
-
-
-def _check_for_a_repl_while_it_is_cheap() -> None:
-    """Let Streamlit make its once-per-process "is this a Python REPL?" check now.
-
-    Streamlit makes that check on the first element a process draws
-    (``DeltaGenerator._enqueue`` → ``streamlit.env_util.is_repl``), through
-    ``inspect.stack()``, which reads the source of every frame and looks up the file of
-    every loaded module. Left to the first page run, deep in Streamlit's script runner and
-    with scikit-learn, SciPy and pandas loaded, it took 0.15 s (the sidebar's first
-    ``st.markdown``, timed in the server over 4 starts); here, from a short stack before
-    those imports, about 0.03 s. Outside a page run ``st.empty()`` draws nothing.
-    """
-    st.empty()
-
-
-#: What the pages and the API import (scikit-learn and pandas come with them), for the warm start.
-_PAGE_MODULES = ("dashboard.common", "dashboard.state", "model.serving.api", "model.presentation.figures",
-                 "model.presentation.swatches", "model.io.safe_csv", "model.formulation")
-
-
-def _import_what_the_pages_import() -> None:
-    for name in _PAGE_MODULES:
-        importlib.import_module(name)
-
-
-#: Set once the warm start has imported what the pages import (see :func:`wait_for_warm_imports`).
-_pages_may_import = threading.Event()
-
-
-def wait_for_warm_imports(timeout_s: float = 120.0) -> None:
-    """Return once the warm start's imports are done (at once when no warm start runs: AppTest, a test).
-
-    A page run that imported ``model`` while the warm start's thread was importing it could
-    fail: two threads importing scikit-learn from different entry points deadlock on its
-    circular imports, and Python breaks the deadlock with "cannot import name 'clone' from
-    partially initialized module 'sklearn.base'" (seen in ``bench/dashboard_speed.py``).
-    So the first page run waits here, in ``dashboard/app.py``, before it imports anything.
-    """
-    thread = _warm_thread
-    if thread is not None and thread.is_alive():
-        _pages_may_import.wait(timeout_s)
-
-
-_warm_thread: threading.Thread | None = None
-
-
-def _warm_in_background() -> None:
-    seconds = warm_start()
-    print(f"Huecast warm start: {seconds:.2f} s (champion, training samples and the pages' imports loaded)", file=sys.stderr, flush=True)
-
-
 def _send_without_delay(request: Request) -> None:
     """Turn Nagle's algorithm off on this API request's connection.
 
@@ -381,15 +301,5 @@ async def lifespan(app):
     app's JavaScript meanwhile (in its own process, on the other core), and the first page
     run or API call that needs the champion waits for the cache to be filled, not longer.
     """
-    start_warm_start()
+    warm_start.start()
     yield {}
-
-
-def start_warm_start() -> None:
-    """Start :func:`warm_start` in a thread, once per process (the lifespan calls it; so may the
-    module that builds ``st.App``, to begin while Streamlit itself is still starting)."""
-    global _warm_thread
-    with _lock:
-        if _warm_thread is None:
-            _warm_thread = threading.Thread(target=_warm_in_background, name="huecast-warm-start", daemon=True)
-            _warm_thread.start()

@@ -29,6 +29,9 @@ PAGES = [
     ("retrain.py", "Retrain", ":material/model_training:", True),
 ]
 # ---- end of PAGES ----
+#: Pages that predict with the serving snapshot and import nothing heavy: they may run while
+#: the warm start still loads scikit-learn (dashboard/readiness.py). Every other page waits.
+LIGHT_PAGES = {"predict.py"}
 
 
 def run_page() -> None:
@@ -36,27 +39,32 @@ def run_page() -> None:
     # ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README), so
     # they are imported absolutely, with no path edits; here, not at the top, so that the
     # ASGI import below stays light (the lifespan's warm start imports the heavy parts).
-    # Not while the warm start's thread imports them too: see api.wait_for_warm_imports.
-    from dashboard import api
+    # Not while the warm start's thread imports them too: see dashboard/readiness.py.
+    from dashboard import readiness
 
-    api.wait_for_warm_imports()
+    readiness.wait_for_light_imports()
     from dashboard import common
 
     # A local icon: a Material icon name makes every page load fetch a font from a CDN.
     st.set_page_config(page_title="Huecast", page_icon=str(PAGES_DIR.parent / "static" / "favicon.png"), layout="wide")
     user = common.current_user()
-    pages = [
-        st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
+    pages = {
+        file: st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
         for position, (file, title, icon, admin_only) in enumerate(PAGES)
         if (PAGES_DIR / file).is_file() and (user.is_admin or not admin_only)
-    ]
-    page = st.navigation(pages)
+    }
+    page = st.navigation(list(pages.values()))
     try:
-        model, card = common.champion()
+        model, card = common.predictor()
     except common.NoChampion:
         st.stop()
     common.render_sidebar(model, card)
-    page.run()
+    if not any(page is pages.get(file) for file in LIGHT_PAGES):
+        readiness.wait_for_heavy_imports()  # before the page's own imports
+    try:
+        page.run()
+    finally:
+        readiness.page_run_ended()
 
 
 if __name__ == "__main__":  # a page run (the server, or AppTest)

@@ -1,7 +1,15 @@
 """What every dashboard page shares: the champion model, the sidebar and the current user.
 
 Pages import from here (``from dashboard.common import champion``) and never load a
-model themselves, so the model is unpickled once per process and every user shares it.
+model themselves, so the model is loaded once per process and every user shares it.
+
+Two forms of the champion: :func:`predictor` gives its serving snapshot
+(:class:`model.models.snapshot.ServingSnapshot`: plain numpy, no scikit-learn, the same
+numbers as the model), which is all the Predict page and the API's predict need;
+:func:`champion` gives the full model (unpickled, scikit-learn loaded) for everything
+else. Importing this module imports neither scikit-learn nor SciPy
+(tests/test_import_weight.py), so the Predict page can run while the warm start
+(:mod:`dashboard.warm_start`) still loads them.
 """
 
 from __future__ import annotations
@@ -11,14 +19,17 @@ import warnings
 
 import streamlit as st
 
-from dashboard import state
-from model.ops import registry, review
+from dashboard import readiness, state
+from model.ops import registry
 from model.ops.access import VIEWER, AttemptLimiter, User, user_without_sign_in
 from model.ops.passwords import verify_password
-from model.ops.training_data import find_training_data
+from model.ops.training_data import data_name, find_training_data
 from model.serving import explore
 
 __all__ = [
+    "predictor",
+    "serving_snapshot",
+    "served_predictor",
     "champion",
     "clear_champion_cache",
     "render_sidebar",
@@ -53,12 +64,54 @@ def _load_champion(pointer: str, models_dir: str):
     return model, card, fallback_reason
 
 
+@st.cache_resource(show_spinner="Loading the champion model…", max_entries=4)
+def _load_serving_snapshot(pointer: str, models_dir: str):
+    # Keyed like _load_champion. A snapshot that fails its check is logged once (this result
+    # is cached) and the full model, checked on its own, serves instead.
+    try:
+        return registry.load_serving(pointer, models_dir)
+    except (FileNotFoundError, registry.IntegrityError, ValueError) as error:
+        _LOG.warning("The serving snapshot of champion %s cannot be used (%s); the full model serves instead.", pointer, error)
+        return None, None
+
+
+def serving_snapshot():
+    """The champion's serving snapshot and card, ``(snapshot, card)``; ``(None, None)`` when it has none.
+
+    A snapshot is plain numpy and needs no scikit-learn; a model kind without one, or a
+    version saved before snapshots existed, is served by :func:`champion`.
+    """
+    models_dir = str(registry.settings.models_dir())
+    pointer = registry.champion_version(models_dir)
+    if pointer is None:
+        return None, None
+    return _load_serving_snapshot(pointer, models_dir)
+
+
+def predictor():
+    """What a page predicts with, ``(predictor, card)``: the champion's serving snapshot, else the full champion.
+
+    Both have ``predict(recipes) -> Prediction`` with the same numbers, ``colorants_``,
+    ``training_range_``, ``input_columns`` and ``fluorescent_colorants``. Raises
+    :class:`NoChampion` as :func:`champion` does.
+    """
+    snapshot, card = serving_snapshot()
+    return (snapshot, card) if snapshot is not None else champion()
+
+
+def served_predictor():
+    """:func:`predictor` for code outside a page (the API): shows nothing, raises what the registry raises."""
+    snapshot, card = serving_snapshot()
+    return (snapshot, card) if snapshot is not None else served_champion()
+
+
 def served_champion():
     """The champion for code outside a page (the API, the warm start): ``(model, card)``.
 
     The same cache as :func:`champion`, so the API and the pages serve one model object.
     Raises what :func:`model.ops.registry.load_champion` raises; shows nothing.
     """
+    readiness.wait_for_heavy_imports()
     models_dir = str(registry.settings.models_dir())
     model, card, _ = _load_champion(registry.champion_version(models_dir), models_dir)
     return model, card
@@ -81,6 +134,7 @@ def champion():
     NoChampion
         No version in the models directory loads; the page has already shown an error.
     """
+    readiness.wait_for_heavy_imports()
     models_dir = str(registry.settings.models_dir())
     pointer = registry.champion_version(models_dir)
     try:
@@ -107,6 +161,7 @@ def champion():
 def clear_champion_cache() -> None:
     """Forget every loaded model; call after a promotion or rollback."""
     _load_champion.clear()
+    _load_serving_snapshot.clear()
 
 
 # ---- sign-in (Retrain page's engineer) ----
@@ -252,7 +307,7 @@ def render_sidebar(model, card) -> None:
         st.caption(f"Version `{card.version}`")
         st.caption(
             f"Trained on {n_recipes} recipes ({n_samples} measurements) from "
-            f"“{review.data_name(card.dataset)}”."
+            f"“{data_name(card.dataset)}”."
         )
         if delta_e00_mean is not None:
             st.metric(

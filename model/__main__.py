@@ -78,7 +78,7 @@ def _cmd_predict(args) -> int:
     from model.ops import registry
     from model.serving.batch import predict_csv
 
-    model, card = registry.load_from_path(args.model)
+    model, card = registry.load_predictor_from_path(args.model)  # the serving snapshot when the model has one
     try:
         # The same code path as the dashboard's Batch page; no row cap on the command line.
         result = predict_csv(args.input, model, name=Path(args.input).name, max_rows=None)

@@ -143,3 +143,32 @@ def test_a_bad_hyperparameter_is_named_without_a_traceback(tmp_path, repo_root):
     config.write_text(json.dumps({"kind": "TorchModel"}))
     result = run_cli("evaluate", "--data", repo_root / "data" / "demo", "--config", config, cwd=repo_root)
     assert result.returncode == 2 and "known kinds" in result.stderr and "Traceback" not in result.stderr
+
+
+_PREDICT_IN_PROCESS = """
+import json, runpy, sys
+sys.argv = ["model", "predict", "--model", sys.argv[1], "--input", sys.argv[2], "--output", sys.argv[3]]
+try:
+    runpy.run_module("model", run_name="__main__")
+except SystemExit as exit_:
+    code = exit_.code
+print(json.dumps({"code": code, "sklearn": "sklearn" in sys.modules, "joblib": "joblib" in sys.modules}))
+"""
+
+
+def test_predict_with_the_shipped_champion_uses_its_serving_snapshot(tmp_path, repo_root):
+    """The shipped hybrid has a serving snapshot: predict reads it, imports neither scikit-learn nor joblib,
+    and gives the full model's numbers."""
+    model, card = registry.load_champion(repo_root / "trained_models")
+    recipes = pd.DataFrame({name: [1.0, 0.0, 5.0] for name in model.colorants_})
+    recipes["thickness_um"] = [8.0, 12.0, 10.0]
+    source, target = tmp_path / "recipes.csv", tmp_path / "predictions.csv"
+    recipes.to_csv(source, index=False)
+    run = subprocess.run([sys.executable, "-c", _PREDICT_IN_PROCESS, str(repo_root / "trained_models"), str(source), str(target)],
+                         cwd=repo_root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert answer == {"code": 0, "sklearn": False, "joblib": False}
+    table = pd.read_csv(target)
+    np.testing.assert_allclose(table[["L", "a", "b"]].to_numpy(), model.predict(recipes).Lab, atol=1e-9)
+    assert f"with model {card.version}" in run.stderr

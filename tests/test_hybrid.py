@@ -200,15 +200,15 @@ def test_the_fast_path_for_the_optimiser_matches_predict(fitted, tiny_dataset):
 
 
 def test_predict_is_the_scikit_learn_heads_own_arithmetic(fitted, tiny_dataset, monkeypatch):
-    """predict runs each head's compiled numpy forward pass; it must give what the heads' scikit-learn predict gives."""
+    """predict runs the serving snapshot's numpy programs; it must give what the heads' scikit-learn predict gives."""
     import copy
 
     recipes = tiny_dataset.recipes.head(9)
-    compiled = fitted._compiled_heads()
-    assert sum(len(functions) for functions in compiled.values()) == 4 * fitted.n_ensemble
-    assert all(getattr(function, "__self__", None) is None for functions in compiled.values() for function in functions), "a head fell back to predict"
+    snapshot = fitted.serving_snapshot()
+    assert snapshot is not None, "a head could not be replayed"
+    assert sum(len(programs) for programs in snapshot.heads.values()) == 4 * fitted.n_ensemble
     fast = fitted.predict(recipes)
-    monkeypatch.setattr(hybrid, "compile_heads", lambda heads, probe=None: None)  # every head falls back to its own predict
+    monkeypatch.setattr(hybrid, "head_program", lambda head, probe=None: None)  # no snapshot: every head uses its own predict
     reference = copy.deepcopy(fitted).predict(recipes)  # a copy leaves the compiled cache behind
     for name in ("reflectance", "Lab_head", "Lab_spectral", "reflectance_physics"):
         np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-12, atol=1e-12, err_msg=name)

@@ -27,7 +27,7 @@ NOTE_KEY = "predict_entry_notes"
 LINK_PROBLEMS_KEY = "predict_link_problems"
 
 set_up_page()
-model, card = common.champion()
+model, card = common.predictor()  # the serving snapshot: this page runs before scikit-learn has loaded
 colorants = list(model.colorants_)
 trained = model.training_range_
 bounds = explore.input_bounds(model)
@@ -133,7 +133,7 @@ with result_column:
         st.metric("Fluorescence", f"{prediction.fluorescence_cts[0]:,.0f} ct/s", help="Predicted fluorescence intensity in counts per second")
         st.caption(
             "Predicted fluorescence intensity (counts per second, as the lab's reader measures it); exactly 0 for a recipe "
-            f"without a fluorescent colorant ({', '.join(model.fluorescence_head_.fluorescent_colorants_) or 'none in the training data'})."
+            f"without a fluorescent colorant ({', '.join(model.fluorescent_colorants) or 'none in the training data'})."
         )
     st.caption(f"Headline path: {'the spectrum' if prediction.headline == 'spectral' else 'the CIELAB head'} (chosen on validation). D65, 10° observer.")
     if prediction.out_of_range[0]:

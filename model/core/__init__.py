@@ -4,7 +4,8 @@
 - :mod:`~model.core.colorimetry`: reflectance → XYZ → CIELAB/LCh (ASTM E308), ΔE00, sRGB;
 - :mod:`~model.core.prediction`: what a prediction carries, whatever model made it;
 - :mod:`~model.core.settings`: where models and measurements live;
-- :mod:`~model.core.files`: atomic writes.
+- :mod:`~model.core.files`: atomic writes;
+- :mod:`~model.core.tolerance`: the ΔE00 tolerance bands (green, amber, red).
 
 Import the module you need; nothing is re-exported here, so importing one costs only that one.
 """

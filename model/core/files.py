@@ -15,23 +15,34 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_write_text", "atomic_write_json", "staged_folder"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "staged_folder"]
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Replace the file ``path`` with ``text`` (UTF-8) in one step; its folder is created if needed."""
+def atomic_write_bytes(path, data: bytes, mode: int | None = None) -> None:
+    """Replace the file ``path`` with ``data`` in one step; its folder is created if needed.
+
+    ``mode``: permission bits to give the file (e.g. ``0o644`` for a model file the dashboard
+    may read as another user); default, readable by this user only, as ``mkstemp`` makes it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())  # on disk before the rename, so a crash cannot leave an empty file in place
+        if mode is not None:
+            os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path, text: str, mode: int | None = None) -> None:
+    """Replace the file ``path`` with ``text`` (UTF-8) in one step, as :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
 def atomic_write_json(path, data: dict) -> None:

@@ -30,8 +30,9 @@ What a subclass provides
 ``n_parameters``
     How many numbers the fit learned.
 
-Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean)
-and ``random_state`` (reseeded by :meth:`reseeded`).
+Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean),
+``random_state`` (reseeded by :meth:`reseeded`) and ``serving_snapshot()`` (the prediction
+as plain arrays, :mod:`model.models.snapshot`; default None, the registry then saves none).
 
 Fluorescence (ct/s): every ``fit`` calls ``self._fit_fluorescence(dataset)`` and every
 ``predict`` passes ``fluorescence_cts=self.predict_fluorescence(X)`` to ``build_prediction``;
@@ -168,6 +169,12 @@ class ColourModel(BaseEstimator, ABC):
         """Whether the model predicts fluorescence (its training data had readings)."""
         return self.fluorescence_head_ is not None
 
+    @property
+    def fluorescent_colorants(self) -> tuple[str, ...]:
+        """The colorants the fluorescence head's gate opens for (they glow); empty without a head."""
+        head = self.fluorescence_head_
+        return () if head is None else tuple(head.fluorescent_colorants_)
+
     def predict_fluorescence(self, X: np.ndarray) -> np.ndarray | None:
         """Fluorescence intensity (n,; ct/s) of X (n, inputs) in :attr:`input_columns` order; None without a head."""
         head = self.fluorescence_head_
@@ -192,6 +199,11 @@ class ColourModel(BaseEstimator, ABC):
             self._validate_params()  # scikit-learn's check against _parameter_constraints
         return check_recipe_values(dataset.table, [*dataset.colorants, THICKNESS_COLUMN], "Training data")
 
+    def serving_snapshot(self):
+        """The fitted model's prediction as a :class:`~model.models.snapshot.ServingSnapshot` (plain arrays,
+        loadable and predicting without scikit-learn), or None for a model that has none (the default)."""
+        return None
+
     def config(self) -> dict:
         """The hyperparameters as JSON-safe values (tuples become lists), for the model card."""
         return {name: list(value) if isinstance(value, tuple) else value for name, value in self.get_params(deep=False).items()}
@@ -213,10 +225,13 @@ _KINDS: dict[str, type[ColourModel]] = {}
 def model_kinds() -> dict[str, type[ColourModel]]:
     """Every colour model class by its card ``kind``.
 
-    A subclass registers itself when its module is imported; ``model/models/__init__.py``
-    imports every model module, and Python runs it before any submodule, so the list
-    is complete whoever asks.
+    A subclass registers itself when its module is imported. The package imports its
+    model modules lazily (so a light module such as the serving snapshot does not pull in
+    every model), so every one is imported here first and the list is complete whoever asks.
     """
+    from model.models import import_model_modules
+
+    import_model_modules()
     return dict(_KINDS)
 
 

@@ -46,7 +46,12 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from model.core.schema import FLUORESCENCE_COLUMN, THICKNESS_COLUMN, Dataset
-from model.models.mlp_forward import CompiledForwardCache, compile_heads
+
+# The networks' features and log target live in a light module (the serving snapshot replays
+# them without scikit-learn); they stay importable here, where old pickles look for them.
+from model.models.features import _TARGET_SCALE_CTS, _from_log, _to_log, recipe_features  # noqa: F401
+from model.models.mlp_forward import CompiledForwardCache, compile_heads, head_program
+from model.models.snapshot import FluorescencePrograms, gated_fluorescence
 
 __all__ = ["FLUORESCENCE_UNIT", "FluorescenceHead", "fit_fluorescence_head", "fluorescence_readings", "fluorescent_from_readings", "without_readings"]
 
@@ -55,32 +60,6 @@ FLUORESCENCE_UNIT = "ct/s"
 #: A colorant can be named fluorescent only when at least this share of the films holding it
 #: read above 0 (one odd reading must not make a pigment ladder that reads 0 fluorescent).
 _GLOWING_SHARE = 0.5
-#: Scale of the log target (ct/s): log(1 + I / scale) is ≈ log I over the 1,000–9,000 ct/s a
-#: fluorescent film reads, and stays finite for a film that reads 0.
-_TARGET_SCALE_CTS = 100.0
-
-
-def recipe_features(X):
-    """Features of recipes X (n, colorants + 1; wt %, then µm) the networks see.
-
-    √c per colorant, the amount per area c·X/10 (wt % × µm / 10) and its square root, and
-    the thickness (µm): Kubelka–Munk absorption depends on the amount per area, and a
-    colorant's effect at low loading grows roughly like the square root of it.
-    """
-    X = np.asarray(X, dtype=float)
-    concentration, thickness = np.clip(X[:, :-1], 0, None), X[:, -1:]
-    amount = concentration * thickness / 10.0
-    return np.column_stack([np.sqrt(concentration), amount, np.sqrt(amount), thickness])
-
-
-def _to_log(intensity):
-    return np.log1p(np.clip(np.asarray(intensity, dtype=float), 0, None) / _TARGET_SCALE_CTS)
-
-
-def _from_log(target):
-    return _TARGET_SCALE_CTS * np.expm1(np.clip(np.asarray(target, dtype=float), 0, None))
-
-
 def fluorescence_readings(dataset: Dataset) -> np.ndarray | None:
     """The dataset's readings (n,; ct/s, NaN where a film has none), or None when it has none at all."""
     if FLUORESCENCE_COLUMN not in dataset.table.columns:
@@ -198,21 +177,26 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
 
     def _gate(self, X: np.ndarray) -> np.ndarray:
         """(n,) bool: the recipe holds at least one fluorescent colorant."""
-        columns = [self.colorants_.index(name) for name in self.fluorescent_colorants_]
+        columns = self._gate_index()
         return (np.asarray(X, dtype=float)[:, columns] > 0).any(axis=1) if columns else np.zeros(len(X), dtype=bool)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Fluorescence intensity (n,; ct/s, ≥ 0) of recipes X (n, colorants + 1; wt %, then µm); exactly 0 without a fluorescent colorant."""
-        X = np.asarray(X, dtype=float)
-        out = np.zeros(len(X))
-        gate = self._gate(X)
-        if gate.any():
-            if self.networks_:
-                # The members' mean in log space (a geometric mean): they agree on ratios, not on differences.
-                out[gate] = _from_log(self._mean_log()(X[gate])[:, 0])
-            else:
-                out[gate] = self.constant_cts_
-        return out
+        # The members' mean in log space (a geometric mean): they agree on ratios, not on differences.
+        return gated_fluorescence(X, self._gate_index(), self._mean_log() if self.networks_ else None, self.constant_cts_)
+
+    def _gate_index(self) -> list[int]:
+        return [self.colorants_.index(name) for name in self.fluorescent_colorants_]
+
+    def serving_programs(self) -> FluorescencePrograms | None:
+        """The head as plain-numpy programs for a serving snapshot (:mod:`model.models.snapshot`),
+        each network verified against its ``predict``; None when one cannot be replayed."""
+        networks = [head_program(network) for network in self.networks_]
+        if any(program is None for program in networks):
+            return None
+        return FluorescencePrograms(
+            tuple(self.fluorescent_colorants_), tuple(self._gate_index()), tuple(networks), float(self.constant_cts_)
+        )
 
     def _mean_log(self):
         # The plain-numpy forward pass (the optimiser predicts thousands of tiny batches and

@@ -19,7 +19,7 @@ the ladder ends does not suffer (README, Accuracy). ``scattering_exponent=1.0`` 
 the linear law.
 
 Kubelka's (1948) closed form gives the reflectance R_KM of the finite film over its
-substrate (:func:`model.models.physics.finite_film_reflectance`). A fluorescent
+substrate (:func:`model.core.film_optics.finite_film_reflectance`). A fluorescent
 colorant j adds an emission term (after the two-flux fluorescence treatment of
 Allen 1964 and Fukshansky & Kazarinova 1980, in its single-pass, no-re-excitation
 limit)::
@@ -87,11 +87,12 @@ from sklearn.utils._param_validation import Interval, StrOptions  # see ColourMo
 from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
+from model.core.film_optics import excitation_bands, fluorescence_emission, fluorescent_film_reflectance, saunderson
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.models.base import ColourModel, Progress, check_recipe_values
 from model.models.least_squares import projected_levenberg_marquardt
-from model.models.physics import _film_reflectance_gradient, finite_film_reflectance
+from model.models.physics import _film_reflectance_gradient
 
 __all__ = [
     "FluorescentKubelkaMunkModel",
@@ -111,51 +112,6 @@ _N_BANDS = len(WAVELENGTHS_NM)
 #: A colorant is taken as fluorescent ("auto") when it is in nearly every film whose
 #: reflectance rises this far above 1: no non-fluorescent film over a white substrate can.
 _FLUORESCENT_REFLECTANCE = 1.05
-
-
-def excitation_bands(excitation_max_nm: float) -> np.ndarray:
-    """Boolean mask of the bands (400–700 nm) whose absorbed light excites fluorescence."""
-    return WAVELENGTHS_NM < excitation_max_nm
-
-
-def fluorescence_emission(concentration, unit_absorption, absorption, thickness_um, emission, excitation) -> np.ndarray:
-    """Reflectance added by one fluorescent colorant's emission (see the module notes).
-
-    Parameters
-    ----------
-    concentration : array_like, shape (n,)
-        The colorant's weight percent in each film.
-    unit_absorption : array_like, shape (31,)
-        Its unit k(λ), per µm per wt %.
-    absorption : array_like, shape (n, 31)
-        The film's total K(λ), per µm (binder and every colorant).
-    thickness_um : array_like, shape (n,)
-        Film thickness in µm.
-    emission : array_like, shape (31,)
-        Emission spectrum e(λ) ≥ 0, reflectance units per unit of absorbed excitation.
-    excitation : array_like of bool, shape (31,)
-        The excitation bands.
-
-    Returns
-    -------
-    numpy.ndarray, shape (n, 31)
-        Emitted light as a reflectance factor (0–1 scale), ≥ 0.
-    """
-    X = np.asarray(thickness_um, dtype=float).reshape(-1, 1)
-    absorption = np.asarray(absorption, dtype=float)
-    share = np.asarray(concentration, dtype=float).reshape(-1, 1) * np.asarray(unit_absorption) / absorption
-    absorbed = np.mean((share * (1.0 - np.exp(-2.0 * absorption * X)))[:, excitation], axis=1, keepdims=True)
-    return absorbed * np.asarray(emission) * np.exp(-absorption * X / 2.0)
-
-
-def saunderson(internal_reflectance, k1: float, k2: float) -> np.ndarray:
-    """Saunderson's (1942) surface correction: internal reflectance → measured reflectance factor.
-
-    ``k1`` is the external and ``k2`` the internal reflectance of the film's surface (0–1;
-    about 0.04 and 0.6 for a resin of refractive index 1.5), specular component excluded.
-    """
-    R = np.asarray(internal_reflectance, dtype=float)
-    return (1.0 - k1) * (1.0 - k2) * R / (1.0 - k2 * R)
 
 
 def detect_fluorescent(dataset: Dataset) -> tuple[str, ...]:
@@ -538,16 +494,15 @@ class FluorescentKubelkaMunkModel(ColourModel):
     def reflectance_of(self, X: np.ndarray) -> np.ndarray:
         """Predicted reflectance factor (n, 31; may exceed 1) of X (n, inputs): colorants in wt %, then µm."""
         self.check_fitted()
-        X = np.asarray(X, dtype=float)
-        C, thickness = X[:, :-1], X[:, -1]
-        K = C @ self.K_ + self.K_binder_
-        S = (C ** self._scattering_exponent()) @ self.S_ + self.S_binder_
-        internal = finite_film_reflectance(K, S, thickness, self.substrate_reflectance_)
-        excitation = excitation_bands(self.excitation_max_nm)
-        for slot, name in enumerate(self.fluorescent_colorants_):
-            j = self.colorants_.index(name)
-            internal = internal + fluorescence_emission(C[:, j], self.K_[j], K, thickness, self.emission_[slot], excitation)
-        return saunderson(internal, *self.surface_)
+        return fluorescent_film_reflectance(
+            X, self.K_, self.S_, self.K_binder_, self.S_binder_, self._scattering_exponent(), self.substrate_reflectance_,
+            self.emission_, self.fluorescent_index, excitation_bands(self.excitation_max_nm), self.surface_,
+        )
+
+    @property
+    def fluorescent_index(self) -> list[int]:
+        """Input column of each fluorescent colorant, in the order of ``emission_``'s rows."""
+        return [self.colorants_.index(name) for name in self.fluorescent_colorants_]
 
     def predict(self, recipes: pd.DataFrame) -> Prediction:
         """Predict reflectance (0–1, may exceed 1) and CIELAB of recipes (colorants in wt %, µm).

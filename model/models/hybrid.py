@@ -42,14 +42,14 @@ from sklearn.utils._param_validation import Interval, StrOptions  # see ColourMo
 from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
-from model.core.prediction import Prediction, TrainingRange, build_prediction
+from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
 from model.models.fluorescence import without_readings
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
-from model.models.mlp_forward import CompiledForwardCache, compile_heads
-from model.models.uncertainty import ensemble_uncertainty
+from model.models.mlp_forward import CompiledForwardCache, head_program
+from model.models.snapshot import HEAD_GROUPS, FilmPhysics, ServingSnapshot, blended_prediction, candidate_paths, recipe_inputs
 
 __all__ = ["HybridModel", "LAB_CANDIDATES", "SPECTRAL_CANDIDATES", "HYBRID_BAND_SCALE", "simplex_grid", "choose_blend"]
 
@@ -127,26 +127,9 @@ class _Parts:
         """
         if predictors is None:
             predictors = {group: [head.predict for head in heads] for group, heads in self.head_groups().items()}
-
-        def outputs(group: str) -> np.ndarray:
-            return np.stack([predict(X) for predict in predictors[group]])
-
-        physics = self.physics.reflectance_of(X)
-        physics_Lab = colorimetry.reflectance_to_Lab(physics)
-        plain_spectrum, plain_Lab = outputs("plain_spectral"), outputs("plain_lab")
-        residual_spectrum = physics[None] + outputs("residual_spectral")
-        residual_Lab = physics_Lab[None] + outputs("residual_lab")
-        members = len(plain_spectrum)
-        physics_members = np.broadcast_to(physics, (members, *physics.shape))
-        spectra = np.stack([physics_members, residual_spectrum, plain_spectrum])
-        Labs = np.stack([
-            np.broadcast_to(physics_Lab, (members, *physics_Lab.shape)),
-            residual_Lab,
-            colorimetry.reflectance_to_Lab(residual_spectrum),
-            plain_Lab,
-            colorimetry.reflectance_to_Lab(plain_spectrum),
-        ])
-        return spectra, Labs
+        outputs = {group: np.stack([predict(X) for predict in functions]) for group, functions in predictors.items()}
+        # The same arithmetic as the serving snapshot's (model.models.snapshot.candidate_paths).
+        return candidate_paths(self.physics.reflectance_of(X), outputs)
 
 
 def _network_weights(heads) -> int:
@@ -313,6 +296,7 @@ class HybridModel(CompiledForwardCache, ColourModel):
             As :meth:`~model.models.base.ColourModel.checked_training_inputs`.
         """
         self.checked_training_inputs(dataset)
+        self.__dict__.pop("_compiled_", None)  # a refit must never be served the old serving snapshot
         self._fit_fluorescence(dataset)  # once, here: the parts below see the data without readings
         dataset = without_readings(dataset)
         spectra, Labs = self._inner_out_of_fold(dataset, progress)
@@ -339,9 +323,13 @@ class HybridModel(CompiledForwardCache, ColourModel):
         return _Parts(self.physics_, self.plain_, self.residual_spectral_heads_, self.residual_lab_heads_)
 
     def _members_and_physics(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # Every prediction (predict, predict_members, predict_arrays) goes through the heads'
-        # compiled forward pass, so the CLI, the API, the pages and the optimiser give one answer.
-        spectra, Labs = self._parts().candidates(X, self._compiled_heads())
+        # Every prediction (predict, predict_members, predict_arrays) goes through the serving snapshot,
+        # so the CLI, the API, the pages, the optimiser and a dashboard serving the snapshot file give one
+        # answer. Only a model whose heads cannot be replayed (serving_snapshot() is None) uses their predict.
+        snapshot = self.serving_snapshot()
+        if snapshot is not None:
+            return snapshot.members_and_physics(X)
+        spectra, Labs = self._parts().candidates(X)
         member_reflectance = np.einsum("c,cmnd->mnd", self.spectral_weights_, spectra)
         member_Lab = np.einsum("c,cmnd->mnd", self.lab_weights_, Labs)
         return member_reflectance, member_Lab, spectra[0, 0]
@@ -353,7 +341,7 @@ class HybridModel(CompiledForwardCache, ColourModel):
         return member_reflectance, member_Lab
 
     def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, through the heads' plain-numpy forward pass.
+        """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, through the serving snapshot's plain numpy.
 
         The formulation optimiser predicts thousands of tiny batches; this skips the
         DataFrame, the uncertainty and the display colours of :meth:`predict`.
@@ -365,18 +353,69 @@ class HybridModel(CompiledForwardCache, ColourModel):
             return reflectance, member_Lab.mean(axis=0)
         return reflectance, colorimetry.reflectance_to_Lab(reflectance)
 
-    def _compiled_heads(self) -> dict[str, list]:
-        # Built once per loaded model (a cache, left out of pickles: CompiledForwardCache); each head is compiled on its
-        # own (the blend needs every member) and checked against its predict, else predict is used.
-        # scikit-learn's predict validates its input on every call (about 0.7 ms per head, twelve
-        # heads: most of a one-recipe prediction); the compiled pass is the same arithmetic.
-        # Keyed on the head lists themselves, so a refit (which makes new lists) is never served stale.
-        groups = self._parts().head_groups()
+    def predict_fluorescence(self, X: np.ndarray) -> np.ndarray | None:
+        """Fluorescence intensity (n,; ct/s) of X (n, inputs), through the serving snapshot; None without a head."""
+        snapshot = self.serving_snapshot() if self.fluorescence_head_ is not None else None
+        if snapshot is not None:
+            return snapshot.predict_fluorescence(X)
+        return super().predict_fluorescence(X)
+
+    def serving_snapshot(self) -> ServingSnapshot | None:
+        """The fitted hybrid as a :class:`~model.models.snapshot.ServingSnapshot`: every head as a program of
+        plain-numpy steps (each verified against its own ``predict`` to 1e-9), the physics constants, the blend
+        weights and the fluorescence head. None when a head cannot be replayed; the model then predicts
+        through the heads' ``predict``.
+
+        Built once per loaded model and cached (left out of pickles: ``CompiledForwardCache``). The cache is
+        keyed on the fitted parts themselves, so a refit or a changed ``headline`` is never served a stale one.
+        """
+        self.check_fitted()
+        parts = (
+            self.physics_, self.plain_, self.plain_.spectral_heads_, self.plain_.lab_heads_, self.residual_spectral_heads_,
+            self.residual_lab_heads_, self.lab_weights_, self.spectral_weights_, self.fluorescence_head_, self.training_range_,
+        )
         cached = getattr(self, "_compiled_", None)
-        if cached is None or any(cached[0][group] is not heads for group, heads in groups.items()):
-            cached = (groups, {group: [compile_heads([head]) or head.predict for head in heads] for group, heads in groups.items()})
+        stale = (
+            not isinstance(cached, tuple) or len(cached) != 3 or cached[1] != self.headline
+            or len(cached[0]) != len(parts) or any(mine is not theirs for mine, theirs in zip(cached[0], parts))
+        )
+        if stale:
+            cached = (parts, self.headline, self._export_snapshot())
             self._compiled_ = cached
-        return cached[1]
+        return cached[2]
+
+    def _export_snapshot(self) -> ServingSnapshot | None:
+        groups = self._parts().head_groups()
+        heads = {}
+        for group in HEAD_GROUPS:
+            programs = tuple(head_program(head) for head in groups[group])
+            if any(program is None for program in programs):
+                return None
+            heads[group] = programs
+        fluorescence = None
+        if self.fluorescence_head_ is not None:
+            fluorescence = self.fluorescence_head_.serving_programs()
+            if fluorescence is None:
+                return None
+        physics = self.physics_
+        snapshot = ServingSnapshot(
+            colorants_=tuple(self.colorants_),
+            training_range_=self.training_range_,
+            headline=self.headline,
+            heads=heads,
+            lab_weights=np.asarray(self.lab_weights_, dtype=float),
+            spectral_weights=np.asarray(self.spectral_weights_, dtype=float),
+            physics=FilmPhysics(
+                unit_absorption=physics.K_, unit_scattering=physics.S_, binder_absorption=physics.K_binder_,
+                binder_scattering=physics.S_binder_, scattering_exponent=physics._scattering_exponent(),
+                substrate_reflectance=physics.substrate_reflectance_, emission=physics.emission_,
+                fluorescent_index=tuple(physics.fluorescent_index), excitation_max_nm=float(physics.excitation_max_nm),
+                surface=tuple(float(v) for v in physics.surface_),
+            ),
+            band_scale=HYBRID_BAND_SCALE,
+            fluorescence=fluorescence,
+        )
+        return snapshot if snapshot.savable else None
 
     def predict(self, recipes: pd.DataFrame) -> Prediction:
         """Predict recipes (colorants in wt %, ``thickness_um`` in µm).
@@ -389,21 +428,12 @@ class HybridModel(CompiledForwardCache, ColourModel):
             members' spread times :data:`HYBRID_BAND_SCALE`.
         """
         self.check_fitted()
-        if not isinstance(recipes, pd.DataFrame):
-            raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
-        columns = self.input_columns
-        missing = [c for c in columns if c not in recipes.columns]
-        if missing:
-            raise ValueError(f"Recipes lack columns {missing}; this model takes {columns} (colorants in wt %, thickness in µm).")
-        inputs = recipes[columns].astype(float).reset_index(drop=True)
-        member_reflectance, member_Lab, physics = self._members_and_physics(inputs.to_numpy(dtype=float))
-        reflectance, Lab_head = member_reflectance.mean(axis=0), member_Lab.mean(axis=0)
-        Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
-        uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head, scale=HYBRID_BAND_SCALE)
-        return build_prediction(
-            inputs, reflectance, Lab_head, self.headline, self.training_range_,
-            uncertainty=uncertainty, Lab_spectral=Lab_spectral, reflectance_physics=physics,
-            fluorescence_cts=self.predict_fluorescence(inputs.to_numpy(dtype=float)),
+        inputs = recipe_inputs(recipes, self.input_columns)
+        X = inputs.to_numpy(dtype=float)
+        member_reflectance, member_Lab, physics = self._members_and_physics(X)
+        return blended_prediction(
+            inputs, member_reflectance, member_Lab, physics, self.headline, self.training_range_, HYBRID_BAND_SCALE,
+            self.predict_fluorescence(X),
         )
 
     @property

@@ -30,6 +30,21 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
+
+# The heads' feature maps and target transforms live in a light module (the serving snapshot
+# replays them without scikit-learn); they stay importable here, where old pickles look for them.
+from model.models.features import (  # noqa: F401
+    _INPUT_FUNCTIONS,
+    _REFLECTANCE_FLOOR,
+    _exp,
+    _features_amount,
+    _features_raw,
+    _features_sqrt,
+    _identity,
+    _ks,
+    _ks_inverse,
+    _log_reflectance,
+)
 from model.models.mlp_forward import CompiledForwardCache, compile_heads
 from model.models.uncertainty import ensemble_uncertainty
 
@@ -47,62 +62,6 @@ INPUT_TRANSFORMS = ("raw", "sqrt", "amount", "mixed")
 MIXED_INPUT_CYCLE = ("raw", "sqrt", "amount")
 SPECTRAL_TARGETS = ("reflectance", "log", "ks")
 HEADLINE_PATHS = ("spectral", "head")
-
-# Reflectance can touch 0 in strong absorption bands; the floor keeps log and K/S finite.
-_REFLECTANCE_FLOOR = 1e-3
-
-
-# Input feature maps. Columns arrive as [colorants (wt %)…, thickness (µm)].
-def _features_raw(X):
-    return np.asarray(X, dtype=float)
-
-
-def _features_sqrt(X):
-    # Colour responds roughly like the square root of loading at low concentration.
-    X = np.asarray(X, dtype=float)
-    return np.column_stack([np.sqrt(np.clip(X[:, :-1], 0, None)), X[:, -1:]])
-
-
-def _features_amount(X):
-    # Pigment per unit area (wt % × µm) is what Kubelka–Munk says a film's absorption
-    # depends on; keep concentration, thickness and total load as well.
-    X = np.asarray(X, dtype=float)
-    concentration, thickness = X[:, :-1], X[:, -1:]
-    amount = concentration * thickness / 10.0
-    total = concentration.sum(axis=1, keepdims=True)
-    return np.column_stack([np.sqrt(np.clip(amount, 0, None)), np.sqrt(np.clip(concentration, 0, None)), thickness, total])
-
-
-_INPUT_FUNCTIONS = {"raw": _features_raw, "sqrt": _features_sqrt, "amount": _features_amount}
-
-
-# Spectral target transforms (reflectance factor 0–1 in, network target out) and their inverses.
-def _identity(R):
-    return np.asarray(R, dtype=float)
-
-
-def _log_reflectance(R):
-    return np.log(np.clip(np.asarray(R, dtype=float), _REFLECTANCE_FLOOR, None))
-
-
-def _exp(Y):
-    return np.exp(np.asarray(Y, dtype=float))
-
-
-def _ks(R):
-    # Kubelka–Munk remission function K/S = (1 − R)² / 2R, on a log scale so that it is
-    # well conditioned; fluorescent bands (R > 1) are mirrored so the map stays invertible.
-    R = np.clip(np.asarray(R, dtype=float), _REFLECTANCE_FLOOR, None)
-    return np.sign(1.0 - R) * np.log1p((1.0 - R) ** 2 / (2.0 * R))
-
-
-def _ks_inverse(Y):
-    Y = np.asarray(Y, dtype=float)
-    ks = np.expm1(np.abs(Y))
-    below_one = 1.0 + ks - np.sqrt(ks**2 + 2.0 * ks)
-    above_one = 1.0 + ks + np.sqrt(ks**2 + 2.0 * ks)
-    return np.where(Y >= 0, below_one, above_one)
-
 
 #: Hyperparameters passed to each MLPRegressor unchanged (the others shape the ensemble).
 _NETWORK_PARAMETERS = ("activation", "solver", "alpha", "learning_rate_init", "batch_size", "max_iter", "early_stopping")

@@ -36,70 +36,12 @@ import pandas as pd
 from scipy.optimize import least_squares, nnls
 
 from model.core import colorimetry
+from model.core.film_optics import _tanh_over_argument, finite_film_reflectance
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
 from model.models.base import ColourModel, Progress, check_recipe_values
 
 __all__ = ["finite_film_reflectance", "KubelkaMunkModel"]
-
-# Below this optical thickness tanh(z)/z is replaced by its series, because the plain
-# quotient is 0/0 for a film that neither absorbs nor scatters.
-_SMALL_OPTICAL_THICKNESS = 1e-4
-
-
-def _tanh_over_argument(z: np.ndarray) -> np.ndarray:
-    """tanh(z) / z, equal to 1 at z = 0 and stable near it."""
-    z = np.asarray(z, dtype=float)
-    safe = np.where(z < _SMALL_OPTICAL_THICKNESS, 1.0, z)
-    return np.where(z < _SMALL_OPTICAL_THICKNESS, 1.0 - z * z / 3.0, np.tanh(safe) / safe)
-
-
-def finite_film_reflectance(absorption, scattering, thickness_um, backing_reflectance) -> np.ndarray:
-    """Reflectance of a Kubelka–Munk film of finite thickness over a backing.
-
-    Parameters
-    ----------
-    absorption : array_like, shape (..., bands)
-        K of the film, per µm, ≥ 0.
-    scattering : array_like, shape (..., bands)
-        S of the film, per µm, ≥ 0.
-    thickness_um : array_like, shape (...) or broadcastable to ``absorption``
-        Film thickness X in µm. A 1-D array of n thicknesses is applied to n rows.
-    backing_reflectance : array_like, shape (bands,) or (..., bands)
-        Reflectance Rg of what lies under the film, 0–1.
-
-    Returns
-    -------
-    numpy.ndarray
-        Reflectance factor of the film on its backing, 0–1, same shape as ``absorption``.
-
-    Notes
-    -----
-    With a = 1 + K/S and b = √(a² − 1), Kubelka's hyperbolic solution is
-    R = (1 − Rg(a − b coth bSX)) / (a − Rg + b coth bSX). Written with α = K + S,
-    β = √(K(K + 2S)) and T = tanh(βX)/β, it becomes
-
-        R = ((S − α Rg) T + Rg) / ((α − S Rg) T + 1),
-
-    which is finite for S = 0 (Beer–Lambert, R → Rg e^(−2KX)), for K = 0 (pure
-    scattering) and for K = S = 0 (R = Rg), and does not overflow for thick films.
-
-    Examples
-    --------
-    >>> float(finite_film_reflectance(0.0, 0.0, 10.0, 0.8))
-    0.8
-    """
-    K = np.asarray(absorption, dtype=float)
-    S = np.asarray(scattering, dtype=float)
-    X = np.asarray(thickness_um, dtype=float)
-    if X.ndim == 1 and K.ndim == 2:
-        X = X[:, None]
-    Rg = np.asarray(backing_reflectance, dtype=float)
-    alpha = K + S
-    beta = np.sqrt(K * (K + 2.0 * S))
-    T = X * _tanh_over_argument(beta * X)
-    return ((S - alpha * Rg) * T + Rg) / ((alpha - S * Rg) * T + 1.0)
-
 
 def _film_reflectance_gradient(K: np.ndarray, S: np.ndarray, X: np.ndarray, Rg) -> tuple[np.ndarray, ...]:
     """:func:`finite_film_reflectance` and its partial derivatives in K, S and Rg.

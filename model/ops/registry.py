@@ -3,12 +3,17 @@
 Layout of the models directory::
 
     <version>/model.joblib      the fitted model (written by Huecast itself)
-    <version>/card.json         config, metrics, data fingerprint, versions, SHA-256
+    <version>/serving.npz       its serving snapshot, when the model has one (plain arrays, never unpickled)
+    <version>/card.json         config, metrics, data fingerprint, versions, SHA-256s
     CHAMPION                    the served version's name, replaced with os.replace
     promotions.jsonl            one line per promotion or rollback, for the history
 
 Only files this module wrote are ever unpickled, and only after their SHA-256 matches
 the card. A new model goes into a new folder; nothing being served is overwritten.
+
+Importing this module imports neither scikit-learn nor joblib: a page that only reads cards,
+or serves a snapshot (:func:`load_serving`), does not wait for them. They are imported
+where a full model is saved or loaded.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-
-import joblib
+from typing import TYPE_CHECKING
 
 from model.core import settings
-from model.core.files import atomic_write_text, staged_folder
-from model.models.base import ColourModel
+from model.core.files import atomic_write_bytes, atomic_write_text, staged_folder
 from model.ops.access import User, require_admin
+
+if TYPE_CHECKING:  # the snapshot module is light, but only load_serving needs it at run time
+    from model.models.snapshot import ServingSnapshot
 
 __all__ = [
     "ModelCard",
@@ -44,10 +50,15 @@ __all__ = [
     "library_versions",
     "load_from_path",
     "earlier_champions",
+    "load_serving",
+    "add_serving_snapshot",
+    "load_predictor_from_path",
 ]
 
 MODEL_FILE = "model.joblib"
 CARD_FILE = "card.json"
+#: The serving snapshot (:class:`model.models.snapshot.ServingSnapshot`), when the model has one.
+SERVING_FILE = "serving.npz"
 POINTER_FILE = "CHAMPION"
 PROMOTIONS_FILE = "promotions.jsonl"
 #: Out-of-fold predictions of the model's leave-recipe-out evaluation (one row per
@@ -82,6 +93,8 @@ class ModelCard:
     created_at : str, ISO 8601 UTC.
     sha256 : str, of ``model.joblib``.
     notes : dict, anything else (evaluation protocol, headline choice…).
+    serving_sha256 : str or None, of ``serving.npz``; None when the version has no serving snapshot
+        (a model without one, or saved before snapshots existed: :func:`add_serving_snapshot` adds it).
     """
 
     version: str
@@ -93,6 +106,7 @@ class ModelCard:
     created_at: str
     sha256: str
     notes: dict = field(default_factory=dict)
+    serving_sha256: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -131,6 +145,10 @@ def save_model(
         CSV tables to keep beside the model (e.g. :data:`OUT_OF_FOLD_FILE`); written in
         the same atomic step, so a version never appears without them.
     """
+    import joblib
+
+    from model.models.base import ColourModel
+
     if not isinstance(model, ColourModel):
         raise TypeError(f"save_model takes a fitted colour model (model.models.base.ColourModel); got {type(model).__name__}.")
     model.check_fitted()
@@ -138,6 +156,8 @@ def save_model(
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
+    snapshot = model.serving_snapshot()
+    serving = None if snapshot is None else snapshot.to_bytes()
     created_at = datetime.now(timezone.utc)
     version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
     card = ModelCard(
@@ -150,12 +170,15 @@ def save_model(
         created_at=created_at.isoformat(timespec="seconds"),
         sha256=sha256,
         notes=dict(notes or {}),
+        serving_sha256=None if serving is None else hashlib.sha256(serving).hexdigest(),
     )
     for name in tables or {}:
         if Path(name).name != name or not name.endswith(".csv"):
             raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
     with staged_folder(settings.models_dir(models_dir), version) as staging:
         (staging / MODEL_FILE).write_bytes(buffer.getvalue())
+        if serving is not None:
+            (staging / SERVING_FILE).write_bytes(serving)
         (staging / CARD_FILE).write_text(card.to_json(), encoding="utf-8")
         for name, table in (tables or {}).items():
             table.to_csv(staging / name, index=False)
@@ -190,14 +213,9 @@ def load_model(version: str, models_dir=None):
         raise IntegrityError(f"{version!r} is not a model version name.")
     card = read_card(version, root)
     model_path = root / version / MODEL_FILE
-    if not model_path.is_file():
-        raise IntegrityError(f"Model {version!r} has a card but no {MODEL_FILE}; roll back to another version.")
-    actual = _sha256(model_path)
-    if actual != card.sha256:
-        raise IntegrityError(
-            f"Model {version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
-            f"{card.sha256[:12]}…). It will not be loaded; roll back to another version or retrain."
-        )
+    _check_model_file(model_path, card)
+    import joblib
+
     current = library_versions()
     for library in ("scikit-learn", "numpy"):
         if card.library_versions.get(library) != current[library]:
@@ -207,6 +225,95 @@ def load_model(version: str, models_dir=None):
                 stacklevel=2,
             )
     return joblib.load(model_path), card
+
+
+def _check_model_file(model_path: Path, card: ModelCard) -> None:
+    """Raise :class:`IntegrityError` when ``model.joblib`` is missing or does not match the card's SHA-256."""
+    if not model_path.is_file():
+        raise IntegrityError(f"Model {card.version!r} has a card but no {MODEL_FILE}; roll back to another version.")
+    actual = _sha256(model_path)
+    if actual != card.sha256:
+        raise IntegrityError(
+            f"Model {card.version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
+            f"{card.sha256[:12]}…). It will not be loaded; roll back to another version or retrain."
+        )
+
+
+def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None, ModelCard]":
+    """Load a version's serving snapshot after checking its SHA-256 against the card (no scikit-learn, no pickle).
+
+    Returns
+    -------
+    (ServingSnapshot or None, ModelCard)
+        None when the version has no snapshot (its card records none): load the full
+        model with :func:`load_model`, or add one with :func:`add_serving_snapshot`.
+
+    Raises
+    ------
+    IntegrityError
+        The card is unreadable; the version's ``model.joblib`` fails its check (a version
+        is served only when every file of it matches its card, as :func:`load_model`
+        says; hashing it costs about a millisecond, and nothing is unpickled); or the card
+        names a snapshot whose file is missing, does not match its hash, or cannot be read.
+    """
+    from model.models.snapshot import ServingSnapshot
+
+    root = settings.models_dir(models_dir)
+    if not version or Path(version).name != version:
+        raise IntegrityError(f"{version!r} is not a model version name.")
+    card = read_card(version, root)
+    _check_model_file(root / version / MODEL_FILE, card)
+    if card.serving_sha256 is None:
+        return None, card
+    path = root / version / SERVING_FILE
+    if not path.is_file():
+        raise IntegrityError(f"Model {version!r} has a card naming a serving snapshot but no {SERVING_FILE}; load the full model instead.")
+    actual = _sha256(path)
+    if actual != card.serving_sha256:
+        raise IntegrityError(
+            f"The serving snapshot of model {version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not "
+            f"match the card's {card.serving_sha256[:12]}…). It will not be loaded; load the full model, roll back or retrain."
+        )
+    try:
+        return ServingSnapshot.load(path), card
+    except ValueError as error:
+        raise IntegrityError(str(error)) from None
+
+
+def add_serving_snapshot(version: str, models_dir=None) -> ModelCard:
+    """Write the serving snapshot of a version saved before snapshots existed, and record it on its card.
+
+    The full model is loaded first (its integrity checked, see :func:`load_model`). The
+    snapshot file is written before the card names it, each in one atomic step, so a
+    reader sees the old card (no snapshot) or the new one with its file in place. A
+    version that already has a snapshot is checked (:func:`load_serving`) and left as it is.
+
+    Returns
+    -------
+    ModelCard, the updated card.
+
+    Raises
+    ------
+    IntegrityError
+        As :func:`load_model`, or the existing snapshot fails its check.
+    ValueError
+        The model has no serving snapshot (its kind has none, or a head cannot be replayed).
+    """
+    root = settings.models_dir(models_dir)
+    model, card = load_model(version, root)
+    if card.serving_sha256 is not None:
+        load_serving(version, root)
+        return card
+    snapshot = model.serving_snapshot()
+    if snapshot is None:
+        raise ValueError(f"Model {version!r} ({card.kind}) has no serving snapshot; serve it with load_model instead.")
+    serving = snapshot.to_bytes()
+    folder = root / version
+    # Readable by all, as save_model leaves a version's files: the dashboard may run as another user.
+    atomic_write_bytes(folder / SERVING_FILE, serving, mode=0o644)
+    updated = ModelCard(**{**asdict(card), "serving_sha256": hashlib.sha256(serving).hexdigest()})
+    atomic_write_text(folder / CARD_FILE, updated.to_json(), mode=0o644)
+    return updated
 
 
 def list_cards(models_dir=None) -> list[ModelCard]:
@@ -332,3 +439,17 @@ def load_from_path(path) -> tuple[object, ModelCard]:
     if path.is_dir():
         return load_champion(path)
     raise FileNotFoundError(f"{path} is neither a model version folder nor a models directory.")
+
+
+def load_predictor_from_path(path) -> tuple[object, ModelCard]:
+    """What predicts for ``path``, as :func:`load_from_path` names it: the version's serving snapshot
+    when it has one (no scikit-learn imported, nothing unpickled), else the full model."""
+    path = Path(path)
+    if (path / CARD_FILE).is_file():
+        root, version = path.parent, path.name
+    else:
+        root, version = path, champion_version(path) if path.is_dir() else None
+    if version is None:
+        return load_from_path(path)  # raises what it raises for a folder without a model
+    snapshot, card = load_serving(version, root)
+    return (snapshot, card) if snapshot is not None else load_model(version, root)

@@ -29,13 +29,15 @@ import pandas as pd
 from model.core import colorimetry, settings
 from model.core.files import atomic_write_text
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
+
+# Re-exported here: the tolerance bands and data_name live in light modules the first page imports.
+from model.core.tolerance import DELTA_E00_EXPLANATION, TOLERANCE_COLOURS, tolerance_band
 from model.evaluation import cross_validate, per_recipe_fluorescence
 from model.evaluation.metrics import FLUORESCENCE_PREDICTED
 from model.models.base import model_from_config
 from model.ops import registry
 from model.ops.search_space import BASELINE, PHYSICS
-from model.ops.store import DEMO_DATA_NAME, STORE_FILE, MeasurementStore
-from model.ops.training_data import find_training_data
+from model.ops.training_data import data_name, find_training_data
 
 __all__ = [
     "OUT_OF_FOLD_FILE",
@@ -65,12 +67,6 @@ __all__ = [
 
 #: The per-sample out-of-fold table, saved beside ``card.json`` in a model's folder.
 OUT_OF_FOLD_FILE = registry.OUT_OF_FOLD_FILE
-DELTA_E00_EXPLANATION = (
-    "ΔE00 (CIEDE2000) is the standard measure of how different two colours look: below about 1 most "
-    "people cannot see the difference side by side, and below 2 it is close enough for most commercial work."
-)
-#: Tolerance bands of a colour error: (upper ΔE00 bound, name, display colour).
-TOLERANCE_COLOURS = ((1.0, "green", "#2e9d4a"), (2.0, "amber", "#e6a019"), (float("inf"), "red", "#d0342c"))
 #: The instrument's own repeatability on the real data (ΔE00 between two readings of one recipe).
 INSTRUMENT_REPEATABILITY = 0.75
 #: What :func:`out_of_fold_table` tells its ``progress`` before it recomputes.
@@ -230,15 +226,6 @@ def summarise_accuracy(card: registry.ModelCard, out_of_fold: pd.DataFrame | Non
     )
 
 
-def tolerance_band(delta_e00) -> np.ndarray:
-    """``"green"`` (< 1), ``"amber"`` (< 2) or ``"red"`` (≥ 2) per ΔE00 value."""
-    values = np.atleast_1d(np.asarray(delta_e00, dtype=float))
-    names = np.full(values.shape, TOLERANCE_COLOURS[-1][1], dtype=object)
-    for bound, name, _ in reversed(TOLERANCE_COLOURS):
-        names[values < bound] = name
-    return names
-
-
 def swatch_table(out_of_fold: pd.DataFrame) -> pd.DataFrame:
     """One row per measurement: measured and predicted swatch, ΔE00 and its band, worst first.
 
@@ -371,41 +358,6 @@ def rollback_choices(history: pd.DataFrame, newest: int) -> pd.DataFrame:
     """
     recent = history.head(newest)
     return recent[recent["status"] != "champion"]
-
-
-# --------------------------------------------------------------------------------------
-# What data is called
-# --------------------------------------------------------------------------------------
-
-
-def data_name(dataset_info: Mapping, store: MeasurementStore | None = None) -> str:
-    """What a model's (or a search's) data is called, in the names people gave it.
-
-    The shipped demo data is :data:`~model.ops.store.DEMO_DATA_NAME` ("Synthetic demo");
-    store data is named by its uploads (file names and day), also for older cards that
-    recorded only ``"store <version>"``.
-
-    Parameters
-    ----------
-    dataset_info : mapping
-        A card's ``dataset`` (or a search's ``meta["dataset"]``): ``name``, and optionally
-        ``store_version`` and ``fingerprint``.
-    store : MeasurementStore, optional; default the install's store when it exists
-        (looking never creates one).
-    """
-    name = str(dataset_info.get("name") or "")
-    if name == settings.demo_data_dir().name or name == DEMO_DATA_NAME:
-        return DEMO_DATA_NAME
-    if not name.startswith("store "):
-        return name or "unknown data"
-    if store is None and (settings.data_dir() / STORE_FILE).is_file():
-        store = MeasurementStore(settings.data_dir() / STORE_FILE, seed=False)
-    version = dataset_info.get("store_version")
-    if store is None:
-        return f"measurement store version {name.removeprefix('store ')}"
-    if not version:
-        version = store.version_for_fingerprint(dataset_info.get("fingerprint") or "")
-    return (store.data_name(version) if version else None) or f"measurement store version {name.removeprefix('store ')}"
 
 
 # --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM
-from model.ops.review import TOLERANCE_COLOURS
+from model.core.tolerance import TOLERANCE_COLOURS
 
 __all__ = [
     "LINE_COLOURS",

@@ -12,7 +12,7 @@ import html
 import pandas as pd
 
 from model.core.schema import SAMPLE_ID_COLUMN
-from model.ops.review import TOLERANCE_COLOURS
+from model.core.tolerance import TOLERANCE_COLOURS
 
 __all__ = ["swatch_html", "swatch_pair_html", "swatch_data_uri", "with_swatch_column", "swatch_grid_html", "SWATCH_GRID_CSS"]
 

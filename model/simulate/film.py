@@ -39,9 +39,8 @@ from model.core.schema import (
     WAVELENGTHS_NM,
     Dataset,
 )
-from model.models.fluorescent_km import excitation_bands, fluorescence_emission
-from model.models.fluorescent_km import saunderson as saunderson_correction
-from model.models.physics import finite_film_reflectance
+from model.core.film_optics import excitation_bands, finite_film_reflectance, fluorescence_emission
+from model.core.film_optics import saunderson as saunderson_correction
 
 __all__ = [
     "BACKING_REFLECTANCE",

@@ -1,0 +1,95 @@
+"""The warm start (dashboard/warm_start.py): its two phases, and what it leaves behind.
+
+The start-up time itself is measured in bench/dashboard_speed.py, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dashboard import readiness, warm_start
+
+
+def test_the_warm_start_leaves_the_garbage_collector_running():
+    """The warm start pauses the cyclic collector while it imports; it must switch it back on."""
+    import gc
+
+    try:
+        assert warm_start.warm_start(first_page_wait_s=0.0) > 0
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()  # the warm start froze this test process's objects; a server keeps them
+
+
+def test_without_a_warm_start_running_pages_do_not_wait():
+    """AppTest and the tests run pages with no warm start thread: both waits return at once."""
+    readiness.wait_for_light_imports(timeout_s=60)
+    readiness.wait_for_heavy_imports(timeout_s=60)
+
+
+_FIRST_ELEMENT_SCRIPT = """
+import inspect, sys
+import streamlit as st
+from dashboard import warm_start
+if sys.argv[1] == "warm":
+    warm_start._check_for_a_repl_while_it_is_cheap()
+def refuse(*args, **kwargs):
+    raise RuntimeError("inspect.stack called")
+inspect.stack = refuse
+st.empty()  # the first element a page run would draw
+"""
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_the_warm_start_makes_streamlits_repl_check_before_the_first_page(warm):
+    """Streamlit's once-per-process REPL check (inspect.stack, 0.15 s on a first page run) is made by the
+    warm start, before its imports; without it, the first element drawn makes it (a fresh process each)."""
+    run = subprocess.run([sys.executable, "-c", _FIRST_ELEMENT_SCRIPT, "warm" if warm else "cold"], check=False,
+                         capture_output=True, text=True, timeout=120)
+    if warm:
+        assert run.returncode == 0, run.stderr
+    else:
+        assert run.returncode != 0 and "inspect.stack called" in run.stderr
+
+
+_TWO_PHASES_SCRIPT = """
+import json, sys, time
+from dashboard import readiness, warm_start
+warm_start.start()
+readiness.wait_for_light_imports(timeout_s=120)
+from dashboard import common
+snapshot, card = common.serving_snapshot()
+answer = {
+    "light_done": readiness.light_done.is_set(),
+    "snapshot": type(snapshot).__name__,
+    "sklearn_after_light": "sklearn" in sys.modules,
+    "L": float(snapshot.predict(common.explore.recipe_frame({c: 1.0 for c in snapshot.colorants_}, 8.0, list(snapshot.colorants_))).Lab[0, 0]),
+}
+time.sleep(0.5)
+answer["heavy_before_page_ended"] = readiness.heavy_done.is_set()
+readiness.page_run_ended()  # what dashboard/app.py says after the first page run
+readiness.wait_for_heavy_imports(timeout_s=120)
+model, _ = common.served_champion()
+answer["sklearn_after_heavy"] = "sklearn" in sys.modules
+answer["full_L"] = float(model.predict(common.explore.recipe_frame({c: 1.0 for c in model.colorants_}, 8.0, list(model.colorants_))).Lab[0, 0])
+print(json.dumps(answer))
+"""
+
+
+def test_the_first_phase_serves_predictions_without_scikit_learn_and_the_second_waits_for_the_first_page(repo_root):
+    """On the shipped champion (it has a serving snapshot): pages may run once pandas, Plotly and the snapshot are
+    loaded, with scikit-learn not imported yet; scikit-learn and the full model follow once the first page run ends."""
+    run = subprocess.run([sys.executable, "-c", _TWO_PHASES_SCRIPT], check=False, cwd=repo_root, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HUECAST_MODELS_DIR": str(repo_root / "trained_models")})
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout.strip().splitlines()[-1])
+    assert answer["light_done"] and answer["snapshot"] == "ServingSnapshot"
+    assert not answer["sklearn_after_light"]
+    assert not answer["heavy_before_page_ended"]  # it waits for the first page run (up to FIRST_PAGE_WAIT_S)
+    assert answer["sklearn_after_heavy"]
+    assert answer["L"] == pytest.approx(answer["full_L"], abs=1e-9)  # one model, two forms
