@@ -227,16 +227,25 @@ def load_model(version: str, models_dir=None):
     return joblib.load(model_path), card
 
 
+def _check_file(path: Path, expected_sha256: str, what: str, remedy: str) -> None:
+    """Raise :class:`IntegrityError` when ``path`` is missing or does not match the SHA-256 its card records.
+
+    ``what`` names the file in the message ("Model 'v'", "The serving snapshot of model 'v'");
+    ``remedy`` says what to do instead.
+    """
+    if not path.is_file():
+        raise IntegrityError(f"{what} has a card but no {path.name}; {remedy}.")
+    actual = _sha256(path)
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"{what} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
+            f"{expected_sha256[:12]}…). It will not be loaded; {remedy}."
+        )
+
+
 def _check_model_file(model_path: Path, card: ModelCard) -> None:
     """Raise :class:`IntegrityError` when ``model.joblib`` is missing or does not match the card's SHA-256."""
-    if not model_path.is_file():
-        raise IntegrityError(f"Model {card.version!r} has a card but no {MODEL_FILE}; roll back to another version.")
-    actual = _sha256(model_path)
-    if actual != card.sha256:
-        raise IntegrityError(
-            f"Model {card.version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
-            f"{card.sha256[:12]}…). It will not be loaded; roll back to another version or retrain."
-        )
+    _check_file(model_path, card.sha256, f"Model {card.version!r}", "roll back to another version or retrain")
 
 
 def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None, ModelCard]":
@@ -266,14 +275,7 @@ def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None
     if card.serving_sha256 is None:
         return None, card
     path = root / version / SERVING_FILE
-    if not path.is_file():
-        raise IntegrityError(f"Model {version!r} has a card naming a serving snapshot but no {SERVING_FILE}; load the full model instead.")
-    actual = _sha256(path)
-    if actual != card.serving_sha256:
-        raise IntegrityError(
-            f"The serving snapshot of model {version!r} was modified after it was saved (SHA-256 {actual[:12]}… does not "
-            f"match the card's {card.serving_sha256[:12]}…). It will not be loaded; load the full model, roll back or retrain."
-        )
+    _check_file(path, card.serving_sha256, f"The serving snapshot of model {version!r}", "load the full model, roll back or retrain")
     try:
         return ServingSnapshot.load(path), card
     except ValueError as error:
