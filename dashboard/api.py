@@ -237,6 +237,7 @@ async def promote(request: Request) -> Response:
     if not isinstance(version, str) or not version:
         raise api.ApiError(422, "'version' is missing; expected the version to promote, as GET /api/v1/model names it.", "version")
     require_admin(user, "promote a model")
+    await anyio.to_thread.run_sync(readiness.wait_for_heavy_imports)  # promote loads the full model to check it
     try:
         await anyio.to_thread.run_sync(lambda: registry.promote(version, user=user))
     except (FileNotFoundError, registry.IntegrityError, ValueError) as error:

@@ -31,7 +31,7 @@ PAGES = [
 # ---- end of PAGES ----
 #: Pages that predict with the serving snapshot and import nothing heavy: they may run while
 #: the warm start still loads scikit-learn (dashboard/readiness.py). Every other page waits.
-LIGHT_PAGES = {"predict.py"}
+LIGHT_PAGES = {"predict.py", "batch.py"}
 
 
 def run_page() -> None:

@@ -5,7 +5,7 @@ model themselves, so the model is loaded once per process and every user shares 
 
 Two forms of the champion: :func:`predictor` gives its serving snapshot
 (:class:`model.models.snapshot.ServingSnapshot`: plain numpy, no scikit-learn, the same
-numbers as the model), which is all the Predict page and the API's predict need;
+numbers as the model), which is all the Predict and Batch pages and the API's predict need;
 :func:`champion` gives the full model (unpickled, scikit-learn loaded) for everything
 else. Importing this module imports neither scikit-learn nor SciPy
 (tests/test_import_weight.py), so the Predict page can run while the warm start

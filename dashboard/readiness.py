@@ -1,13 +1,14 @@
 """What may run yet, while the warm start (:mod:`dashboard.warm_start`) loads the champion.
 
-The warm start works in two phases in its own thread: first what the Predict page needs
-(no scikit-learn), then scikit-learn and the full champion for every other page. Two
+The warm start works in two phases in its own thread: first what the Predict and Batch
+pages need (no scikit-learn), then scikit-learn and the full champion for every other page. Two
 threads must never import scikit-learn at once: its circular imports then fail with
 "cannot import name 'clone' from partially initialized module 'sklearn.base'" (seen in
 ``bench/dashboard_speed.py``). So every page run first waits for phase 1
 (:func:`wait_for_light_imports`, in ``dashboard/app.py``), and whatever needs the full
 model waits for phase 2 (:func:`wait_for_heavy_imports`, in
-:func:`dashboard.common.champion` and before any page but Predict). With no warm start
+:func:`dashboard.common.champion` and before any page not in ``LIGHT_PAGES`` of
+``dashboard/app.py``). With no warm start
 running (AppTest, the tests) both waits return at once.
 """
 
@@ -30,7 +31,7 @@ def _warm_start_running() -> bool:
 
 
 def wait_for_light_imports(timeout_s: float = 120.0) -> None:
-    """Return once the Predict page may import and run (at once when no warm start runs)."""
+    """Return once the light pages (Predict, Batch) may import and run (at once when no warm start runs)."""
     if _warm_start_running():
         light_done.wait(timeout_s)
 

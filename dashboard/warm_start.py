@@ -4,10 +4,10 @@
 works in two phases while the server already answers and a browser loads the app's
 JavaScript:
 
-1. **light**: what the Predict page imports (pandas, Plotly, the serving snapshot: no
-   scikit-learn), the champion's serving snapshot (:mod:`model.models.snapshot`: plain
+1. **light**: what the Predict and Batch pages import (pandas, Plotly, the serving snapshot:
+   no scikit-learn), the champion's serving snapshot (:mod:`model.models.snapshot`: plain
    numpy arrays, read in milliseconds), one prediction and the training samples. From
-   here the Predict page may run.
+   here those pages may run.
 2. **heavy**: scikit-learn (which imports ``scipy.stats``) and what the other pages import,
    and the full champion, unpickled, for formulation, planning and review. This phase
    waits until the first page run has ended (or a page asks for it, or a few seconds have
@@ -37,11 +37,11 @@ __all__ = ["start", "warm_start"]
 
 _LOG = logging.getLogger("huecast.warm_start")
 
-#: What the Predict page, the sidebar and the API's predict import; none of them imports
-#: scikit-learn, SciPy or joblib (tests/test_import_weight.py).
+#: What the Predict and Batch pages, the sidebar and the API's predict import; none of them
+#: imports scikit-learn, SciPy or joblib (tests/test_import_weight.py).
 LIGHT_MODULES = ("dashboard.common", "dashboard.state", "dashboard.app_pages._layout", "model.serving.api", "model.serving.explore",
-                 "model.presentation.figures", "model.presentation.swatches", "model.io.safe_csv", "model.models.snapshot",
-                 "model.ops.registry", "model.ops.training_data")
+                 "model.serving.batch", "model.presentation.figures", "model.presentation.swatches", "model.io.safe_csv",
+                 "model.models.snapshot", "model.ops.registry", "model.ops.training_data")
 #: What the other pages import (scikit-learn, SciPy and the models come with them).
 HEAVY_MODULES = ("model.models", "model.models.hybrid", "model.ops.review", "model.formulation", "model.ops.retrain")
 #: How long phase 2 waits for the first page run to end before it starts anyway (a server

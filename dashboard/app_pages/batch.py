@@ -18,7 +18,7 @@ EAGER_DOWNLOAD_ROWS = 10_000
 PROBLEM_ROW_PX = 72
 
 set_up_page()
-model, card = common.champion()
+model, card = common.predictor()  # the serving snapshot: this page only predicts, and may run before scikit-learn has loaded
 colorants = list(model.colorants_)
 
 st.title("Predict a batch of recipes")
