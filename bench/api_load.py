@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import threading
@@ -187,7 +186,7 @@ class Verifier:
         return errors, versions
 
 
-def main(argv=None) -> int:
+def _arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--seconds", type=float, default=20.0, help="per level, single-recipe (default 20)")
@@ -196,10 +195,56 @@ def main(argv=None) -> int:
     parser.add_argument("--promote-every", type=float, default=5.0, help="seconds between the admin's promotions (a retrain each time)")
     parser.add_argument("--server-cpus", help="pin the server with taskset, e.g. 1")
     parser.add_argument("--client-cpus", help="pin this process (the clients), e.g. 0")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    from model.ops import registry
+
+def _isolated_install(root: Path) -> tuple[Path, str, Path]:
+    """A copy of the shipped models and a secrets file with one admin API key: (models dir, the key, secrets file)."""
     from model.ops.api_keys import hash_key, new_key
+
+    models_dir = root / "models"
+    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
+    admin_key = new_key()
+    secrets = root / "secrets.toml"
+    secrets.write_text(f'[[api.keys]]\nname = "bench admin"\nrole = "admin"\nhash = "{hash_key(admin_key)}"\n')
+    return models_dir, admin_key, secrets
+
+
+def _run_levels(url, payloads, levels, seconds, promotions, recipes_per_request=None) -> list:
+    """Each level of concurrency in turn: [(figures, responses)], printing each level's figures as it ends."""
+    results = []
+    for clients in levels:
+        before = len(promotions)
+        figures, responses = run_level(url, payloads, clients, seconds, 100_000)
+        if recipes_per_request:
+            figures["recipes_per_s"] = round(recipes_per_request * len(responses) / figures["seconds"])
+        figures["promotions_during"] = len(promotions) - before
+        results.append((figures, responses))
+        print(json.dumps({k: v for k, v in figures.items() if k != "errors"} | {"errors": len(figures["errors"])}), flush=True)
+    return results
+
+
+def _print_summary(summary: dict, admin_errors) -> None:
+    print("\nsingle-recipe predict")
+    print(f"{'clients':>8} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
+    for f in summary["single"]:
+        print(f"{f['clients']:>8} {f['requests']:>9} {f['requests_per_s']:>8} {f['p50_ms']:>8} {f['p99_ms']:>8} {f['max_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
+    print("\n1,000-recipe batches")
+    print(f"{'clients':>8} {'batches':>9} {'recipes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
+    for f in summary["batch"]:
+        print(f"{f['clients']:>8} {f['requests']:>9} {f['recipes_per_s']:>10} {f['p50_ms']:>8} {f['p99_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
+    print(f"\nadmin promotions through the API: {summary['admin_promotions']}; admin errors: {len(admin_errors)}; "
+          f"server tracebacks: {summary['server_tracebacks']}; load average at end: {summary['load_average_at_end'][0]:.2f}")
+    for figures in summary["single"] + summary["batch"]:
+        for error in figures["errors"][:3]:
+            print("  error:", error)
+    for error in list(admin_errors)[:3]:
+        print("  admin error:", error)
+
+
+def main(argv=None) -> int:
+    args = _arguments(argv)
+    from model.ops import registry
 
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -207,11 +252,7 @@ def main(argv=None) -> int:
     singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
     batches = {1000 + i: _recipes(shipped, BATCH, seed=100 + i) for i in range(4)}
     root = Path(tempfile.mkdtemp(prefix="huecast-api-load-"))
-    models_dir = root / "models"
-    shutil.copytree(REPO_ROOT / "trained_models", models_dir)
-    admin_key = new_key()
-    secrets = root / "secrets.toml"
-    secrets.write_text(f'[[api.keys]]\nname = "bench admin"\nrole = "admin"\nhash = "{hash_key(admin_key)}"\n')
+    models_dir, admin_key, secrets = _isolated_install(root)
     log_path = root / "server.log"
     prefix = ("taskset", "-c", args.server_cpus) if args.server_cpus else ()
     server, url = start_dashboard(open(log_path, "w"), {"HUECAST_MODELS_DIR": str(models_dir), "HUECAST_DATA_DIR": str(root / "data")},
@@ -219,7 +260,6 @@ def main(argv=None) -> int:
     manager = multiprocessing.get_context("spawn").Manager()
     stop, promotions, admin_errors = manager.Event(), manager.list(), manager.list()
     admin = multiprocessing.get_context("spawn").Process(target=admin_loop, args=(url, admin_key, str(models_dir), args.promote_every, stop, promotions, admin_errors))
-    results = {"single": [], "batch": []}
     verifier = Verifier(models_dir, {**singles, **batches})
     try:
         wait_until_healthy(url)
@@ -228,19 +268,8 @@ def main(argv=None) -> int:
         run_level(url, single_payloads, 1, 2.0, 50)  # warm the connection path; not reported
         admin.start()
         time.sleep(1.0)
-        for clients in args.clients:
-            before = len(promotions)
-            figures, responses = run_level(url, single_payloads, clients, args.seconds, 100_000)
-            figures["promotions_during"] = len(promotions) - before
-            results["single"].append((figures, responses))
-            print(json.dumps({k: v for k, v in figures.items() if k != "errors"} | {"errors": len(figures["errors"])}), flush=True)
-        for clients in args.batch_clients:
-            before = len(promotions)
-            figures, responses = run_level(url, batch_payloads, clients, args.batch_seconds, 100_000)
-            figures["recipes_per_s"] = round(BATCH * len(responses) / figures["seconds"])
-            figures["promotions_during"] = len(promotions) - before
-            results["batch"].append((figures, responses))
-            print(json.dumps({k: v for k, v in figures.items() if k != "errors"} | {"errors": len(figures["errors"])}), flush=True)
+        results = {"single": _run_levels(url, single_payloads, args.clients, args.seconds, promotions),
+                   "batch": _run_levels(url, batch_payloads, args.batch_clients, args.batch_seconds, promotions, BATCH)}
     finally:
         stop.set()
         if admin.is_alive() or admin.pid:
@@ -260,25 +289,11 @@ def main(argv=None) -> int:
             figures["errors"] = figures["errors"] + mismatches
             total_errors += len(figures["errors"])
             summary[kind].append(figures)
-    server_log = log_path.read_text(encoding="utf-8", errors="replace")
-    summary["server_tracebacks"] = server_log.count("Traceback (most recent call last)")
+    summary["server_tracebacks"] = log_path.read_text(encoding="utf-8", errors="replace").count("Traceback (most recent call last)")
     total_errors += summary["server_tracebacks"]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "api_load.json").write_text(json.dumps(summary, indent=2))
-    print("\nsingle-recipe predict")
-    print(f"{'clients':>8} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
-    for f in summary["single"]:
-        print(f"{f['clients']:>8} {f['requests']:>9} {f['requests_per_s']:>8} {f['p50_ms']:>8} {f['p99_ms']:>8} {f['max_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
-    print("\n1,000-recipe batches")
-    print(f"{'clients':>8} {'batches':>9} {'recipes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'models':>7} {'promotions':>11}")
-    for f in summary["batch"]:
-        print(f"{f['clients']:>8} {f['requests']:>9} {f['recipes_per_s']:>10} {f['p50_ms']:>8} {f['p99_ms']:>8} {len(f['errors']):>7} {f['model_versions_seen']:>7} {f['promotions_during']:>11}")
-    print(f"\nadmin promotions through the API: {len(promotions)}; admin errors: {len(admin_errors)}; server tracebacks: {summary['server_tracebacks']}; load average at end: {summary['load_average_at_end'][0]:.2f}")
-    for figures in summary["single"] + summary["batch"]:
-        for error in figures["errors"][:3]:
-            print("  error:", error)
-    for error in list(admin_errors)[:3]:
-        print("  admin error:", error)
+    _print_summary(summary, admin_errors)
     shutil.rmtree(root, ignore_errors=True)
     return 0 if total_errors == 0 else 1
 

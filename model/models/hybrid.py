@@ -340,19 +340,6 @@ class HybridModel(CompiledForwardCache, ColourModel):
         member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float))
         return member_reflectance, member_Lab
 
-    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean reflectance (n, 31) and headline CIELAB (n, 3) of X, through the serving snapshot's plain numpy.
-
-        The formulation optimiser predicts thousands of tiny batches; this skips the
-        DataFrame, the uncertainty and the display colours of :meth:`predict`.
-        """
-        self.check_fitted()
-        member_reflectance, member_Lab, _ = self._members_and_physics(np.asarray(X, dtype=float))
-        reflectance = member_reflectance.mean(axis=0)
-        if self.headline == "head":
-            return reflectance, member_Lab.mean(axis=0)
-        return reflectance, colorimetry.reflectance_to_Lab(reflectance)
-
     def predict_fluorescence(self, X: np.ndarray) -> np.ndarray | None:
         """Fluorescence intensity (n,; ct/s) of X (n, inputs), through the serving snapshot; None without a head."""
         snapshot = self.serving_snapshot() if self.fluorescence_head_ is not None else None

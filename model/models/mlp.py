@@ -283,19 +283,6 @@ class FormulationModel(CompiledForwardCache, ColourModel):
             fluorescence_cts=self.predict_fluorescence(inputs.to_numpy(dtype=float)),
         )
 
-    def predict_arrays(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean reflectance (n, 31) and headline CIELAB (n, 3), through the plain-numpy forward pass.
-
-        The formulation optimiser predicts thousands of tiny batches; this skips the
-        DataFrame, the uncertainty and the display colours of :meth:`predict`. Both run the
-        heads' compiled forward pass (:func:`model.models.mlp_forward.compile_heads`).
-        """
-        spectral, lab = self.predict_members(X)
-        reflectance = spectral.mean(axis=0)
-        if self.headline == "head":
-            return reflectance, lab.mean(axis=0)
-        return reflectance, colorimetry.reflectance_to_Lab(reflectance)
-
     def _compiled_heads(self) -> tuple[list[Callable], list[Callable]]:
         # Built once per loaded model (a cache, left out of pickles: CompiledForwardCache): each head compiled on its own
         # (the uncertainty needs every member), checked against its predict on compile_heads'
