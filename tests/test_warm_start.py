@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -93,3 +94,29 @@ def test_the_first_phase_serves_predictions_without_scikit_learn_and_the_second_
     assert not answer["heavy_before_page_ended"]  # it waits for the first page run (up to FIRST_PAGE_WAIT_S)
     assert answer["sklearn_after_heavy"]
     assert answer["L"] == pytest.approx(answer["full_L"], abs=1e-9)  # one model, two forms
+
+
+_NO_SNAPSHOT_SCRIPT = """
+import json, sys
+from dashboard import readiness, warm_start
+warm_start.start()
+readiness.wait_for_light_imports(timeout_s=120)
+print(json.dumps({"sklearn_when_pages_may_run": "sklearn" in sys.modules, "heavy_done": readiness.heavy_done.is_set()}))
+"""
+
+
+def test_without_a_serving_snapshot_pages_wait_for_scikit_learn_and_the_full_model(repo_root, tmp_path):
+    """A champion saved before snapshots existed (its card names none) is served by the full model: no page
+    may run until scikit-learn is imported, or a page thread would import it beside the warm start's."""
+    models = tmp_path / "models"
+    shutil.copytree(repo_root / "trained_models", models)
+    version = (models / "CHAMPION").read_text().strip()
+    card_path = models / version / "card.json"
+    card = json.loads(card_path.read_text())
+    card.pop("serving_sha256")
+    card_path.write_text(json.dumps(card))
+    (models / version / "serving.npz").unlink()
+    run = subprocess.run([sys.executable, "-c", _NO_SNAPSHOT_SCRIPT], check=False, cwd=repo_root, capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "HUECAST_MODELS_DIR": str(models)})
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"sklearn_when_pages_may_run": True, "heavy_done": True}
