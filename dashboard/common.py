@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 _LOG = logging.getLogger("huecast.access")
+_SERVING_LOG = logging.getLogger("huecast.serving")
 #: Admin password attempts allowed per session and per client address in any minute.
 SIGN_IN_ATTEMPTS_PER_MINUTE = 5
 
@@ -71,7 +72,7 @@ def _load_serving_snapshot(pointer: str, models_dir: str):
     try:
         return registry.load_serving(pointer, models_dir)
     except (FileNotFoundError, registry.IntegrityError, ValueError) as error:
-        _LOG.warning("The serving snapshot of champion %s cannot be used (%s); the full model serves instead.", pointer, error)
+        _SERVING_LOG.warning("The serving snapshot of champion %s cannot be used (%s); the full model serves instead.", pointer, error)
         return None, None
 
 

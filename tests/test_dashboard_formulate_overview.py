@@ -12,23 +12,29 @@ from model.ops.access import LOCAL_ADMIN
 from model.serving import explore
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_evaluated):
-    root = tmp_path_factory.mktemp("models")
-    evaluation = tiny_evaluated.evaluation
-    card = registry.save_model(tiny_evaluated.model, metrics=evaluation.metrics, dataset_info=tiny_evaluated.info, models_dir=root)
+def _promoted(root, model, evaluation, info):
+    """``root`` holding ``model`` promoted to champion, with its metrics and out-of-fold table."""
+    card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
     review.save_out_of_fold(evaluation, card.version, root)
     registry.promote(card.version, root, user=LOCAL_ADMIN)
     return root
 
 
-@pytest.fixture
-def app(models_dir, tmp_path, monkeypatch, repo_root):
+def _dashboard(models_dir, tmp_path, monkeypatch, repo_root) -> AppTest:
+    """The dashboard on ``models_dir``'s champion, an empty data folder, after its first run."""
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(models_dir))
     monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
-    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60)
-    at.run()
-    return at
+    return AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory, tiny_evaluated):
+    return _promoted(tmp_path_factory.mktemp("models"), tiny_evaluated.model, tiny_evaluated.evaluation, tiny_evaluated.info)
+
+
+@pytest.fixture
+def app(models_dir, tmp_path, monkeypatch, repo_root):
+    return _dashboard(models_dir, tmp_path, monkeypatch, repo_root)
 
 
 def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
@@ -189,20 +195,14 @@ def glowing_models_dir(tmp_path_factory, glowing_dataset, quick_model):
 
     from model import cross_validate
 
-    root = tmp_path_factory.mktemp("glowing-models")
     evaluation = cross_validate(glowing_dataset, quick_model, n_splits=2, seeds=(0,))
     info = {"name": "glowing", "fingerprint": glowing_dataset.fingerprint(), "n_samples": len(glowing_dataset), "n_recipes": glowing_dataset.n_recipes}
-    card = registry.save_model(clone(quick_model).fit(glowing_dataset), metrics=evaluation.metrics, dataset_info=info, models_dir=root)
-    review.save_out_of_fold(evaluation, card.version, root)
-    registry.promote(card.version, root, user=LOCAL_ADMIN)
-    return root
+    return _promoted(tmp_path_factory.mktemp("glowing-models"), clone(quick_model).fit(glowing_dataset), evaluation, info)
 
 
 @pytest.fixture
 def glowing_app(glowing_models_dir, tmp_path, monkeypatch, repo_root):
-    monkeypatch.setenv("HUECAST_MODELS_DIR", str(glowing_models_dir))
-    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
-    return AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
+    return _dashboard(glowing_models_dir, tmp_path, monkeypatch, repo_root)
 
 
 def test_formulate_takes_a_minimum_fluorescence_and_shows_each_candidates(glowing_app):
