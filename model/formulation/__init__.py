@@ -19,7 +19,7 @@ L* 0–100, ΔE00 in CIEDE2000 units.
 from model.formulation.constraints import Constraints
 from model.formulation.experiment_plan import ExperimentPlan, Suggestion
 from model.formulation.experiments import plan_experiments
-from model.formulation.optimise import formulate
+from model.formulation.optimise import FormulationCancelled, formulate
 from model.formulation.result import (
     METAMERISM_ILLUMINANTS,
     REACHED_DELTA_E00,
@@ -40,6 +40,7 @@ __all__ = [
     "Candidate",
     "Constraints",
     "ExperimentPlan",
+    "FormulationCancelled",
     "FormulationResult",
     "SpectrumParseError",
     "Suggestion",

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 
 import numpy as np
 from scipy.optimize import minimize
@@ -49,7 +50,7 @@ from model.formulation.explain import describe_candidates, explain_fluorescence,
 from model.formulation.result import METAMERISM_ILLUMINANTS, FormulationResult, safest_first
 from model.formulation.target import Target
 
-__all__ = ["formulate"]
+__all__ = ["FormulationCancelled", "formulate"]
 
 # Relative step of the forward-difference gradient, as a fraction of each colorant's
 # allowed span: big enough to rise above the networks' float noise, small enough to be local.
@@ -76,6 +77,21 @@ _FLUORESCENCE_PENALTY = 1e5
 _MAX_CORNERS = 4096
 
 
+class FormulationCancelled(RuntimeError):
+    """A search ended early because its caller's ``should_stop`` said so (a deadline, a client gone).
+
+    Attributes
+    ----------
+    seconds : float, how long the search had run.
+    n_predictions : int, recipes predicted before it stopped.
+    """
+
+    def __init__(self, seconds: float, n_predictions: int) -> None:
+        super().__init__(f"The formulation search was stopped after {seconds:.1f} s and {n_predictions:,} predicted recipes.")
+        self.seconds = seconds
+        self.n_predictions = n_predictions
+
+
 def formulate(
     model,
     target: Target,
@@ -86,6 +102,7 @@ def formulate(
     screening_per_face: int = 16,
     max_iterations: int = 40,
     seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> FormulationResult:
     """Find recipes whose predicted colour matches ``target`` within ``constraints``.
 
@@ -107,6 +124,11 @@ def formulate(
         L-BFGS-B iterations (each is one batch prediction of ``starts × (colorants + 1)`` recipes).
     seed : int
         Seeds the screening sample, so a search is repeatable.
+    should_stop : callable, optional
+        Called with no arguments before every batch prediction of the search (screening,
+        each L-BFGS-B step, polish, tidying: a few dozen calls, so it must be cheap);
+        when it returns True the search ends with :class:`FormulationCancelled`. The JSON
+        API passes one that turns True after a deadline or when the client has left.
 
     Returns
     -------
@@ -121,6 +143,8 @@ def formulate(
     ValueError
         ``n_candidates`` is below 1, or the constraints contradict each other or name
         unknown colorants.
+    FormulationCancelled
+        ``should_stop`` returned True; nothing is returned.
 
     Examples
     --------
@@ -132,7 +156,7 @@ def formulate(
     started = time.perf_counter()
     constraints = constraints or Constraints()
     colorants, lower, upper, thicknesses = constraints.resolve(model)
-    scorer = _Scorer(model, target, constraints.min_fluorescence_cts)
+    scorer = _Scorer(model, target, constraints.min_fluorescence_cts, should_stop)
     rng = np.random.default_rng(seed)
     refined = _search(scorer, lower, upper, thicknesses, constraints.max_total, rng, n_starts, screening_per_face, max_iterations)
     final_objective, _ = scorer.score(refined)
@@ -212,6 +236,9 @@ class _Scorer:
     ----------
     model : fitted ColourModel; only ``predict_arrays`` is called.
     target : Target
+    min_fluorescence_cts : float, optional; see :class:`Constraints`.
+    should_stop : callable, optional
+        Asked before every batch; True ends the search with :class:`FormulationCancelled`.
 
     Attributes
     ----------
@@ -221,9 +248,11 @@ class _Scorer:
         Recipes predicted so far.
     """
 
-    def __init__(self, model, target: Target, min_fluorescence_cts: float | None = None):
+    def __init__(self, model, target: Target, min_fluorescence_cts: float | None = None, should_stop: Callable[[], bool] | None = None):
         self.model = model
         self.target = target
+        self.should_stop = should_stop
+        self.started = time.perf_counter()
         # Without a fluorescence head the minimum cannot steer the search (the verdict says so).
         self.fluorescence_goal = None
         if min_fluorescence_cts is not None and min_fluorescence_cts > 0 and model.has_fluorescence:
@@ -236,6 +265,10 @@ class _Scorer:
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Reflectance (n, 31; 0–1) and headline CIELAB (n, 3; L* 0–100) of recipes X (n, colorants + thickness)."""
+        # Every stage of the search predicts through here, one batch per step, so this is
+        # where a cancelled search stops: between steps, never inside a prediction.
+        if self.should_stop is not None and self.should_stop():
+            raise FormulationCancelled(time.perf_counter() - self.started, self.n_predictions)
         self.n_predictions += len(X)
         return self.model.predict_arrays(X)
 
