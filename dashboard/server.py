@@ -53,11 +53,12 @@ def start_dashboard(
     port = port or free_loopback_port()
     command = [*command_prefix, sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
                "--server.port", str(port), "--server.headless", "true", "--server.address", address]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if secrets_file is not None:
         command += ["--secrets.files", str(secrets_file)]
-    process = subprocess.Popen(
-        command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env_overrides or {})},
-    )
+        # model/ reads the same file without Streamlit (model.core.settings.secrets_file).
+        environment["HUECAST_SECRETS_FILE"] = str(secrets_file)
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, env={**environment, **(env_overrides or {})})
     return process, f"http://127.0.0.1:{port}"
 
 

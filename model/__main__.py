@@ -1,4 +1,4 @@
-"""Command line: ``python -m model {train,evaluate,predict,report,search} …``. Run with ``-h`` for help."""
+"""Command line: ``python -m model {train,evaluate,predict,report,search,sign,backup,restore} …``. Run with ``-h`` for help."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def _cmd_train(args) -> int:
     from model.ops.access import LOCAL_ADMIN
     from model.ops.training import save_trained, train_and_evaluate
 
+    registry.check_writable(args.out)  # before minutes of cross-validation, not after
     dataset = _load_data(args.data)
     result = train_and_evaluate(
         dataset, _load_model(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress
@@ -118,9 +119,10 @@ def _cmd_report(args) -> int:
 def _cmd_search(args) -> int:
     import time
 
-    from model.ops import search
+    from model.ops import registry, search
 
     started = time.perf_counter()
+    registry.check_writable(args.out)  # the run is saved under <out>/search/: fail before the trials, not after
     dataset = _load_data(args.data)
     print(
         f"Search space: {search.search_space_size():,} combinations "
@@ -146,6 +148,48 @@ def _cmd_search(args) -> int:
     print(f"\nSearch ({result.meta['n_trials']} trials, n_jobs={args.jobs}) took {result.meta['seconds']:.1f} s; "
           f"command total {time.perf_counter() - started:.1f} s. Saved to {run_dir}")
     return 0
+
+
+def _cmd_sign(args) -> int:
+    from model.ops import registry
+
+    root = registry.settings.models_dir(args.models_dir)
+    if args.all:  # every folder with a card, signed or not: list_cards would skip the unsigned ones
+        versions = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / registry.CARD_FILE).is_file())
+    else:
+        versions = [args.version]
+    for version in versions:
+        card = registry.sign_card(version, root)
+        headline = card.metrics.get("delta_e00_mean_headline")
+        shown = "unknown" if headline is None else f"{headline:.3f}"
+        print(f"Signed {card.version} ({card.kind}, created {card.created_at}, mean ΔE00 {shown}); its files match the card.")
+    return 0
+
+
+def _versions(versions) -> str:
+    return f"{len(versions)} model version" + ("" if len(versions) == 1 else "s")
+
+
+def _cmd_backup(args) -> int:
+    from model.ops import backup
+
+    summary = backup.backup(args.out, models_dir=args.models_dir, data_dir=args.data_dir)
+    store = "no measurement store" if summary.n_measurements is None else f"{summary.n_measurements:,} measurements"
+    print(f"Backed up {store}, {_versions(summary.versions)} (champion {summary.champion}) "
+          f"to {summary.path} ({summary.n_bytes / 1e6:.1f} MB).")
+    return 0
+
+
+def _cmd_restore(args) -> int:
+    from model.ops import backup
+
+    summary = backup.restore(args.file, models_dir=args.models_dir, data_dir=args.data_dir)
+    store = "no measurement store" if summary.n_measurements is None else f"{summary.n_measurements:,} measurements"
+    print(f"Restored {store} to {summary.data_dir} and {_versions(summary.versions)} "
+          f"(champion {summary.champion}) to {summary.models_dir}.")
+    for problem in summary.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 1 if summary.problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,15 +235,40 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", help="models directory; results go to <out>/search/<run id>/ (default trained_models/)")
     search.add_argument("--cluster", metavar="ADDRESS", help="run the trials on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
     search.set_defaults(run=_cmd_search)
+
+    sign = commands.add_parser("sign", help="sign model cards with the server secret (after checking their files), so a server that has one loads them")
+    which = sign.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", help="the model version to sign")
+    which.add_argument("--all", action="store_true", help="sign every saved version")
+    sign.add_argument("--models-dir", help="models directory (default HUECAST_MODELS_DIR, else trained_models/)")
+    sign.set_defaults(run=_cmd_sign)
+
+    backup = commands.add_parser("backup", help="write the measurement store and every model version to one file (safe while the server runs)")
+    backup.add_argument("--out", required=True, help="the backup file to write, e.g. huecast-2026-01-31.tar.gz")
+    backup.add_argument("--models-dir", help="models directory (default HUECAST_MODELS_DIR, else trained_models/)")
+    backup.add_argument("--data-dir", help="data directory holding the measurement store (default HUECAST_DATA_DIR, else data/store/)")
+    backup.set_defaults(run=_cmd_backup)
+
+    restore = commands.add_parser("restore", help="restore a backup into an empty models directory and an empty data directory")
+    restore.add_argument("file", help="a file written by python -m model backup")
+    restore.add_argument("--models-dir", help="empty or new models directory (default HUECAST_MODELS_DIR)")
+    restore.add_argument("--data-dir", help="empty or new data directory (default HUECAST_DATA_DIR)")
+    restore.set_defaults(run=_cmd_restore)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from model.core.files import StorageError
+    from model.ops.registry import IntegrityError
+
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as error:
-        # A bad --config, data file or path: the message says what to fix; a traceback would not.
+    except StorageError as error:
+        print(f"error: {error} (The folder: {error.folder})", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, IntegrityError) as error:
+        # A bad --config, data file or path, or a model that fails its check: the message says what to fix; a traceback would not.
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -1,12 +1,17 @@
+import errno
 import json
+import os
+import re
+import stat
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 
 from model import IntegrityError
-from model.ops import registry
+from model.ops import registry, retrain
 from model.ops.access import LOCAL_ADMIN
 
 
@@ -126,3 +131,176 @@ def test_tampered_champion_falls_back_to_the_last_good_one(saved, tiny_dataset, 
         _, card = registry.load_champion(root, fallback=True)
     assert card.version == first.version
     assert registry.champion_version(root) == "second"  # the pointer is an admin's decision
+
+
+# --------------------------------------------------------------------------------------
+# File modes: what a server running as another user can read
+# --------------------------------------------------------------------------------------
+
+
+def test_pointer_log_cards_and_model_files_get_the_umask_mode_not_a_private_one(tmp_path, tiny_dataset, quick_model):
+    """CHAMPION used to be 0600 (mkstemp's mode): a dashboard running as another user then failed every call.
+
+    The umask 002 here (group-writable, as a shared lab account might use) tells the
+    umask's mode apart from a hard-coded 0644 as well as from mkstemp's 0600.
+    """
+    model = clone(quick_model).fit(tiny_dataset)
+    previous = os.umask(0o002)
+    try:
+        card = registry.save_model(model, metrics={}, dataset_info={}, models_dir=tmp_path, version="v1")
+        registry.promote(card.version, tmp_path, user=LOCAL_ADMIN)
+    finally:
+        os.umask(previous)
+    folder = tmp_path / "v1"
+    files = [tmp_path / registry.POINTER_FILE, tmp_path / registry.PROMOTIONS_FILE, *folder.iterdir()]
+    assert {path.name for path in files} >= {"CHAMPION", "promotions.jsonl", "card.json", "model.joblib"}
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in files} == {path.name: 0o666 & ~0o002 for path in files}
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o777 & ~0o002
+
+
+# --------------------------------------------------------------------------------------
+# Version names: refused before they reach a path
+# --------------------------------------------------------------------------------------
+
+BAD_VERSION_NAMES = ["../elsewhere", "a/b", "/etc/passwd", "..", "v1..2", ".hidden", "a\\b", "x" * 129, "v1\n", "-v1"]
+
+
+@pytest.mark.parametrize("name", BAD_VERSION_NAMES)
+def test_a_version_name_outside_the_pattern_is_refused_wherever_it_would_become_a_path(saved, name):
+    root, model, _ = saved
+    calls = {
+        "read_card": lambda: registry.read_card(name, root),
+        "load_model": lambda: registry.load_model(name, root),
+        "load_serving": lambda: registry.load_serving(name, root),
+        "check_version": lambda: registry.check_version(name, root),
+        "promote": lambda: registry.promote(name, root, user=LOCAL_ADMIN),
+        "rollback": lambda: retrain.rollback(name, user=LOCAL_ADMIN, models_dir=root),
+        "discard": lambda: retrain.discard_challenger(name, user=LOCAL_ADMIN, models_dir=root),
+        "save_model": lambda: registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version=name),
+    }
+    for where, call in calls.items():
+        with pytest.raises(ValueError, match=re.escape(registry.VERSION_PATTERN)) as caught:
+            call()
+        assert isinstance(caught.value, registry.IntegrityError), where  # a pointer holding one falls back like any damage
+    assert sorted(path.name for path in root.iterdir()) == [saved[2].version]  # nothing was written
+
+
+def test_the_names_the_registry_makes_and_admins_use_are_accepted(saved):
+    root, model, card = saved
+    for name in (card.version, "v1-good", "second", "challenger-1", "v2.1_rc"):
+        assert registry.check_version_name(name) == name
+
+
+# --------------------------------------------------------------------------------------
+# A models folder the server may not write: a message that says what to fix, before any work
+# --------------------------------------------------------------------------------------
+
+
+def _deny_writes(monkeypatch, root: Path, code: int = errno.EACCES) -> None:
+    """Make every write into ``root`` fail with ``code``, as a folder without write permission (EACCES), a
+    read-only mount (EROFS) or a full disk (ENOSPC) does, whoever runs the test (root ignores permission bits)."""
+    root = Path(root).resolve()
+    real_open, real_mkdir, real_replace = os.open, os.mkdir, os.replace
+
+    def inside(path) -> bool:
+        return isinstance(path, (str, bytes, os.PathLike)) and Path(os.fsdecode(path)).resolve().is_relative_to(root)
+
+    def refuse(path):
+        raise OSError(code, os.strerror(code), os.fsdecode(path))  # OSError(EACCES, …) is a PermissionError
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT) and inside(path):
+            refuse(path)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    def mkdir(path, mode=0o777, *, dir_fd=None):
+        if inside(path):
+            refuse(path)
+        return real_mkdir(path, mode, dir_fd=dir_fd)
+
+    def replace(source, target, **kwargs):
+        if inside(source) or inside(target):
+            refuse(target)
+        return real_replace(source, target, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.fixture(params=["chmod 0o555", "simulated"])
+def make_read_only(request, monkeypatch):
+    """``make_read_only(folder)``: really (chmod 0o555; skipped as root, whom permission bits do not stop) or simulated."""
+
+    def make(folder: Path) -> None:
+        if request.param == "simulated":
+            _deny_writes(monkeypatch, folder)
+            return
+        if os.geteuid() == 0:
+            pytest.skip("running as root, which ignores permission bits; the 'simulated' case covers this")
+        folder.chmod(0o555)
+        request.addfinalizer(lambda: folder.chmod(0o755))
+
+    return make
+
+
+FIX_WORDS = ("HUECAST_MODELS_DIR", "may not write", "write permission")
+
+
+def test_promote_rollback_save_and_discard_in_a_read_only_folder_say_what_to_fix(saved, tiny_dataset, quick_model, make_read_only):
+    root, model, first = saved
+    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    second = registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version="second")
+    history = registry.promotion_history(root)
+    make_read_only(root)
+    attempts = {
+        "promote": lambda: retrain.promote_challenger(second.version, user=LOCAL_ADMIN, models_dir=root),
+        "rollback": lambda: retrain.rollback(first.version, user=LOCAL_ADMIN, models_dir=root),
+        "save": lambda: registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version="third"),
+        "discard": lambda: retrain.discard_challenger(second.version, user=LOCAL_ADMIN, models_dir=root),
+        "check": lambda: registry.check_writable(root),
+    }
+    for action, attempt in attempts.items():
+        with pytest.raises(registry.StorageError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert all(word in message for word in FIX_WORDS), f"{action}: {message}"
+        assert str(root) not in message, "the message may reach a web client: the folder is named by its setting"
+        assert caught.value.folder == root
+    assert registry.champion_version(root) == first.version
+    assert registry.promotion_history(root) == history
+    assert sorted(path.name for path in root.iterdir()) == sorted([first.version, "second", "CHAMPION", "promotions.jsonl"])
+
+
+@pytest.mark.parametrize("code, advice", [(errno.EROFS, "read-only file system; remount it read-write"), (errno.ENOSPC, "is full; free some space")])
+def test_a_read_only_mount_or_a_full_disk_is_named_as_such(tmp_path, monkeypatch, code, advice):
+    _deny_writes(monkeypatch, tmp_path, code)
+    with pytest.raises(registry.StorageError, match=advice):
+        registry.check_writable(tmp_path / "models")
+
+
+def test_cli_train_into_a_read_only_folder_fails_before_reading_data_or_training(tmp_path, monkeypatch, capsys, make_read_only):
+    import model.__main__ as cli
+    from model.ops import training
+
+    out = tmp_path / "models"
+    out.mkdir()
+    make_read_only(out)
+
+    def never(*args, **kwargs):
+        raise AssertionError("training started although the models folder cannot be written")
+
+    monkeypatch.setattr(cli, "_load_data", never)
+    monkeypatch.setattr(training, "train_and_evaluate", never)
+    assert cli.main(["train", "--data", "data/demo", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert all(word in error for word in FIX_WORDS) and str(out) in error, error  # on the command line the folder is shown
+
+
+def test_a_challenger_is_not_started_when_the_models_folder_cannot_be_written(tmp_path, tiny_dataset, make_read_only):
+    models, jobs_dir = tmp_path / "models", tmp_path / "jobs"
+    models.mkdir()
+    make_read_only(models)
+    with pytest.raises(registry.StorageError, match="HUECAST_MODELS_DIR"):
+        retrain.start_challenger(tiny_dataset, user=LOCAL_ADMIN, models_dir=models, jobs_dir=jobs_dir)
+    assert not jobs_dir.exists() or not any(jobs_dir.iterdir())  # no job was queued

@@ -245,3 +245,53 @@ def test_an_uploaded_pickle_is_refused_as_data_and_never_unpickled(tmp_path, shi
     monkeypatch.undo()
     pickle.loads(payloads[0][1]).close()
     assert marker.exists()
+
+
+# --------------------------------------------------------------------------------------
+# Serving needs no unpickling: predictions and formulation run on the serving snapshot
+# --------------------------------------------------------------------------------------
+
+
+def test_formulating_with_the_serving_snapshot_gives_the_full_models_candidates(shipped):
+    from model.formulation import Constraints, formulate
+
+    model, card = shipped
+    snapshot, _ = registry.load_serving(card.version, REPO_ROOT / "trained_models")
+    assert snapshot is not None and type(snapshot).__name__ == "ServingSnapshot"
+    target, constraints = Target.from_hex("#3c8c5a"), Constraints(thicknesses_um=[12.0])
+    by_snapshot = formulate(snapshot, target, constraints, n_candidates=2)
+    by_model = formulate(model, target, constraints, n_candidates=2)
+    assert len(by_snapshot.candidates) == len(by_model.candidates) >= 1
+    for ours, theirs in zip(by_snapshot.candidates, by_model.candidates):
+        assert ours.recipe.keys() == theirs.recipe.keys()
+        assert ours.recipe == pytest.approx(theirs.recipe, abs=1e-9)
+        assert ours.delta_e00 == pytest.approx(theirs.delta_e00, abs=1e-9)
+        assert ours.uncertainty == pytest.approx(theirs.uncertainty, abs=1e-9)
+    assert by_snapshot.explanation == by_model.explanation
+
+
+@pytest.fixture
+def nothing_unpickled(isolated_install, monkeypatch):
+    """A copy of the shipped install in which loading a pickled model fails the test."""
+    isolated_install.copy_shipped_models()
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("a model was unpickled to serve")
+
+    monkeypatch.setattr(joblib, "load", forbidden)
+    return isolated_install
+
+
+def test_the_formulate_page_finds_recipes_without_unpickling_the_model(nothing_unpickled, open_dashboard):
+    at = open_dashboard("formulate.py", timeout_s=APP_TIMEOUT_S)
+    at.slider(key="formulate_n_candidates").set_value(1).run()
+    at.button(key="formulate_run").click().run()
+    assert not at.exception, at.exception
+    assert [header.value for header in at.subheader if header.value.startswith("Recipe 1")], [e.value for e in at.error]
+
+
+def test_the_api_formulates_without_unpickling_the_model(nothing_unpickled):
+    from dashboard import api as routes
+
+    answer = json.loads(routes._answer("formulate", {"target": {"hex": "#3c8c5a"}, "n_candidates": 1, "constraints": {"thicknesses_um": [12]}}))
+    assert len(answer["candidates"]) == 1 and answer["model_version"] == registry.champion_version(nothing_unpickled.models_dir)

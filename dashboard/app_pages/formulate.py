@@ -17,7 +17,9 @@ RESULT_KEY = "formulate_result"
 TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
 
 set_up_page()
-model, card = common.champion()
+# The serving snapshot when the champion has one: formulating needs only predictions, and
+# serving them needs no unpickling in this process (the full champion otherwise).
+model, card = common.predictor()
 colorants = list(model.colorants_)
 trained = model.training_range_
 

@@ -11,6 +11,11 @@ Layout of the models directory::
 Only files this module wrote are ever unpickled, and only after their SHA-256 matches
 the card. A new model goes into a new folder; nothing being served is overwritten.
 
+With a server secret, cards are signed and a card without this server's signature is
+refused (:mod:`model.ops.card_signature`; ``python -m model sign`` signs one). A version
+name outside :data:`VERSION_PATTERN` is refused before it reaches a path; a file-system
+failure is a :class:`StorageError` that says what to change.
+
 Importing this module imports neither scikit-learn nor joblib: a page that only reads cards,
 or serves a snapshot (:func:`load_serving`), does not wait for them. They are imported
 where a full model is saved or loaded.
@@ -22,15 +27,19 @@ import hashlib
 import io
 import json
 import platform
+import re
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.core import settings
-from model.core.files import atomic_write_bytes, atomic_write_text, staged_folder
+from model.core.files import StorageError, atomic_write_bytes, atomic_write_text, staged_folder, storage_errors
+from model.core.files import check_writable as check_folder_writable
+from model.core.files import sha256_file as _sha256
+from model.ops import card_signature
 from model.ops.access import User, require_admin
 
 if TYPE_CHECKING:  # the snapshot module is light, but only load_serving needs it at run time
@@ -39,6 +48,13 @@ if TYPE_CHECKING:  # the snapshot module is light, but only load_serving needs i
 __all__ = [
     "ModelCard",
     "IntegrityError",
+    "StorageError",
+    "VersionNameError",
+    "VERSION_PATTERN",
+    "check_version_name",
+    "check_writable",
+    "check_version",
+    "sign_card",
     "save_model",
     "load_model",
     "list_cards",
@@ -64,10 +80,42 @@ PROMOTIONS_FILE = "promotions.jsonl"
 #: Out-of-fold predictions of the model's leave-recipe-out evaluation (one row per
 #: measurement and seed), kept so that review pages need not refit anything.
 OUT_OF_FOLD_FILE = "out_of_fold.csv"
+#: What a version name may be: a folder name of letters, digits, ``.``, ``_`` and ``-``,
+#: starting with a letter or digit, at most 128 characters, never containing ``..``.
+VERSION_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+#: The setting that names the models folder, as error messages name it.
+MODELS_DIR_SETTING = "HUECAST_MODELS_DIR"
 
 
 class IntegrityError(RuntimeError):
-    """A model file does not match its card, or the card is unreadable."""
+    """A model file does not match its card, or the card is unreadable or not signed by this server."""
+
+
+class VersionNameError(IntegrityError, ValueError):
+    """A version name outside :data:`VERSION_PATTERN`: a ``ValueError`` for a caller that passes one, an
+    :class:`IntegrityError` for a champion pointer that holds one (the server falls back as for any damage)."""
+
+
+def check_version_name(version) -> str:
+    """Return ``version`` when it is a version name, else raise :class:`VersionNameError`. Every function
+    that turns a version into a path calls this first: ``..`` or a separator never reaches the file system."""
+    if not isinstance(version, str) or not re.fullmatch(VERSION_PATTERN, version) or ".." in version:
+        raise VersionNameError(
+            f"{str(version)[:80]!r} is not a model version name: a version name matches {VERSION_PATTERN} "
+            "(letters, digits, '.', '_' and '-', starting with a letter or digit) and never contains '..'."
+        )
+    return version
+
+
+def _file_system(doing: str, root: Path, *, write: bool = True):
+    """A file-system failure inside the block becomes a :class:`StorageError` naming ``HUECAST_MODELS_DIR``."""
+    return storage_errors(doing, root, MODELS_DIR_SETTING, write=write)
+
+
+def check_writable(models_dir=None) -> Path:
+    """Check that the models folder can be written before work that ends in saving starts: it fails in
+    milliseconds, not after minutes of training (:func:`model.core.files.check_writable`; :class:`StorageError`)."""
+    return check_folder_writable(settings.models_dir(models_dir), MODELS_DIR_SETTING)
 
 
 def library_versions() -> dict[str, str]:
@@ -95,6 +143,8 @@ class ModelCard:
     notes : dict, anything else (evaluation protocol, headline choice…).
     serving_sha256 : str or None, of ``serving.npz``; None when the version has no serving snapshot
         (a model without one, or saved before snapshots existed: :func:`add_serving_snapshot` adds it).
+    signature : str or None, ``hmac-sha256:<hex>`` of :meth:`signed_bytes` under the server
+        secret; None when saved without one.
     """
 
     version: str
@@ -107,17 +157,22 @@ class ModelCard:
     sha256: str
     notes: dict = field(default_factory=dict)
     serving_sha256: str | None = None
+    signature: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
+    def signed_bytes(self) -> bytes:
+        """What the signature covers: every field but the signature, as canonical JSON (sorted keys, no
+        spaces), read back from :meth:`to_json` first so the card saved and the card read give the same bytes."""
+        fields = json.loads(self.to_json())
+        fields.pop("signature", None)
+        return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+
+def _signed(card: ModelCard, key: bytes | None) -> ModelCard:
+    """``card`` signed with ``key`` (:mod:`model.ops.card_signature`); unchanged without a key."""
+    return card if key is None else replace(card, signature=card_signature.signature(card.signed_bytes(), key))
 
 
 def save_model(
@@ -175,7 +230,9 @@ def save_model(
     for name in tables or {}:
         if Path(name).name != name or not name.endswith(".csv"):
             raise ValueError(f"Table name {name!r}: use a plain file name ending in .csv.")
-    with staged_folder(settings.models_dir(models_dir), version) as staging:
+    card = _signed(card, card_signature.card_key())
+    root = settings.models_dir(models_dir)
+    with _file_system(f"save model {version}", root), staged_folder(root, check_version_name(version)) as staging:
         (staging / MODEL_FILE).write_bytes(buffer.getvalue())
         if serving is not None:
             (staging / SERVING_FILE).write_bytes(serving)
@@ -186,14 +243,34 @@ def save_model(
 
 
 def read_card(version: str, models_dir=None) -> ModelCard:
-    path = settings.models_dir(models_dir) / version / CARD_FILE
+    """The card of ``version``, its signature checked when a server secret is configured.
+
+    Raises
+    ------
+    VersionNameError
+        ``version`` is not a version name (:data:`VERSION_PATTERN`).
+    IntegrityError
+        The card is missing, unreadable, or (with a secret) unsigned or mis-signed.
+    StorageError
+        The card cannot be read (permissions, disk).
+    """
+    return _read_card(settings.models_dir(models_dir), version, card_signature.card_key())
+
+
+def _read_card(root: Path, version: str, key: bytes | None) -> ModelCard:
+    """:func:`read_card` in ``root`` with the signing key resolved; ``key=None`` checks no signature."""
+    path = root / check_version_name(version) / CARD_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return ModelCard(**data)
+        with _file_system(f"read the card of model {version}", root, write=False):
+            card = ModelCard(**json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise IntegrityError(f"Model version {version!r} has no card at {path}; it was not saved by Huecast.") from None
-    except (json.JSONDecodeError, TypeError) as error:
-        raise IntegrityError(f"The card of model {version!r} ({path}) is unreadable: {error}. Roll back to another version.") from None
+        raise IntegrityError(f"Model version {version!r} has no card ({CARD_FILE}); it was not saved by Huecast.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as error:
+        raise IntegrityError(f"The card of model {version!r} ({CARD_FILE}) is unreadable: {error}. Roll back to another version.") from None
+    problem = key and card_signature.signature_problem(version, card.signature, card.signed_bytes(), key)
+    if problem:
+        raise IntegrityError(problem)
+    return card
 
 
 def load_model(version: str, models_dir=None):
@@ -205,12 +282,15 @@ def load_model(version: str, models_dir=None):
 
     Raises
     ------
+    VersionNameError
+        ``version`` is not a version name (:data:`VERSION_PATTERN`).
     IntegrityError
-        The file is missing or its hash does not match the card (it was changed after saving).
+        The file is missing or its hash does not match the card (it was changed after
+        saving), or the card is not signed by this server (see :func:`read_card`).
+    StorageError
+        A file cannot be read.
     """
     root = settings.models_dir(models_dir)
-    if not version or Path(version).name != version:
-        raise IntegrityError(f"{version!r} is not a model version name.")
     card = read_card(version, root)
     model_path = root / version / MODEL_FILE
     _check_model_file(model_path, card)
@@ -235,7 +315,8 @@ def _check_file(path: Path, expected_sha256: str, what: str, remedy: str) -> Non
     """
     if not path.is_file():
         raise IntegrityError(f"{what} has a card but no {path.name}; {remedy}.")
-    actual = _sha256(path)
+    with _file_system(f"read {path.name} of model {path.parent.name}", path.parent.parent, write=False):
+        actual = _sha256(path)
     if actual != expected_sha256:
         raise IntegrityError(
             f"{what} was modified after it was saved (SHA-256 {actual[:12]}… does not match the card's "
@@ -268,18 +349,54 @@ def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None
     from model.models.snapshot import ServingSnapshot
 
     root = settings.models_dir(models_dir)
-    if not version or Path(version).name != version:
-        raise IntegrityError(f"{version!r} is not a model version name.")
-    card = read_card(version, root)
-    _check_model_file(root / version / MODEL_FILE, card)
+    card = check_version(version, root)
     if card.serving_sha256 is None:
         return None, card
-    path = root / version / SERVING_FILE
-    _check_file(path, card.serving_sha256, f"The serving snapshot of model {version!r}", "load the full model, roll back or retrain")
     try:
-        return ServingSnapshot.load(path), card
+        return ServingSnapshot.load(root / version / SERVING_FILE), card
     except ValueError as error:
         raise IntegrityError(str(error)) from None
+
+
+def _check_files(root: Path, card: ModelCard) -> None:
+    """Check every file ``card`` names (``model.joblib``, and ``serving.npz`` when it has one) against its SHA-256."""
+    _check_model_file(root / card.version / MODEL_FILE, card)
+    if card.serving_sha256 is not None:
+        path = root / card.version / SERVING_FILE
+        _check_file(path, card.serving_sha256, f"The serving snapshot of model {card.version!r}", "load the full model, roll back or retrain")
+
+
+def check_version(version: str, models_dir=None) -> ModelCard:
+    """Check a version without unpickling it: its card (signature too, with a secret) and the hash of
+    every file it names. Returns the card; raises as :func:`load_model`."""
+    root = settings.models_dir(models_dir)
+    card = read_card(version, root)
+    _check_files(root, card)
+    return card
+
+
+def sign_card(version: str, models_dir=None) -> ModelCard:
+    """Sign the card of ``version`` with the server secret, after checking its files match it.
+
+    For an admin on the server (``python -m model sign --version V``), for a version saved
+    before a secret was configured or a card changed on purpose: signing says "I trust
+    this card", so read it first. Files are hashed, never unpickled. Returns the signed card.
+
+    Raises
+    ------
+    ValueError
+        No server secret is configured (:func:`model.core.settings.server_secret`).
+    VersionNameError, IntegrityError, StorageError
+        As :func:`check_version`, except that the card's signature is what is being made.
+    """
+    key = card_signature.required_key()
+    root = settings.models_dir(models_dir)
+    card = _read_card(root, version, None)
+    _check_files(root, card)
+    signed = _signed(card, key)
+    with _file_system(f"sign the card of model {version}", root):
+        atomic_write_text(root / version / CARD_FILE, signed.to_json())
+    return signed
 
 
 def add_serving_snapshot(version: str, models_dir=None) -> ModelCard:
@@ -311,10 +428,10 @@ def add_serving_snapshot(version: str, models_dir=None) -> ModelCard:
         raise ValueError(f"Model {version!r} ({card.kind}) has no serving snapshot; serve it with load_model instead.")
     serving = snapshot.to_bytes()
     folder = root / version
-    # Readable by all, as save_model leaves a version's files: the dashboard may run as another user.
-    atomic_write_bytes(folder / SERVING_FILE, serving, mode=0o644)
-    updated = ModelCard(**{**asdict(card), "serving_sha256": hashlib.sha256(serving).hexdigest()})
-    atomic_write_text(folder / CARD_FILE, updated.to_json(), mode=0o644)
+    updated = _signed(replace(card, serving_sha256=hashlib.sha256(serving).hexdigest()), card_signature.card_key())
+    with _file_system(f"add a serving snapshot to model {version}", root):
+        atomic_write_bytes(folder / SERVING_FILE, serving)
+        atomic_write_text(folder / CARD_FILE, updated.to_json())
     return updated
 
 
@@ -323,20 +440,25 @@ def list_cards(models_dir=None) -> list[ModelCard]:
     root = settings.models_dir(models_dir)
     if not root.is_dir():
         return []
-    cards = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    key, cards = card_signature.card_key(), []
+    with _file_system("list the models folder", root, write=False):
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for folder in folders:
         try:
-            cards.append(read_card(folder.name, root))
-        except IntegrityError:
+            cards.append(_read_card(root, folder.name, key))
+        except IntegrityError:  # also a folder that is not a version (search/) or a card not signed by this server
             continue
     return sorted(cards, key=lambda card: (card.created_at, card.version))
 
 
 def champion_version(models_dir=None) -> str | None:
-    pointer = settings.models_dir(models_dir) / POINTER_FILE
+    """The version the champion pointer names, as written (loading it checks the name); None without one."""
+    root = settings.models_dir(models_dir)
+    pointer = root / POINTER_FILE
     if not pointer.is_file():
         return None
-    return pointer.read_text(encoding="utf-8").strip() or None
+    with _file_system("read the champion pointer", root, write=False):
+        return pointer.read_text(encoding="utf-8").strip() or None
 
 
 def promote(version: str, models_dir=None, *, user: User, action: str = "promote") -> None:
@@ -350,23 +472,37 @@ def promote(version: str, models_dir=None, *, user: User, action: str = "promote
         Who promotes; must be an admin (``access.PermissionDenied`` otherwise). There is
         no default: a caller that forgets to say who acts must not pass as an admin.
     action : ``"promote"`` or ``"rollback"``, recorded in the promotions log.
+
+    Raises
+    ------
+    VersionNameError, IntegrityError
+        ``version`` is not a version name, or does not load (see :func:`load_model`).
+    StorageError
+        The folder cannot be written; checked before the pointer moves, so the pointer
+        and the promotions log stay as they were.
     """
     require_admin(user, f"{action} a model")
     root = settings.models_dir(models_dir)
     load_model(version, root)  # refuse to point at something that would not load
+    check_writable(root)
     previous = champion_version(root)
-    atomic_write_text(root / POINTER_FILE, version + "\n")
     entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user.name}
-    with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
-        log.write(json.dumps(entry) + "\n")
+    with _file_system(f"{action} model {version}", root):
+        atomic_write_text(root / POINTER_FILE, version + "\n")
+        with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
+            log.write(json.dumps(entry) + "\n")
 
 
 def promotion_history(models_dir=None) -> list[dict]:
-    path = settings.models_dir(models_dir) / PROMOTIONS_FILE
+    """Every promotion and rollback, oldest first: ``at``, ``action``, ``version``, ``previous``, ``user``."""
+    root = settings.models_dir(models_dir)
+    path = root / PROMOTIONS_FILE
     if not path.is_file():
         return []
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    with _file_system("read the promotions log", root, write=False):
+        text = path.read_text(encoding="utf-8")
+    for line in text.splitlines():
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:

@@ -25,6 +25,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from model.core import settings
+from model.core.files import storage_errors
 from model.core.schema import Dataset
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
@@ -153,7 +154,11 @@ def pending_challenger(*, models_dir=None, jobs_dir=None) -> JobStatus | None:
 def _awaits_decision(version: str, models_dir=None) -> bool:
     """True when ``version`` is saved, visible, and was never the champion."""
     root = settings.models_dir(models_dir)
-    if Path(version).name != version or not (root / version / registry.CARD_FILE).is_file():
+    try:
+        registry.check_version_name(version)
+    except ValueError:
+        return False  # not a name the registry writes, so not a challenger it saved
+    if not (root / version / registry.CARD_FILE).is_file():
         return False  # discarded (renamed to .discarded-…) or never saved here
     ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
     return version not in ever_served
@@ -223,6 +228,7 @@ def _searched_challenger(plan: _ChallengerPlan, progress, notes: dict) -> Colour
 
 def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tuple[str, str]:
     """Runs in the worker process (a :func:`model.ops.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
+    registry.check_writable(plan.models_dir)  # again: the folder may have changed since the job was queued
     search_share = 0.4 if plan.fresh_search else 0.0
     train_share = search_share + (0.95 - search_share) * (0.6 if plan.champion is not None else 1.0)
     notes = {"trained_by": plan.started_by, "role": "challenger", "job_id": job_dir.name}
@@ -340,10 +346,13 @@ def start_challenger(
         ``user`` is not an admin.
     RetrainBusy
         A job (challenger, search or promotion) is running; the message says which.
+    registry.StorageError
+        The models folder cannot be written, so the challenger could not be saved: said
+        before any training starts, with what to change.
     """
     require_admin(user, "train a challenger")
     default_splits, default_seeds = cv_plan()
-    models_root = settings.models_dir(models_dir)
+    models_root = registry.check_writable(models_dir)
     champion_version, champion, reference, description = _champion_to_compare(models_root, store)
     if model is None:
         model = clone(champion) if champion is not None else FormulationModel()
@@ -410,18 +419,23 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
     PermissionDenied
         ``user`` is not an admin.
     ValueError
-        ``version`` is or was the champion, or is not a saved version.
+        ``version`` is or was the champion, or is not a saved version (``registry.VersionNameError``
+        for a name outside ``registry.VERSION_PATTERN``).
+    registry.StorageError
+        The models folder cannot be written; the message says what to change.
     """
     require_admin(user, "discard a challenger")
     root = settings.models_dir(models_dir)
+    registry.check_version_name(version)
     ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
     if version in ever_served:
         raise ValueError(f"Model {version} is or was the champion; it stays in the history. Roll back to another version instead.")
     source = root / version
-    if not version or Path(version).name != version or not (source / registry.CARD_FILE).is_file():
-        raise ValueError(f"{version!r} is not a saved model version in {root}.")
+    if not (source / registry.CARD_FILE).is_file():
+        raise ValueError(f"{version!r} is not a saved model version in the models folder.")
     target = root / f".discarded-{version}"
-    os.replace(source, target)
+    with storage_errors(f"discard model {version}", root, registry.MODELS_DIR_SETTING):
+        os.replace(source, target)
     return target
 
 
