@@ -13,8 +13,9 @@ import streamlit as st
 from dashboard import common
 from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
-from model.io.safe_csv import to_csv_bytes
+from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.ops import intake, review, search
+from model.core.files import StorageError
 from model.ops.access import PermissionDenied
 from model.ops.store import StoreError
 from model.presentation import figures
@@ -68,7 +69,7 @@ if result is not None:
 
     st.header("Scores on recipes no model saw")
     st.dataframe(
-        review.search_scores(result),
+        neutralise_formulas(review.search_scores(result)),
         hide_index=True,
         key="compare_scores",
         column_config={
@@ -91,7 +92,7 @@ if result is not None:
         "test spectral R²": st.column_config.NumberColumn(format="%.3f"),
         "fit time (s)": st.column_config.NumberColumn(format="%.2f", help="Mean wall-clock seconds per CV fit."),
     }
-    st.dataframe(search_top_table(result.top(), details=False), hide_index=True, key="compare_top_table", column_config=score_format, width="stretch")
+    st.dataframe(neutralise_formulas(search_top_table(result.top(), details=False)), hide_index=True, key="compare_top_table", column_config=score_format, width="stretch")
 
     st.header("One configuration on the test recipes")
     reported = [*result.top()["candidate"], search.BASELINE, search.PHYSICS]
@@ -105,7 +106,7 @@ if result is not None:
             f"(seed {meta['seed']}), {meta['seconds']:.0f} s."
         )
         st.dataframe(
-            search_top_table(result.top()),
+            neutralise_formulas(search_top_table(result.top())),
             hide_index=True,
             key="compare_details_table",
             column_config={
@@ -121,7 +122,7 @@ if result is not None:
             "reflectance (0–1), CIELAB errors in L*a*b* units, training time in seconds."
         )
         st.dataframe(
-            result.comparison(), hide_index=True, key="compare_baseline_table",
+            neutralise_formulas(result.comparison()), hide_index=True, key="compare_baseline_table",
             column_config={column: st.column_config.NumberColumn(format="%.3g") for column in result.comparison().columns if column != "model"},
         )
         st.caption(
@@ -172,7 +173,7 @@ if user.is_admin:
                 dataset = intake.store_snapshot().dataset
                 st.session_state["compare_job"] = search.start_search_job(dataset, user=user, n_trials=int(n_trials), seed=int(seed))
                 st.rerun()
-            except (PermissionDenied, search.SearchBusy, StoreError) as error:
+            except (PermissionDenied, search.SearchBusy, StoreError, StorageError) as error:
                 st.error(str(error))
     with right:
         st.subheader("Promote")
@@ -190,5 +191,5 @@ if user.is_admin:
                         run_dir, choice, snapshot.dataset, user=user, store_version=snapshot.store_version
                     )
                     st.rerun()
-                except (PermissionDenied, search.SearchBusy, ValueError) as error:
+                except (PermissionDenied, search.SearchBusy, ValueError, StorageError) as error:
                     st.error(str(error))

@@ -496,8 +496,11 @@ def start_search_job(
         ``user`` is not an admin.
     SearchBusy
         A job (search, promotion or challenger training) is running; the message says which.
+    StorageError
+        The models folder cannot be written (:func:`model.ops.registry.check_writable`).
     """
     require_admin(user, "start a hyperparameter search")
+    registry.check_writable(models_dir)  # a search saves its run there: fail now, not after the trials
     options = {"n_trials": int(n_trials), "seed": int(seed), "n_jobs": int(n_jobs), "n_folds": int(n_folds)}
     args = (dataset, options, str(settings.models_dir(models_dir)))
     details = {"description": f"a configuration search of {int(n_trials)} trials", "follow_on": "the Compare page"}
@@ -515,9 +518,12 @@ def start_promotion_job(run_dir, candidate: str, dataset: Dataset, *, user: User
         ``candidate`` is the physics row.
     SearchBusy
         A job (search, promotion or challenger training) is running; the message says which.
+    StorageError
+        The models folder cannot be written (:func:`model.ops.registry.check_writable`).
     """
     require_admin(user, "promote a searched configuration")
     _refuse_physics(candidate)
+    registry.check_writable(models_dir)  # fail now, not after the leave-recipe-out CV
     args = (str(run_dir), candidate, dataset, user, str(settings.models_dir(models_dir)), store_version)
     details = {"description": f"the promotion of {candidate}", "follow_on": "the Compare page"}
     return jobs.start_job(PROMOTION_JOB, _promotion_worker, args, user=user, jobs_dir=jobs_dir, details=details)
