@@ -16,10 +16,24 @@ model and partly by another, or by a half-written one, would fail this check.
 Errors: any status other than 200, a connection error, a response that does not match
 its model, an admin failure, or a traceback in the server log. The goal is 0.
 
+``--hostile`` measures instead the single-recipe predictions of 8 clients while other
+clients attack the server (no admin loop): a **formulate flood** (back to back, ignoring
+``Retry-After``; plain requests, requests at every cap, and clients that leave before the
+answer), **large bodies** (a 10,000-recipe batch padded to just under ``MAX_BODY_BYTES``,
+a formulate body of that size, and one byte over the cap) and **malformed bodies** (JSON
+nested 100,000 deep, broken JSON, 10^400, duplicate keys, unknown fields). It reports the
+predictions' p50/p99, every status per kind of attack, and the server's peak memory
+(VmRSS sampled every 50 ms from /proc, and the kernel's VmHWM). A 429 or a 503 "stopped"
+for a formulation is expected, as is the 4xx each bad body is built to get; an error is a
+prediction that is not 200 or not the model's numbers, any 500, a connection error
+(except while sending a body over the cap), or a traceback in the server log. Goals:
+p99 ≤ 100 ms, 0 errors, peak RSS ≤ 1 GB.
+
 Usage::
 
     python3 bench/api_load.py                                  # 1, 8, 32 clients; 20 s per level
     python3 bench/api_load.py --server-cpus 1 --client-cpus 0  # pinned (taskset), as the README's figures
+    python3 bench/api_load.py --hostile --seconds 30           # the hostile mix
 """
 
 from __future__ import annotations
@@ -193,6 +207,11 @@ def _arguments(argv):
     parser.add_argument("--batch-clients", type=int, nargs="+", default=[1, 8], help="concurrency of the 1,000-recipe batches")
     parser.add_argument("--batch-seconds", type=float, default=20.0)
     parser.add_argument("--promote-every", type=float, default=5.0, help="seconds between the admin's promotions (a retrain each time)")
+    parser.add_argument("--hostile", action="store_true", help="the hostile mix instead of the levels (see above)")
+    parser.add_argument("--predict-clients", type=int, default=8, help="--hostile: clients predicting single recipes (default 8)")
+    parser.add_argument("--formulate-clients", type=int, default=4, help="--hostile: clients flooding formulate (default 4)")
+    parser.add_argument("--attacks", nargs="*", choices=["formulate", "large", "malformed"], default=["formulate", "large", "malformed"],
+                        help="--hostile: which attacks run (default all; one client each, formulate --formulate-clients; none: a baseline)")
     parser.add_argument("--server-cpus", help="pin the server with taskset, e.g. 1")
     parser.add_argument("--client-cpus", help="pin this process (the clients), e.g. 0")
     return parser.parse_args(argv)
@@ -248,6 +267,8 @@ def main(argv=None) -> int:
 
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
+    if args.hostile:
+        return hostile_main(args)
     shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
     singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
     batches = {1000 + i: _recipes(shipped, BATCH, seed=100 + i) for i in range(4)}
@@ -296,6 +317,232 @@ def main(argv=None) -> int:
     _print_summary(summary, admin_errors)
     shutil.rmtree(root, ignore_errors=True)
     return 0 if total_errors == 0 else 1
+
+
+# --------------------------------------------------------------------------------------
+# --hostile: predictions while formulate floods, large and malformed bodies hit the server
+# --------------------------------------------------------------------------------------
+
+
+class Attack:
+    """One kind of hostile request: where it goes, its body, the statuses it is built to get."""
+
+    def __init__(self, kind: str, path: str, body: bytes, expected: set[int], *, leave_after_s: float | None = None, over_cap: bool = False) -> None:
+        self.kind, self.path, self.body, self.expected = kind, path, body, expected
+        self.leave_after_s = leave_after_s  # the client closes its connection this long after sending, unanswered
+        self.over_cap = over_cap  # the server may answer 413 and close before the whole body is sent
+
+
+def _attacks(model) -> dict[str, list[Attack]]:
+    """The hostile requests, by the client group that sends them."""
+    from model.serving import api
+
+    trained = model.training_range_
+    thicknesses = np.linspace(trained.minimum["thickness_um"], trained.maximum["thickness_um"], api.MAX_THICKNESSES).round(3).tolist()
+    at_every_cap = orjson.dumps({"target": {"Lab": [62.0, -30.0, 45.0]}, "n_candidates": api.MAX_CANDIDATES,
+                                 "constraints": {"colorants": list(model.colorants_), "thicknesses_um": thicknesses}})
+    formulate = [
+        Attack("formulate", "/api/v1/formulate", orjson.dumps({"target": {"hex": "#9fc24a"}}), {200, 429, 503}),
+        Attack("formulate at every cap", "/api/v1/formulate", at_every_cap, {200, 429, 503}),
+        Attack("formulate, client leaves", "/api/v1/formulate", at_every_cap, {200, 429, 503}, leave_after_s=0.3),
+    ]
+    batch = _recipes(model, api.MAX_RECIPES, seed=7)
+    padded = orjson.dumps({"recipes": batch})
+    padded = padded[:-1] + b" " * (api.MAX_BODY_BYTES - len(padded) - 1024) + b"}"  # JSON whitespace up to just under the cap
+    spectrum = orjson.dumps({"target": {"spectrum": [0.5] * ((api.MAX_BODY_BYTES - 1024) // 4)}})
+    large = [
+        Attack("10,000 recipes near the body cap", "/api/v1/predict", padded, {200}),
+        Attack("formulate body near the cap", "/api/v1/formulate", spectrum, {422, 429}),
+        Attack("body over the cap", "/api/v1/predict", b"[" + b" " * api.MAX_BODY_BYTES + b"]", {413}, over_cap=True),
+    ]
+    recipe = _recipes(model, 1, seed=9)[0]
+    first = model.colorants_[0]
+    malformed = [
+        Attack("nested 100,000 deep", "/api/v1/predict", b"[" * 100_000 + b"]" * 100_000, {400}),
+        Attack("broken JSON", "/api/v1/predict", b'{"recipes": [{"' + first.encode() + b'": 1,', {400}),
+        Attack("10^400", "/api/v1/predict", b'{"recipes": [{"' + first.encode() + b'": 1' + b"0" * 400 + b"}]}", {422}),
+        Attack("duplicate keys", "/api/v1/predict", orjson.dumps({"recipes": [recipe]})[:-3] + b',"' + first.encode() + b'":95}]}', {422}),
+        Attack("unknown colorant", "/api/v1/predict", orjson.dumps({"recipes": [{**recipe, "TitaniumWhite": 30}]}), {422}),
+        Attack("formulate nested 100,000 deep", "/api/v1/formulate", b'{"target": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", {400}),
+    ]
+    return {"formulate": formulate, "large": large, "malformed": malformed}
+
+
+class Attacker(threading.Thread):
+    """Sends its attacks in turn, back to back, until ``deadline``; counts statuses per kind."""
+
+    def __init__(self, url: str, attacks: list[Attack], deadline: float, offset: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.where = urlparse(url)
+        self.attacks, self.deadline, self.offset = attacks, deadline, offset
+        self.statuses: dict[str, dict[str, int]] = {}
+        self.errors: list[str] = []
+
+    def _count(self, attack: Attack, outcome: str) -> None:
+        counts = self.statuses.setdefault(attack.kind, {})
+        counts[outcome] = counts.get(outcome, 0) + 1
+
+    def _send(self, attack: Attack) -> None:
+        connection = http.client.HTTPConnection(self.where.hostname, self.where.port, timeout=120)
+        try:
+            connection.request("POST", attack.path, attack.body, {"Content-Type": "application/json"})
+            if attack.leave_after_s is not None:
+                connection.sock.settimeout(attack.leave_after_s)
+            answer = connection.getresponse()
+            content = answer.read()
+        except TimeoutError:
+            self._count(attack, "left")  # the client gave up: the server must stop its work
+            return
+        except (ConnectionError, http.client.HTTPException) as error:
+            self._count(attack, "connection closed")
+            if not attack.over_cap:
+                self.errors.append(f"{attack.kind}: {type(error).__name__}: {error}")
+            return
+        finally:
+            connection.close()
+        self._count(attack, str(answer.status))
+        if answer.status >= 500 and not (answer.status == 503 and b"stopped" in content):
+            self.errors.append(f"{attack.kind}: {answer.status} {content[:200]!r}")
+
+    def run(self) -> None:
+        sent = self.offset
+        while time.monotonic() < self.deadline:
+            self._send(self.attacks[sent % len(self.attacks)])
+            sent += 1
+
+
+class MemorySampler(threading.Thread):
+    """The server's resident memory (VmRSS, from /proc) every ``every_s``, until ``stop`` is set."""
+
+    def __init__(self, pid: int, every_s: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every_s = pid, every_s
+        self.stop = threading.Event()
+        self.peak_rss_kb = 0
+        self.samples = 0
+
+    def read(self, field: str) -> int:
+        """``VmRSS`` or ``VmHWM`` (the kernel's peak) of the server, in kB (0 once it has ended)."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every_s):
+            self.peak_rss_kb = max(self.peak_rss_kb, self.read("VmRSS"))
+            self.samples += 1
+
+
+def attack(url: str, attacks: dict[str, list[Attack]], clients: dict[str, int], deadline: float, results) -> None:
+    """In its own process, so that its interpreter does not slow the predict clients' timing:
+    ``clients[group]`` attackers per group until ``deadline`` (``time.monotonic``, one clock for
+    every process); puts ``(statuses per kind, errors)`` on ``results``."""
+    attackers = [Attacker(url, attacks[group], deadline, offset=i) for group, count in clients.items() for i in range(count)]
+    for attacker in attackers:
+        attacker.start()
+    statuses: dict[str, dict[str, int]] = {}
+    for attacker in attackers:
+        attacker.join()
+        for kind, counts in attacker.statuses.items():
+            for outcome, count in counts.items():
+                statuses.setdefault(kind, {})[outcome] = statuses.setdefault(kind, {}).get(outcome, 0) + count
+    results.put((statuses, [e for attacker in attackers for e in attacker.errors]))
+
+
+def run_hostile(url: str, pid: int, single_payloads, attacks: dict[str, list[Attack]], args) -> tuple[dict, list]:
+    """``--predict-clients`` single-recipe clients while the attackers run: figures and the predictions' responses."""
+    sampler = MemorySampler(pid)
+    sampler.start()
+    rss_before_kb = sampler.read("VmRSS")
+    clients = {group: args.formulate_clients if group == "formulate" else 1 for group in args.attacks}
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    attacker = context.Process(target=attack, args=(url, attacks, clients, time.monotonic() + 3.0 + args.seconds, results))
+    attacker.start()
+    time.sleep(3.0)  # the attacker process starts (imports, sockets) before the clock does
+    figures, responses = run_level(url, single_payloads, args.predict_clients, args.seconds, 10_000_000)
+    statuses, attack_errors = results.get(timeout=300)
+    attacker.join(timeout=60)
+    sampler.stop.set()
+    sampler.join()
+    figures |= {
+        "attacks": clients,
+        "attack_statuses": statuses,
+        "attack_errors": attack_errors,
+        "server_rss_before_mb": round(rss_before_kb / 1024),
+        "server_peak_rss_sampled_mb": round(sampler.peak_rss_kb / 1024),
+        "server_vmhwm_mb": round(sampler.read("VmHWM") / 1024),
+        "memory_samples": sampler.samples,
+    }
+    return figures, responses
+
+
+def _warm_heavy(url: str) -> None:
+    """One formulation before the clock starts, so that the full model is loaded (not measured)."""
+    where = urlparse(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=300)
+    connection.request("POST", "/api/v1/formulate", orjson.dumps({"target": {"hex": "#9fc24a"}}), {"Content-Type": "application/json"})
+    connection.getresponse().read()
+    connection.close()
+
+
+def _print_hostile(figures: dict, expected: dict[str, set[int]]) -> None:
+    print(f"\nsingle-recipe predict with {figures['clients']} clients under attack: {figures['requests']} requests, "
+          f"{figures['requests_per_s']} req/s, p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms, "
+          f"errors {len(figures['errors'])}")
+    print(f"\n{'attack':<36} {'expected':<16} outcomes")
+    for kind, counts in figures["attack_statuses"].items():
+        print(f"{kind:<36} {','.join(map(str, sorted(expected[kind]))):<16} {', '.join(f'{k}: {v}' for k, v in sorted(counts.items()))}")
+    print(f"\nserver memory: {figures['server_rss_before_mb']} MB before, peak {figures['server_peak_rss_sampled_mb']} MB sampled "
+          f"({figures['memory_samples']} samples), VmHWM {figures['server_vmhwm_mb']} MB (since start)")
+    print(f"errors: {figures['total_errors']} (predict {len(figures['errors'])}, attacks {len(figures['attack_errors'])}, "
+          f"server tracebacks {figures['server_tracebacks']}); load average at start {figures['load_average_at_start'][0]:.2f}, "
+          f"at end {figures['load_average_at_end'][0]:.2f}")
+    for error in (figures["errors"] + figures["attack_errors"])[:5]:
+        print("  error:", error)
+
+
+def hostile_main(args) -> int:
+    """``--hostile``: start a server, warm it, run the mix once, check every prediction, report."""
+    from model.ops import registry
+
+    shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
+    attacks = _attacks(shipped)
+    root = Path(tempfile.mkdtemp(prefix="huecast-api-hostile-"))
+    models_dir, _, secrets = _isolated_install(root)
+    log_path = root / "server.log"
+    prefix = ("taskset", "-c", args.server_cpus) if args.server_cpus else ()
+    server, url = start_dashboard(open(log_path, "w"), {"HUECAST_MODELS_DIR": str(models_dir), "HUECAST_DATA_DIR": str(root / "data")},
+                                  secrets_file=secrets, command_prefix=prefix)
+    try:
+        wait_until_healthy(url)
+        single_payloads = [(i, orjson.dumps({"recipes": r})) for i, r in singles.items()]
+        run_level(url, single_payloads, 1, 2.0, 50)  # warm the connection path; not reported
+        _warm_heavy(url)
+        load_at_start = os.getloadavg()
+        figures, responses = run_hostile(url, server.pid, single_payloads, attacks, args)
+    finally:
+        stop_dashboard(server, timeout_s=15)
+    mismatches, _ = Verifier(models_dir, singles).check(responses)
+    figures["errors"] = figures["errors"] + mismatches
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    figures["server_tracebacks"] = log.count("Traceback (most recent call last)")
+    if figures["server_tracebacks"]:  # the first one, to say what failed
+        figures["first_traceback"] = log[log.index("Traceback (most recent call last)"):][:3000]
+    figures["total_errors"] = len(figures["errors"]) + len(figures["attack_errors"]) + figures["server_tracebacks"]
+    figures |= {"load_average_at_start": load_at_start, "load_average_at_end": os.getloadavg(), "cpu_count": os.cpu_count(),
+                "server_cpus": args.server_cpus, "client_cpus": args.client_cpus, "seconds": args.seconds}
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "api_hostile.json").write_text(json.dumps(figures, indent=2))
+    _print_hostile(figures, {attack.kind: attack.expected for group in attacks.values() for attack in group})
+    shutil.rmtree(root, ignore_errors=True)
+    goals_met = figures["total_errors"] == 0 and figures["p99_ms"] <= 100 and figures["server_peak_rss_sampled_mb"] <= 1024
+    return 0 if goals_met else 1
 
 
 if __name__ == "__main__":

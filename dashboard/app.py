@@ -29,13 +29,17 @@ PAGES = [
     ("retrain.py", "Retrain", ":material/model_training:", True),
 ]
 # ---- end of PAGES ----
+#: What an admin page lets admins do, for the gate a non-admin sees at its address (dashboard/auth.py).
+ADMIN_PAGE_PURPOSE = {
+    "retrain.py": "upload measurements, retrain, search, promote and roll back models",
+}
 #: Pages that predict with the serving snapshot and import nothing heavy: they may run while
 #: the warm start still loads scikit-learn (dashboard/readiness.py). Every other page waits.
 LIGHT_PAGES = {"predict.py", "batch.py"}
 
 
 def run_page() -> None:
-    """One page run: the navigation (admin pages only for admins), the sidebar, the page."""
+    """One page run: the navigation (admin pages for admins; for others a sign-in gate at their address), the sidebar, the page."""
     # ``model`` and ``dashboard`` are installed packages (``pip install -e .``, see README), so
     # they are imported absolutely, with no path edits; here, not at the top, so that the
     # ASGI import below stays light (the lifespan's warm start imports the heavy parts).
@@ -43,23 +47,31 @@ def run_page() -> None:
     from dashboard import readiness
 
     readiness.wait_for_light_imports()
-    from dashboard import common
+    from dashboard import auth, common
 
     # A local icon: a Material icon name makes every page load fetch a font from a CDN.
     st.set_page_config(page_title="Huecast", page_icon=str(PAGES_DIR.parent / "static" / "favicon.png"), layout="wide")
     user = common.current_user()
-    pages = {
-        file: st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
-        for position, (file, title, icon, admin_only) in enumerate(PAGES)
-        if (PAGES_DIR / file).is_file() and (user.is_admin or not admin_only)
-    }
-    page = st.navigation(list(pages.values()))
+    pages, gates = {}, []
+    for position, (file, title, icon, admin_only) in enumerate(PAGES):
+        if not (PAGES_DIR / file).is_file():
+            continue
+        if admin_only and not user.is_admin:
+            # At the admin page's own address, hidden from the menu: a link to /retrain, or a
+            # reload after the sign-in ended, shows how to sign in instead of "Page not found".
+            gate = auth.admin_gate(title, ADMIN_PAGE_PURPOSE.get(file, "change the served model"))
+            gates.append(st.Page(gate, title=title, icon=icon, url_path=Path(file).stem, visibility="hidden"))
+            continue
+        pages[file] = st.Page(str(PAGES_DIR / file), title=title, icon=icon, default=(position == 0))
+    page = st.navigation([*pages.values(), *gates])
+    on_gate = any(page is gate for gate in gates)
+    auth.mark_gate(on_gate)
     try:
         model, card = common.predictor()
     except common.NoChampion:
         st.stop()
     common.render_sidebar(model, card)
-    if not any(page is pages.get(file) for file in LIGHT_PAGES):
+    if not on_gate and not any(page is pages.get(file) for file in LIGHT_PAGES):
         readiness.wait_for_heavy_imports()  # before the page's own imports
     try:
         page.run()
@@ -70,6 +82,21 @@ def run_page() -> None:
 if __name__ == "__main__":  # a page run (the server, or AppTest)
     run_page()
 else:  # imported by `streamlit run` (uvicorn) as the ASGI app
-    from dashboard import api
+    from starlette.middleware import Middleware
 
-    app = st.App(__file__, routes=api.ROUTES, lifespan=api.lifespan)
+    from dashboard import api, auth, legacy_api
+    from model.core import settings
+
+    # Every request's client is the TCP peer unless it is a proxy the admin trusts
+    # ([server] trusted_proxies): uvicorn alone believes X-Forwarded-For from any local program.
+    # The old system's routes come before api.ROUTES, whose last route answers any other /api/ path.
+    # CORS is outermost, so a browser's preflight is answered before anything else runs.
+    app = st.App(
+        __file__,
+        routes=[*auth.ROUTES, *legacy_api.ROUTES, *api.ROUTES],
+        middleware=[
+            Middleware(legacy_api.ApiCORSMiddleware, allow_origins=settings.cors_origins()),
+            Middleware(auth.ClientAddressMiddleware, trusted_proxies=settings.trusted_proxies()),
+        ],
+        lifespan=api.lifespan,
+    )

@@ -19,10 +19,8 @@ import warnings
 
 import streamlit as st
 
-from dashboard import readiness, state
+from dashboard import readiness
 from model.ops import registry
-from model.ops.access import VIEWER, AttemptLimiter, User, user_without_sign_in
-from model.ops.passwords import verify_password
 from model.ops.training_data import data_name, find_training_data
 from model.serving import explore
 
@@ -41,10 +39,7 @@ __all__ = [
     "NoChampion",
 ]
 
-_LOG = logging.getLogger("huecast.access")
 _SERVING_LOG = logging.getLogger("huecast.serving")
-#: Admin password attempts allowed per session and per client address in any minute.
-SIGN_IN_ATTEMPTS_PER_MINUTE = 5
 
 
 class NoChampion(RuntimeError):
@@ -118,6 +113,31 @@ def served_champion():
     return model, card
 
 
+def serving_status() -> tuple[str, str | None]:
+    """Whether the champion serves as promoted: ``("ok", None)``, or ``("degraded", why)``.
+
+    Degraded while a fallback serves: the champion failed its check and the last good one
+    serves (:func:`model.ops.registry.load_champion`'s fallback), or the champion's serving
+    snapshot failed its check and its full model serves. Reads the caches that
+    :func:`served_predictor` fills (call that first); loads nothing else.
+    """
+    models_dir = str(registry.settings.models_dir())
+    pointer = registry.champion_version(models_dir)
+    if pointer is None:
+        return "ok", None
+    snapshot, snapshot_card = _load_serving_snapshot(pointer, models_dir)
+    if snapshot is not None:
+        return "ok", None
+    readiness.wait_for_heavy_imports()
+    _, card, fallback_reason = _load_champion(pointer, models_dir)
+    if fallback_reason is not None:
+        return "degraded", f"Champion {pointer} failed its check: {fallback_reason} An admin can roll back or promote another version."
+    if snapshot_card is None:  # load_serving raised (logged once): not a model kind without a snapshot
+        return "degraded", (f"The serving snapshot of champion {pointer} failed its check (the server log says why); "
+                            "its full model serves the same numbers, with more memory and a slower start.")
+    return "ok", None
+
+
 def champion():
     """The served model and its card, loaded once per champion for all users.
 
@@ -165,137 +185,9 @@ def clear_champion_cache() -> None:
     _load_serving_snapshot.clear()
 
 
-# ---- sign-in (Retrain page's engineer) ----
-# Secrets, never code, say how people sign in (.streamlit/secrets.toml):
-#   [auth] admin_password_hash = "pbkdf2_sha256$…"   (make one: python3 -m model.ops.passwords)
-#   or an OIDC provider for st.login ([auth] redirect_uri, cookie_secret, client_id, …)
-#      with [roles] admins = ["lead@example.com"]
-# With neither, a visitor is admin only when the server listens on a loopback address
-# (and the request did not come through a proxy); otherwise a viewer. A hash or secret is never shown.
-
-
-def bind_address() -> str:
-    """The address this server listens on (``server.address``; empty means every interface)."""
-    return str(st.get_option("server.address") or "")
-
-
-def _forwarded() -> bool:
-    """The request came through a proxy: a loopback server behind one is reachable from anywhere."""
-    try:
-        headers = st.context.headers
-        return bool(headers.get("X-Forwarded-For") or headers.get("Forwarded"))
-    except Exception:  # no request (AppTest)
-        return False
-
-
-@st.cache_resource
-def _sign_in_limiter() -> AttemptLimiter:
-    # One per server process, shared by every session: a new session does not reset the count.
-    return AttemptLimiter(max_attempts=SIGN_IN_ATTEMPTS_PER_MINUTE, window_s=60.0)
-
-
-def _client_keys() -> tuple[list[str], str]:
-    """The rate limit's keys for this request (its session, and its client address when known) and the address."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    context = get_script_run_ctx()
-    keys = [f"session:{context.session_id if context is not None else 'unknown'}"]
-    try:
-        address = st.context.ip_address
-    except Exception:  # no request behind this run (AppTest)
-        address = None
-    if address:
-        keys.append(f"address:{address}")
-    return keys, address or "unknown"
-
-
-def _secrets_section(name: str) -> dict:
-    try:
-        section = st.secrets.get(name)
-    except Exception:  # no secrets file at all: a local install
-        return {}
-    return dict(section) if section else {}
-
-
-def _sign_in_mode() -> str:
-    """``"oidc"`` (st.login), ``"password"`` (an admin password hash) or ``"local"`` (no secrets)."""
-    auth = _secrets_section("auth")
-    if "client_id" in auth or any(isinstance(value, dict) or hasattr(value, "keys") for value in auth.values()):
-        return "oidc"
-    if auth.get("admin_password_hash"):
-        return "password"
-    return "local"
-
-
-def current_user() -> User:
-    """Who is using the dashboard.
-
-    With no sign-in configured (a local install) the single user is an admin. With a
-    password hash in secrets, a session is a viewer until it signs in with the admin
-    password. With OIDC, a signed-in user whose e-mail is in ``[roles] admins`` is an admin.
-    """
-    mode = _sign_in_mode()
-    if mode == "local":
-        return user_without_sign_in(bind_address(), forwarded=_forwarded())
-    if mode == "oidc":
-        if not st.user.is_logged_in:
-            return VIEWER
-        email = str(st.user.get("email") or "")
-        admins = {str(address).strip().lower() for address in _secrets_section("roles").get("admins", [])}
-        role = "admin" if email and email.lower() in admins else "viewer"
-        return User(str(st.user.get("name") or email or "signed-in user"), role)
-    if st.session_state.get(state.SIGNED_IN):
-        return User(str(_secrets_section("auth").get("admin_name", "admin")), "admin")
-    return VIEWER
-
-
-def _render_sign_in(user: User) -> None:
-    """The sidebar's account box: who you are, and the sign-in or sign-out control."""
-    mode = _sign_in_mode()
-    if mode == "local":
-        if user.is_admin:
-            st.caption("Local single user: you are admin (no sign-in is configured, and the server listens on a loopback address).")
-            return
-        reachable = (
-            "this request came through a proxy" if _forwarded()
-            else f"this server listens on `{bind_address() or 'every interface'}`, which other machines can reach"
-        )
-        st.caption(
-            f"You are a viewer: {reachable}, and no sign-in is configured, so nobody is admin. "
-            "To sign in as admin, put `[auth] admin_password_hash` in "
-            "`.streamlit/secrets.toml` (make it with `python3 -m model.ops.passwords`) or configure OIDC there; "
-            "or, on your own machine, start the server with `--server.address 127.0.0.1`."
-        )
-        return
-    st.caption(f"Signed in as {user.name} ({user.role}).")
-    if mode == "oidc":
-        if st.user.is_logged_in:
-            st.button("Sign out", key="auth_sign_out", on_click=st.logout)
-        else:
-            st.button("Sign in", key="auth_sign_in", on_click=st.login)
-        return
-    if user.is_admin:
-        if st.button("Sign out", key="auth_sign_out"):
-            st.session_state[state.SIGNED_IN] = False
-            st.rerun()
-        return
-    with st.form("auth_sign_in_form", clear_on_submit=True):
-        password = st.text_input("Admin password", type="password", key="auth_password")
-        submitted = st.form_submit_button("Sign in as admin")
-    if submitted:
-        keys, address = _client_keys()
-        session_key = keys[0]
-        wait_s = _sign_in_limiter().try_attempt(*keys)
-        if wait_s:
-            _LOG.warning("Admin sign-in refused: too many attempts from address %s (%s); retry in %.0f s.", address, session_key, wait_s)
-            st.error(f"Too many sign-in attempts. Wait {wait_s:.0f} s and try again.")
-            return
-        if verify_password(password, _secrets_section("auth").get("admin_password_hash", "")):
-            _LOG.info("Admin signed in from address %s (%s).", address, session_key)
-            st.session_state[state.SIGNED_IN] = True
-            st.rerun()
-        _LOG.warning("Failed admin sign-in from address %s (%s).", address, session_key)
-        st.error("That password is not the admin password. Try again, or ask the lab lead.")
+# ---- sign-in: lives in dashboard/auth.py; these names stay importable from here ----
+from dashboard.auth import bind_address, current_user  # noqa: E402
+from dashboard.auth import render_account as _render_sign_in  # noqa: E402
 
 
 def render_sidebar(model, card) -> None:

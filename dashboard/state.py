@@ -31,7 +31,8 @@ __all__ = [
 PREDICT_PAGE = "app_pages/predict.py"
 #: Predict: the recipes pinned for comparison (a list of recipe dicts, at most four).
 PREDICT_PINNED = "predict_pinned"
-#: Sidebar: True once this session signed in with the admin password.
+#: Sidebar: when (Unix seconds) this session's sign-in with the admin password ends; absent or None
+#: when it has not signed in (a sign-in cookie from its page load may still count: dashboard/auth.py).
 SIGNED_IN = "auth_admin_signed_in"
 
 

@@ -1,6 +1,6 @@
 """Access: a viewer reaches no admin action, through the pages or the library; secrets never leak.
 
-Roles come from Streamlit secrets (``[auth] admin_password_hash``, see dashboard/common.py).
+Roles come from Streamlit secrets (``[auth] admin_password_hash``, see dashboard/auth.py).
 The UI hides admin controls from a viewer, and every admin function in ``model/`` checks
 the user again, so a page that forgot to hide a button still could not act.
 """
@@ -222,7 +222,7 @@ def test_no_secrets_on_loopback_is_the_local_admin(hosted, bind_address):
 
 
 # --------------------------------------------------------------------------------------
-# Password attempts are rate-limited, per session and per client address, and logged
+# Password attempts are rate-limited, per client address and for the admin account, and logged
 # --------------------------------------------------------------------------------------
 
 
@@ -247,13 +247,22 @@ def _try_password(at: AppTest, password: str) -> AppTest:
     return at.sidebar.button[0].click().run()
 
 
-def test_password_attempts_are_limited_per_session_and_per_address_and_logged_without_the_password(hosted, caplog, monkeypatch):
-    from dashboard import common
+@pytest.fixture
+def fresh_limiter(monkeypatch):
+    """A new sign-in attempt limiter for this test (the server's is one per process)."""
+    from dashboard import auth
 
-    common._sign_in_limiter.clear()
+    limiter = AttemptLimiter(auth.SIGN_IN_ATTEMPTS_PER_MINUTE, 60.0, limits=auth._LIMITER.limits)
+    monkeypatch.setattr(auth, "_LIMITER", limiter)
+    return limiter
+
+
+def test_password_attempts_are_limited_per_address_and_logged_without_the_password(hosted, caplog, monkeypatch, fresh_limiter):
+    from dashboard import auth
+
     caplog.set_level(logging.INFO, logger="huecast.access")
-    # AppTest has no request, so the session and its client address are set here.
-    monkeypatch.setattr(common, "_client_keys", lambda: (["session:first", "address:198.51.100.7"], "198.51.100.7"))
+    # AppTest has no request, so the client address is set here.
+    monkeypatch.setattr(auth, "_client_address", lambda: "198.51.100.7")
     at = _app().run()
     for attempt in range(5):
         _try_password(at, f"wrong guess {attempt}")
@@ -262,7 +271,6 @@ def test_password_attempts_are_limited_per_session_and_per_address_and_logged_wi
     assert "Too many sign-in attempts" in _all_text(at.sidebar)
     assert "Signed in as viewer (viewer)." in _all_text(at.sidebar)
     # A fresh session from the same address is held too.
-    monkeypatch.setattr(common, "_client_keys", lambda: (["session:fresh", "address:198.51.100.7"], "198.51.100.7"))
     fresh = _try_password(_app().run(), PASSWORD)
     assert "Too many sign-in attempts" in _all_text(fresh.sidebar)
     failed = [record for record in caplog.records if record.getMessage().startswith("Failed admin sign-in")]
@@ -270,10 +278,9 @@ def test_password_attempts_are_limited_per_session_and_per_address_and_logged_wi
     assert not [part for part in SECRET_PARTS if part in caplog.text]
     assert "wrong guess" not in caplog.text
     # Another address may still sign in.
-    monkeypatch.setattr(common, "_client_keys", lambda: (["session:other", "address:192.0.2.1"], "192.0.2.1"))
+    monkeypatch.setattr(auth, "_client_address", lambda: "192.0.2.1")
     other = _try_password(_app().run(), PASSWORD)
     assert "Signed in as lab lead (admin)." in _all_text(other.sidebar)
-    common._sign_in_limiter.clear()
 
 
 # --------------------------------------------------------------------------------------

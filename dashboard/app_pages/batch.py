@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import common
 from dashboard.app_pages._layout import set_up_page
 from model.io import IngestError
-from model.io.safe_csv import to_csv_bytes
+from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.presentation.swatches import with_swatch_column
 from model.serving import batch
 
@@ -44,7 +44,7 @@ if upload is None:
 def _show_problems(problems, key: str) -> None:
     """Problems in a grid as wide as the page; the sentence column stretches, and its rows are tall enough to wrap."""
     st.dataframe(
-        batch.problems_frame(problems), key=key, hide_index=True, width="stretch", row_height=PROBLEM_ROW_PX,
+        neutralise_formulas(batch.problems_frame(problems)), key=key, hide_index=True, width="stretch", row_height=PROBLEM_ROW_PX,
         column_config={"row": st.column_config.NumberColumn("row", width="small"), "problem": st.column_config.TextColumn("problem", width="medium")},
     )
 
@@ -87,7 +87,7 @@ if len(table):
     if outcome.n_out_of_range:
         st.warning(f"{outcome.n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`).")
     st.dataframe(
-        with_swatch_column(table, SHOWN_ROWS),
+        neutralise_formulas(with_swatch_column(table, SHOWN_ROWS)),
         key="batch_predictions",
         hide_index=True,
         column_config={

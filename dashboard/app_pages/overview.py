@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.app_pages._layout import set_up_page
+from model.io.safe_csv import neutralise_formulas
 from model.ops import registry, review
 from model.presentation import figures, report
 from model.presentation.swatches import swatch_grid_html
@@ -56,7 +57,7 @@ else:
     if fluorescence is not None:
         st.subheader("Fluorescence, recipe by recipe")
         st.caption("Measured and predicted fluorescence intensity (ct/s) of each recipe with a reading, by a model that never saw it. Worst first.")
-        st.dataframe(fluorescence, hide_index=True, key="overview_fluorescence")
+        st.dataframe(neutralise_formulas(fluorescence), hide_index=True, key="overview_fluorescence")
 
 st.download_button(
     "Download this overview as a report (HTML, works offline)",

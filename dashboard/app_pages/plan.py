@@ -8,6 +8,7 @@ from dashboard import common
 from dashboard.app_pages._layout import set_up_page
 from model.formulation import Constraints, Target
 from model.formulation.experiments import DEFAULT_BATCH_SIZE, default_constraints, plan_experiments
+from model.io.safe_csv import neutralise_formulas
 from model.presentation import figures
 from model.serving import explore
 
@@ -82,7 +83,7 @@ if plan is not None and planned_for == card.version:
     around = f" around {plan.target_label}" if plan.target_label else ""
     st.subheader(f"{len(plan)} recipes to make next{around}")
     st.caption(f"Chosen from {plan.n_candidates:,} candidate recipes, by distance to {plan.n_measured_recipes} measured recipes and today's uncertainty.")
-    st.dataframe(plan.to_frame(), hide_index=True, key="plan_table")
+    st.dataframe(neutralise_formulas(plan.to_frame()), hide_index=True, key="plan_table")
     st.markdown(plan.measurement_note())
     st.download_button(
         "Download the recipe table (CSV)", plan.recipe_table_csv(), file_name="huecast-next-recipes.csv", mime="text/csv", key="plan_download",
