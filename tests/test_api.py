@@ -338,15 +338,15 @@ def test_a_kept_alive_api_connection_answers_without_the_delayed_ack_stall(keyed
     assert statistics.median(seconds[5:]) < 0.035, f"median {1000 * statistics.median(seconds[5:]):.1f} ms on one kept-alive connection"
 
 
-def test_predictions_carry_fluorescence_null_without_a_head_and_ct_s_with_one(keyed_server, shipped_model, glowing_dataset, quick_model):
+def test_predictions_carry_fluorescence_null_without_a_head_and_ct_s_with_one(tiny_dataset, glowing_dataset, quick_model):
+    """The handler the server calls, with a champion trained without readings and one trained with them."""
     from model.serving import api
 
-    model, _ = shipped_model
-    status, body = call(keyed_server["url"], "/api/v1/predict", {"recipes": random_recipes(model, 3).to_dict(orient="records")}, key=VIEWER_KEY)
-    assert status == 200 and [row["fluorescence_cts"] for row in body["predictions"]] == [None, None, None]
-    # A champion with a head (the handler the server calls, without a second server).
-    glowing = clone(quick_model).fit(glowing_dataset)
     card = type("Card", (), {"version": "glowing"})()
+    dark = clone(quick_model).fit(tiny_dataset)  # no fluorescence readings: no head
+    answer = json.loads(api.to_json_bytes(api.predict({"recipes": random_recipes(dark, 3).to_dict(orient="records")}, dark, card)))
+    assert not dark.has_fluorescence and [row["fluorescence_cts"] for row in answer["predictions"]] == [None, None, None]
+    glowing = clone(quick_model).fit(glowing_dataset)
     recipes = [{"FluoYellow": 12.0, "BiVaYellow": 2.0, "PhthaloGreen": 0.5, "thickness_um": 10.0}, {"FluoYellow": 0, "BiVaYellow": 2.0, "PhthaloGreen": 0.5, "thickness_um": 8.0}]
     answer = json.loads(api.to_json_bytes(api.predict({"recipes": recipes}, glowing, card)))
     expected = glowing.predict(pd.DataFrame(recipes)).fluorescence_cts
