@@ -268,6 +268,38 @@ def test_a_bad_value_in_a_link_is_named_and_the_default_used(repo_root, shipped)
     assert at.text_input(key=f"predict_{name}").value == explore.format_entry(explore.default_recipe(model)[name])
 
 
+def test_a_link_parameter_naming_no_colorant_is_named_on_the_page_with_the_colorants(repo_root, shipped):
+    """?TitaniumWhite=30 and a wrong-case colorant are ignored visibly, never guessed (issue 21)."""
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    first = colorants[0]
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    at.query_params["TitaniumWhite"] = "30"
+    at.query_params[first.lower()] = "5"
+    at.query_params[first] = "0"
+    at.run()
+    assert not at.exception, at.exception
+    [note] = [w.value for w in at.warning if "TitaniumWhite" in w.value]
+    assert f"“{first.lower()}” (did you mean “{first}”?)" in note
+    assert all(colorant in note for colorant in colorants)
+    # The exact name is used, the wrong-case one is not: the recipe is the link's, at 0 wt %.
+    assert at.session_state[f"predict_value_{first}"] == 0.0
+    # The URL the page writes back names only the model's inputs (and pins).
+    assert "TitaniumWhite" not in at.query_params and first.lower() not in at.query_params
+
+
+def test_near_miss_suggests_one_name_or_none():
+    from model.io.matching import near_miss
+
+    names = ["FluoYellow", "BiVaYellow", "PearlBlue", THICKNESS_COLUMN]
+    assert near_miss("fluoyellow", names) == "FluoYellow"
+    assert near_miss("Pearl_Blue", names) == "PearlBlue"
+    assert near_miss("FluoYelow", names) == "FluoYellow"
+    assert near_miss("thickness", names) == THICKNESS_COLUMN
+    assert near_miss("TitaniumWhite", names) is None
+    assert near_miss("Yellow", names) is None  # as close to two names: no guess
+
+
 def test_read_entry_accepts_a_decimal_comma_and_refuses_what_it_cannot_read():
     bounds = explore.InputBounds(0.0, 30.0, 0.05)
     assert explore.read_entry("1,5", "PG", bounds) == (1.5, None, "Read “1,5” as 1.5 wt %.")
@@ -286,9 +318,10 @@ def test_recipe_and_pins_round_trip_through_query_parameters():
     recipe = {"A": 12.5, "B": 0.0, THICKNESS_COLUMN: 8.0}
     query = explore.recipe_to_query(recipe, list(bounds))
     assert query == {"A": "12.5", "B": "0", THICKNESS_COLUMN: "8"}
-    assert explore.recipe_from_query(query, bounds, {"A": 1.0, "B": 1.0, THICKNESS_COLUMN: 10.0}) == (recipe, [])
-    partial, problems = explore.recipe_from_query({"A": "99", "other": "x"}, bounds, {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0})
-    assert partial == {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0} and len(problems) == 1 and "99 wt %" in problems[0]
+    assert explore.recipe_from_query(query, bounds, {"A": 1.0, "B": 1.0, THICKNESS_COLUMN: 10.0}) == (recipe, [], [])
+    partial, problems, ignored = explore.recipe_from_query({"A": "99", "other": "x"}, bounds, {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0})
+    assert partial == {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0} and ignored == ["other"]
+    assert len(problems) == 2 and "99 wt %" in problems[0] and "“other”" in problems[1]
     pins = [recipe, {"A": 0.0, "B": 1.5, THICKNESS_COLUMN: 12.0}]
     assert explore.pins_to_query(pins, list(bounds)) == ["A:12.5,thickness_um:8", "B:1.5,thickness_um:12"]
     assert explore.pins_from_query([*explore.pins_to_query(pins, list(bounds)), "A:nonsense,thickness_um:8", "A:1"], bounds, 4) == pins

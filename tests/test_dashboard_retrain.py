@@ -332,3 +332,24 @@ def test_a_bad_third_file_shows_where_it_is_wrong_and_stores_nothing(hosted):
     assert any("Fluorescence.csv, row 3, column 'Fluorescence [ct/s]'" in c.value and "of 0 or more, got -40" in c.value for c in at.code)
     assert not [b for b in at.button if b.key == "retrain_commit"]
     assert open_store().version() == version_before and open_store().counts() == counts_before
+
+
+# ---- issue 21: the upload's row cap ------------------------------------------------------------
+
+
+def test_the_page_states_the_row_cap_and_refuses_a_longer_file_naming_it(hosted, monkeypatch):
+    from model.io import upload
+
+    monkeypatch.setattr(upload, "MAX_UPLOAD_ROWS", 60)  # the demo export has 105 measurements
+    store = open_store()
+    version_before, counts_before = store.version(), store.counts()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    assert any("At most 60 rows per file" in caption.value for caption in at.caption)
+    at.get("file_uploader")[0].set_value(_demo_upload()[:2])
+    at.run()
+    assert not at.exception, at.exception
+    assert any("cannot be used yet" in e.value for e in at.error)
+    assert any(c.value.startswith("Spectra.csv: the file has more than 60 measurement rows; one upload takes at most 60. Split") for c in at.code)
+    assert not [b for b in at.button if b.key == "retrain_commit"]
+    assert open_store().version() == version_before and open_store().counts() == counts_before

@@ -264,7 +264,7 @@ def test_batch_upload_gets_a_specific_message(champion, case):
         else:
             problems = result.problems
             # Only the rows reported are left out; nothing is dropped silently.
-            n_data_rows = max(0, len([l for l in io.StringIO(case.content.decode("utf-8", "replace")).read().splitlines() if l.strip()]) - 1)
+            n_data_rows = max(0, len([line for line in io.StringIO(case.content.decode("utf-8", "replace")).read().splitlines() if line.strip()]) - 1)
             assert result.n_predicted + result.n_rows_left_out <= n_data_rows
             assert problems, f"{case.name}: accepted without a word:\n{result.table.head()}"
     assert any(_matches(p, case) for p in problems), f"{case.name}: expected {case.phrase!r} (row {case.row}, column {case.column}) in:\n{_describe(problems)}"

@@ -462,3 +462,38 @@ def test_no_exception_but_IngestError_escapes_a_reader(reader, content):
             reader(content, name="fuzz.csv")
         except IngestError as error:
             assert error.problems and all(problem.file == "fuzz.csv" for problem in error.problems)
+
+
+# ---- issue 21: near misses are looked up, not searched for --------------------------------------
+
+
+def _truncation_reference(key: str, keys) -> list[str]:
+    """The rule as first written: a scan of every key, one is the other with leading letters or zeros dropped."""
+    import re
+
+    def is_truncation(short, long):
+        return len(long) > len(short) > 0 and long.endswith(short) and re.fullmatch(r"[a-z0]+", long[: -len(short)]) is not None
+
+    return [k for k in keys if is_truncation(key, k) or is_truncation(k, key)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.text(alphabet="abFo0l1s5C-_ é", min_size=1, max_size=6), min_size=1, max_size=12),
+    st.text(alphabet="abFo0l1s5C-_ é", min_size=1, max_size=7),
+)
+def test_recipe_finder_offers_the_same_near_misses_as_a_scan_of_every_recipe(recipe_ids, measured):
+    from model.io.matching import RecipeFinder, name_key
+
+    finder = RecipeFinder(recipe_ids)
+    recipe_id, status, reason = finder.find(measured)
+    key = name_key(measured)
+    if key in finder.ids_by_key or finder.ids_by_lookalike.get(key.translate(str.maketrans("olis", "0115"))):
+        return  # decided before truncations are looked at
+    expected = [r for k in _truncation_reference(key, list(finder.ids_by_key)) for r in finder.ids_by_key[k]]
+    if len(expected) == 1:
+        assert (recipe_id, status) == (expected[0], "suggested")
+    elif expected:
+        assert recipe_id is None and f"several are close ({', '.join(expected)})" in reason
+    else:
+        assert recipe_id is None and "or spelled alike" in reason

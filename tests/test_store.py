@@ -229,3 +229,54 @@ def test_the_first_real_export_replaces_the_demo(tmp_path, real_upload):
     assert store.add(real_upload, user=LOCAL_ADMIN, replace_demo=True).n_added == 83
     assert store.to_dataset().colorants == ("GXT-10", "BiVaO4", "PG", "PearlB") and not store.demo_in_use()
     assert store.data_name().startswith("Spectra.csv + Concentrations.csv (uploaded ")
+
+
+# ---- issue 21: rows hashed and written in bulk, fingerprints filled in when asked -------------------
+
+
+def test_bulk_hashes_and_stored_columns_are_those_of_one_row_at_a_time(tiny_dataset):
+    import json
+    import math
+
+    import hashlib
+
+    from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN
+    from model.ops.store_records import MeasurementRows
+
+    def measurement_hash(sample_id, recipe_id, thickness_um, pairs, reflectance, reading=None):
+        """The content hash as stores hold it: any change would give stored measurements new identities."""
+        used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
+        content = [sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]]
+        content += [repr(float(reading))] if reading is not None else []
+        return hashlib.sha256(json.dumps(content).encode("utf-8")).hexdigest()
+
+    table = tiny_dataset.table.copy()
+    table[FLUORESCENCE_COLUMN] = [math.nan if i % 3 else 100.0 * i for i in range(len(table))]
+    table.loc[1, BAND_COLUMNS[4]] = math.inf  # json.dumps spells it Infinity; the hash's repr says inf
+    dataset = type(tiny_dataset)(table, tiny_dataset.colorants)
+    rows = MeasurementRows(dataset)
+    for position, row in table.iterrows():
+        reading = None if math.isnan(row[FLUORESCENCE_COLUMN]) else row[FLUORESCENCE_COLUMN]
+        pairs = [[name, float(row[name])] for name in dataset.colorants]
+        reflectance = row[BAND_COLUMNS].to_numpy(dtype=float)
+        assert rows.hashes([position]) == [measurement_hash(row["sample_id"], row["recipe_id"], row["thickness_um"], pairs, reflectance, reading)]
+        assert rows.hashes([position], with_fluorescence=False) == [measurement_hash(row["sample_id"], row["recipe_id"], row["thickness_um"], pairs, reflectance)]
+        assert rows.reflectance_json(position) == json.dumps([float(v) for v in reflectance])
+        assert rows.concentrations_json(position) == json.dumps(pairs)
+
+
+def test_every_version_gets_the_fingerprint_of_its_data_when_asked(empty_store, tiny_dataset):
+    from model.io.upload import PreparedUpload
+
+    first, second = tiny_dataset.subset(range(0, 10)), tiny_dataset.subset(range(10, 20))
+    empty_store.add(PreparedUpload(first, None, ("a.csv",), "a"), user=LOCAL_ADMIN)
+    first_version = empty_store.version()
+    empty_store.add(PreparedUpload(second, None, ("b.csv",), "b"), user=LOCAL_ADMIN)
+    empty_store.exclude(empty_store.upload_measurement_ids(2)[:3], user=LOCAL_ADMIN, reason="suspect")
+    # Asked for by fingerprint, the oldest version with that data is found, and only it is computed so far.
+    assert empty_store.version_for_fingerprint(first.fingerprint()) == first_version
+    versions = empty_store.versions()
+    assert len(versions) == 3
+    for version, fingerprint in zip(versions["version"], versions["dataset_fingerprint"]):
+        assert fingerprint == empty_store.to_dataset(version).fingerprint()
+    assert empty_store.version_for_fingerprint("") is None and empty_store.version_for_fingerprint("0" * 64) is None

@@ -16,7 +16,7 @@ import streamlit as st
 from dashboard import common, state
 from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
-from model.io.safe_csv import to_csv_bytes
+from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.presentation import figures
 from model.presentation.swatches import swatch_html
 from model.serving import explore
@@ -58,10 +58,10 @@ def _slid(name: str) -> None:
 
 # ---- the recipe: this session's values, else the link's, else the default -----------------
 if any(state.predict_value_key(name) not in st.session_state for name in inputs):
-    from_link, link_problems = explore.recipe_from_query(st.query_params.to_dict(), bounds, explore.default_recipe(model))
+    link = explore.recipe_from_query(st.query_params.to_dict(), bounds, explore.default_recipe(model))
     for name in inputs:
-        st.session_state.setdefault(state.predict_value_key(name), from_link[name])
-    st.session_state[LINK_PROBLEMS_KEY] = link_problems
+        st.session_state.setdefault(state.predict_value_key(name), link.recipe[name])
+    st.session_state[LINK_PROBLEMS_KEY] = link.problems
 if state.PREDICT_PINNED not in st.session_state:
     st.session_state[state.PREDICT_PINNED] = explore.pins_from_query(st.query_params.get_all(explore.PIN_QUERY_KEY), bounds, MAX_PINNED)
 for name in inputs:
@@ -153,7 +153,7 @@ with result_column:
         )
 
     st.dataframe(
-        explore.lab_paths_table(prediction),
+        neutralise_formulas(explore.lab_paths_table(prediction)),
         column_config={
             "L*": st.column_config.NumberColumn(format="%.2f"),
             "a*": st.column_config.NumberColumn(format="%.2f"),

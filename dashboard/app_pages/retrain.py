@@ -18,6 +18,8 @@ from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
 from model.core import settings
 from model.io import IngestError
+from model.io.upload import MAX_UPLOAD_ROWS
+from model.io.safe_csv import neutralise_formulas
 from model.ops import intake, retrain, review
 from model.ops.access import PermissionDenied
 from model.ops.store import MeasurementStore, StoreError, open_store
@@ -90,7 +92,7 @@ def _show_upload_review(upload: intake.UploadReview) -> None:
             st.warning("Please check (kept as named): " + "; ".join(entry.describe() for entry in upload.suspect))
         with st.expander("Every measured row"):
             st.dataframe(
-                report.to_frame(), hide_index=True, width="stretch", key="retrain_match_rows",
+                neutralise_formulas(report.to_frame()), hide_index=True, width="stretch", key="retrain_match_rows",
                 column_config={"reason": st.column_config.TextColumn("reason", width="large"), "suspect": st.column_config.TextColumn("suspect", width="large")},
             )
     if upload.fluorescence is not None:
@@ -99,7 +101,7 @@ def _show_upload_review(upload: intake.UploadReview) -> None:
             st.warning("Fluorescence readings left out: " + "; ".join(entry.describe() for entry in upload.fluorescence.left_out))
         with st.expander("Every fluorescence reading"):
             st.dataframe(
-                upload.fluorescence.to_frame(), hide_index=True, width="stretch", key="retrain_fluorescence_rows",
+                neutralise_formulas(upload.fluorescence.to_frame()), hide_index=True, width="stretch", key="retrain_fluorescence_rows",
                 column_config={"reason": st.column_config.TextColumn("reason", width="large")},
             )
     if upload.n_new:
@@ -116,9 +118,13 @@ st.header("1. Upload measurements")
 st.caption(
     "Either the spectrophotometer's export together with its recipe table (two CSV files) and, optionally, a fluorescence "
     "table (`Sample ID, Fluorescence [ct/s]`: a third file), or one tidy CSV: "
-    "`sample_id, recipe_id, <colorants, wt %>, thickness_um, R400 … R700` and optionally `fluorescence_cts` (ct/s)."
+    "`sample_id, recipe_id, <colorants, wt %>, thickness_um, R400 … R700` and optionally `fluorescence_cts` (ct/s). "
+    f"At most {MAX_UPLOAD_ROWS:,} rows per file (measurements, recipes or readings): upload a larger set in parts."
 )
-files = st.file_uploader("Measurement files", type=["csv", "txt"], accept_multiple_files=True, key="retrain_files")
+files = st.file_uploader(
+    "Measurement files", type=["csv", "txt"], accept_multiple_files=True, key="retrain_files",
+    help=f"At most {MAX_UPLOAD_ROWS:,} rows per file; split a larger export and its recipe table into several uploads.",
+)
 if files:
     try:
         upload = intake.review_upload([(file.name, file.getvalue()) for file in files], store, choose=_choose_suggestions)
@@ -244,7 +250,7 @@ if status is not None and status.state == "done" and status.challenger_version:
         st.caption(comparison.protocol)
         for warning in comparison.warnings:
             st.warning(warning)
-        st.dataframe(comparison.summary.style.format({"champion": "{:.4f}", "challenger": "{:.4f}"}), key="retrain_summary")
+        st.dataframe(neutralise_formulas(comparison.summary).style.format({"champion": "{:.4f}", "challenger": "{:.4f}"}), key="retrain_summary")
         wins = review.recipe_wins(comparison.per_recipe)
         st.markdown(
             f"Per recipe: the challenger is better on **{wins['challenger']}**, the champion on **{wins['champion']}**, "
@@ -272,7 +278,7 @@ if status is not None and status.state == "done" and status.challenger_version:
 st.header("Model history")
 history = retrain.model_history()
 st.dataframe(
-    history, hide_index=True, width="stretch", key="retrain_history",
+    neutralise_formulas(history), hide_index=True, width="stretch", key="retrain_history",
     column_config={"trained_on": st.column_config.TextColumn("trained on", width="large")},
 )
 for row in review.rollback_choices(history, ROLLBACK_ROWS).itertuples():
@@ -288,7 +294,7 @@ for row in review.rollback_choices(history, ROLLBACK_ROWS).itertuples():
 st.header("Measurements in the store")
 recipe = st.selectbox("Recipe", [ALL_RECIPES, *store.recipe_ids()], key="retrain_recipe_filter")
 listing = intake.store_listing(store, None if recipe == ALL_RECIPES else recipe)
-st.dataframe(listing.table, hide_index=True, width="stretch", key="retrain_measurements")
+st.dataframe(neutralise_formulas(listing.table), hide_index=True, width="stretch", key="retrain_measurements")
 exclude_column, include_column = st.columns(2)
 with exclude_column:
     to_exclude = st.multiselect("Exclude from training", listing.included_ids, key="retrain_exclude_ids")
@@ -302,7 +308,7 @@ with include_column:
 
 uploads = store.uploads()
 with st.expander("Uploads"):
-    st.dataframe(uploads, hide_index=True, width="stretch", key="retrain_uploads")
+    st.dataframe(neutralise_formulas(uploads), hide_index=True, width="stretch", key="retrain_uploads")
     labels = intake.upload_labels(uploads)
     if labels:
         upload_id = st.selectbox("Upload", list(labels), format_func=labels.get, key="retrain_upload_pick")

@@ -3,8 +3,9 @@
 A measured name (the export's ``User Color Name``) encodes a recipe id and a film
 thickness (:class:`ThicknessRule`: ``OPTI7H`` is a 12 µm film of ``OPTI7``). Names are
 compared ignoring case, spaces, ``_`` and ``-``; a near miss of exactly one recipe id is
-*suggested*, and enters the dataset only when accepted. :class:`MatchReport` lists every
-measured row with what became of it.
+*suggested*, and enters the dataset only when accepted (:mod:`model.io.names`, whose
+:func:`name_key`, :class:`RecipeFinder`, :func:`near_miss` and statuses are re-exported
+here). :class:`MatchReport` lists every measured row with what became of it.
 
 Scales: concentrations in weight percent (0–100), film thickness in µm, reflectance as a
 factor (0–1, may exceed 1 for fluorescent colorants).
@@ -12,10 +13,10 @@ factor (0–1, may exceed 1 for fluorescent colorants).
 
 from __future__ import annotations
 
-import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from model.core.schema import (
     Dataset,
 )
 from model.io.export import INSTRUMENT_LAB_COLUMNS
+from model.io.names import ACCEPTED, DUPLICATE, MATCHED, SUGGESTED, SUSPECT, UNMATCHED, RecipeFinder, name_key, near_miss
 
 __all__ = [
     "ACCEPTED",
@@ -41,19 +43,13 @@ __all__ = [
     "FluorescenceReport",
     "MatchEntry",
     "MatchReport",
+    "MeasurementMatcher",
     "RecipeFinder",
     "ThicknessRule",
     "match_measurements",
     "name_key",
+    "near_miss",
 ]
-
-
-def name_key(name: str) -> str:
-    """How sample and recipe names are compared: case, spaces, '_' and '-' ignored.
-
-    ``PBLUE_1`` and ``PBLUE1``, ``OPTI 6`` and ``OPTI6`` give the same key.
-    """
-    return re.sub(r"[\s_\-]+", "", name).casefold()
 
 
 @dataclass(frozen=True)
@@ -92,21 +88,17 @@ class ThicknessRule:
                 "non-empty suffixes and thicknesses above 0 and below 1000 µm."
             )
 
+    @cached_property
+    def _longest_first(self) -> list[str]:
+        return sorted(self.suffixes, key=len, reverse=True)
+
     def split(self, name: str) -> tuple[str, float]:
         """``(recipe name, thickness in µm)`` encoded by a measured name."""
         stripped = name.strip()
-        for suffix in sorted(self.suffixes, key=len, reverse=True):
+        for suffix in self._longest_first:
             if stripped.endswith(suffix) and len(stripped) > len(suffix):
                 return stripped[: -len(suffix)].rstrip(), float(self.suffixes[suffix])
         return stripped, float(self.default_um)
-
-
-MATCHED = "matched"
-ACCEPTED = "accepted suggestion"
-SUGGESTED = "suggested"
-UNMATCHED = "unmatched"
-DUPLICATE = "duplicate"
-SUSPECT = "suspect"
 
 
 @dataclass(frozen=True)
@@ -292,66 +284,6 @@ class FluorescenceReport:
         return lines
 
 
-# Characters that are easily typed or read for one another in sample names.
-_LOOKALIKE = str.maketrans({"o": "0", "l": "1", "i": "1", "s": "5"})
-
-
-def _lookalike_key(key: str) -> str:
-    return key.translate(_LOOKALIKE)
-
-
-def _is_truncation(short: str, long: str) -> bool:
-    """``long`` is ``short`` with leading letters or zeros in front (``52c``/``f052c``)."""
-    return len(long) > len(short) > 0 and long.endswith(short) and re.fullmatch(r"[a-z0]+", long[: -len(short)]) is not None
-
-
-class RecipeFinder:
-    """Finds the recipe a measured base name refers to, exactly or as a near miss.
-
-    A near miss is offered only when one recipe qualifies; the tests run in order and the
-    first that finds any candidate decides:
-
-    1. look-alike characters: 0/O, 1/I/l, 5/S (``BiVaO5`` ↔ ``BiVa05``);
-    2. truncation: one name is the other with leading letters or zeros dropped
-       (``52C`` ↔ ``F052C``).
-    """
-
-    def __init__(self, recipe_ids: Sequence[str]) -> None:
-        self.ids_by_key: dict[str, list[str]] = defaultdict(list)
-        self.ids_by_lookalike: dict[str, list[str]] = defaultdict(list)
-        for recipe_id in recipe_ids:
-            self.ids_by_key[name_key(recipe_id)].append(recipe_id)
-            self.ids_by_lookalike[_lookalike_key(name_key(recipe_id))].append(recipe_id)
-
-    def find(self, base: str) -> tuple[str | None, str, str]:
-        """``(recipe id or None, status, reason)`` for a measured base name."""
-        key = name_key(base)
-        exact = self.ids_by_key.get(key, [])
-        if len(exact) == 1:
-            same = "same name" if exact[0] == base else "same name once case, spaces, '_' and '-' are ignored"
-            return exact[0], MATCHED, same
-        if len(exact) > 1:
-            return None, UNMATCHED, f"several recipes share this name ({', '.join(exact)}); rename all but one."
-
-        near_misses = [
-            (
-                self.ids_by_lookalike.get(_lookalike_key(key), []),
-                "{base!r} and {recipe!r} differ only in look-alike characters (0/O, 1/I/l, 5/S)",
-            ),
-            (
-                [r for k, ids in self.ids_by_key.items() if _is_truncation(key, k) or _is_truncation(k, key) for r in ids],
-                "{base!r} and {recipe!r} differ only by leading letters or zeros",
-            ),
-        ]
-        for candidates, reason in near_misses:
-            if len(candidates) == 1:
-                return candidates[0], SUGGESTED, reason.format(base=base, recipe=candidates[0])
-            if len(candidates) > 1:
-                close = ", ".join(candidates)
-                return None, UNMATCHED, f"no recipe named {base!r}; several are close ({close}), so none is suggested."
-        return None, UNMATCHED, f"no recipe named {base!r} or spelled alike in the recipe table."
-
-
 # A row whose thickness differs from this many rows on each side sits inside a block of
 # the other thickness: labs measure films in blocks, so it is probably mislabeled.
 _BLOCK_HALF_WIDTH = 2
@@ -412,40 +344,76 @@ def match_measurements(
     ValueError
         If ``measurements`` or ``recipes`` lack the columns named above.
     """
-    rule = thickness_rule or ThicknessRule()
-    colorants = tuple(colorants)
-    missing = [c for c in ("name", "row", *BAND_COLUMNS) if c not in measurements.columns]
-    missing += [c for c in (RECIPE_ID_COLUMN, *colorants) if c not in recipes.columns]
-    if missing:
-        raise ValueError(
-            f"match_measurements: columns {missing} are missing; "
-            "expected the frames of read_instrument_export and read_recipe_table."
+    matcher = MeasurementMatcher(measurements, recipes, colorants, thickness_rule=thickness_rule, source=source)
+    return matcher.match(accept=accept, accept_suggestions=accept_suggestions)
+
+
+class MeasurementMatcher:
+    """Measured rows joined to a recipe table once; :meth:`match` applies a choice of near misses.
+
+    Finding each row's recipe, its duplicates and the suspect rows does not depend on which
+    suggestions a person accepts, so a page that asks first and matches again
+    (:func:`model.ops.intake.review_upload`) pays for it once. Parameters as for
+    :func:`match_measurements`, which is ``MeasurementMatcher(…).match(…)``.
+
+    Raises
+    ------
+    ValueError
+        If ``measurements`` or ``recipes`` lack the columns :func:`match_measurements` names.
+    """
+
+    def __init__(
+        self,
+        measurements: pd.DataFrame,
+        recipes: pd.DataFrame,
+        colorants: Sequence[str],
+        *,
+        thickness_rule: ThicknessRule | None = None,
+        source: str | None = None,
+    ) -> None:
+        rule = thickness_rule or ThicknessRule()
+        colorants = tuple(colorants)
+        missing = [c for c in ("name", "row", *BAND_COLUMNS) if c not in measurements.columns]
+        missing += [c for c in (RECIPE_ID_COLUMN, *colorants) if c not in recipes.columns]
+        if missing:
+            raise ValueError(
+                f"match_measurements: columns {missing} are missing; "
+                "expected the frames of read_instrument_export and read_recipe_table."
+            )
+        self.measurements, self.recipes, self.colorants = measurements, recipes, colorants
+        self.source = source or measurements.attrs.get("source", "measurements")
+        self.recipe_ids = recipes[RECIPE_ID_COLUMN].astype(str).tolist()
+        finder = RecipeFinder(self.recipe_ids)
+        self.entries: list[MatchEntry] = []  # statuses matched, suggested or unmatched: nothing accepted yet
+        for name, row in zip(measurements["name"].astype(str), measurements["row"]):
+            base, thickness_um = rule.split(name)
+            recipe_id, status, reason = finder.find(base)
+            self.entries.append(MatchEntry(name, int(row), recipe_id, thickness_um, status, reason))
+        self.duplicates = _duplicates(self.entries)
+        self.suspect = _suspects(self.entries, rule, finder)
+
+    def match(self, *, accept: Collection[str] | None = None, accept_suggestions: bool = False) -> tuple[Dataset, MatchReport]:
+        """The dataset and report of :func:`match_measurements` with these suggestions accepted."""
+        accepted_keys = {name_key(name) for name in accept or ()}
+        entries = [
+            replace(entry, status=ACCEPTED)
+            if entry.status == SUGGESTED and (accept_suggestions or name_key(entry.measured_name) in accepted_keys)
+            else entry
+            for entry in self.entries
+        ]
+        report = MatchReport(
+            source=self.source,
+            matched=[e for e in entries if e.status in (MATCHED, ACCEPTED)],
+            suggested=[e for e in entries if e.status == SUGGESTED],
+            unmatched=[e for e in entries if e.status == UNMATCHED],
+            duplicates=list(self.duplicates),
+            suspect=list(self.suspect),
         )
-    source = source or measurements.attrs.get("source", "measurements")
-    accepted_keys = {name_key(name) for name in accept or ()}
-    recipe_ids = recipes[RECIPE_ID_COLUMN].astype(str).tolist()
-    finder = RecipeFinder(recipe_ids)
-
-    entries = []
-    for name, row in zip(measurements["name"].astype(str), measurements["row"]):
-        base, thickness_um = rule.split(name)
-        recipe_id, status, reason = finder.find(base)
-        if status == SUGGESTED and (accept_suggestions or name_key(name) in accepted_keys):
-            status = ACCEPTED
-        entries.append(MatchEntry(name, int(row), recipe_id, thickness_um, status, reason))
-
-    report = MatchReport(
-        source=source,
-        matched=[e for e in entries if e.status in (MATCHED, ACCEPTED)],
-        suggested=[e for e in entries if e.status == SUGGESTED],
-        unmatched=[e for e in entries if e.status == UNMATCHED],
-        duplicates=_duplicates(entries),
-        suspect=_suspects(entries, rule, finder),
-    )
-    included = [position for position, e in enumerate(entries) if e.status in (MATCHED, ACCEPTED)]
-    measured_recipes = {entries[p].recipe_id for p in included}
-    report.unmeasured_recipes = [r for r in dict.fromkeys(recipe_ids) if r not in measured_recipes]
-    return _matched_dataset(measurements, recipes, colorants, entries, included, source), report
+        included = [position for position, e in enumerate(entries) if e.status in (MATCHED, ACCEPTED)]
+        measured_recipes = {entries[p].recipe_id for p in included}
+        report.unmeasured_recipes = [r for r in dict.fromkeys(self.recipe_ids) if r not in measured_recipes]
+        dataset = _matched_dataset(self.measurements, self.recipes, self.colorants, entries, included, self.source)
+        return dataset, report
 
 
 def _reading_groups(entries: Sequence[MatchEntry]) -> dict[tuple[str, float], list[MatchEntry]]:
@@ -472,15 +440,18 @@ def _duplicates(entries: Sequence[MatchEntry]) -> list[MatchEntry]:
 def _suspects(entries: Sequence[MatchEntry], rule: ThicknessRule, finder: RecipeFinder) -> list[MatchEntry]:
     """Rows whose name may not say what was measured; they are kept as named."""
     groups = _reading_groups(entries)
+    thicknesses = [entry.thickness_um for entry in entries]
     suspects = []
     for position, entry in enumerate(entries):
         reasons = []
-        block_reason = _block_mismatch(entries, position, groups)
+        # A row with a neighbour of its own thickness is in no block of the other (the common case, checked first).
+        in_own_block = (position > 0 and thicknesses[position - 1] == entry.thickness_um) or thicknesses[position + 1 : position + 2] == [entry.thickness_um]
+        block_reason = None if in_own_block else _block_mismatch(entries, position, groups)
         if block_reason:
             reasons.append(block_reason)
         base, _ = rule.split(entry.measured_name)
-        whole_name_ids = finder.ids_by_key.get(name_key(entry.measured_name), [])
-        if base != entry.measured_name.strip() and whole_name_ids:
+        whole_name_ids = finder.ids_by_key.get(name_key(entry.measured_name), []) if base != entry.measured_name.strip() else []
+        if whole_name_ids:
             reasons.append(
                 f"the whole name is also the recipe {whole_name_ids[0]!r}; the thickness rule read it as "
                 f"{base!r} at {entry.thickness_um:g} µm. Pass a ThicknessRule if that is wrong"
@@ -523,7 +494,7 @@ def _block_mismatch(entries: Sequence[MatchEntry], position: int, groups) -> str
 
 def _matched_dataset(measurements, recipes, colorants, entries, included, source) -> Dataset:
     chosen = [entries[p] for p in included]
-    name_counts = pd.Series([e.measured_name for e in chosen]).value_counts()
+    name_counts = Counter(e.measured_name for e in chosen)
     sample_ids = [e.measured_name if name_counts[e.measured_name] == 1 else f"{e.measured_name} (row {e.row})" for e in chosen]
     recipe_ids = [e.recipe_id for e in chosen]
     # Ambiguous ids never match, so the ids that did are unique in the table.
@@ -531,10 +502,14 @@ def _matched_dataset(measurements, recipes, colorants, entries, included, source
     concentrations = concentrations.drop_duplicates(RECIPE_ID_COLUMN, keep=False).set_index(RECIPE_ID_COLUMN)[list(colorants)]
 
     measured = measurements.iloc[included].reset_index(drop=True)
-    table = pd.DataFrame({SAMPLE_ID_COLUMN: sample_ids, RECIPE_ID_COLUMN: recipe_ids})
-    table[list(colorants)] = concentrations.loc[recipe_ids].to_numpy(dtype=float) if chosen else np.empty((0, len(colorants)))
-    table[THICKNESS_COLUMN] = [e.thickness_um for e in chosen]
-    table[BAND_COLUMNS] = measured[BAND_COLUMNS].to_numpy(dtype=float)
+    recipe_values = concentrations.loc[recipe_ids].to_numpy(dtype=float) if chosen else np.empty((0, len(colorants)))
+    band_values = measured[BAND_COLUMNS].to_numpy(dtype=float)
+    # One frame from all its columns at once: inserting 40 columns one by one costs more than the data.
+    columns: dict[str, object] = {SAMPLE_ID_COLUMN: sample_ids, RECIPE_ID_COLUMN: recipe_ids}
+    columns.update(zip(colorants, recipe_values.T))
+    columns[THICKNESS_COLUMN] = np.array([e.thickness_um for e in chosen], dtype=float)
+    columns.update(zip(BAND_COLUMNS, band_values.T))
+    table = pd.DataFrame(columns)
     table[SOURCE_COLUMN] = source
     for column in INSTRUMENT_LAB_COLUMNS:
         if column in measured.columns:

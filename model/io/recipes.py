@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 
 from model.core.schema import RECIPE_ID_COLUMN
-from model.io.cells import read_concentrations
+from model.io.cells import CONCENTRATION, TOTAL_TOLERANCE, read_concentrations
 from model.io.columns import column_key, strip_unit
 from model.io.matching import name_key
 from model.io.problems import ProblemLog, fail
-from model.io.text import fail_on_duplicate_columns, read_table, read_text, require_rows
+from model.io.text import Table, fail_on_duplicate_columns, plain_number_matrix, read_table, read_text, refuse_rows_beyond, require_rows
 
 __all__ = ["RecipeTable", "parse_recipe_table", "read_recipe_table"]
 
@@ -30,7 +30,7 @@ class RecipeTable:
     percent_marked: bool  # a percent unit in a header or a percent sign in a value
 
 
-def read_recipe_table(path_or_buffer, *, name: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+def read_recipe_table(path_or_buffer, *, name: str | None = None, max_rows: int | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Read a recipe table such as ``pp-inks/Concentrations.csv``.
 
     The first column holds the recipe id (any header, e.g. ``Sample ID``); every other
@@ -45,6 +45,9 @@ def read_recipe_table(path_or_buffer, *, name: str | None = None) -> tuple[pd.Da
         byte-order mark. With ``;`` a decimal comma (``1,5%``) is accepted too.
     name : str, optional
         The file name used in messages.
+    max_rows : int, optional
+        The most recipes accepted (an upload's cap, :data:`model.io.upload.MAX_UPLOAD_ROWS`).
+        Reading stops as soon as it is passed.
 
     Returns
     -------
@@ -59,16 +62,20 @@ def read_recipe_table(path_or_buffer, *, name: str | None = None) -> tuple[pd.Da
         With every problem found: fewer than two columns, duplicated columns, an empty or
         duplicated recipe id (ids that differ only in case, spaces, ``_`` or ``-`` count
         as duplicates, because matching ignores those), a value that is not a finite
-        number from 0 to 100, or a recipe whose concentrations add up to more than 100 %.
+        number from 0 to 100, a recipe whose concentrations add up to more than 100 %, or
+        more than ``max_rows`` recipes.
     """
     text, file = read_text(path_or_buffer, name, "a recipe table")
-    table = parse_recipe_table(text, file)
+    table = parse_recipe_table(text, file, max_rows=max_rows)
     return table.frame, table.colorants
 
 
-def parse_recipe_table(text: str, file: str) -> RecipeTable:
+def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> RecipeTable:
     """:func:`read_recipe_table` of text already read; ``file`` names it in messages."""
-    table = read_table(text, file, "a recipe table (a recipe id column, then one column per colorant)")
+    table = read_table(text, file, "a recipe table (a recipe id column, then one column per colorant)", max_rows)
+    if max_rows is not None:
+        advice = f"Keep only the recipes the uploaded measurements use, or split the upload into parts of at most {max_rows:,} recipes each."
+        refuse_rows_beyond(table, max_rows, "recipes", advice)
     if len(table.header) < 2:
         fail(file, table.header_row, None, "expected a recipe id column followed by at least one colorant column (wt %).")
     id_header, colorant_headers = table.header[0], table.header[1:]
@@ -83,18 +90,32 @@ def parse_recipe_table(text: str, file: str) -> RecipeTable:
     first_row_of_key: dict[str, tuple[int, str]] = {}
     ids, concentrations = [], []
     percent_signs = False
+    matrix = _plain_concentrations(table)
     for row, cells in table.aligned_rows(log):
         recipe_id = cells[0].strip()
         _check_recipe_id(log, row, id_header, recipe_id, first_row_of_key)
-        values = read_concentrations(log, row, cells[1:], colorant_headers, table.decimal_comma)
+        if matrix is None:
+            concentrations.append(read_concentrations(log, row, cells[1:], colorant_headers, table.decimal_comma))
         percent_signs = percent_signs or any(cell.strip().endswith("%") for cell in cells[1:])
         ids.append(recipe_id)
-        concentrations.append(values)
     log.raise_if_any()
 
     frame = pd.DataFrame({RECIPE_ID_COLUMN: ids})
-    frame[list(colorants)] = np.asarray(concentrations, dtype=float)
+    frame[list(colorants)] = matrix if matrix is not None else np.asarray(concentrations, dtype=float)
     return RecipeTable(frame, list(colorants), percent_marked=any(units) or percent_signs)
+
+
+def _plain_concentrations(table: Table) -> np.ndarray | None:
+    """Every row's concentrations (wt %) when every row is well formed and valid, read in one
+    pass; else None, and the rows are read one by one, each problem with its own message."""
+    probe = ProblemLog(table.file)
+    cells_of_rows = [cells for _, cells in table.aligned_rows(probe)]
+    if probe.problems:
+        return None
+    matrix = plain_number_matrix(cells_of_rows, range(1, len(table.header)), CONCENTRATION)
+    if matrix is None or any(sum(values) > 100.0 + TOTAL_TOLERANCE for values in matrix.tolist()):
+        return None
+    return matrix
 
 
 def _check_recipe_id(log: ProblemLog, row: int, id_header: str, recipe_id: str, first_row_of_key: dict[str, tuple[int, str]]) -> None:

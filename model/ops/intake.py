@@ -1,9 +1,9 @@
 """Measurements on their way into the store, and the store's data on its way into a job.
 
-The Retrain page reads an upload twice: a first read lists the near-miss names (a
+The Retrain page matches an upload twice: a first match lists the near-miss names (a
 measured name, or a fluorescence table's sample name, close to a recipe id) for a person
-to accept or not, and a second read applies the accepted ones. :func:`review_upload`
-runs both reads and says what storing the result would do. :func:`store_snapshot` and
+to accept or not, and a second match applies the accepted ones (the files are read
+once). :func:`review_upload` runs both and says what storing the result would do. :func:`store_snapshot` and
 :func:`search_is_stale` give a search or a promotion job the store's current data and
 say whether a shown search ran on it.
 
@@ -19,9 +19,11 @@ import numpy as np
 import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, Dataset
-from model.io import MatchEntry, PreparedUpload, read_upload
+from model.io import MatchEntry, PreparedUpload
+from model.io.upload import read_upload_files
 from model.io.matching import FluorescenceReport
 from model.ops.store import MeasurementStore, RecipeClash, open_store
+from model.ops.store_records import collector_paused
 
 __all__ = [
     "StoreListing",
@@ -42,7 +44,7 @@ class UploadReview:
     Attributes
     ----------
     prepared : PreparedUpload
-        The second read (accepted suggestions applied): what ``MeasurementStore.add`` takes.
+        The second match (accepted suggestions applied): what ``MeasurementStore.add`` takes.
     suggestions : tuple of MatchEntry
         The first read's near misses, the ones a person was asked about.
     already_stored : numpy.ndarray of bool
@@ -124,7 +126,7 @@ def review_upload(
     files : sequence of (file name, bytes)
         As :func:`model.io.read_upload` takes them.
     store : MeasurementStore
-        Only read (``is_stored``, ``recipe_clashes``); nothing is written.
+        Only read (:meth:`~model.ops.store.MeasurementStore.compare`); nothing is written.
     choose : callable, optional
         Called once, after a successful first read, with its near-miss suggestions (a
         list, possibly empty: the export's, then the fluorescence table's); returns the
@@ -139,14 +141,18 @@ def review_upload(
     IngestError
         A read fails; see :func:`model.io.read_upload`.
     """
-    first = read_upload(files)
+    with collector_paused():
+        read = read_upload_files(files)  # read once; matching twice is cheap beside reading
+        first = read.prepare()
     report = first.report
     suggestions = tuple(report.suggested) if report is not None else ()
     if report is not None and report.fluorescence is not None:
         suggestions += tuple(report.fluorescence.suggested)
-    accepted = list(choose(list(suggestions))) if choose is not None else []
-    prepared = read_upload(files, accept=accepted) if accepted else first
-    return UploadReview(prepared, suggestions, store.is_stored(prepared.dataset), tuple(store.recipe_clashes(prepared.dataset)))
+    accepted = list(choose(list(suggestions))) if choose is not None else []  # the page's widgets: not paused
+    with collector_paused():
+        prepared = read.prepare(accepted) if accepted else first
+        comparison = store.compare(prepared.dataset)
+    return UploadReview(prepared, suggestions, comparison.already_stored, tuple(comparison.clashes))
 
 
 @dataclass(frozen=True)

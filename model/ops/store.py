@@ -12,7 +12,8 @@ Layout (``<data dir>/measurements.sqlite3``, see :func:`model.core.settings.data
   different uploads may use different colorants; :meth:`MeasurementStore.to_dataset`
   puts them in one table (a colorant a recipe does not use is 0 wt %).
 - ``store_versions``: which measurements were included at each store version, so the
-  data a model was trained on can be rebuilt from the version on its card.
+  data a model was trained on can be rebuilt from the version on its card, and that
+  data's fingerprint (filled in when first looked up: :func:`~model.ops.store_lookups.fill_fingerprints`).
 
 Why it is built this way:
 
@@ -28,6 +29,9 @@ Why it is built this way:
   they arrived in. Every model card records the store version it was trained on.
 - Nothing is deleted. A suspect reading is *excluded* (left out of training) and can be
   included again.
+- Work follows the upload, not the store: an upload is compared through the indexes
+  (:mod:`model.ops.store_lookups`) and each row hashed and written once
+  (:class:`~model.ops.store_records.MeasurementRows`); see ``bench/uploads.py``.
 - Admin actions take a :class:`~model.ops.access.User` and refuse viewers
   (:func:`~model.ops.access.require_admin`); hiding a button is not the only check.
 
@@ -47,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from model.core import settings
-from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.io import PreparedUpload, load_dataset
 from model.io.upload import files_content_hash
 from model.ops.access import User, require_admin
@@ -56,16 +60,17 @@ from model.ops.store_records import (
     SEED_UPLOADER,
     RecipeClash,
     StoreError,
+    MeasurementRows,
+    UploadComparison,
     UploadResult,
-    concentration_pairs,
+    collector_paused,
     dataset_name,
-    fluorescence_of,
-    measurement_hash,
     measurement_table,
     now_utc,
     sha256_text,
     upload_name,
 )
+from model.ops.store_lookups import PENDING_FINGERPRINT, chunks, fill_fingerprints, first_included, recipes_among, stored_among
 from model.ops.store_schema import SCHEMA, add_missing_columns
 
 __all__ = [
@@ -75,6 +80,7 @@ __all__ = [
     "MeasurementStore",
     "RecipeClash",
     "StoreError",
+    "UploadComparison",
     "UploadResult",
     "open_store",
 ]
@@ -82,7 +88,6 @@ __all__ = [
 STORE_FILE = "measurements.sqlite3"
 # Concentrations read from "0.99625%" strings are exact; anything closer than this is the same recipe.
 _CONCENTRATION_TOLERANCE = 1e-9
-
 
 
 # --------------------------------------------------------------------------------------
@@ -171,6 +176,11 @@ class MeasurementStore:
                 parameters,
             ).fetchall()
 
+    def _rows_by_id(self, ids: Sequence[int]) -> list[sqlite3.Row]:
+        """The measurements with these ids, in id order."""
+        rows = [row for chunk, marks in chunks(ids) for row in self._rows(f"WHERE m.id IN ({marks})", chunk)]
+        return sorted(rows, key=lambda row: row["id"])
+
     def to_dataset(self, store_version: str | None = None) -> Dataset:
         """The included measurements as a :class:`Dataset` (what training uses).
 
@@ -200,8 +210,7 @@ class MeasurementStore:
                 found = connection.execute("SELECT measurement_ids FROM store_versions WHERE version = ?", (store_version,)).fetchone()
             if found is None:
                 raise StoreError(f"Store version {store_version[:12]}… is unknown to {self.path}; list known ones with versions().")
-            ids = json.loads(found["measurement_ids"])
-            rows = self._rows(f"WHERE m.id IN ({','.join('?' * len(ids))})", ids) if ids else []
+            rows = self._rows_by_id(json.loads(found["measurement_ids"]))
         if not rows:
             raise StoreError("The measurement store has no included measurements; upload some or include excluded ones.")
         table, colorants = measurement_table(rows, details=False)
@@ -220,12 +229,16 @@ class MeasurementStore:
         The names people gave them: each upload's file names and day, and
         :data:`DEMO_DATA_NAME` for the shipped demo seed, e.g. ``"Spectra.csv +
         Concentrations.csv (uploaded 2 Dec 2026)"``. None when nothing is included or the
-        version is unknown.
+        version is unknown. Only the uploads are read, not the measurements.
         """
-        try:
-            return self.to_dataset(store_version).name
-        except StoreError:
-            return None
+        with closing(self._connect()) as connection:
+            if store_version is None:
+                upload_ids = [row[0] for row in connection.execute("SELECT DISTINCT upload_id FROM measurements WHERE excluded = 0 ORDER BY upload_id")]
+            else:
+                found = connection.execute("SELECT measurement_ids FROM store_versions WHERE version = ?", (store_version,)).fetchone()
+                ids = json.loads(found["measurement_ids"]) if found is not None else []
+                upload_ids = sorted({row["upload_id"] for row in self._rows_by_id(ids)})
+        return self._name_of(upload_ids) if upload_ids else None
 
     def demo_in_use(self) -> bool:
         """True while any included measurement comes from the shipped synthetic demo seed."""
@@ -242,11 +255,7 @@ class MeasurementStore:
         What :meth:`add` would refuse, said in advance, so a page can offer a way out
         (replace the demo data, or rename) before anything is stored. Only reads.
         """
-        hashes = self._hashes(dataset)
-        with closing(self._connect()) as connection:
-            stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
-            positions = [i for i, h in enumerate(hashes) if h not in stored]
-            return self._clashes(connection, dataset, positions)
+        return self.compare(dataset).clashes
 
     def measurements(self, recipe_id: str | None = None) -> pd.DataFrame:
         """Every stored measurement, included or not, optionally of one recipe only.
@@ -294,7 +303,10 @@ class MeasurementStore:
     def counts(self) -> dict[str, int]:
         """``n_measurements`` (stored), ``n_included``, ``n_recipes`` (of included), ``n_uploads``."""
         with closing(self._connect()) as connection:
-            one = lambda sql: int(connection.execute(sql).fetchone()[0])
+
+            def one(sql: str) -> int:
+                return int(connection.execute(sql).fetchone()[0])
+
             return {
                 "n_measurements": one("SELECT COUNT(*) FROM measurements"),
                 "n_included": one("SELECT COUNT(*) FROM measurements WHERE excluded = 0"),
@@ -315,6 +327,7 @@ class MeasurementStore:
     def versions(self) -> pd.DataFrame:
         """Every store version recorded so far: ``version, dataset_fingerprint, n_included, created_at``."""
         with closing(self._connect()) as connection:
+            fill_fingerprints(connection, self._fingerprint_of)
             rows = connection.execute("SELECT * FROM store_versions ORDER BY created_at, version").fetchall()
         return pd.DataFrame(
             [{"version": r["version"], "dataset_fingerprint": r["dataset_fingerprint"], "n_included": len(json.loads(r["measurement_ids"])), "created_at": r["created_at"]} for r in rows],
@@ -326,42 +339,51 @@ class MeasurementStore:
 
         Finds the training data of a model saved with a dataset fingerprint but no store
         version (the shipped demo champion was trained on the files the store is seeded from).
+        The oldest such version, when several have it.
         """
+        if not dataset_fingerprint:
+            return None
         with closing(self._connect()) as connection:
-            row = connection.execute("SELECT version FROM store_versions WHERE dataset_fingerprint = ? ORDER BY created_at LIMIT 1", (dataset_fingerprint,)).fetchone()
+            fill_fingerprints(connection, self._fingerprint_of, until=dataset_fingerprint)
+            row = connection.execute(
+                "SELECT version FROM store_versions WHERE dataset_fingerprint = ? ORDER BY created_at, version LIMIT 1", (dataset_fingerprint,)
+            ).fetchone()
         return row[0] if row else None
+
+    def compare(self, dataset: Dataset) -> UploadComparison:
+        """What storing ``dataset`` would meet: rows already stored, and recipe ids that clash.
+
+        Only rows of recipe ids the store already holds can be stored already or clash (a
+        measurement's hash covers its recipe id), so only those are hashed: new data costs
+        one indexed look-up per recipe id. Time is linear in the rows either way. Only reads.
+        """
+        rows = MeasurementRows(dataset)
+        with closing(self._connect()) as connection:
+            known = recipes_among(connection, list(dict.fromkeys(rows.recipe_ids)))
+            candidates = [position for position, recipe_id in enumerate(rows.recipe_ids) if recipe_id in known]
+            hashes = rows.hashes(candidates)
+            stored = stored_among(connection, hashes)
+            already_stored = np.zeros(len(rows), dtype=bool)
+            already_stored[[p for p, h in zip(candidates, hashes) if h in stored]] = True
+            clashes = self._clashes(connection, dataset, [p for p in candidates if not already_stored[p]])
+        return UploadComparison(already_stored, clashes)
 
     def is_stored(self, dataset: Dataset) -> np.ndarray:
         """Per row of ``dataset``: True where an identical measurement is already stored."""
-        hashes = self._hashes(dataset)
-        with closing(self._connect()) as connection:
-            stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
-        return np.array([h in stored for h in hashes], dtype=bool)
+        return self.compare(dataset).already_stored
 
-    @staticmethod
-    def _hashes(dataset: Dataset, *, with_fluorescence: bool = True) -> list[str]:
-        table = dataset.table
-        return [
-            measurement_hash(
-                str(row[SAMPLE_ID_COLUMN]),
-                str(row[RECIPE_ID_COLUMN]),
-                row[THICKNESS_COLUMN],
-                concentration_pairs(row, dataset.colorants),
-                row[BAND_COLUMNS].to_numpy(dtype=float),
-                fluorescence_of(row) if with_fluorescence else None,
-            )
-            for _, row in table.iterrows()
-        ]
-
-    def _stored_without_reading(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> str:
+    def _stored_without_reading(self, connection: sqlite3.Connection, rows: MeasurementRows, positions: Sequence[int]) -> str:
         """A warning when new rows repeat included spectra stored without a fluorescence reading.
 
         A reading is part of a measurement's identity, so the same spectrum uploaded again
         with its reading is a new measurement; both would then be trained on.
         """
-        included = {row[0] for row in connection.execute("SELECT content_hash FROM measurements WHERE excluded = 0")}
-        bare = self._hashes(dataset.subset(list(positions)), with_fluorescence=False)
-        n_repeats = sum(h in included for h, p in zip(bare, positions) if fluorescence_of(dataset.table.iloc[p]) is not None)
+        with_reading = [position for position in positions if rows.readings[position] is not None]
+        if not with_reading:
+            return ""
+        bare = rows.hashes(with_reading, with_fluorescence=False)
+        included = stored_among(connection, bare, included_only=True)
+        n_repeats = sum(h in included for h in bare)
         if not n_repeats:
             return ""
         return (
@@ -397,7 +419,7 @@ class MeasurementStore:
         """
         require_admin(user, "upload measurements")
         try:
-            with self._transaction() as connection:
+            with collector_paused(), self._transaction() as connection:
                 if replace_demo:
                     self._exclude_demo(connection, user, " + ".join(prepared.source_files))
                 return self._insert(connection, prepared, user.name)
@@ -408,9 +430,14 @@ class MeasurementStore:
         dataset = prepared.dataset
         same_files = connection.execute("SELECT id FROM uploads WHERE content_hash = ? ORDER BY id LIMIT 1", (prepared.content_hash,)).fetchone()
         same_files_as = int(same_files[0]) if same_files else None
-        stored = {row[0] for row in connection.execute("SELECT content_hash FROM measurements")}
-        hashes = self._hashes(dataset)
-        new_positions = [i for i, h in enumerate(hashes) if h not in stored and h not in hashes[:i]]
+        rows = MeasurementRows(dataset)
+        hashes = rows.hashes()
+        stored = stored_among(connection, hashes)
+        new_positions, seen = [], set(stored)
+        for position, content_hash in enumerate(hashes):  # the first of identical rows is the new one
+            if content_hash not in seen:
+                new_positions.append(position)
+                seen.add(content_hash)
         n_already = len(hashes) - len(new_positions)
         if not new_positions:
             where = f" (the same files as upload {same_files_as})" if same_files_as else ""
@@ -422,53 +449,35 @@ class MeasurementStore:
             (json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, now_utc(), len(new_positions), n_already, json.dumps(list(prepared.accepted))),
         )
         upload_id = int(cursor.lastrowid)
-        table = dataset.table
-        source = ", ".join(prepared.source_files)
-        rows = []
-        for position in new_positions:
-            row = table.iloc[position]
-            rows.append(
-                (
-                    upload_id,
-                    str(row[SAMPLE_ID_COLUMN]),
-                    str(row[RECIPE_ID_COLUMN]),
-                    float(row[THICKNESS_COLUMN]),
-                    json.dumps(concentration_pairs(row, dataset.colorants)),
-                    json.dumps([float(v) for v in row[BAND_COLUMNS].to_numpy(dtype=float)]),
-                    str(row[SOURCE_COLUMN]) if SOURCE_COLUMN in table.columns else source,
-                    fluorescence_of(row),
-                    hashes[position],
-                )
-            )
         connection.executemany(
             "INSERT INTO measurements (upload_id, sample_id, recipe_id, thickness_um, concentrations, reflectance, source, fluorescence_cts, content_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            rows,
+            rows.insert_rows(upload_id, new_positions, hashes, ", ".join(prepared.source_files)),
         )
         version = self._record_version(connection)
         already = f"; {n_already} were already stored" if n_already else ""
-        message = f"Stored {len(new_positions)} measurements of {table.iloc[new_positions][RECIPE_ID_COLUMN].nunique()} recipes as upload {upload_id}{already}."
-        message += self._stored_without_reading(connection, dataset, new_positions)
+        n_recipes = dataset.table[RECIPE_ID_COLUMN].iloc[new_positions].nunique()
+        message = f"Stored {len(new_positions)} measurements of {n_recipes} recipes as upload {upload_id}{already}."
+        message += self._stored_without_reading(connection, rows, new_positions)
         return UploadResult(upload_id, len(new_positions), n_already, same_files_as, version, message)
 
     def _clashes(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> list[RecipeClash]:
+        recipe_ids = dataset.table[RECIPE_ID_COLUMN].astype(str).tolist()
+        concentrations = dataset.table[list(dataset.colorants)].to_numpy(dtype=float).tolist()
         incoming: dict[str, dict[str, float]] = {}
         for position in positions:
-            row = dataset.table.iloc[position]
-            incoming.setdefault(str(row[RECIPE_ID_COLUMN]), {k: v for k, v in concentration_pairs(row, dataset.colorants) if v != 0.0})
+            if recipe_ids[position] not in incoming:
+                incoming[recipe_ids[position]] = {k: v for k, v in zip(dataset.colorants, concentrations[position]) if v != 0.0}
+        first_stored = first_included(connection, list(incoming))
         clashes = []
-        for recipe_id, concentrations in incoming.items():
-            found = connection.execute(
-                "SELECT m.concentrations, m.upload_id, u.uploaded_by FROM measurements m JOIN uploads u ON u.id = m.upload_id "
-                "WHERE m.recipe_id = ? AND m.excluded = 0 ORDER BY m.id LIMIT 1",
-                (recipe_id,),
-            ).fetchone()
+        for recipe_id, concentrations_in in incoming.items():
+            found = first_stored.get(recipe_id)
             if found is None:
                 continue
             stored = {k: v for k, v in json.loads(found["concentrations"]) if v != 0.0}
-            names = set(stored) | set(concentrations)
-            if any(abs(stored.get(n, 0.0) - concentrations.get(n, 0.0)) > _CONCENTRATION_TOLERANCE for n in names):
-                clashes.append(RecipeClash(recipe_id, int(found["upload_id"]), found["uploaded_by"] == SEED_UPLOADER, stored, concentrations))
+            names = set(stored) | set(concentrations_in)
+            if any(abs(stored.get(n, 0.0) - concentrations_in.get(n, 0.0)) > _CONCENTRATION_TOLERANCE for n in names):
+                clashes.append(RecipeClash(recipe_id, int(found["upload_id"]), found["uploaded_by"] == SEED_UPLOADER, stored, concentrations_in))
         return clashes
 
     def _check_recipes_agree(self, connection: sqlite3.Connection, dataset: Dataset, positions: Sequence[int]) -> None:
@@ -505,18 +514,17 @@ class MeasurementStore:
     def _record_version(self, connection: sqlite3.Connection) -> str:
         version = self._version(connection)
         ids = [row[0] for row in connection.execute("SELECT id FROM measurements WHERE excluded = 0 ORDER BY id")]
-        fingerprint = ""
-        if ids:
-            rows = connection.execute(
-                "SELECT m.*, u.uploaded_by, u.uploaded_at FROM measurements m JOIN uploads u ON u.id = m.upload_id WHERE m.excluded = 0 ORDER BY m.id"
-            ).fetchall()
-            table, colorants = measurement_table(rows, details=False)
-            fingerprint = Dataset(table, colorants).fingerprint()
+        # The dataset fingerprint is filled in when first asked for (fill_fingerprints): it
+        # formats every stored number, which would make each upload, exclusion and inclusion
+        # cost time in proportion to the whole store rather than to what changed.
         connection.execute(
             "INSERT OR IGNORE INTO store_versions (version, dataset_fingerprint, measurement_ids, created_at) VALUES (?, ?, ?, ?)",
-            (version, fingerprint, json.dumps(ids), now_utc()),
+            (version, PENDING_FINGERPRINT, json.dumps(ids), now_utc()),
         )
         return version
+
+    def _fingerprint_of(self, store_version: str) -> str:
+        return self.to_dataset(store_version).fingerprint()
 
     def exclude(self, measurement_ids: Collection[int], *, user: User, reason: str) -> str:
         """Leave measurements out of training without deleting them; returns the new store version.

@@ -5,27 +5,36 @@ keeps the database.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import NamedTuple
 
+import numpy as np
 import pandas as pd
 
-from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN
+from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
 
 __all__ = [
     "DEMO_DATA_NAME",
     "SEED_UPLOADER",
     "RecipeClash",
     "StoreError",
+    "UploadComparison",
     "UploadResult",
+    "collector_paused",
     "concentration_pairs",
     "dataset_name",
     "describe_concentrations",
     "fluorescence_of",
+    "MeasurementRows",
+    "fluorescence_values",
     "measurement_hash",
     "measurement_table",
     "now_utc",
@@ -37,6 +46,23 @@ __all__ = [
 SEED_UPLOADER = "demo seed"
 DEMO_DATA_NAME = "Synthetic demo"
 _NAMED_UPLOADS = 2
+
+
+@contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector for a bulk read or write, then restore it.
+
+    Reading and storing an upload allocates hundreds of thousands of lists and records and
+    frees them without cycles; the collector's repeated passes over them cost about a
+    fifth of the time (``bench/uploads.py``) and find nothing to collect.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class StoreError(ValueError):
@@ -64,15 +90,121 @@ def fluorescence_of(row: pd.Series) -> float | None:
 def measurement_hash(
     sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance: Sequence[float], fluorescence_cts: float | None = None
 ) -> str:
+    """SHA-256 (hex) of one measurement's content: what identifies it in the store."""
+    return _content_hash(sample_id, recipe_id, thickness_um, pairs, [repr(float(r)) for r in reflectance], fluorescence_cts)
+
+
+def _content_hash(sample_id: str, recipe_id: str, thickness_um: float, pairs: Sequence, reflectance_texts: list[str], fluorescence_cts: float | None) -> str:
     # Only non-zero concentrations, sorted, so that the same recipe hashes the same in a
     # table with more (all-zero) colorant columns. repr keeps every float bit.
     used = sorted((name, repr(float(value))) for name, value in pairs if float(value) != 0.0)
-    content = [sample_id, recipe_id, repr(float(thickness_um)), used, [repr(float(r)) for r in reflectance]]
+    # json.dumps([sample_id, recipe_id, thickness, used, reflectance_texts(, reading)]), with the
+    # 31 texts joined directly: a float's repr has nothing JSON escapes, and json's own list
+    # encoder costs more than the rest of the hash.
+    content = json.dumps([sample_id, recipe_id, repr(float(thickness_um)), used])[:-1] + ', ["' + '", "'.join(reflectance_texts) + '"]'
     # A reading joins the hash only when there is one, so a measurement without a reading
     # keeps the hash (and the store its version) it had before readings were stored.
     if fluorescence_cts is not None:
-        content.append(repr(float(fluorescence_cts)))
-    return sha256_text(json.dumps(content))
+        content += f', "{float(fluorescence_cts)!r}"'
+    return sha256_text(content + "]")
+
+
+class MeasurementRows:
+    """A dataset's rows as the store keeps them: content hashes and the stored columns.
+
+    Every value is taken out of the table once, and each spectrum is written as text once
+    (``repr`` of each reflectance), for both its hash and its stored JSON, so hashing and
+    storing an upload costs time linear in its rows with no per-row pandas access.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        table = dataset.table
+        self.colorants = tuple(dataset.colorants)
+        self.sample_ids = [str(value) for value in table[SAMPLE_ID_COLUMN].tolist()]
+        self.recipe_ids = [str(value) for value in table[RECIPE_ID_COLUMN].tolist()]
+        self.thicknesses = table[THICKNESS_COLUMN].to_numpy(dtype=float).tolist()
+        self.concentrations = table[list(self.colorants)].to_numpy(dtype=float).tolist()
+        reflectance = table[BAND_COLUMNS].to_numpy(dtype=float)
+        self._reflectance = reflectance
+        self.sources = [str(value) for value in table[SOURCE_COLUMN].tolist()] if SOURCE_COLUMN in table.columns else None
+        self.readings = fluorescence_values(table)
+        # json.dumps writes a finite float as its repr; NaN and infinity it spells otherwise.
+        self._finite = np.isfinite(reflectance).all(axis=1).tolist()
+        self._texts: list[list[str] | None] = [None] * len(reflectance)
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    @cached_property
+    def reflectance(self) -> list[list[float]]:
+        """Each row's 31 reflectance factors as Python floats (made when first needed)."""
+        return self._reflectance.tolist()
+
+    def _reflectance_text(self, position: int) -> list[str]:
+        """``repr`` of each reflectance of one row, made once (for its hash and its JSON)."""
+        texts = self._texts[position]
+        if texts is None:
+            texts = self._texts[position] = [repr(value) for value in self.reflectance[position]]
+        return texts
+
+    def hashes(self, positions: Sequence[int] | None = None, *, with_fluorescence: bool = True) -> list[str]:
+        """:func:`measurement_hash` of the rows at ``positions`` (default all), in that order.
+
+        ``with_fluorescence=False`` hashes them as if they had no reading (how a spectrum
+        stored without its reading was hashed).
+        """
+        positions = range(len(self)) if positions is None else positions
+        return [
+            _content_hash(
+                self.sample_ids[p],
+                self.recipe_ids[p],
+                self.thicknesses[p],
+                zip(self.colorants, self.concentrations[p]),
+                self._reflectance_text(p),
+                self.readings[p] if with_fluorescence else None,
+            )
+            for p in positions
+        ]
+
+    def insert_rows(self, upload_id: int, positions: Sequence[int], hashes: Sequence[str], source: str) -> list[tuple]:
+        """The ``measurements`` rows of ``positions`` (``hashes`` per position of the dataset), in
+        the order ``upload_id, sample_id, recipe_id, thickness_um, concentrations, reflectance,
+        source, fluorescence_cts, content_hash``; ``source`` where the dataset has no such column."""
+        return [
+            (
+                upload_id,
+                self.sample_ids[p],
+                self.recipe_ids[p],
+                self.thicknesses[p],
+                self.concentrations_json(p),
+                self.reflectance_json(p),
+                self.sources[p] if self.sources is not None else source,
+                self.readings[p],
+                hashes[p],
+            )
+            for p in positions
+        ]
+
+    def concentrations_json(self, position: int) -> str:
+        """The ``concentrations`` column: ``[[colorant, wt %], …]`` in the dataset's colorant order."""
+        return json.dumps([[name, value] for name, value in zip(self.colorants, self.concentrations[position])])
+
+    def reflectance_json(self, position: int) -> str:
+        """The ``reflectance`` column: the 31 reflectance factors as ``json.dumps`` writes them."""
+        if not self._finite[position]:
+            return json.dumps(self.reflectance[position])
+        return "[" + ", ".join(self._reflectance_text(position)) + "]"
+
+
+def fluorescence_values(table: pd.DataFrame) -> list[float | None]:
+    """:func:`fluorescence_of` of every row of a table: ct/s, or None (no column, or NaN)."""
+    if FLUORESCENCE_COLUMN not in table.columns:
+        return [None] * len(table)
+    return [None if math.isnan(value) else value for value in table[FLUORESCENCE_COLUMN].to_numpy(dtype=float).tolist()]
 
 
 def measurement_table(rows: Sequence, *, details: bool) -> tuple[pd.DataFrame, tuple[str, ...]]:
@@ -83,35 +215,41 @@ def measurement_table(rows: Sequence, *, details: bool) -> tuple[pd.DataFrame, t
     With ``details``, the store's bookkeeping columns come first and last.
     """
     colorants: dict[str, None] = {}
-    parsed = []
+    concentrations = []
     for row in rows:
         pairs = json.loads(row["concentrations"])
         colorants.update((name, None) for name, _ in pairs)
-        parsed.append((row, dict(pairs), json.loads(row["reflectance"])))
+        concentrations.append(dict(pairs))
     names = tuple(colorants)
-    records = []
-    for row, concentrations, reflectance in parsed:
-        record = {SAMPLE_ID_COLUMN: row["sample_id"], RECIPE_ID_COLUMN: row["recipe_id"]}
-        record.update({name: float(concentrations.get(name, 0.0)) for name in names})
-        record[THICKNESS_COLUMN] = float(row["thickness_um"])
-        record.update(zip(BAND_COLUMNS, map(float, reflectance)))
-        record[SOURCE_COLUMN] = row["source"]
-        record[FLUORESCENCE_COLUMN] = math.nan if row["fluorescence_cts"] is None else float(row["fluorescence_cts"])
-        if details:
-            record.update(
-                measurement_id=int(row["id"]),
-                upload_id=int(row["upload_id"]),
-                included=not row["excluded"],
-                excluded_reason=row["excluded_reason"] or "",
-                uploaded_by=row["uploaded_by"],
-                uploaded_at=row["uploaded_at"],
-            )
-        records.append(record)
-    has_readings = any(not math.isnan(record[FLUORESCENCE_COLUMN]) for record in records)
+    readings = [math.nan if row["fluorescence_cts"] is None else float(row["fluorescence_cts"]) for row in rows]
+    has_readings = any(not math.isnan(reading) for reading in readings)
     columns = [SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, *names, THICKNESS_COLUMN, *BAND_COLUMNS, SOURCE_COLUMN, *([FLUORESCENCE_COLUMN] if has_readings else [])]
     if details:
         columns = ["measurement_id", "upload_id", "included", "excluded_reason", *columns, "uploaded_by", "uploaded_at"]
-    return pd.DataFrame(records, columns=columns), names
+    if not rows:
+        return pd.DataFrame([], columns=columns), names
+    # Built column by column: a dict per row would cost pandas far more than the JSON does.
+    values: dict[str, list | np.ndarray] = {
+        SAMPLE_ID_COLUMN: [row["sample_id"] for row in rows],
+        RECIPE_ID_COLUMN: [row["recipe_id"] for row in rows],
+    }
+    for name in names:
+        values[name] = [float(recipe.get(name, 0.0)) for recipe in concentrations]
+    values[THICKNESS_COLUMN] = [float(row["thickness_um"]) for row in rows]
+    reflectance = np.array([json.loads(row["reflectance"]) for row in rows], dtype=float)
+    values.update(zip(BAND_COLUMNS, reflectance.T))
+    values[SOURCE_COLUMN] = [row["source"] for row in rows]
+    values[FLUORESCENCE_COLUMN] = readings
+    if details:
+        values.update(
+            measurement_id=[int(row["id"]) for row in rows],
+            upload_id=[int(row["upload_id"]) for row in rows],
+            included=[not row["excluded"] for row in rows],
+            excluded_reason=[row["excluded_reason"] or "" for row in rows],
+            uploaded_by=[row["uploaded_by"] for row in rows],
+            uploaded_at=[row["uploaded_at"] for row in rows],
+        )
+    return pd.DataFrame({column: values[column] for column in columns}), names
 
 
 def plain_day(iso: str) -> str:
@@ -158,6 +296,13 @@ class RecipeClash:
 
     def describe(self) -> str:
         return f"{self.recipe_id} (stored by upload {self.stored_upload_id} as {describe_concentrations(self.stored)}; this upload says {describe_concentrations(self.incoming)})"
+
+
+class UploadComparison(NamedTuple):
+    """What :meth:`~model.ops.store.MeasurementStore.compare` found: ``already_stored`` (per row, bool) and ``clashes``."""
+
+    already_stored: np.ndarray
+    clashes: list[RecipeClash]
 
 
 @dataclass(frozen=True)

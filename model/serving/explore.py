@@ -22,6 +22,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from model.io.cells import parse_number
+from model.io.matching import near_miss
 
 __all__ = [
     "InputBounds",
@@ -40,6 +41,7 @@ __all__ = [
     "read_entry",
     "format_entry",
     "recipe_to_query",
+    "LinkRecipe",
     "recipe_from_query",
     "pins_to_query",
     "pins_from_query",
@@ -317,20 +319,43 @@ def recipe_to_query(recipe: Mapping[str, float], inputs: Sequence[str]) -> dict[
     return {name: format_entry(recipe[name]) for name in inputs}
 
 
-def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBounds], defaults: Mapping[str, float]) -> tuple[dict[str, float], list[str]]:
+class LinkRecipe(NamedTuple):
+    """What :func:`recipe_from_query` read from a shared link.
+
+    ``recipe`` has every input (wt %, µm); ``problems`` is one sentence per thing in the
+    link that was not used, to show on the page; ``ignored`` names the query parameters
+    that name no input of the model (they are in ``problems`` too).
+    """
+
+    recipe: dict[str, float]
+    problems: list[str]
+    ignored: list[str]
+
+
+def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBounds], defaults: Mapping[str, float]) -> LinkRecipe:
     """The recipe a link names, on top of ``defaults``; and what in the link could not be used.
 
     Parameters
     ----------
-    params : mapping of str to str, the URL's query parameters (others are ignored).
-    bounds : :func:`input_bounds` of the model; an input it does not list is ignored.
+    params : mapping of str to str, the URL's query parameters.
+    bounds : :func:`input_bounds` of the model: the inputs a link may name.
     defaults : the recipe used for inputs the link does not name (wt %, µm).
 
     Returns
     -------
-    (recipe, problems)
-        ``recipe`` has every input of ``bounds``; ``problems`` is one sentence per value
-        that was not a number or out of range (its default is used instead).
+    LinkRecipe
+        ``problems`` has one sentence per value that was not a number or out of range
+        (its default is used instead), and one for the parameters that name no input
+        (``?TitaniumWhite=30``, or ``?fluoyellow=5`` for ``FluoYellow``: names are exact,
+        never guessed), listing the model's inputs and a near miss where there is one.
+        The pins (:data:`PIN_QUERY_KEY`) are read by :func:`pins_from_query`.
+
+    Examples
+    --------
+    >>> bounds = {"FluoYellow": InputBounds(0.0, 30.0, 0.05), "thickness_um": InputBounds(4.0, 20.0, 0.1)}
+    >>> link = recipe_from_query({"fluoyellow": "5"}, bounds, {"FluoYellow": 0.0, "thickness_um": 8.0})
+    >>> link.recipe, link.ignored
+    ({'FluoYellow': 0.0, 'thickness_um': 8.0}, ['fluoyellow'])
     """
     recipe = {name: float(defaults[name]) for name in bounds}
     problems = []
@@ -342,7 +367,24 @@ def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBound
             problems.append(f"In the link, {reading.problem} Using {format_entry(recipe[name])} {_unit(name)} instead.")
         else:
             recipe[name] = reading.value
-    return recipe, problems
+    ignored = [name for name in params if name not in bounds and name != PIN_QUERY_KEY]
+    if ignored:
+        problems.append(_ignored_parameters_note(ignored, list(bounds)))
+    return LinkRecipe(recipe, problems, ignored)
+
+
+def _ignored_parameters_note(ignored: Sequence[str], inputs: Sequence[str]) -> str:
+    """One sentence naming the link's unknown parameters, with a near miss for each that has one."""
+    described = []
+    for name in ignored:
+        meant = near_miss(name, inputs)
+        described.append(f"“{name}” (did you mean “{meant}”?)" if meant else f"“{name}”")
+    colorants = [name for name in inputs if name != THICKNESS_COLUMN]
+    what = "is not an input" if len(ignored) == 1 else "are not inputs"
+    return (
+        f"In the link, {', '.join(described)} {what} of this model, so {'it was' if len(ignored) == 1 else 'they were'} ignored. "
+        f"The model's colorants are {', '.join(colorants)} (wt %), and the film is {THICKNESS_COLUMN} (µm); names must match exactly."
+    )
 
 
 def pins_to_query(pins: Sequence[Mapping[str, float]], inputs: Sequence[str]) -> list[str]:
