@@ -160,7 +160,7 @@ def champion():
     pointer = registry.champion_version(models_dir)
     try:
         model, card, fallback_reason = _load_champion(pointer, models_dir)
-    except registry.IntegrityError as error:
+    except (registry.IntegrityError, registry.StorageError, ValueError) as error:  # a damaged, unreadable or wrongly signed champion
         st.error(f"The champion model {pointer} cannot be used: {error}")
     except FileNotFoundError:
         pass  # nothing promoted yet: said below

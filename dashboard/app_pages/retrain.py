@@ -17,6 +17,7 @@ import streamlit as st
 from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
 from model.core import settings
+from model.core.files import StorageError
 from model.io import IngestError
 from model.io.upload import MAX_UPLOAD_ROWS
 from model.io.safe_csv import neutralise_formulas
@@ -201,7 +202,7 @@ if st.button("Train a challenger", key="retrain_train", disabled=status is not N
         job_id = retrain.start_challenger(snapshot.dataset, user=user, store=store, store_version=snapshot.store_version, fresh_search=fresh_search)
         st.session_state[JOB_KEY] = job_id
         status = _status_or_none(job_id)
-    except (StoreError, retrain.RetrainBusy, PermissionDenied, ValueError) as error:
+    except (StoreError, StorageError, retrain.RetrainBusy, PermissionDenied, ValueError) as error:
         _show_error(error)
 
 
