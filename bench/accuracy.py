@@ -29,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-import numpy as np
 import pandas as pd
 
 from model import FormulationModel, cross_validate, format_metrics, load_dataset

@@ -41,16 +41,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# This script is not named dashboard.py: run as a file, its folder comes first on the
-# import path, and that name would hide the dashboard package that AppTest imports.
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
 from dashboard import state
 from dashboard.server import start_dashboard, stop_dashboard, wait_until_healthy
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import to_csv_bytes
 from model.ops import registry
 from model.serving import batch
+
+# This script is not named dashboard.py: run as a file, its folder comes first on the
+# import path, and that name would hide the dashboard package that AppTest imports.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-
-from model.ops import registry
 from model.core import colorimetry
+from model.ops import registry
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def best_of(runs: int, function) -> float:

@@ -119,10 +119,14 @@ def test_the_hybrid_fits_the_head_once_at_the_top(glowing_dataset, monkeypatch):
 
 def test_registry_round_trip_keeps_the_head(glowing_model, glowing_dataset, tmp_path):
     card = registry.save_model(glowing_model, metrics={"fluorescence_mae": 1.0}, dataset_info={"fingerprint": glowing_dataset.fingerprint()}, models_dir=tmp_path)
-    loaded = registry.load_model(card.version, tmp_path)
-    loaded = loaded[0] if isinstance(loaded, tuple) else loaded
-    recipes = recipes_of(glowing_dataset, range(10))
-    np.testing.assert_array_equal(loaded.predict(recipes).fluorescence_cts, glowing_model.predict(recipes).fluorescence_cts)
+    loaded, loaded_card = registry.load_model(card.version, tmp_path)
+    assert loaded_card.version == card.version
+    assert type(loaded) is type(glowing_model) and loaded.has_fluorescence
+    glowing = np.flatnonzero(glowing_dataset.recipes["FluoYellow"].to_numpy() > 0.0)
+    recipes = recipes_of(glowing_dataset, [*range(5), *glowing[:5]])
+    fluorescence = loaded.predict(recipes).fluorescence_cts
+    assert np.all(fluorescence[5:] > 0.0), "films with FluoYellow: the loaded head predicts no fluorescence"
+    np.testing.assert_array_equal(fluorescence, glowing_model.predict(recipes).fluorescence_cts)
     assert registry.read_card(card.version, tmp_path).metrics["fluorescence_mae"] == 1.0
 
 

@@ -46,10 +46,24 @@ def test_pinned_spectra_take_the_named_line_colours_in_order():
     assert len(figures.LINE_COLOUR_NAMES) == len(figures.LINE_COLOURS)
 
 
-def test_formulation_spectrum_draws_the_target_only_when_it_has_one_and_white_as_grey():
+def _contrast_with_white(hex_colour: str) -> float:
+    """WCAG 2.1 contrast ratio of an sRGB colour (``#rgb`` or ``#rrggbb``) against white, 1–21."""
+    digits = hex_colour.lstrip("#")
+    digits = "".join(2 * d for d in digits) if len(digits) == 3 else digits
+    channels = np.array([int(digits[i:i + 2], 16) for i in (0, 2, 4)]) / 255.0
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    luminance = float(linear @ [0.2126, 0.7152, 0.0722])
+    return 1.05 / (luminance + 0.05)
+
+
+def test_formulation_spectrum_draws_the_target_only_when_it_has_one_and_a_white_candidate_visibly():
     with_target = figures.formulation_spectrum_figure(_spectra(1)[0], "#ffffff", _spectra(1, 0.2)[0])
     assert [trace.name for trace in with_target.data] == ["target", "predicted"]
-    assert with_target.data[1].line.color == "#888"
+    target, predicted = with_target.data
+    np.testing.assert_array_equal(target.y, _spectra(1, 0.2)[0])
+    assert target.line.dash == "dash" and predicted.line.dash in (None, "solid")  # told apart without colour
+    # A white candidate on the white page must stay visible: WCAG 1.4.11 asks 3:1 for graphics.
+    assert _contrast_with_white(predicted.line.color) >= 3.0, predicted.line.color
     colour_only = figures.formulation_spectrum_figure(_spectra(1)[0], "#3c8c5a")
     assert [trace.name for trace in colour_only.data] == ["predicted"] and colour_only.data[0].line.color == "#3c8c5a"
     assert _axis_titles(colour_only) == [figures.WAVELENGTH_TITLE, figures.SHORT_REFLECTANCE_TITLE]

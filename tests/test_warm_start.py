@@ -10,6 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -27,10 +29,32 @@ def test_the_warm_start_leaves_the_garbage_collector_running():
         gc.unfreeze()  # the warm start froze this test process's objects; a server keeps them
 
 
-def test_without_a_warm_start_running_pages_do_not_wait():
-    """AppTest and the tests run pages with no warm start thread: both waits return at once."""
-    readiness.wait_for_light_imports(timeout_s=60)
-    readiness.wait_for_heavy_imports(timeout_s=60)
+def test_without_a_warm_start_running_pages_do_not_wait(monkeypatch):
+    """AppTest and the tests run pages with no warm start thread: both waits return at once, though
+    neither phase has finished. With a warm start alive the same waits block until their phase ends."""
+    for event in ("light_done", "heavy_wanted", "heavy_done"):
+        monkeypatch.setattr(readiness, event, threading.Event())  # neither phase done, whatever ran before
+    monkeypatch.setattr(readiness, "warm_thread", None)
+    started = time.monotonic()
+    readiness.wait_for_light_imports(timeout_s=10)
+    readiness.wait_for_heavy_imports(timeout_s=10)
+    assert time.monotonic() - started < 2.0, "a page waited for a warm start that is not running"
+    assert not readiness.heavy_wanted.is_set()
+
+    # The contrast, so the check above can fail: a live warm start holds both waits to their timeout.
+    finish = threading.Event()
+    stand_in = threading.Thread(target=finish.wait, daemon=True)
+    stand_in.start()
+    monkeypatch.setattr(readiness, "warm_thread", stand_in)
+    try:
+        started = time.monotonic()
+        readiness.wait_for_light_imports(timeout_s=0.2)
+        readiness.wait_for_heavy_imports(timeout_s=0.2)
+        assert time.monotonic() - started >= 0.4
+        assert readiness.heavy_wanted.is_set()  # asking for phase 2 starts it without waiting for a page run
+    finally:
+        finish.set()
+        stand_in.join()
 
 
 _FIRST_ELEMENT_SCRIPT = """
