@@ -475,9 +475,19 @@ async def formulate(request: Request) -> Response:
     return await _heavy(request, "formulate")
 
 
+#: The fields ``POST /api/v1/model/promote`` takes; any other is refused with 422.
+PROMOTE_FIELDS = ("version", "confirm", "override_reason")
+
+
 @_endpoint
 async def promote(request: Request) -> Response:
-    """Admin only: ``{"version": "..."}`` becomes the champion (the registry checks it first)."""
+    """Admin only, through the one door to the champion (:func:`model.ops.promotion.promote`).
+
+    ``{"version": "..."}`` alone answers 422 with the ``verdict`` (the version against the
+    champion on the same data and folds) and asks for ``"confirm": true``; a version that
+    predicts worse also needs ``"override_reason"`` (409 without it), which the promotions
+    log keeps with the key's user. 200: ``{"champion", "verdict", "override_reason"}``.
+    """
     from model.core.files import StorageError
     from model.ops import registry
     from model.ops.access import require_admin
@@ -488,14 +498,26 @@ async def promote(request: Request) -> Response:
     version = payload.get("version") if isinstance(payload, dict) else None
     if not isinstance(version, str) or not version:
         raise api.ApiError(422, "'version' is missing; expected the version to promote, as GET /api/v1/model names it.", "version")
+    api._refuse_unknown(payload, PROMOTE_FIELDS, "", "a field of a promotion")
+    confirm, reason = payload.get("confirm", False), payload.get("override_reason")
+    if not isinstance(confirm, bool):
+        raise api.ApiError(422, f"'confirm' must be true or false; got {confirm!r}.", "confirm")
+    if reason is not None and not isinstance(reason, str):
+        raise api.ApiError(422, "'override_reason' must be a string: why the model serves although it scored worse.", "override_reason")
     try:
         registry.check_version_name(version)  # before any path is made of it
     except registry.VersionNameError as error:
         raise api.ApiError(422, f"version: {error}", "version") from None
     require_admin(user, "promote a model")
     await anyio.to_thread.run_sync(readiness.wait_for_heavy_imports)  # promote loads the full model to check it
+    from model.ops import promotion
+
     try:
-        await anyio.to_thread.run_sync(lambda: registry.promote(version, user=user))
+        verdict = await anyio.to_thread.run_sync(lambda: promotion.promote(version, user=user, confirm=confirm, override_reason=reason))
+    except promotion.PromotionRefused as refusal:
+        _LOG.info("Promotion of %s refused: %s", version, refusal)  # the error names the field to change; the verdict is there to read
+        error = {"status": refusal.status, "message": without_paths(str(refusal)), "field": refusal.field}
+        return _json({"error": error, "verdict": refusal.verdict.to_dict()}, refusal.status)
     except (FileNotFoundError, registry.IntegrityError, ValueError) as error:
         _LOG.warning("Promotion of %s refused: %s", version, error)
         raise api.ApiError(422, f"version {version!r} cannot be promoted: {without_paths(str(error))}", "version") from None
@@ -506,7 +528,7 @@ async def promote(request: Request) -> Response:
         _LOG.error("Promotion of %s failed: %s", version, error)
         raise api.ApiError(503, f"version {version!r} was not promoted: the server cannot write to its models folder "
                            f"({error.strerror or type(error).__name__}). An admin makes that folder writable for the server's user, then promotes again.") from None
-    return _json({"champion": version})
+    return _json({"champion": version, "verdict": verdict.to_dict(), "override_reason": (reason or "").strip() or None})
 
 
 _ENDPOINTS = [

@@ -17,7 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.io import PreparedUpload
-from model.ops import jobs, registry, retrain, search
+from model.ops import jobs, promotion, registry, retrain, search
 from model.ops.access import VIEWER, PermissionDenied, User
 from model.ops.passwords import hash_password
 from model.ops.store import MeasurementStore
@@ -140,8 +140,8 @@ def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: 
         "discard a challenger": lambda user: retrain.discard_challenger(version, user=user, models_dir=models_dir),
         "promote in the registry": lambda user: registry.promote(version, models_dir, user=user),
         "start a search": lambda user: search.start_search_job(dataset, user=user, models_dir=models_dir),
-        "promote a searched configuration": lambda user: search.start_promotion_job(tmp_path, "baseline", dataset, user=user, models_dir=models_dir),
-        "promote a configuration now": lambda user: search.promote_configuration(None, "baseline", dataset, user=user, models_dir=models_dir),
+        "promote through the door": lambda user: promotion.promote(version, user=user, confirm=True, models_dir=models_dir),
+        "roll back through the door": lambda user: promotion.promote(version, user=user, confirm=True, action="rollback", models_dir=models_dir),
         "start any job in the queue": lambda user: jobs.start_job("training", print, (), user=user, jobs_dir=jobs_dir),
         "cancel any job in the queue": lambda user: jobs.cancel_job("job-1", user=user, jobs_dir=jobs_dir),
     }

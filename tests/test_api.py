@@ -252,7 +252,19 @@ def test_keys_reads_need_a_key_here_and_admin_needs_an_admin_key(keyed_server, t
     assert status == 403 and "viewer key" in body["error"]["message"]
     assert call(url, "/api/v1/model/promote", {"version": "../../etc"}, key=ADMIN_KEY)[0] == 422
     assert call(url, "/api/v1/health", key=VIEWER_KEY)[1]["model_version"] != challenger.version
-    assert call(url, "/api/v1/model/promote", {"version": challenger.version}, key=ADMIN_KEY) == (200, {"champion": challenger.version})
+    # The one door: the verdict first (a model that names neither data nor colorants is not comparable), then
+    # "confirm": true, then a written reason, which the promotions log keeps with the key's user.
+    status, body = call(url, "/api/v1/model/promote", {"version": challenger.version}, key=ADMIN_KEY)
+    assert (status, body["error"]["field"], body["verdict"]["outcome"]) == (422, "confirm", "not comparable"), body
+    status, body = call(url, "/api/v1/model/promote", {"version": challenger.version, "confirm": True}, key=ADMIN_KEY)
+    assert (status, body["error"]["field"]) == (409, "override_reason"), body
+    reason = "a tiny model for this test"
+    status, body = call(url, "/api/v1/model/promote", {"version": challenger.version, "confirm": True, "override_reason": reason}, key=ADMIN_KEY)
+    assert (status, body["champion"], body["override_reason"], body["verdict"]["needs_override"]) == (200, challenger.version, reason, True), body
+    assert registry.promotion_history(keyed_server["models_dir"])[-1] | {"at": None} == {
+        "at": None, "action": "promote", "version": challenger.version, "previous": body["verdict"]["champion_version"], "user": "api key lab lead",
+        "verdict": "not comparable", "verdict_sentence": body["verdict"]["sentence"], "confirmed": True, "override_reason": reason,
+    }
     # The API takes the promotion up at once (the same pointer-keyed cache as the pages).
     assert call(url, "/api/v1/health", key=VIEWER_KEY)[1]["model_version"] == challenger.version
     status, body = call(url, "/api/v1/model", key=VIEWER_KEY)

@@ -82,7 +82,7 @@ def test_viewer_sees_results_but_no_admin_controls(repo_root, tmp_path, monkeypa
     app = _open(repo_root, tmp_path, monkeypatch, secrets=secrets)
     assert len(_table_with(app, "CV mean ΔE00")) == 10
     keys = {button.key for button in app.button}
-    assert "compare_start" not in keys and "compare_promote" not in keys
+    assert "compare_start" not in keys and "compare_challenger" not in keys
 
 
 def test_without_results_the_page_says_how_to_get_them(repo_root, tmp_path, monkeypatch):
@@ -110,12 +110,13 @@ def test_the_page_opens_with_the_verdict_then_the_scores(repo_root, tmp_path, mo
     app = _open(repo_root, tmp_path, monkeypatch)
     result = load_search(list_search_runs(repo_root / "trained_models")[0])
     best, baseline, physics = (result.row(name)["test_delta_e00_mean_headline"] for name in (result.best, "baseline", "kubelka-munk"))
-    [verdict] = [element.value for element in app.success]
-    assert verdict.startswith(f"The best configuration, {result.best} (")
-    assert f"by {best:.2f} ΔE00 on average" in verdict
-    assert f"{100 * (baseline - best) / baseline:.0f} % lower than the old system's configuration ({baseline:.2f})" in verdict
-    assert f"the physics model alone ({physics:.2f})" in verdict
-    assert not app.warning  # the shipped search ran on the shipped champion's data: not stale
+    # The shipped search's networks lose to the physics model alone: said first, in plain words, and not in a green box.
+    assert physics < best and not app.success
+    [verdict] = [element.value for element in app.warning]  # the only warning: the search ran on the champion's data
+    assert verdict.startswith(f"The physics model alone predicted recipes it had never seen {100 * (best - physics) / best:.0f} % closer "
+                              f"than the best configuration of this search, {result.best} (")
+    assert f"{physics:.2f} against {best:.2f} ΔE00 on average" in verdict
+    assert f"the old system's configuration missed by {baseline:.2f}" in verdict
     scores = _table_with(app, "mean error (ΔE00)")
     assert list(scores["configuration"]) == [f"best ({result.best})", "old configuration", "physics alone (Kubelka–Munk)"]
     assert scores["vs old configuration"].iloc[0].endswith("% lower error")
@@ -158,9 +159,18 @@ def test_verdict_and_scores_in_words():
 
     verdict = review.search_verdict(Result())
     assert verdict.sentence == (
-        "The best configuration, trial-002 (2 networks, each with layers of 128 and 64 neurons), missed recipes it had never seen "
-        "by 1.00 ΔE00 on average: 50 % lower than the old system's configuration (2.00) and 25 % higher than the physics model alone (0.80)."
+        "The physics model alone predicted recipes it had never seen 20 % closer than the best configuration of this search, trial-002 "
+        "(2 networks, each with layers of 128 and 64 neurons): 0.80 against 1.00 ΔE00 on average. No configuration here beats it; "
+        "the old system's configuration missed by 2.00."
     )
+    assert verdict.tone == "warning"  # not good news: never a green box
+    rows.loc[rows["candidate"] == "kubelka-munk", "test_delta_e00_mean_headline"] = 1.6
+    verdict = review.search_verdict(Result())
+    assert verdict.tone == "success" and verdict.sentence == (
+        "The best configuration, trial-002 (2 networks, each with layers of 128 and 64 neurons), missed recipes it had never seen "
+        "by 1.00 ΔE00 on average: 50 % lower than the old system's configuration (2.00) and 38 % lower than the physics model alone (1.60)."
+    )
+    rows.loc[rows["candidate"] == "kubelka-munk", "test_delta_e00_mean_headline"] = 0.8
     scores = review.search_scores(Result())
     assert list(scores["vs old configuration"]) == ["50 % lower error", "—", "60 % lower error"]
     assert review.describe_configuration({"layers": "32", "n_ensemble": 1}) == "one network with one layer of 32 neurons"

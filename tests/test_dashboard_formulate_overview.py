@@ -54,7 +54,7 @@ def test_formulate_finds_recipes_and_copies_one_into_predict(app, tiny_dataset):
     result = app.session_state["formulate_result"]
     assert [h.endswith("(risky)") for h in headers] == [c.is_risky for c in result.candidates]
     assert sorted([c.is_risky for c in result.candidates]) == [c.is_risky for c in result.candidates]
-    risk_texts = [w.value for w in app.warning if w.value.startswith("Risk: ")] + [c.value for c in app.caption if c.value.startswith("Risk: low")]
+    risk_texts = [w.value for w in app.warning if w.value.startswith("Risk: ")] + [c.value for c in app.caption if c.value.startswith("Risk: ")]
     assert len(risk_texts) == len(result.candidates)
     # The tiny model cannot make a film this yellow-green at L* 70 (its closest recipe is about
     # 12 ΔE00 away), so the page must explain the shortfall, never claim success.
@@ -132,7 +132,7 @@ def test_a_candidate_names_each_of_its_risks():
     [risk] = _candidate(paths=8.5).risks
     assert risk == "The two prediction paths (spectrum and CIELAB head) disagree by ΔE00 8.5 (above 2)."
     [risk] = _candidate(uncertainty=4.2).risks
-    assert risk.startswith("The model's networks disagree: the uncertainty band is ΔE00 4.2")
+    assert risk.startswith("The model finds recipes like this hard: its uncertainty band is ΔE00 4.2")
     [risk] = _candidate(out_of_range=True).risks
     assert risk == "Outside the training range: PG 9 wt % above the trained 5."
     assert len(_candidate(uncertainty=5, paths=5, out_of_range=True).risks) == 3
@@ -176,15 +176,18 @@ def test_formulate_puts_risky_candidates_last_and_writes_the_risk_in_the_table(s
     plain = formulate(model, target, n_candidates=3)
     unsure = formulate(_UnsureOfTheBest(model), target, n_candidates=3)
     assert len(unsure.candidates) == len(plain.candidates) >= 2
-    # The best recipe by colour is now risky: it is listed last, the others keep their order.
-    assert unsure.candidates[-1].recipe == plain.candidates[0].recipe and unsure.candidates[-1].is_risky
-    assert [c.recipe for c in unsure.candidates[:-1]] == [c.recipe for c in plain.candidates[1:]] or any(c.is_risky for c in plain.candidates)
+    # The best recipe by colour (the first one described) is now risky: it is listed last,
+    # and the others are ordered by expected ΔE00 to the target.
+    best_by_colour = min(plain.candidates, key=lambda c: c.delta_e00)
+    assert unsure.candidates[-1].recipe == best_by_colour.recipe and unsure.candidates[-1].is_risky
+    rest = [c for c in unsure.candidates if not c.is_risky]
+    assert [c.expected_delta_e00 for c in rest] == sorted(c.expected_delta_e00 for c in rest)
     flags = [candidate.is_risky for candidate in unsure.candidates]
     assert flags == sorted(flags)
     table = unsure.to_frame()
     assert list(table["risky"]) == flags
-    assert {"uncertainty_delta_e00", "delta_e00_paths", "risks"} <= set(table.columns)
-    assert table["risks"].iloc[-1].startswith("The model's networks disagree: the uncertainty band is ΔE00 9.0")
+    assert {"uncertainty_delta_e00", "expected_delta_e00", "delta_e00_paths", "risk", "risks"} <= set(table.columns)
+    assert table["risks"].iloc[-1].startswith("The model finds recipes like this hard: its uncertainty band is ΔE00 9.0")
     assert (table.loc[~table["risky"], "risks"] == "").all()
 
 
@@ -247,3 +250,73 @@ def test_overview_and_report_say_nothing_of_fluorescence_without_a_head(app, mod
     from model.presentation.report import build_report
 
     assert "Fluorescence" not in build_report(card, review.load_out_of_fold(card.version, models_dir), models_dir)
+
+
+# ---- ordered by what Huecast can stand behind (issue 24) ---------------------------------
+
+
+def test_candidates_are_ordered_by_expected_error_not_by_the_predicted_delta_e00_alone():
+    from model.formulation import safest_first
+
+    # The issue's case: three recipes all predicted at ΔE00 0.01, with bands 2.7, 1.8 and 0.8.
+    wide, middle, narrow = _candidate(0.01, uncertainty=2.7), _candidate(0.01, uncertainty=1.8), _candidate(0.01, uncertainty=0.8)
+    assert [c.uncertainty for c in safest_first([wide, middle, narrow])] == [0.8, 1.8, 2.7]
+    # A recipe predicted a little closer but with a wide band loses to one the model can stand behind.
+    close_wide, farther_narrow = _candidate(0.0, uncertainty=2.7), _candidate(0.5, uncertainty=0.8)
+    assert close_wide.expected_delta_e00 == pytest.approx(2.7 / 1.443, rel=1e-3)
+    assert safest_first([close_wide, farther_narrow])[0] is farther_narrow
+    assert [narrow.risk_label, middle.risk_label, wide.risk_label] == ["low risk", "low risk", "some risk"]
+    assert _candidate(0.01, uncertainty=float("nan")).expected_delta_e00 == 0.01  # no band: the prediction alone
+
+
+def test_formulate_page_lists_the_narrow_band_first_and_forgets_an_old_target(app, monkeypatch):
+    import dataclasses
+
+    from model.formulation import optimise
+
+    real = optimise.describe_candidates
+
+    def three_equally_close(model, target, colorants, recipes):
+        # What a new user met: every candidate at ΔE00 0.01, the widest band on the search's best.
+        candidates = real(model, target, colorants, recipes)[:3]
+        return [
+            dataclasses.replace(c, delta_e00=0.01, uncertainty=band, uncertainty_coverage=0.9, delta_e00_paths=0.1, out_of_range=False, out_of_range_detail="")
+            for c, band in zip(candidates, (2.7, 0.8, 1.8))
+        ]
+
+    monkeypatch.setattr(optimise, "describe_candidates", three_equally_close)
+    app.switch_page("app_pages/formulate.py").run()
+    app.radio(key="formulate_target_kind").set_value("CIELAB values").run()
+    assert app.number_input(key="formulate_L").proto.max == 100.0  # L* is 0–100
+    app.slider(key="formulate_n_candidates").set_value(3)
+    app.button(key="formulate_run").click().run()
+    assert not app.exception
+    headers = [h.value for h in app.subheader]
+    assert len(headers) >= 2  # the tiny model's search finds two or three distinct recipes
+    assert headers[0] == "Recipe 1: ΔE00 0.0 to target, band ±0.8 (low risk)"
+    assert headers[-1] == f"Recipe {len(headers)}: ΔE00 0.0 to target, band ±2.7 (some risk)"
+    assert any("9 in 10 recipes like this come within ΔE00 0.8" in c.value for c in app.caption)
+    # A new target: the old target's recipes are gone until the search runs again.
+    app.number_input(key="formulate_L").set_value(40.0).run()
+    assert not app.exception
+    assert not [h.value for h in app.subheader if h.value.startswith("Recipe ")]
+
+
+# ---- issue 23: "was" only beside a model scored on the same data -------------------------------
+
+
+def test_overview_never_shows_was_against_a_model_of_other_data(tmp_path, monkeypatch, repo_root, tiny_evaluated):
+    import re
+
+    root = tmp_path / "models"
+    demo_info = {"name": "demo", "fingerprint": "d" * 64, "n_samples": 105, "n_recipes": 51, "colorants": ["FluoYellow", "BiVaYellow", "PearlBlue", "CarbonBlack"]}
+    demo_metrics = {**tiny_evaluated.evaluation.metrics, "delta_e00_median_headline": 0.39}
+    registry.save_model(tiny_evaluated.model, metrics=demo_metrics, dataset_info=demo_info, models_dir=root, version="demo")
+    registry.promote("demo", root, user=LOCAL_ADMIN)
+    _promoted(root, tiny_evaluated.model, tiny_evaluated.evaluation, tiny_evaluated.info)  # the lab's model replaces the demo's
+    app = _dashboard(root, tmp_path, monkeypatch, repo_root)
+    app.switch_page("app_pages/overview.py").run()
+    assert not app.exception, app.exception
+    text = " ".join(m.value for m in app.markdown)
+    assert "It replaced the previous champion (demo" in text and "trained on the synthetic demo: other colorants" in text
+    assert not re.search(r"was \d", text) and "0.39" not in text

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from model.core import settings
 from model.io import read_upload
-from model.ops import intake, registry, retrain
+from model.ops import intake, promotion, registry, retrain
 from model.ops.access import LOCAL_ADMIN
 from model.ops.passwords import hash_password
 from model.ops.store import STORE_FILE, open_store
@@ -125,8 +125,15 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
     assert any(list(table.index) == ["mean ΔE00", "p95 ΔE00", "spectral MAE (reflectance 0–1)"] for table in tables), tables
     assert at.get("plotly_chart"), "the per-recipe chart is missing"
 
-    # 6: promote.
+    # 6: promote, through the door: the verdict first, then a confirm step (and a reason if the challenger is worse).
     challenger = status.challenger_version
+    verdict = promotion.verdict(challenger)
+    assert verdict.sentence in texts(at)
+    assert at.button(key="retrain_promote").disabled
+    at.checkbox(key="retrain_promote_confirm").check().run()
+    if verdict.needs_override:
+        assert at.button(key="retrain_promote").disabled
+        at.text_area(key="retrain_promote_reason").input("test: the tiny challenger").run()
     at.button(key="retrain_promote").click().run()
     assert not at.exception, at.exception
     assert registry.champion_version(hosted["models_dir"]) == challenger
@@ -134,9 +141,15 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
     card = registry.read_card(challenger, hosted["models_dir"])
     assert card.dataset["store_version"] == hosted["store"].version()
 
-    # Rollback: one click restores the earlier version's predictions exactly.
+    # Rollback: offered (it served and was scored on the same folds), confirmed, restores the earlier predictions exactly.
     old = hosted["champion"]
-    at.button(key=f"retrain_rollback_{old}").click().run()
+    assert at.selectbox(key="retrain_rollback_version").options == [old]
+    at.checkbox(key="retrain_rollback_confirm").check().run()
+    if not promotion.verdict(old, action="rollback").needs_override:
+        at.button(key="retrain_rollback").click().run()
+    else:
+        at.text_area(key="retrain_rollback_reason").input("test: back to the first").run()
+        at.button(key="retrain_rollback").click().run()
     assert not at.exception, at.exception
     assert registry.champion_version(hosted["models_dir"]) == old
     restored, _ = registry.load_champion(hosted["models_dir"])
@@ -270,7 +283,8 @@ def test_a_finished_challenger_waits_in_the_records_for_any_admin_session(tiny_i
     assert not at.exception, at.exception
     assert "retrain_job" not in at.session_state
     assert at.button(key="retrain_promote").label == f"Promote {challenger}"
-    assert any("There was no champion to compare it with" in i.value for i in at.info)  # this record has no comparison file
+    # No comparison file and other data than the champion's: said to be not comparable, in a warning box.
+    assert any(f"{challenger} is not comparable with the champion" in w.value for w in at.warning)
     at.button(key="retrain_discard").click().run()
     assert not at.exception, at.exception
     assert retrain.pending_challenger() is None  # discarded: no longer waits, in any session

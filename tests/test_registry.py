@@ -306,7 +306,7 @@ def test_a_challenger_is_not_started_when_the_models_folder_cannot_be_written(tm
     assert not jobs_dir.exists() or not any(jobs_dir.iterdir())  # no job was queued
 
 
-def test_a_search_or_a_searched_promotion_is_not_started_when_the_models_folder_cannot_be_written(tmp_path, tiny_dataset, make_read_only):
+def test_a_search_is_not_started_when_the_models_folder_cannot_be_written(tmp_path, tiny_dataset, make_read_only):
     from model.ops import search
 
     models, jobs_dir = tmp_path / "models", tmp_path / "jobs"
@@ -314,6 +314,4 @@ def test_a_search_or_a_searched_promotion_is_not_started_when_the_models_folder_
     make_read_only(models)
     with pytest.raises(registry.StorageError, match="HUECAST_MODELS_DIR"):
         search.start_search_job(tiny_dataset, user=LOCAL_ADMIN, n_trials=2, models_dir=models, jobs_dir=jobs_dir)
-    with pytest.raises(registry.StorageError, match="HUECAST_MODELS_DIR"):
-        search.start_promotion_job(tmp_path / "run", "trial_000", tiny_dataset, user=LOCAL_ADMIN, models_dir=models, jobs_dir=jobs_dir)
     assert not jobs_dir.exists() or not any(jobs_dir.iterdir())  # no job was queued

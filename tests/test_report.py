@@ -104,12 +104,6 @@ def test_recipe_wins_counts_every_side_even_when_it_wins_nothing():
     assert review.recipe_wins(per_recipe) == {"challenger": 3, "champion": 0, "tie": 1}
 
 
-def test_rollback_choices_are_the_newest_versions_but_the_champion():
-    history = pd.DataFrame({"version": ["v4", "v3", "v2", "v1"], "status": ["challenger", "champion", "earlier champion", "earlier champion"]})
-    assert review.rollback_choices(history, 3)["version"].tolist() == ["v4", "v2"]
-    assert review.rollback_choices(history, 1)["version"].tolist() == ["v4"]
-
-
 def test_comparison_with_previous_champion(models_dir):
     sentence = review.previous_champion_comparison(registry.read_card("v2", models_dir), models_dir)
     assert "previous champion (v1" in sentence and "lower median colour error" in sentence

@@ -33,9 +33,10 @@ def install(tiny_install, tiny_dataset):
 
 
 def second_model(install, tiny_dataset):
-    """A different saved model (another seed), not promoted."""
-    model = clone(install["unfitted"]).set_params(random_state=7).fit(tiny_dataset)
-    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=install["models_dir"])
+    """A different saved model (another seed) of the champion's data, as good by its card (so the door asks
+    only for confirmation), not promoted."""
+    model = clone(install["unfitted"]).set_params(random_state=7).fit(tiny_dataset.subset(np.arange(24)))
+    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=dict(install["card"].dataset), models_dir=install["models_dir"])
     return model, card
 
 
@@ -144,8 +145,6 @@ def test_a_search_cannot_start_while_a_challenger_trains_nor_the_reverse(install
     training = retrain.start_challenger(dataset, user=LOCAL_ADMIN, store=install["store"], n_splits=5, seeds=(0, 1, 2, 3))
     with pytest.raises(search.SearchBusy, match=r"A challenger training is already running .*the Retrain page"):
         search.start_search_job(dataset, user=LOCAL_ADMIN, n_jobs=1)
-    with pytest.raises(search.SearchBusy, match="A challenger training is already running"):
-        search.start_promotion_job(tmp_path, "baseline", dataset, user=LOCAL_ADMIN)
     assert retrain.active_job().job_id == training and search.active_search_job() is None
     assert retrain.cancel_job(training, user=LOCAL_ADMIN).state == "cancelled"
 
@@ -279,7 +278,7 @@ def test_twenty_threads_predict_while_a_promotion_happens(install, tiny_dataset)
         thread.start()
     while len(results) < 20 and not errors:
         time.sleep(0.01)
-    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
+    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, confirm=True, models_dir=models_dir)
     promoted.set()
     count_at_promotion = len(results)
     while len(results) < count_at_promotion + 20 and not errors:
@@ -298,9 +297,9 @@ def test_rollback_restores_the_earlier_predictions_exactly(install, tiny_dataset
     models_dir = install["models_dir"]
     before = install["model"].predict(tiny_dataset.recipes)
     _, other_card = second_model(install, tiny_dataset)
-    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
+    retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, confirm=True, models_dir=models_dir)
     assert not np.array_equal(registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes).reflectance, before.reflectance)
-    retrain.rollback(install["card"].version, user=LOCAL_ADMIN, models_dir=models_dir)
+    retrain.rollback(install["card"].version, user=LOCAL_ADMIN, confirm=True, models_dir=models_dir)
     after = registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes)
     np.testing.assert_array_equal(after.reflectance, before.reflectance)
     np.testing.assert_array_equal(after.Lab, before.Lab)

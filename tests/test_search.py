@@ -12,7 +12,7 @@ from sklearn.base import clone
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, Dataset
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
 from model.ops import registry, search
-from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
+from model.ops.access import VIEWER, PermissionDenied
 
 # A small space so each search on the tiny dataset takes seconds, not minutes.
 TINY_SPACE = {
@@ -165,21 +165,9 @@ def test_save_and_load_round_trip(tiny_result, tmp_path):
         search.save_search(tiny_result, tmp_path)
 
 
-def test_viewers_cannot_search_or_promote(tiny_dataset, tiny_result, tmp_path):
+def test_viewers_cannot_search(tiny_dataset, tiny_result, tmp_path):
+    # A search never promotes (issue 23): a configuration is trained as a challenger and passes the one door
+    # to the champion (tests/test_promotion_door.py).
     with pytest.raises(PermissionDenied):
         search.start_search_job(tiny_dataset, user=VIEWER, models_dir=tmp_path)
-    with pytest.raises(PermissionDenied):
-        search.promote_configuration(tiny_result, tiny_result.best, tiny_dataset, user=VIEWER, models_dir=tmp_path)
     assert not (tmp_path / "search").exists() and registry.champion_version(tmp_path) is None
-
-
-def test_promote_fits_on_all_data_and_becomes_champion(tiny_dataset, tiny_result, tmp_path):
-    card = search.promote_configuration(tiny_result, tiny_result.best, tiny_dataset, user=LOCAL_ADMIN, models_dir=tmp_path)
-    assert registry.champion_version(tmp_path) == card.version
-    model, _ = registry.load_model(card.version, tmp_path)
-    assert model.n_samples_ == len(tiny_dataset)  # all data, not only the training recipes
-    assert card.notes["search_candidate"] == tiny_result.best
-    expected = tiny_result.model(tiny_result.best).config()
-    assert {**model.config(), "headline": None} == {**expected, "headline": None}  # the headline is chosen again on validation
-    with pytest.raises(ValueError, match="Kubelka"):
-        search.promote_configuration(tiny_result, search.PHYSICS, tiny_dataset, user=LOCAL_ADMIN, models_dir=tmp_path)

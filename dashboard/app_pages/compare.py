@@ -1,7 +1,9 @@
 """Compare: which configuration is best, in one sentence; then the scores; then the engineering details.
 
-UI only: the search, its persisted results, the comparison table, background jobs and
-promotion live in ``model.ops.search``; the store's current data and whether the shown
+UI only: the search, its persisted results, the comparison table and background jobs live
+in ``model.ops.search``. A configuration is never promoted from here: it is trained as a
+challenger (``model.ops.retrain``), scored against the champion on the same folds, and an
+admin decides on the Retrain page, through the one door to the champion (``model.ops.promotion``); the store's current data and whether the shown
 search ran on it in ``model.ops.intake``; the figures in ``model.presentation``. Every figure shown was measured on recipes the
 model did not train on: CV on the training recipes ranks, the held-out test recipes report.
 """
@@ -12,12 +14,12 @@ import streamlit as st
 
 from dashboard import common
 from dashboard.app_pages._layout import set_up_page
-from dashboard.common import clear_champion_cache, current_user
+from dashboard.common import current_user
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
-from model.ops import intake, review, search
+from model.ops import intake, promotion, registry, retrain, review, search
 from model.core.files import StorageError
 from model.ops.access import PermissionDenied
-from model.ops.store import StoreError
+from model.ops.store import StoreError, open_store
 from model.presentation import figures
 from model.presentation.tables import search_top_table
 
@@ -53,7 +55,8 @@ if result is not None:
     meta = result.meta
     data = review.data_name(meta["dataset"])
     verdict = review.search_verdict(result)
-    verdict_area.success(verdict.sentence, icon=":material/verified:")
+    # Green only for good news: a network that beats both references.
+    getattr(verdict_area, verdict.tone)(verdict.sentence, icon=":material/verified:" if verdict.tone == "success" else ":material/info:")
     if not review.search_matches_champion(meta, card):
         verdict_area.warning(
             f"This search is stale: it ran on “{data}”, not on the data of the model in use "
@@ -138,7 +141,18 @@ if result is not None:
     )
 
 
-# ---- Admin: start a search, promote a configuration ------------------------------------
+# ---- Admin: start a search, train a configuration as a challenger -----------------------
+def _hand_over(version: str) -> None:
+    """A trained challenger: its verdict against the champion, and where to decide."""
+    try:
+        verdict = promotion.verdict(version)
+    except (registry.IntegrityError, ValueError) as error:
+        st.error(str(error))
+        return
+    getattr(st, verdict.tone)(verdict.sentence)
+    st.page_link("app_pages/retrain.py", label=f"Promote or discard {version} on the Retrain page", icon=":material/arrow_forward:")
+
+
 @st.fragment(run_every=POLL_SECONDS)
 def _job_progress(job_id: str) -> None:
     status = search.search_job_status(job_id)
@@ -147,9 +161,8 @@ def _job_progress(job_id: str) -> None:
         return
     if status.state == "done":
         st.success(status.message)
-        if status.kind == "promote" and not st.session_state.get(f"compare_cleared_{job_id}"):
-            st.session_state[f"compare_cleared_{job_id}"] = True
-            clear_champion_cache()
+        if status.kind == retrain.TRAINING_JOB and status.output:
+            _hand_over(status.output)
     else:
         st.error(status.message)
     st.session_state.pop("compare_job", None)
@@ -158,7 +171,7 @@ def _job_progress(job_id: str) -> None:
 
 if user.is_admin:
     st.header("Admin")
-    running = search.active_search_job()
+    running = search.active_search_job() or retrain.active_job()
     job_id = running.job_id if running else st.session_state.get("compare_job")
     if job_id:
         _job_progress(job_id)
@@ -176,20 +189,23 @@ if user.is_admin:
             except (PermissionDenied, search.SearchBusy, StoreError, StorageError) as error:
                 st.error(str(error))
     with right:
-        st.subheader("Promote")
+        st.subheader("Try a configuration")
         if result is None:
             st.caption("Run a search first.")
         else:
-            choice = st.selectbox("Configuration to promote", [*result.top()["candidate"], search.BASELINE], key="compare_promote_candidate")
-            st.caption("Fits it on all of the data the search used (full leave-recipe-out CV first), saves a new version and makes it the champion.")
-            if st.button("Train and promote", key="compare_promote", disabled=running is not None):
+            choice = st.selectbox("Configuration", [*result.top()["candidate"], search.BASELINE], key="compare_challenger_candidate")
+            st.caption(
+                "Trains it as a challenger on the store's current data (full leave-recipe-out CV), scores the champion on the same "
+                "folds, and hands over: you see the verdict, and promote or discard it on the Retrain page. Nothing serves until you do."
+            )
+            if st.button("Train as a challenger", key="compare_challenger", disabled=running is not None):
                 try:
-                    snapshot = intake.store_snapshot()
-                    if intake.search_is_stale(result.meta, snapshot.dataset):
-                        st.warning("The measurement store has changed since this search; the configuration is trained on the current data.")
-                    st.session_state["compare_job"] = search.start_promotion_job(
-                        run_dir, choice, snapshot.dataset, user=user, store_version=snapshot.store_version
+                    store = open_store()
+                    snapshot = intake.store_snapshot(store)
+                    st.session_state["compare_job"] = retrain.start_challenger(
+                        snapshot.dataset, user=user, model=result.model(choice), store=store,
+                        store_version=snapshot.store_version, notes={"search_run": result.run_id, "search_candidate": choice},
                     )
                     st.rerun()
-                except (PermissionDenied, search.SearchBusy, ValueError, StorageError) as error:
+                except (PermissionDenied, search.SearchBusy, ValueError, StoreError, StorageError) as error:
                     st.error(str(error))

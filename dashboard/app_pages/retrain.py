@@ -3,7 +3,9 @@ champion on the same folds, promote or discard it; model history with rollback; 
 measurement store with exclude/include.
 
 UI only: reading and matching files, the store, training, comparison and promotion all
-live in ``model.ops`` (``intake``, ``store``, ``retrain``, ``review``).
+live in ``model.ops`` (``intake``, ``store``, ``retrain``, ``review``, ``promotion``).
+Promote and rollback pass the one door to the champion: the verdict first, then a confirm
+step, and a written reason for a model that predicts worse (``_decision``).
 
 The running job and a challenger waiting for Promote or Discard are read from their
 records (the job queue's status files and the models folder), not from this browser
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.app_pages._decision import confirm_step, show_verdict
 from dashboard.app_pages._layout import set_up_page
 from dashboard.common import clear_champion_cache, current_user
 from model.core import settings
@@ -21,14 +24,14 @@ from model.core.files import StorageError
 from model.io import IngestError
 from model.io.upload import MAX_UPLOAD_ROWS
 from model.io.safe_csv import neutralise_formulas
-from model.ops import intake, retrain, review
+from model.ops import intake, promotion, registry, retrain, review
 from model.ops.access import PermissionDenied
 from model.ops.store import MeasurementStore, StoreError, open_store
 from model.presentation import figures
 
 # Training is a worker process; the page polls its status file this often while it runs.
 POLL_SECONDS = 1.0
-# How many of the newest versions get a rollback button in the history.
+# How many of the most recent former champions the rollback step considers.
 ROLLBACK_ROWS = 10
 FLASH_KEY = "retrain_flash"
 JOB_KEY = "retrain_job"
@@ -241,12 +244,18 @@ def _after_promotion() -> None:
 if status is not None and status.state == "done" and status.challenger_version:
     st.header("5. Champion and challenger on the same folds")
     challenger = status.challenger_version
+    try:
+        verdict = promotion.verdict(challenger)
+    except (registry.IntegrityError, ValueError) as error:
+        verdict = None
+        _show_error(error)
+    if verdict is not None:
+        show_verdict(verdict)
     st.caption(f"Challenger {challenger} was trained by {status.started_by} (job started {status.started_at}); it waits for an admin to promote or discard it.")
     try:
         comparison = retrain.load_comparison(job_id)
     except FileNotFoundError:
         comparison = None
-        st.info(f"Challenger {challenger} is trained. There was no champion to compare it with.")
     if comparison is not None:
         st.caption(comparison.protocol)
         for warning in comparison.warnings:
@@ -259,10 +268,11 @@ if status is not None and status.state == "done" and status.challenger_version:
         )
         st.plotly_chart(figures.challenger_per_recipe_figure(comparison.per_recipe), key="retrain_per_recipe_chart")
     st.header("6. Promote or discard")
+    ready, confirmed, reason = confirm_step(verdict, "retrain_promote", f"make {challenger} the champion") if verdict is not None else (False, False, "")
     promote_column, discard_column = st.columns(2)
-    if promote_column.button(f"Promote {challenger}", key="retrain_promote", type="primary"):
+    if promote_column.button(f"Promote {challenger}", key="retrain_promote", type="primary", disabled=not ready):
         _act(
-            lambda: retrain.promote_challenger(challenger, user=user),
+            lambda: retrain.promote_challenger(challenger, user=user, confirm=confirmed, override_reason=reason),
             f"{challenger} is now the champion; every session uses it from its next rerun.",
             (PermissionDenied, ValueError, RuntimeError),
             after=_after_promotion,
@@ -280,16 +290,29 @@ st.header("Model history")
 history = retrain.model_history()
 st.dataframe(
     neutralise_formulas(history), hide_index=True, width="stretch", key="retrain_history",
-    column_config={"trained_on": st.column_config.TextColumn("trained on", width="large")},
+    column_config={
+        "trained_on": st.column_config.TextColumn("trained on", width="large"),
+        "comparable": st.column_config.TextColumn("comparable with the champion", width="large",
+                                                  help="Error figures of models trained on other data or colorants cannot be compared."),
+    },
 )
-for row in review.rollback_choices(history, ROLLBACK_ROWS).itertuples():
-    if st.button(f"Roll back to {row.version} ({row.status}, mean ΔE00 {row.delta_e00_mean:.2f})", key=f"retrain_rollback_{row.version}"):
+options = promotion.rollback_options(newest=ROLLBACK_ROWS)
+offered = {option.version: option for option in options if not option.refusal}
+if offered:
+    st.subheader("Roll back")
+    target = st.selectbox("Roll back to", list(offered), key="retrain_rollback_version", help="Only earlier champions scored on the same colorants and data as the champion.")
+    show_verdict(offered[target])
+    ready, confirmed, reason = confirm_step(offered[target], "retrain_rollback", f"make {target} the champion again")
+    if st.button(f"Roll back to {target}", key="retrain_rollback", disabled=not ready):
         _act(
-            lambda version=row.version: retrain.rollback(version, user=user),
-            f"Rolled back: {row.version} is the champion again.",
+            lambda: retrain.rollback(target, user=user, confirm=confirmed, override_reason=reason),
+            f"Rolled back: {target} is the champion again.",
             (PermissionDenied, ValueError, RuntimeError),
             after=clear_champion_cache,
         )
+not_offered = [option for option in options if option.refusal]
+if not_offered:
+    st.caption("Not offered for rollback: " + " ".join(f"{option.refusal}" for option in not_offered))
 
 # ---- The measurement store -----------------------------------------------------------
 st.header("Measurements in the store")

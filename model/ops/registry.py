@@ -461,8 +461,11 @@ def champion_version(models_dir=None) -> str | None:
         return pointer.read_text(encoding="utf-8").strip() or None
 
 
-def promote(version: str, models_dir=None, *, user: User, action: str = "promote") -> None:
+def promote(version: str, models_dir=None, *, user: User, action: str = "promote", record: dict | None = None) -> None:
     """Make ``version`` the champion: verify it loads, then swap the pointer atomically.
+
+    The pointer move behind the one door to the champion (:func:`model.ops.promotion.promote`, which
+    shows the verdict of a comparison first); nothing else in the application calls it.
 
     Parameters
     ----------
@@ -472,6 +475,9 @@ def promote(version: str, models_dir=None, *, user: User, action: str = "promote
         Who promotes; must be an admin (``access.PermissionDenied`` otherwise). There is
         no default: a caller that forgets to say who acts must not pass as an admin.
     action : ``"promote"`` or ``"rollback"``, recorded in the promotions log.
+    record : dict, optional
+        More fields for the promotions log entry (the door's verdict and override reason); they
+        cannot replace ``at``, ``action``, ``version``, ``previous`` or ``user``.
 
     Raises
     ------
@@ -486,7 +492,7 @@ def promote(version: str, models_dir=None, *, user: User, action: str = "promote
     load_model(version, root)  # refuse to point at something that would not load
     check_writable(root)
     previous = champion_version(root)
-    entry = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user.name}
+    entry = {**(record or {}), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "action": action, "version": version, "previous": previous, "user": user.name}
     with _file_system(f"{action} model {version}", root):
         atomic_write_text(root / POINTER_FILE, version + "\n")
         with open(root / PROMOTIONS_FILE, "a", encoding="utf-8") as log:
@@ -494,7 +500,8 @@ def promote(version: str, models_dir=None, *, user: User, action: str = "promote
 
 
 def promotion_history(models_dir=None) -> list[dict]:
-    """Every promotion and rollback, oldest first: ``at``, ``action``, ``version``, ``previous``, ``user``."""
+    """Every promotion and rollback, oldest first: ``at``, ``action``, ``version``, ``previous``, ``user``, and
+    what the door recorded (``verdict``, ``verdict_sentence``, ``override_reason``), where it did."""
     root = settings.models_dir(models_dir)
     path = root / PROMOTIONS_FILE
     if not path.is_file():

@@ -7,12 +7,17 @@ job runs in the one job queue shared with the configuration search (``<data dir>
 a challenger cannot start while a search or a promotion runs, nor the other way round.
 Its status file can be read by any session.
 
-The worker saves the challenger with :func:`model.ops.training.save_trained`. It never
-promotes: only an admin does, with :func:`promote_challenger`.
+The worker saves the challenger with :func:`model.ops.training.save_trained`, and its
+comparison with the champion beside it. It never promotes: only an admin does, through the
+one door to the champion (:mod:`model.ops.promotion`; :func:`promote_challenger` and
+:func:`rollback` are that door with the action named).
 
 How champion and challenger are compared (the same leave-recipe-out folds, each side
 refitted per fold so that no model is scored on a recipe it saw) is in
-:mod:`model.ops.comparison`.
+:mod:`model.ops.comparison`. A champion trained on other colorants than the data is not
+cross-validated at all: it cannot predict those recipes, so the comparison would be
+meaningless (and on the real data it was about 200 s of a 327 s retrain); the job records
+why instead, and the verdict says so.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from model.core.files import storage_errors
 from model.core.schema import Dataset
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
-from model.ops import jobs, registry, review, search
+from model.ops import jobs, promotion, registry, review, search
 from model.ops.access import User, require_admin
 from model.ops.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
-from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, save_trained, train_and_evaluate
+from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, save_trained, train_and_evaluate
 from model.ops.training_data import find_training_data
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "pending_challenger",
     "load_comparison",
     "compare_on_same_folds",
+    "score_against_champion",
     "promote_challenger",
     "discard_challenger",
     "rollback",
@@ -196,8 +202,9 @@ def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
 class _ChallengerPlan:
     """What the challenger worker is to do; picklable, as it crosses to the spawned worker.
 
-    ``champion`` is None when there is no champion to compare with; ``champion_reference``
-    is None when the champion's training data could not be rebuilt.
+    ``champion`` is None when there is no champion to compare with, or when it is not to
+    be compared (``not_compared`` says why: other colorants); ``champion_reference`` is None
+    when the champion's training data could not be rebuilt.
     """
 
     dataset: Dataset
@@ -212,6 +219,8 @@ class _ChallengerPlan:
     seeds: tuple
     started_by: str
     fresh_search: bool
+    not_compared: str = ""
+    notes: tuple = ()
 
 
 def _searched_challenger(plan: _ChallengerPlan, progress, notes: dict) -> ColourModel:
@@ -226,12 +235,45 @@ def _searched_challenger(plan: _ChallengerPlan, progress, notes: dict) -> Colour
     return found.model(found.best)
 
 
+def _compare(plan: _ChallengerPlan, result: TrainingResult, progress) -> tuple[Comparison | None, dict]:
+    """The champion scored on the challenger's folds, and what the card notes about it (or why it was not)."""
+    if plan.champion is None:
+        return None, ({"compared_with": {"champion_version": plan.champion_version, "not_compared": plan.not_compared}} if plan.not_compared else {})
+    comparison, champion_evaluation, _ = compare_on_same_folds(
+        plan.dataset,
+        challenger=clone(result.model),
+        champion=plan.champion,
+        champion_reference=plan.champion_reference,
+        challenger_evaluation=result.evaluation,
+        n_splits=plan.n_splits,
+        seeds=plan.seeds,
+        champion_version=plan.champion_version,
+        reference_description=plan.reference_description,
+        progress=progress,
+    )
+    compared = {
+        "champion_version": plan.champion_version,
+        "champion_metrics_same_folds": {key: champion_evaluation.metrics[key] for key in SUMMARY_METRICS.values()},
+        "protocol": comparison.protocol,
+    }
+    return comparison, {"compared_with": compared}
+
+
+def _save_comparison(comparison: Comparison | None, version: str, models_dir, *folders: Path) -> None:
+    """Keep the comparison beside the challenger (where the door reads it) and in each of ``folders``."""
+    if comparison is None:
+        return
+    named = replace(comparison, challenger_version=version)
+    for folder in (settings.models_dir(models_dir) / version, *folders):
+        write_comparison(folder, named)
+
+
 def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tuple[str, str]:
     """Runs in the worker process (a :func:`model.ops.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
     registry.check_writable(plan.models_dir)  # again: the folder may have changed since the job was queued
     search_share = 0.4 if plan.fresh_search else 0.0
     train_share = search_share + (0.95 - search_share) * (0.6 if plan.champion is not None else 1.0)
-    notes = {"trained_by": plan.started_by, "role": "challenger", "job_id": job_dir.name}
+    notes = {"trained_by": plan.started_by, "role": "challenger", "job_id": job_dir.name, **dict(plan.notes)}
     challenger = plan.challenger
     if plan.fresh_search:
         challenger = _searched_challenger(plan, lambda f, m: progress(search_share * f, f"search: {m}"), notes)
@@ -239,29 +281,11 @@ def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tup
         plan.dataset, challenger, n_splits=plan.n_splits, seeds=plan.seeds,
         progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"),
     )
-    comparison = None
-    if plan.champion is not None:
-        comparison, champion_evaluation, _ = compare_on_same_folds(
-            plan.dataset,
-            challenger=clone(result.model),
-            champion=plan.champion,
-            champion_reference=plan.champion_reference,
-            challenger_evaluation=result.evaluation,
-            n_splits=plan.n_splits,
-            seeds=plan.seeds,
-            champion_version=plan.champion_version,
-            reference_description=plan.reference_description,
-            progress=lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"),
-        )
-        notes["compared_with"] = {
-            "champion_version": plan.champion_version,
-            "champion_metrics_same_folds": {key: champion_evaluation.metrics[key] for key in SUMMARY_METRICS.values()},
-            "protocol": comparison.protocol,
-        }
+    comparison, compared = _compare(plan, result, lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"))
+    notes.update(compared)
     progress(0.97, "saving the challenger")
     card = save_trained(result, models_dir=plan.models_dir, store_version=plan.store_version, notes=notes)
-    if comparison is not None:
-        write_comparison(job_dir, replace(comparison, challenger_version=card.version))
+    _save_comparison(comparison, card.version, plan.models_dir, job_dir)
     return f"Challenger {card.version} is trained and scored.", card.version
 
 
@@ -286,24 +310,86 @@ def cv_plan() -> tuple[int, tuple[int, ...]]:
     return folds, tuple(range(n_seeds))
 
 
-def _champion_to_compare(models_root: Path, store) -> tuple[str | None, ColourModel | None, Dataset | None, str]:
-    """The champion's version, unfitted model, training data and how that data was found.
+@dataclass(frozen=True)
+class _ChampionToCompare:
+    """The champion's version, unfitted model, training data and how that data was found;
+    ``not_compared`` says why the champion is not to be cross-validated (other colorants)."""
 
-    ``(None, None, None, "")`` when there is no readable champion; the training data is
-    None (and the description empty) without a ``store`` or when it cannot be rebuilt.
+    version: str | None = None
+    model: ColourModel | None = None
+    reference: Dataset | None = None
+    description: str = ""
+    not_compared: str = ""
+
+
+def _champion_to_compare(models_root: Path, store, dataset: Dataset) -> _ChampionToCompare:
+    """What the challenger on ``dataset`` is to be compared with.
+
+    Nothing when there is no readable champion; no model (and ``not_compared`` set) when the
+    champion's colorants (its card's, else its training data's) differ from ``dataset``'s:
+    it cannot predict those recipes, so cross-validating it would only cost time. The
+    training data is None without a ``store`` or when it cannot be rebuilt.
     """
     version = registry.champion_version(models_root)
     if version is None:
-        return None, None, None, ""
+        return _ChampionToCompare()
     try:
         card = registry.read_card(version, models_root)
     except registry.IntegrityError:
-        return None, None, None, ""
-    champion = model_from_config(card.kind, card.config)
-    if store is None:
-        return version, champion, None, ""
-    found = find_training_data(card, store)
-    return version, champion, found.dataset, found.description
+        return _ChampionToCompare()
+    found = find_training_data(card, store) if store is not None else None
+    reference = found.dataset if found is not None else None
+    colorants = card.dataset.get("colorants") or (reference.colorants if reference is not None else None)
+    if colorants is not None and set(colorants) != set(dataset.colorants):
+        why = (
+            f"The champion {version} was trained on other colorants ({', '.join(colorants)}) than this data "
+            f"({', '.join(dataset.colorants)}), so it cannot predict these recipes; it was not cross-validated on them."
+        )
+        return _ChampionToCompare(version, not_compared=why)
+    return _ChampionToCompare(version, model_from_config(card.kind, card.config), reference, found.description if found is not None else "")
+
+
+def score_against_champion(
+    result: TrainingResult, version: str, *, models_dir=None, store=None, n_splits: int = DEFAULT_N_SPLITS, seeds=DEFAULT_CV_SEEDS, progress=None
+) -> Comparison | None:
+    """Score the champion on the folds ``result`` was cross-validated on, and keep the comparison beside ``version``.
+
+    For a model trained outside the job queue (``python -m model train --promote``), so
+    that the door (:func:`model.ops.promotion.verdict`) finds the same comparison a
+    challenger job makes. ``n_splits`` and ``seeds`` must be the ones ``result`` was
+    cross-validated with.
+
+    Returns
+    -------
+    Comparison or None
+        None when there is no champion, or its colorants differ from the data (it is then
+        not cross-validated at all; the verdict says why).
+    """
+    root = settings.models_dir(models_dir)
+    champion = _champion_to_compare(root, store, result.dataset)
+    plan = _ChallengerPlan(
+        result.dataset, result.model, champion.model, champion.reference, champion.description, champion.version,
+        None, str(root), int(n_splits), tuple(seeds), "", False, champion.not_compared,
+    )
+    comparison, _ = _compare(plan, result, progress)
+    _save_comparison(comparison, version, root)
+    return comparison
+
+
+def _challenger_plan(
+    dataset: Dataset, *, user: User, model: ColourModel | None, store, store_version: str | None, models_root: Path,
+    n_splits: int | None, seeds, fresh_search: bool, notes: dict | None,
+) -> _ChallengerPlan:
+    """What :func:`start_challenger` hands its worker (built here so that a test can run the worker in-process)."""
+    default_splits, default_seeds = cv_plan()
+    champion = _champion_to_compare(models_root, store, dataset)
+    if model is None:
+        model = clone(champion.model) if champion.model is not None else FormulationModel()
+    return _ChallengerPlan(
+        dataset, model, champion.model, champion.reference, champion.description, champion.version, store_version, str(models_root),
+        default_splits if n_splits is None else int(n_splits), default_seeds if seeds is None else tuple(seeds),
+        user.name, bool(fresh_search), champion.not_compared, tuple((notes or {}).items()),
+    )
 
 
 def start_challenger(
@@ -318,6 +404,7 @@ def start_challenger(
     n_splits: int | None = None,
     seeds=None,
     fresh_search: bool = False,
+    notes: dict | None = None,
 ) -> str:
     """Start training a challenger on ``dataset`` in a worker process; return the job id.
 
@@ -339,6 +426,8 @@ def start_challenger(
         the worker) and train its best configuration instead of ``model``.
     n_splits, seeds : the leave-recipe-out folds, shared by both sides. Default
         :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``).
+    notes : dict, optional, more notes for the challenger's card (the Compare page names the
+        search run and configuration it came from).
 
     Raises
     ------
@@ -351,15 +440,10 @@ def start_challenger(
         before any training starts, with what to change.
     """
     require_admin(user, "train a challenger")
-    default_splits, default_seeds = cv_plan()
     models_root = registry.check_writable(models_dir)
-    champion_version, champion, reference, description = _champion_to_compare(models_root, store)
-    if model is None:
-        model = clone(champion) if champion is not None else FormulationModel()
-    plan = _ChallengerPlan(
-        dataset, model, champion, reference, description, champion_version, store_version, str(models_root),
-        default_splits if n_splits is None else int(n_splits), default_seeds if seeds is None else tuple(seeds),
-        user.name, bool(fresh_search),
+    plan = _challenger_plan(
+        dataset, user=user, model=model, store=store, store_version=store_version, models_root=models_root,
+        n_splits=n_splits, seeds=seeds, fresh_search=fresh_search, notes=notes,
     )
     return jobs.start_job(
         TRAINING_JOB,
@@ -368,7 +452,7 @@ def start_challenger(
         user=user,
         jobs_dir=jobs_dir,
         niceness=int(os.environ.get("HUECAST_RETRAIN_NICENESS", WORKER_NICENESS)),
-        details={"champion_version": champion_version, "store_version": store_version, "description": "a challenger training", "follow_on": "the Retrain page"},
+        details={"champion_version": plan.champion_version, "store_version": store_version, "description": "a challenger training", "follow_on": "the Retrain page"},
     )
 
 
@@ -377,31 +461,36 @@ def start_challenger(
 # --------------------------------------------------------------------------------------
 
 
-def promote_challenger(version: str, *, user: User, models_dir=None) -> None:
-    """Make ``version`` the champion (``registry.promote``: checked, then an atomic pointer swap).
+def promote_challenger(version: str, *, user: User, confirm: bool = False, override_reason: str | None = None, models_dir=None) -> promotion.Verdict:
+    """Make ``version`` the champion through the one door (:func:`model.ops.promotion.promote`).
 
-    The dashboard must clear its model cache afterwards; every session then loads the new
+    The admin has seen the verdict (:func:`model.ops.promotion.verdict`) and confirms; a
+    challenger that predicts worse than the champion also needs ``override_reason``. The
+    dashboard must clear its model cache afterwards; every session then loads the new
     champion on its next rerun.
 
     Raises
     ------
     PermissionDenied
         ``user`` is not an admin.
+    promotion.PromotionRefused
+        Not confirmed, or worse than the champion without a reason.
     registry.IntegrityError
         ``version`` does not load (its file does not match its card).
     """
     require_admin(user, "promote a challenger")
-    registry.promote(version, models_dir, user=user, action="promote")
+    return promotion.promote(version, user=user, confirm=confirm, override_reason=override_reason, action="promote", models_dir=models_dir)
 
 
-def rollback(version: str, *, user: User, models_dir=None) -> None:
-    """Point the champion back at an earlier ``version`` (recorded as a rollback).
+def rollback(version: str, *, user: User, confirm: bool = False, override_reason: str | None = None, models_dir=None) -> promotion.Verdict:
+    """Point the champion back at an earlier ``version`` through the one door (recorded as a rollback).
 
-    Like :func:`promote_challenger`, it refuses a viewer (``PermissionDenied``) and a
-    version that does not pass its integrity check (``registry.IntegrityError``).
+    Refused (``promotion.PromotionRefused``) for a version that never served or cannot be
+    compared with the champion (:func:`model.ops.promotion.rollback_options` lists what is
+    offered), and without ``confirm``; like :func:`promote_challenger` otherwise.
     """
     require_admin(user, "roll back the champion")
-    registry.promote(version, models_dir, user=user, action="rollback")
+    return promotion.promote(version, user=user, confirm=confirm, override_reason=override_reason, action="rollback", models_dir=models_dir)
 
 
 def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
@@ -443,9 +532,11 @@ def model_history(models_dir=None) -> pd.DataFrame:
     """Every saved version, newest first, with its metrics, data and promotion record.
 
     ``trained_on`` names the data as people do (:func:`model.ops.review.data_name`: the
-    upload's file names and day, or "Synthetic demo").
+    upload's file names and day, or "Synthetic demo"). A version's error figures are its
+    own data's: ``comparable`` says whether they can stand beside the champion's ("yes",
+    or "no: trained on the synthetic demo: other colorants (…)").
 
-    Columns ``version, status, created_at, trained_on, n_samples, n_recipes,
+    Columns ``version, status, comparable, created_at, trained_on, n_samples, n_recipes,
     store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
     last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
     """
@@ -460,6 +551,7 @@ def model_history(models_dir=None) -> pd.DataFrame:
             {
                 "version": card.version,
                 "status": status,
+                "comparable": _comparable(card, champion, root),
                 "created_at": card.created_at,
                 "trained_on": review.data_name(card.dataset),
                 "n_samples": card.dataset.get("n_samples"),
@@ -472,5 +564,19 @@ def model_history(models_dir=None) -> pd.DataFrame:
                 "last_promoted_by": promotions[-1].get("user", "") if promotions else "",
             }
         )
-    columns = ["version", "status", "created_at", "trained_on", "n_samples", "n_recipes", "store_version", "delta_e00_mean", "delta_e00_p95", "spectral_mae", "last_promoted_at", "last_promoted_by"]
+    columns = ["version", "status", "comparable", "created_at", "trained_on", "n_samples", "n_recipes", "store_version", "delta_e00_mean", "delta_e00_p95", "spectral_mae", "last_promoted_at", "last_promoted_by"]
     return pd.DataFrame(rows, columns=columns).iloc[::-1].reset_index(drop=True)
+
+
+def _comparable(card: registry.ModelCard, champion: str | None, root: Path) -> str:
+    """"yes", "no: why", or "" for the champion itself (or without a readable champion)."""
+    if champion is None or card.version == champion:
+        return ""
+    try:
+        champion_card = registry.read_card(champion, root)
+    except registry.IntegrityError:
+        return ""
+    why = promotion.why_not_comparable(card, champion_card)
+    if why is None and promotion.same_folds_errors(card.version, champion, root) is None:
+        why = "never scored on the same data and folds as the champion"
+    return "yes" if why is None else f"no: {why}"

@@ -5,8 +5,8 @@ champion's card and its **out-of-fold** predictions: the leave-recipe-out cross-
 that training runs, where each recipe is predicted by a model that never saw it.
 Training saves that per-sample table beside the card (:func:`save_out_of_fold`); for
 older models it is recomputed from the training data (:func:`out_of_fold_table` does
-either). The admin's review of a challenger (who wins per recipe) and of the model
-history (which versions can be rolled back to) is here too.
+either). The admin's review of a challenger (who wins per recipe) is here too; which
+versions can be rolled back to is the door's (:func:`model.ops.promotion.rollback_options`).
 
 Only numbers and words: the figures and the report's HTML are drawn from them by
 :mod:`model.presentation`.
@@ -35,7 +35,7 @@ from model.core.tolerance import DELTA_E00_EXPLANATION, TOLERANCE_COLOURS, toler
 from model.evaluation import cross_validate, per_recipe_fluorescence
 from model.evaluation.metrics import FLUORESCENCE_PREDICTED
 from model.models.base import model_from_config
-from model.ops import registry
+from model.ops import promotion, registry
 from model.ops.search_space import BASELINE, PHYSICS
 from model.ops.training_data import data_name, find_training_data
 
@@ -56,7 +56,6 @@ __all__ = [
     "RECOMPUTING_MESSAGE",
     "INSTRUMENT_REPEATABILITY",
     "recipe_wins",
-    "rollback_choices",
     "data_name",
     "describe_configuration",
     "SearchVerdict",
@@ -299,8 +298,21 @@ def fluorescence_by_recipe(out_of_fold: pd.DataFrame | None) -> pd.DataFrame | N
     }).round({"measured (ct/s)": 0, "predicted (ct/s)": 0, "error (ct/s)": 0})
 
 
+def _change(now: float, before: float, what: str) -> str:
+    if np.isclose(now, before, atol=0.005):
+        return f"the same {what}"
+    return f"a {'lower' if now < before else 'higher'} {what} ({now:.2f} ΔE00, was {before:.2f})"
+
+
 def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> str:
-    """One sentence comparing the champion with the one it replaced (from the promotions log)."""
+    """One sentence comparing the champion with the one it replaced (from the promotions log).
+
+    Figures stand side by side ("0.83, was 0.86") only when both were scored on the same
+    data and folds: the cards' own leave-recipe-out figures when they were trained on the
+    same data, else the same-folds comparison made when the champion was promoted
+    (:func:`model.ops.promotion.same_folds_errors`). A model of other data or colorants
+    (the synthetic demo) is named, never compared. A written override reason is quoted.
+    """
     history = [entry for entry in registry.promotion_history(models_dir) if entry.get("version") == card.version]
     previous_version = history[-1].get("previous") if history else None
     if not previous_version:
@@ -309,18 +321,24 @@ def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> s
         previous = registry.read_card(previous_version, models_dir)
     except registry.IntegrityError:
         return f"It replaced model {previous_version}, whose card can no longer be read."
+    reason = history[-1].get("override_reason")
+    because = f" It was promoted with this reason: “{reason}”." if reason else ""
+    named = f"the previous champion ({previous_version}, trained {_plain_date(previous.created_at)})"
+    why = promotion.why_not_comparable(previous, card)
+    if why:
+        return f"It replaced {named}, {why}; the two predict different colorants, so their errors are not compared.{because}"
+    same_data = card.dataset.get("fingerprint") and card.dataset.get("fingerprint") == previous.dataset.get("fingerprint")
     now, before = card.metrics.get("delta_e00_median_headline"), previous.metrics.get("delta_e00_median_headline")
-    if now is None or before is None:
-        return f"It replaced model {previous_version}."
-    if np.isclose(now, before, atol=0.005):
-        change = "the same median colour error"
-    elif now < before:
-        change = f"a lower median colour error ({now:.2f} ΔE00, was {before:.2f})"
-    else:
-        change = f"a higher median colour error ({now:.2f} ΔE00, was {before:.2f})"
-    different_data = previous.dataset.get("fingerprint") != card.dataset.get("fingerprint")
-    caveat = " Note: the two were tested on different data, so the comparison is indicative." if different_data else ""
-    return f"Compared with the previous champion ({previous_version}, trained {_plain_date(previous.created_at)}), it has {change}.{caveat}"
+    if same_data and card.notes.get("evaluation") == previous.notes.get("evaluation") and now is not None and before is not None:
+        return f"Compared with {named}, on the same data and folds it has {_change(now, before, 'median colour error')}.{because}"
+    scored = promotion.same_folds_errors(card.version, previous_version, models_dir)
+    if scored is not None:
+        now, before, n_recipes, _ = scored
+        return f"Compared with {named}, on the same {n_recipes} recipes and folds it has {_change(now, before, 'mean colour error')}.{because}"
+    return (
+        f"It replaced {named}, trained on {data_name(previous.dataset)}; the two were never scored on the same recipes, "
+        f"so their errors are not compared.{because}"
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -344,20 +362,6 @@ def recipe_wins(per_recipe: pd.DataFrame) -> dict[str, int]:
     """
     counts = per_recipe["winner"].value_counts()
     return {side: int(counts.get(side, 0)) for side in ("challenger", "champion", "tie")}
-
-
-def rollback_choices(history: pd.DataFrame, newest: int) -> pd.DataFrame:
-    """The versions a rollback button is offered for: the ``newest`` rows but the champion.
-
-    Parameters
-    ----------
-    history : DataFrame
-        :func:`model.ops.retrain.model_history`, newest first, with a ``status`` column.
-    newest : int
-        How many of the newest versions to consider.
-    """
-    recent = history.head(newest)
-    return recent[recent["status"] != "champion"]
 
 
 # --------------------------------------------------------------------------------------
@@ -401,7 +405,9 @@ class SearchVerdict:
     best_error, baseline_error, physics_error : float
         Mean ΔE00 (CIEDE2000) on the held-out test recipes, which no model saw: the best
         configuration, the old system's configuration and the Kubelka–Munk physics model.
-    sentence : str
+    sentence : str, which is better and by how much, in words.
+    tone : str, ``"success"`` only when the best configuration beats both references (good
+        news); ``"warning"`` when a reference predicts better.
     """
 
     best: str
@@ -410,6 +416,7 @@ class SearchVerdict:
     baseline_error: float
     physics_error: float
     sentence: str
+    tone: str = "success"
 
 
 def search_verdict(result) -> SearchVerdict:
@@ -425,17 +432,29 @@ def search_verdict(result) -> SearchVerdict:
         ``sentence`` reads, for example: "The best configuration, trial-049 (2 networks,
         each with layers of 128 and 64 neurons), missed recipes it had never seen by
         1.20 ΔE00 on average: 52 % lower than the old system's configuration (2.52) and
-        43 % lower than the physics model alone (2.10)."
+        43 % lower than the physics model alone (2.10)." When a reference predicts better, it
+        says so first: "The physics model alone predicted recipes it had never seen 59 %
+        closer than the best configuration of this search, …".
     """
     best_row, baseline_row, physics_row = (result.row(name) for name in (result.best, BASELINE, PHYSICS))
     best_error, baseline_error, physics_error = (float(row["test_delta_e00_mean_headline"]) for row in (best_row, baseline_row, physics_row))
     description = describe_configuration(best_row)
+    references = sorted([(physics_error, "the physics model alone"), (baseline_error, "the old system's configuration")])
+    (winner_error, winner), (other_error, other) = references
+    if not winner_error < best_error:
+        sentence = (
+            f"The best configuration, {result.best} ({description}), missed recipes it had never seen by "
+            f"{best_error:.2f} ΔE00 on average: {_relative(best_error, baseline_error)} the old system's configuration "
+            f"({baseline_error:.2f}) and {_relative(best_error, physics_error)} the physics model alone ({physics_error:.2f})."
+        )
+        return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence)
+    closer = 100.0 * (best_error - winner_error) / best_error
     sentence = (
-        f"The best configuration, {result.best} ({description}), missed recipes it had never seen by "
-        f"{best_error:.2f} ΔE00 on average: {_relative(best_error, baseline_error)} the old system's configuration "
-        f"({baseline_error:.2f}) and {_relative(best_error, physics_error)} the physics model alone ({physics_error:.2f})."
+        f"{winner[:1].upper()}{winner[1:]} predicted recipes it had never seen {closer:.0f} % closer than the best configuration "
+        f"of this search, {result.best} ({description}): {winner_error:.2f} against {best_error:.2f} ΔE00 on average. "
+        f"No configuration here beats it; {other} missed by {other_error:.2f}."
     )
-    return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence)
+    return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence, tone="warning")
 
 
 #: The score columns of :func:`search_scores`, from a trials row, with plain headers.

@@ -17,9 +17,11 @@ ranked configurations on its test split, so its "best" score was optimistic. Her
    the Kubelka–Munk physics model, all fitted on the same training recipes.
 
 The result and its files (plain CSV and JSON under ``<models dir>/search/<run id>/``)
-are in :mod:`model.ops.search_result`. A search or a promotion started from the
-dashboard runs in the one job queue (:mod:`model.ops.jobs`), shared with challenger
-training: one job at a time.
+are in :mod:`model.ops.search_result`. A search started from the dashboard runs in the
+one job queue (:mod:`model.ops.jobs`), shared with challenger training: one job at a time.
+A search never promotes: a configuration it found is trained as a challenger
+(``retrain.start_challenger(model=result.model(candidate))``), compared with the champion
+on the same folds, and an admin decides through the one door (:mod:`model.ops.promotion`).
 
 Trials run through joblib, so the same code runs on a Dask cluster by switching the
 joblib backend: ``run_search(..., cluster="tcp://scheduler:8786")`` (``python -m model
@@ -76,7 +78,6 @@ from model.ops.search_space import (  # noqa: F401 - every name of search_space 
     sample_configs,
     search_space_size,
 )
-from model.ops.training import save_trained, train_and_evaluate
 
 # One import for the whole search: the space (search_space) and the result's files
 # (search_result) are re-exported, so callers keep writing ``search.SEARCH_SPACE``.
@@ -88,17 +89,15 @@ __all__ = [  # noqa: PLE0604 - search_space.__all__ whole, so a name added there
     "list_search_runs",
     "latest_search",
     "run_search",
-    "promote_configuration",
     "SearchJob",
     "SearchBusy",
     "start_search_job",
-    "start_promotion_job",
     "search_job_status",
     "active_search_job",
 ]
 
-#: The jobs of this module, as the queue names them.
-SEARCH_JOB, PROMOTION_JOB = "search", "promote"
+#: The job of this module, as the queue names it.
+SEARCH_JOB = "search"
 
 
 # --------------------------------------------------------------------------------------
@@ -386,64 +385,14 @@ def run_search(
 
 
 # --------------------------------------------------------------------------------------
-# Promotion
+# Background jobs: a search in the one job queue (model.ops.jobs)
 # --------------------------------------------------------------------------------------
 
-
-def _refuse_physics(candidate: str) -> None:
-    if candidate == PHYSICS:
-        raise ValueError(f"{candidate!r} is the Kubelka–Munk reference; promote a searched configuration or the baseline.")
-
-
-def promote_configuration(
-    result: SearchResult,
-    candidate: str,
-    dataset: Dataset,
-    *,
-    user: User,
-    models_dir=None,
-    store_version: str | None = None,
-    progress: Callable[[float, str], None] | None = None,
-) -> registry.ModelCard:
-    """Fit a searched configuration on all of ``dataset`` and make it the champion.
-
-    Runs ``training.train_and_evaluate`` (full leave-recipe-out CV, headline chosen again
-    on validation, final fit), saves the version with its card, then promotes it.
-
-    Parameters
-    ----------
-    result : SearchResult, the search ``candidate`` comes from.
-    candidate : str, a trial's name (``"trial-007"``) or :data:`BASELINE`.
-    dataset : Dataset, all the data to fit on.
-    user : User, must be an admin; no default.
-    models_dir : path, optional; store_version : str, optional, recorded on the card.
-    progress : callable(fraction 0–1, message), optional
-
-    Raises
-    ------
-    PermissionDenied
-        ``user`` is not an admin.
-    ValueError
-        ``candidate`` is the physics row (it is a reference, not a servable FormulationModel).
-    """
-    require_admin(user, "promote a searched configuration")
-    _refuse_physics(candidate)
-    training = train_and_evaluate(dataset, result.model(candidate), progress=progress)
-    notes = {"search_run": result.run_id, "search_candidate": candidate, "promoted_by": user.name}
-    card = save_trained(training, models_dir=models_dir, store_version=store_version, notes=notes)
-    registry.promote(card.version, models_dir, user=user)
-    return card
-
-
-# --------------------------------------------------------------------------------------
-# Background jobs: a search or a promotion in the one job queue (model.ops.jobs)
-# --------------------------------------------------------------------------------------
-
-#: Raised when any job (a search, a promotion or a challenger training) is already
-#: running: the queue runs one at a time. The same class as ``retrain.RetrainBusy``.
+#: Raised when any job (a search or a challenger training) is already running: the queue
+#: runs one at a time. The same class as ``retrain.RetrainBusy``.
 SearchBusy = jobs.JobBusy
-#: Where a background search or promotion is: ``kind`` is ``"search"`` or ``"promote"``,
-#: ``output`` the run folder of a search or the promoted model version.
+#: Where a background job is: ``kind`` is ``"search"`` (``output`` the run folder) or
+#: ``"training"`` (a challenger, ``output`` its version).
 SearchJob = jobs.JobStatus
 
 
@@ -459,19 +408,14 @@ def search_job_status(job_id: str, *, jobs_dir=None) -> SearchJob:
 
 
 def active_search_job(*, jobs_dir=None) -> SearchJob | None:
-    """The running search or promotion job, if any (a challenger training is not one)."""
-    return jobs.active_job(kinds=(SEARCH_JOB, PROMOTION_JOB), jobs_dir=jobs_dir)
+    """The running search job, if any (a challenger training is not one)."""
+    return jobs.active_job(kinds=(SEARCH_JOB,), jobs_dir=jobs_dir)
 
 
 def _search_worker(job_dir: Path, progress, dataset: Dataset, options: dict, models_dir: str) -> tuple[str, str]:
     result = run_search(dataset, progress=progress, **options)
     run_dir = save_search(result, models_dir)
     return f"Search {result.run_id} finished in {result.meta['seconds']:.0f} s; best {result.best}.", str(run_dir)
-
-
-def _promotion_worker(job_dir: Path, progress, run_dir: str, candidate: str, dataset: Dataset, user: User, models_dir: str, store_version: str | None) -> tuple[str, str]:
-    card = promote_configuration(load_search(run_dir), candidate, dataset, user=user, models_dir=models_dir, store_version=store_version, progress=progress)
-    return f"{candidate} trained on all data as {card.version} and promoted to champion.", card.version
 
 
 def start_search_job(
@@ -495,7 +439,7 @@ def start_search_job(
     PermissionDenied
         ``user`` is not an admin.
     SearchBusy
-        A job (search, promotion or challenger training) is running; the message says which.
+        A job (a search or a challenger training) is running; the message says which.
     StorageError
         The models folder cannot be written (:func:`model.ops.registry.check_writable`).
     """
@@ -505,25 +449,3 @@ def start_search_job(
     args = (dataset, options, str(settings.models_dir(models_dir)))
     details = {"description": f"a configuration search of {int(n_trials)} trials", "follow_on": "the Compare page"}
     return jobs.start_job(SEARCH_JOB, _search_worker, args, user=user, jobs_dir=jobs_dir, details=details)
-
-
-def start_promotion_job(run_dir, candidate: str, dataset: Dataset, *, user: User, models_dir=None, jobs_dir=None, store_version: str | None = None) -> str:
-    """Start :func:`promote_configuration` in a background process; return the job id.
-
-    Raises
-    ------
-    PermissionDenied
-        ``user`` is not an admin.
-    ValueError
-        ``candidate`` is the physics row.
-    SearchBusy
-        A job (search, promotion or challenger training) is running; the message says which.
-    StorageError
-        The models folder cannot be written (:func:`model.ops.registry.check_writable`).
-    """
-    require_admin(user, "promote a searched configuration")
-    _refuse_physics(candidate)
-    registry.check_writable(models_dir)  # fail now, not after the leave-recipe-out CV
-    args = (str(run_dir), candidate, dataset, user, str(settings.models_dir(models_dir)), store_version)
-    details = {"description": f"the promotion of {candidate}", "follow_on": "the Compare page"}
-    return jobs.start_job(PROMOTION_JOB, _promotion_worker, args, user=user, jobs_dir=jobs_dir, details=details)

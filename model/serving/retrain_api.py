@@ -27,8 +27,9 @@ MAX_FILES = 8
 _UPLOAD_FIELDS = ("files", "accept_suggestions", "replace_demo", "commit")
 
 #: What happens to a finished challenger, said in every report.
-DECISION = ("A challenger is never promoted by itself: an admin compares it with the champion and promotes or discards it "
-            "on the Retrain page, or promotes it with POST /api/v1/model/promote {\"version\": <challenger_version>}.")
+DECISION = ("A challenger is never promoted by itself: an admin reads its verdict against the champion and promotes or discards it "
+            "on the Retrain page, or with POST /api/v1/model/promote {\"version\": <challenger_version>}: that answers with the verdict "
+            "and asks for \"confirm\": true, and a challenger that predicts worse also needs an \"override_reason\".")
 
 
 def start_retrain(user) -> tuple[str, tuple[str, ...]]:
@@ -69,13 +70,15 @@ def job_report(job_id: str) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``job_id``, ``kind`` (``training``, ``search``, ``promote``), ``state`` (``running``,
+        ``job_id``, ``kind`` (``training`` or ``search``), ``state`` (``running``,
         ``done``, ``failed``, ``cancelled``), ``fraction`` (0–1), ``message``, ``started_by``,
         ``started_at``, ``updated_at``; for a training job also ``challenger_version``,
         ``champion_version``, ``decision`` and, once done, ``comparison``: ``champion_version``,
         ``challenger_version``, ``protocol``, ``challenger_wins``, ``summary`` (one object per
         metric: ``metric``, ``champion``, ``challenger``, ``better``) and ``warnings``; null
-        when there was no champion to compare with.
+        when there was no champion to compare with, or it has other colorants. A finished
+        challenger's ``verdict`` (:meth:`model.ops.promotion.Verdict.to_dict`) is what
+        ``POST /api/v1/model/promote`` will answer with.
 
     Raises
     ------
@@ -96,6 +99,7 @@ def job_report(job_id: str) -> dict[str, Any]:
         return report
     report |= {"challenger_version": status.challenger_version, "champion_version": status.champion_version, "decision": DECISION}
     if status.state == "done":
+        report["verdict"] = _verdict(status.challenger_version)
         try:
             comparison = retrain.load_comparison(job_id)
         except FileNotFoundError:  # there was no champion to compare with
@@ -109,6 +113,16 @@ def job_report(job_id: str) -> dict[str, Any]:
                 "warnings": list(comparison.warnings),
             }
     return report
+
+
+def _verdict(version: str | None) -> dict | None:
+    """The door's verdict on a finished challenger; None when it was discarded or cannot be read."""
+    from model.ops import promotion, registry
+
+    try:
+        return promotion.verdict(version).to_dict() if version else None
+    except (registry.IntegrityError, ValueError):
+        return None
 
 
 def _plain(value):
