@@ -38,19 +38,38 @@ def _cmd_train(args) -> int:
     from model.evaluation import format_metrics
     from model.ops import registry
     from model.ops.access import LOCAL_ADMIN
+    from model.ops.search import joblib_backend
     from model.ops.training import save_trained, train_and_evaluate
 
     registry.check_writable(args.out)  # before minutes of cross-validation, not after
     dataset = _load_data(args.data)
-    result = train_and_evaluate(
-        dataset, _load_model(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=args.jobs, progress=_progress
-    )
+    # On a cluster the folds run on its workers (joblib's dask backend sends the data to a worker once,
+    # not once per fold); n_jobs=-1 there means every worker. The final fit runs here.
+    with joblib_backend(args.cluster):
+        result = train_and_evaluate(
+            dataset, _load_model(args.config), n_splits=args.folds, seeds=tuple(args.seeds), n_jobs=-1 if args.cluster else args.jobs,
+            progress=_progress,
+        )
     card = save_trained(result, models_dir=args.out)
     print(format_metrics(result.evaluation.metrics, title=f"Model {card.version} (headline path: {result.model.headline})"))
     first_model = registry.champion_version(args.out) is None
     if args.promote or first_model:
-        # Whoever runs the command line on this machine already owns its files: a local admin.
-        registry.promote(card.version, args.out, user=LOCAL_ADMIN)
+        # The one door to the champion: a comparison on the same folds, its verdict, then --yes.
+        from model.ops import promotion, retrain
+
+        if not first_model:
+            retrain.score_against_champion(result, card.version, models_dir=args.out, n_splits=args.folds, seeds=tuple(args.seeds), progress=_progress)
+        print(f"Verdict: {promotion.verdict(card.version, models_dir=args.out).sentence}")
+        try:
+            # Whoever runs the command line on this machine already owns its files: a local admin. The first
+            # model in a directory has nothing to be compared with, so it serves without --yes (said above).
+            promotion.promote(card.version, user=LOCAL_ADMIN, confirm=args.yes or first_model, override_reason=args.override_reason, models_dir=args.out)
+        except promotion.PromotionRefused as refusal:
+            remedy = {"confirm": "run it with --yes to promote after reading the verdict",
+                      "override_reason": "add --override-reason \"why\" to promote it anyway; the reason is kept in the promotions log"}
+            print(f"Not promoted: {remedy.get(refusal.field, refusal)}. {card.version} is saved as a challenger; promote it on the Retrain page, "
+                  "with POST /api/v1/model/promote, or train again with --promote.", file=sys.stderr)
+            return 1
         why = "" if args.promote else " (the first model in this directory)"
         print(f"Promoted {card.version} to champion{why}.")
     print(f"Saved to {Path(args.out or registry.settings.models_dir()) / card.version}")
@@ -75,14 +94,16 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_predict(args) -> int:
     from model.io import IngestError
-    from model.io.safe_csv import write_csv
     from model.ops import registry
-    from model.serving.batch import predict_csv
+    from model.serving.batch import predict_csv_to_file
 
     model, card = registry.load_predictor_from_path(args.model)  # the serving snapshot when the model has one
     try:
-        # The same code path as the dashboard's Batch page; no row cap on the command line.
-        result = predict_csv(args.input, model, name=Path(args.input).name, max_rows=None)
+        # The same reading and prediction as the dashboard's Batch page; no row cap on the command line,
+        # and the predictions are written a chunk at a time, so a million recipes fit in memory.
+        result = predict_csv_to_file(
+            args.input, model, args.output, name=Path(args.input).name, chunk_rows=args.chunk_rows, n_jobs=args.jobs
+        )
     except IngestError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -90,7 +111,6 @@ def _cmd_predict(args) -> int:
         print(f"warning: {message}", file=sys.stderr)
     for problem in result.problems:
         print(f"skipped: {problem}", file=sys.stderr)
-    write_csv(result.table, args.output)
     print(f"Predicted {result.n_predicted} recipes with model {card.version} -> {args.output}", file=sys.stderr)
     return 1 if result.problems else 0
 
@@ -206,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="cross-validate, fit on all data, save a new model version")
     add_cv_options(train)
     train.add_argument("--out", help="models directory (default trained_models/)")
-    train.add_argument("--promote", action="store_true", help="make the new model the champion")
+    train.add_argument("--promote", action="store_true", help="compare with the champion on the same folds, print the verdict, promote with --yes")
+    train.add_argument("--yes", action="store_true", help="with --promote: confirm the promotion after the verdict (without it, nothing is promoted)")
+    train.add_argument("--cluster", metavar="ADDRESS", help="run the cross-validation's folds on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
+    train.add_argument("--override-reason", help="with --promote --yes: why a model that predicts worse than the champion serves anyway (logged)")
     train.set_defaults(run=_cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="print the leave-recipe-out evaluation table")
@@ -218,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", required=True, help="a model version folder, or a models directory (uses its champion)")
     predict.add_argument("--input", required=True, help="CSV: one column per colorant (wt %%) plus thickness_um")
     predict.add_argument("--output", required=True, help="where to write the predictions CSV")
+    predict.add_argument("--chunk-rows", type=int, default=10_000, help="recipes predicted and written at a time (default 10,000, as the Batch page)")
+    predict.add_argument("--jobs", type=int, default=-1, help="chunks predicted in parallel (default -1: every core; a file of one chunk is predicted in this process)")
     predict.set_defaults(run=_cmd_predict)
 
     report = commands.add_parser("report", help="write the stakeholder accuracy report as one self-contained HTML file")

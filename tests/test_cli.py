@@ -172,3 +172,18 @@ def test_predict_with_the_shipped_champion_uses_its_serving_snapshot(tmp_path, r
     table = pd.read_csv(target)
     np.testing.assert_allclose(table[["L", "a", "b"]].to_numpy(), model.predict(recipes).Lab, atol=1e-9)
     assert f"with model {card.version}" in run.stderr
+
+
+def test_train_on_a_dask_cluster_scores_as_the_local_run(trained_dir, tmp_path, repo_root):
+    """Issue 27: ``train --cluster ADDRESS`` runs the folds on the cluster's workers; the folds, and so the scores, are the same."""
+    distributed = pytest.importorskip("dask.distributed", reason="dask.distributed is not installed (pip install -r requirements.txt)")
+    local_dir, _ = trained_dir
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"hidden_layer_sizes": [16], "max_iter": 300, "n_ensemble": 1}))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0") as cluster:
+        result = run_cli("train", "--data", repo_root / "data" / "demo", "--out", tmp_path / "models", "--config", config, "--folds", 2,
+                         "--seeds", 0, "--cluster", cluster.scheduler_address, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    _, on_cluster = registry.load_champion(tmp_path / "models")
+    _, local = registry.load_champion(local_dir)
+    assert on_cluster.metrics["delta_e00_mean_headline"] == local.metrics["delta_e00_mean_headline"]

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from model import THICKNESS_COLUMN, TrainingRange
 from model.ops import registry
 from model.ops.training_data import find_training_data
+from model.presentation.wording import band_sentence
 from model.serving import explore
 
 APP_TIMEOUT_S = 60
@@ -145,12 +146,13 @@ def test_the_page_states_the_prediction_uncertainty(app, shipped):
     colorants = list(model.colorants_)
     app.text_input(key=f"predict_{colorants[0]}").input("5")
     app.run()
-    expected = model.predict(explore.recipe_frame({colorants[0]: 5.0}, float(app.text_input(key="predict_thickness_um").value), colorants)).uncertainty[0]
+    expected = model.predict(explore.recipe_frame({colorants[0]: 5.0}, float(app.text_input(key="predict_thickness_um").value), colorants))
     captions = [caption.value for caption in app.caption if caption.value.startswith("Uncertainty")]
-    assert captions == [
-        f"Uncertainty: the measured colour should lie within about ΔE00 {expected:.1f} of this prediction "
-        "(on recipes the model never saw, about two in three real errors fell inside such a band)."
-    ]
+    # The sentence says what the band means: calibrated ("9 in 10 recipes like this come within …") or, for a
+    # model saved before the calibration, that it is only the networks' spread.
+    assert captions == ["Uncertainty: " + band_sentence(float(expected.uncertainty[0]), expected.uncertainty_coverage)]
+    assert f"ΔE00 {expected.uncertainty[0]:.1f}" in captions[0]
+    assert ("9 in 10 recipes like this" in captions[0]) == (expected.uncertainty_coverage == 0.9)
 
 
 def test_a_broken_champion_with_no_earlier_one_stops_every_page_with_errors(tmp_path, monkeypatch, repo_root, shipped):

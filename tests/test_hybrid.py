@@ -213,3 +213,81 @@ def test_predict_is_the_scikit_learn_heads_own_arithmetic(fitted, tiny_dataset, 
     for name in ("reflectance", "Lab_head", "Lab_spectral", "reflectance_physics"):
         np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-12, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(fast.uncertainty, reference.uncertainty, rtol=1e-9, atol=1e-12)
+
+
+def test_up_to_large_data_films_nothing_changes(tiny_dataset):
+    """Issue 27: the large-data schedule leaves a fit on fewer films exactly as it was."""
+    recipes = tiny_dataset.recipes.head(6)
+    default, never = quick_hybrid().fit(tiny_dataset), quick_hybrid(large_data_films=None).fit(tiny_dataset)
+    np.testing.assert_array_equal(default.lab_weights_, never.lab_weights_)
+    np.testing.assert_array_equal(default.predict(recipes).Lab, never.predict(recipes).Lab)
+
+
+def test_the_large_data_schedule_fits_one_inner_fold_and_heads_on_draws(tiny_dataset, monkeypatch):
+    """Issue 27: above large_data_films the inner validation fits one fold, each member's heads a draw of that many films."""
+    fitted_parts = []
+    original = HybridModel._fit_parts
+
+    def spy(self, dataset):
+        fitted_parts.append(len(dataset))
+        return original(self, dataset)
+
+    monkeypatch.setattr(HybridModel, "_fit_parts", spy)
+    model = quick_hybrid(large_data_films=20).fit(tiny_dataset)
+    assert len(fitted_parts) == 2 and fitted_parts[-1] == len(tiny_dataset)  # one inner fold, then the final fit
+    heads = [*model.residual_spectral_heads_, *model.residual_lab_heads_, *model.plain_.spectral_heads_, *model.plain_.lab_heads_]
+    assert all(head.regressor_[1].n_samples_seen_ == 20 for head in heads)  # the pipeline's scaler saw the draw alone
+    first, second = model.residual_lab_heads_[0].regressor_[1], model.residual_lab_heads_[1].regressor_[1]
+    assert not np.array_equal(first.mean_, second.mean_)  # members draw different films
+    assert np.all(np.isfinite(model.predict(tiny_dataset.recipes).Lab))
+
+
+@pytest.mark.slow  # starts joblib worker processes (a few seconds on a busy machine)
+def test_heads_fitted_in_parallel_are_the_same_heads(tiny_dataset):
+    from model.models.mlp import FormulationModel
+
+    recipes = tiny_dataset.recipes.head(6)
+    one = FormulationModel(hidden_layer_sizes=(4,), max_iter=50, n_ensemble=2).fit(tiny_dataset)
+    two = FormulationModel(hidden_layer_sizes=(4,), max_iter=50, n_ensemble=2, n_jobs=2).fit(tiny_dataset)
+    np.testing.assert_array_equal(one.predict(recipes).Lab, two.predict(recipes).Lab)
+    np.testing.assert_array_equal(one.predict(recipes).reflectance, two.predict(recipes).reflectance)
+
+
+def _with_degenerate_colorants(dataset):
+    """``dataset`` plus a colorant no film holds ('Unused') and one only its first recipe holds ('Once')."""
+    from model.core.schema import Dataset
+
+    table = dataset.table.copy()
+    table["Unused"] = 0.0
+    table["Once"] = np.where(table["recipe_id"] == table["recipe_id"].iloc[0], 2.0, 0.0)
+    return Dataset(table, (*dataset.colorants, "Unused", "Once"), dataset.name)
+
+
+def test_a_colorant_never_used_or_in_one_recipe_trains_with_one_warning_naming_it(tiny_dataset):
+    """Issue 27: a clear warning per colorant, once, not a failure in the solver nor a warning per inner fold."""
+    import warnings
+
+    from model.models.colorant_checks import ColorantWarning
+
+    data = _with_degenerate_colorants(tiny_dataset)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = quick_hybrid().fit(data)
+    messages = [str(w.message) for w in caught if issubclass(w.category, ColorantWarning)]
+    assert len(messages) == 2, messages
+    assert "'Unused' is 0 wt % or empty in all" in messages[0] and "Drop the column" in messages[0]
+    assert "'Once' is in only one recipe" in messages[1] and repr(str(data.recipe_ids[0])) in messages[1]
+    assert not [w for w in caught if "every training row" in str(w.message)]  # the physics' own, per fold, is gone
+    recipes = data.recipes.head(4)
+    assert np.all(np.isfinite(model.predict(recipes).Lab))
+
+
+def test_cross_validation_warns_about_a_degenerate_colorant_once(tiny_dataset):
+    import warnings
+
+    from model.models.colorant_checks import ColorantWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cross_validate(_with_degenerate_colorants(tiny_dataset), quick_hybrid(n_ensemble=1), n_splits=2, seeds=(0,), n_jobs=1)
+    assert len([w for w in caught if issubclass(w.category, ColorantWarning)]) == 2

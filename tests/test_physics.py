@@ -262,6 +262,32 @@ def test_the_analytic_jacobian_matches_finite_differences(noiseless_demo):
     np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-5 * np.abs(numeric).max())
 
 
+@pytest.mark.parametrize(
+    "settings, fluorescent",
+    [({}, [0]), ({"saunderson": "off", "scattering_exponent": 1.0}, [0, 2]), ({"saunderson": "fixed", "k1": 0.04, "k2": 0.6}, [])],
+)
+def test_the_normal_equations_from_blocks_equal_the_dense_product(settings, fluorescent):
+    """Issue 27: JᵀJ and Jᵀr built block by block (never holding J) equal the dense Jacobian's, to rounding."""
+    from model.simulate.scale import scale_dataset
+
+    data = scale_dataset(60, 5, seed=4)
+    X = data.recipes.to_numpy()
+    model = FluorescentKubelkaMunkModel(**settings)
+    problem = _JointFit(model, X[:, :-1], X[:, -1], data.reflectance, fluorescent)
+    start, lower, upper = model._start_and_bounds(problem)
+    params = np.clip(start + np.random.default_rng(1).uniform(0.0, 0.01, start.size), lower, upper)
+    residuals = problem.residuals(params)
+    J = problem.jacobian(params)
+    normal, gradient = problem.normal_equations(params, residuals)
+    np.testing.assert_allclose(normal, J.T @ J, rtol=0, atol=1e-12 * np.abs(normal).max())
+    np.testing.assert_allclose(gradient, J.T @ residuals, rtol=0, atol=1e-12 * np.abs(gradient).max())
+
+
+def test_the_physics_fit_reports_its_solver_iterations(tiny_dataset):
+    model = FluorescentKubelkaMunkModel().fit(tiny_dataset)
+    assert 1 <= model.n_iterations_ <= model.max_nfev
+
+
 def test_reproduces_a_fluorescent_film_simulated_with_known_constants(noiseless_demo, fitted_fluorescent):
     """Issue 12: the physics model reproduces the simulator's films to < 0.1 ΔE00, seen and unseen."""
     model = fitted_fluorescent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from dashboard import common, state
@@ -11,9 +12,12 @@ from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParse
 from model.io.safe_csv import to_csv_bytes
 from model.presentation import figures
 from model.presentation.swatches import swatch_pair_html
+from model.presentation.wording import UNCALIBRATED_NOTE, band_sentence
 from model.serving import explore
 
 RESULT_KEY = "formulate_result"
+# What the stored result was searched for: a result is shown only while the target is the same.
+RESULT_TARGET_KEY = "formulate_result_target"
 TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "Measured sample")
 
 set_up_page()
@@ -38,7 +42,7 @@ def _read_target() -> Target | None:
             return Target.from_hex(st.color_picker("Target colour", "#3c8c5a", key="formulate_hex"))
         if kind == TARGET_KINDS[1]:
             L_column, a_column, b_column = st.columns(3)
-            L = L_column.number_input("L* (0–100)", 0.0, 120.0, 60.0, key="formulate_L")
+            L = L_column.number_input("L* (0–100)", 0.0, 100.0, 60.0, key="formulate_L")
             a = a_column.number_input("a*", -128.0, 128.0, -20.0, key="formulate_a")
             b = b_column.number_input("b*", -128.0, 128.0, 30.0, key="formulate_b")
             return Target.from_Lab(L, a, b)
@@ -88,6 +92,14 @@ def _read_constraints() -> Constraints:
     )
 
 
+def _target_key(target: Target | None) -> tuple | None:
+    """What identifies a target for display: its label, CIELAB and spectrum (rounded past any visible difference)."""
+    if target is None:
+        return None
+    spectrum = None if target.reflectance is None else tuple(np.round(target.reflectance, 6))
+    return (target.label, tuple(np.round(target.Lab, 6)), spectrum)
+
+
 def _copy_to_predict(recipe: dict) -> None:
     state.send_recipe_to_predict(st.session_state, recipe)
     st.switch_page(state.PREDICT_PAGE)
@@ -105,10 +117,13 @@ if st.button("Find recipes", type="primary", disabled=target is None, key="formu
     try:
         with st.spinner("Searching…"):
             st.session_state[RESULT_KEY] = formulate(model, target, constraints, n_candidates=n_candidates)
+            st.session_state[RESULT_TARGET_KEY] = _target_key(target)
     except ValueError as error:
         st.session_state.pop(RESULT_KEY, None)
         st.error(str(error))
 
+if st.session_state.get(RESULT_TARGET_KEY) != _target_key(target):
+    st.session_state.pop(RESULT_KEY, None)  # recipes for another target must not be read as answers to this one
 result = st.session_state.get(RESULT_KEY)
 if result is not None:
     (st.success if result.reachable else st.warning)(result.explanation)
@@ -128,9 +143,15 @@ if result is not None:
             f"{n_risky} of {len(result.candidates)} recipes carry a risk (named under each): they are listed after the others, "
             "even when their predicted colour is closer. Mix and measure one before relying on it."
         )
+    st.caption(
+        "Ranked by the expected colour difference to the target: the predicted ΔE00 and the uncertainty band together, "
+        "so a recipe predicted a little closer but with a wide band comes after one the model can stand behind."
+    )
+    if any(np.isfinite(c.uncertainty) and c.uncertainty_coverage is None for c in result.candidates):
+        st.caption(UNCALIBRATED_NOTE)
     for rank, candidate in enumerate(result.candidates, start=1):
-        risk_label = "risky" if candidate.is_risky else "low risk"
-        st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.2f} ({risk_label})")
+        band = f", band ±{candidate.uncertainty:.1f}" if np.isfinite(candidate.uncertainty) else ""
+        st.subheader(f"Recipe {rank}: ΔE00 {candidate.delta_e00:.1f} to target{band} ({candidate.risk_label})")
         left, middle, right = st.columns([2, 2, 3])
         with left:
             st.html(swatch_pair_html(result.target.hex, candidate.hex))
@@ -138,7 +159,8 @@ if result is not None:
                 st.warning("Risk: " + " ".join(candidate.risks) + " Do not rely on this prediction without a drawdown.", icon=":material/warning:")
             else:
                 st.caption(
-                    f"Risk: low. Uncertainty band ΔE00 {candidate.uncertainty:.1f}; the two prediction paths agree within "
+                    f"Risk: {candidate.risk_label.removesuffix(' risk')}. {band_sentence(candidate.uncertainty, candidate.uncertainty_coverage)} "
+                    f"Expected ΔE00 to the target: {candidate.expected_delta_e00:.1f}. The two prediction paths agree within "
                     f"ΔE00 {candidate.delta_e00_paths:.1f}; inside the training range."
                 )
         with middle:

@@ -19,6 +19,7 @@ from model import THICKNESS_COLUMN
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.presentation import figures
 from model.presentation.swatches import swatch_html
+from model.presentation.wording import band_sentence
 from model.serving import explore
 
 MAX_PINNED = len(figures.LINE_COLOURS)  # one line colour per pinned recipe
@@ -171,13 +172,10 @@ with result_column:
     )
     uncertainty = float(prediction.uncertainty[0])
     if np.isfinite(uncertainty):
-        st.caption(
-            f"Uncertainty: the measured colour should lie within about ΔE00 {uncertainty:.1f} of this prediction "
-            "(on recipes the model never saw, about two in three real errors fell inside such a band)."
-        )
+        st.caption("Uncertainty: " + band_sentence(uncertainty, prediction.uncertainty_coverage))
     if explore.is_untrusted(uncertainty):
         st.warning(
-            f"The model's networks disagree on this recipe (band ΔE00 {uncertainty:.1f}). Do not rely on this "
+            f"Recipes like this are hard for the model (band ΔE00 {uncertainty:.1f}). Do not rely on this "
             "prediction: mix and measure a drawdown, and add it to the training data."
         )
 

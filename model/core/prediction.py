@@ -13,7 +13,7 @@ from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, THICKNESS_COLUM
 __all__ = ["TrainingRange", "Prediction", "build_prediction", "PREDICTION_COLUMNS"]
 
 #: Columns a prediction table adds to the input recipes, in order (the CLI's output shape).
-PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "uncertainty_delta_e00", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail", FLUORESCENCE_COLUMN]
+PREDICTION_COLUMNS = ["L", "a", "b", "C", "h", *BAND_COLUMNS, "delta_e00_paths", "uncertainty_delta_e00", "uncertainty_coverage", "hex", "out_of_gamut", "out_of_range", "out_of_range_detail", FLUORESCENCE_COLUMN]
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,19 @@ class Prediction:
     delta_e00_paths : (n,) ΔE00 between the two paths, a built-in self-check.
     sRGB : (n, 3) display sRGB (0–1) of the headline CIELAB; ``out_of_gamut`` where clipped.
     out_of_range : (n,) bool, the recipe lies outside the training range; ``out_of_range_detail`` says how.
-    uncertainty_paths : ``{"spectral": (n,), "head": (n,)}``, the stated uncertainty of
-        each CIELAB path in ΔE00 (the ensemble spread, see :mod:`model.models.uncertainty`);
-        NaN where the model cannot say (a single network, the Kubelka–Munk baseline).
-        ``uncertainty`` is the headline path's.
+    uncertainty_paths : ``{"spectral": (n,), "head": (n,)}``, the stated uncertainty band of
+        each CIELAB path in ΔE00; NaN where the model cannot say (a single network, the
+        Kubelka–Munk baseline). ``uncertainty`` is the headline path's. For a hybrid fitted
+        with a calibrated band it is the out-of-sample calibrated band
+        (:mod:`model.models.difficulty`): the measured colour lies within it for
+        ``uncertainty_coverage`` of such recipes; otherwise the ensemble spread times a
+        factor (:mod:`model.models.uncertainty`), which does not rank errors.
+    uncertainty_coverage : float or None, the coverage the band is calibrated to (0.9: "9
+        in 10 recipes like this come within the band"); None when the band is the
+        uncalibrated ensemble spread.
+    difficulty : (n,) the model's difficulty score of each recipe, the typical ΔE00 it
+        expects for such a recipe (:meth:`~model.models.difficulty.DifficultyBand.difficulty`);
+        NaN without a calibrated band.
     reflectance_physics : (n, 31) what the physics backbone alone predicts (reflectance
         factor, may exceed 1), so a chemist can see what the physics says beside the
         headline; NaN for a model without physics (the MLP heads).
@@ -83,6 +92,8 @@ class Prediction:
     reflectance_physics: np.ndarray | None = None
     Lab_physics: np.ndarray | None = None
     fluorescence_cts: np.ndarray | None = None
+    uncertainty_coverage: float | None = None
+    difficulty: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Callers that have no uncertainty (or no physics) leave it out; downstream code can rely on arrays.
@@ -94,6 +105,8 @@ class Prediction:
             object.__setattr__(self, "reflectance_physics", np.full(np.shape(self.reflectance), np.nan))
         if self.Lab_physics is None:
             object.__setattr__(self, "Lab_physics", np.full((len(self.reflectance), 3), np.nan))
+        difficulty = unknown if self.difficulty is None else np.atleast_1d(np.asarray(self.difficulty, dtype=float))
+        object.__setattr__(self, "difficulty", difficulty)
         if self.fluorescence_cts is not None:
             object.__setattr__(self, "fluorescence_cts", np.atleast_1d(np.asarray(self.fluorescence_cts, dtype=float)))
 
@@ -123,6 +136,11 @@ class Prediction:
         """(n,) stated uncertainty of the headline CIELAB in ΔE00 (NaN where unknown)."""
         return self.uncertainty_paths[self.headline]
 
+    @property
+    def uncertainty_is_calibrated(self) -> bool:
+        """Whether the band is calibrated out of sample (see ``uncertainty_coverage``)."""
+        return self.uncertainty_coverage is not None
+
     def __len__(self) -> int:
         return len(self.reflectance)
 
@@ -149,6 +167,7 @@ class Prediction:
         columns = {"L": self.Lab[:, 0], "a": self.Lab[:, 1], "b": self.Lab[:, 2], "C": LCh[:, 1], "h": LCh[:, 2], **dict(zip(BAND_COLUMNS, self.reflectance.T))}
         columns["delta_e00_paths"] = self.delta_e00_paths
         columns["uncertainty_delta_e00"] = self.uncertainty
+        columns["uncertainty_coverage"] = np.full(len(self), np.nan if self.uncertainty_coverage is None else float(self.uncertainty_coverage))
         columns["hex"] = self.hex
         columns["out_of_gamut"] = self.out_of_gamut
         columns["out_of_range"] = self.out_of_range
@@ -171,6 +190,8 @@ def build_prediction(
     Lab_spectral: np.ndarray | None = None,
     reflectance_physics: np.ndarray | None = None,
     fluorescence_cts: np.ndarray | None = None,
+    uncertainty_coverage: float | None = None,
+    difficulty: np.ndarray | None = None,
 ) -> Prediction:
     """Assemble a :class:`Prediction` from raw head outputs (one matrix product for colour).
 
@@ -179,6 +200,8 @@ def build_prediction(
     when the caller has already computed it. ``reflectance_physics`` (n, 31; 0–1, may
     exceed 1) is the physics backbone's own prediction, None for a model without one.
     ``fluorescence_cts`` (n,; ct/s) is the fluorescence head's prediction, None for a model without one.
+    ``uncertainty_coverage`` (0–1) is the coverage a calibrated band states, None for an
+    uncalibrated one; ``difficulty`` (n,; ΔE00) the model's difficulty score, None when unknown.
     """
     reflectance = np.asarray(reflectance, dtype=float)
     if Lab_spectral is None:
@@ -202,4 +225,6 @@ def build_prediction(
         reflectance_physics=None if reflectance_physics is None else np.asarray(reflectance_physics, dtype=float),
         Lab_physics=None if reflectance_physics is None else colorimetry.reflectance_to_Lab(np.asarray(reflectance_physics, dtype=float)),
         fluorescence_cts=fluorescence_cts,
+        uncertainty_coverage=uncertainty_coverage,
+        difficulty=difficulty,
     )

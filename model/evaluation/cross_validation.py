@@ -16,6 +16,7 @@ from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.evaluation.folds import grouped_folds
 from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED, score_prediction, summarise
 from model.models.base import ColourModel
+from model.models.colorant_checks import quiet_colorant_warnings, warn_degenerate_colorants
 from model.models.mlp import FormulationModel
 
 __all__ = ["Evaluation", "cross_validate", "per_recipe_fluorescence"]
@@ -94,7 +95,8 @@ def _as_factory(model) -> Callable[[int], ColourModel]:
 
 
 def _run_fold(make_model, dataset: Dataset, seed: int, fold: int, train, test) -> pd.DataFrame:
-    model = make_model(seed).fit(dataset.subset(train))
+    with quiet_colorant_warnings():  # said once about the whole data, in cross_validate, not once per fold
+        model = make_model(seed).fit(dataset.subset(train))
     held_out = dataset.subset(test)
     per_sample = score_prediction(held_out, model.predict(held_out.recipes))
     per_sample.insert(0, "fold", fold)
@@ -131,6 +133,7 @@ def cross_validate(
     Evaluation
     """
     make_model = _as_factory(FormulationModel() if model is None else model)
+    warn_degenerate_colorants(dataset)
     tasks = [
         (seed, fold, train, test)
         for seed in seeds

@@ -45,7 +45,7 @@ class Suggestion:
     hex : str
         Its display swatch, ``#rrggbb``.
     uncertainty : float
-        Today's stated uncertainty of that prediction (the ensemble band), ΔE00.
+        Today's stated uncertainty of that prediction (the calibrated band: see model.models.uncertainty), ΔE00.
     disagreement : float
         ΔE00 between the physics-only prediction and the model's (0 for a model without physics).
     nearest_recipe : str

@@ -60,6 +60,7 @@ def describe_candidates(model, target: Target, colorants: list[str], recipes: np
                 out_of_range=bool(prediction.out_of_range[i]),
                 out_of_range_detail=prediction.out_of_range_detail[i],
                 uncertainty=float(prediction.uncertainty[i]),
+                uncertainty_coverage=prediction.uncertainty_coverage,
                 delta_e00_paths=float(prediction.delta_e00_paths[i]),
                 fluorescence_cts=float(prediction.fluorescence_cts[i]) if prediction.has_fluorescence else None,
             )

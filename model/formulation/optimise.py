@@ -133,8 +133,10 @@ def formulate(
     Returns
     -------
     FormulationResult
-        Candidates whose prediction is risky (wide uncertainty, paths that disagree, out
-        of the training range: :attr:`Candidate.risks`) come after the others.
+        Candidates ordered by expected ΔE00 to the target (the predicted ΔE00 and the
+        uncertainty band in quadrature: :attr:`Candidate.expected_delta_e00`); those whose
+        prediction is risky (wide uncertainty, paths that disagree, out of the training
+        range: :attr:`Candidate.risks`) come after the others.
         Never raises because a target is out of reach: ``reachable`` is False and
         ``explanation`` says which way the closest recipe falls short.
 

@@ -76,7 +76,6 @@ propagation in intensely scattering materials to fluorescent media. *J. Opt. Soc
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -91,7 +90,9 @@ from model.core.film_optics import excitation_bands, fluorescence_emission, fluo
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.models.base import ColourModel, Progress, check_recipe_values
+from model.models.colorant_checks import warn_degenerate_colorants
 from model.models.least_squares import projected_levenberg_marquardt
+from model.models.normal_equations import normal_equations
 from model.models.physics import _film_reflectance_gradient
 
 __all__ = [
@@ -168,9 +169,9 @@ class _JointFit:
         self.penalty = _penalty_matrix(
             self.layout, concentrations, thickness_um, model.ridge, model.smoothness, model.scattering_exponent_ridge
         )
-        # Dense: at this size (a few thousand rows, a few hundred columns) one BLAS product
-        # JᵀJ is faster than converting the Jacobian to a sparse matrix and multiplying that.
+        # Dense: the penalty's own normal matrix PᵀP is a constant of the problem.
         self.penalty_rows = self.penalty.toarray()
+        self.penalty_normal = self.penalty_rows.T @ self.penalty_rows
 
     def surface(self, p):
         return tuple(p["surface"]) if self.fit_surface else self.fixed_surface
@@ -209,8 +210,15 @@ class _JointFit:
         return np.concatenate([(self.forward(params) - self.measured).ravel(), self.penalty @ params])
 
     def jacobian(self, params: np.ndarray) -> np.ndarray:
+        """The dense Jacobian (n·31 + penalty rows, P): the reference for :meth:`normal_equations`, and the trf solver's."""
         _, parts = self.forward(params, with_parts=True)
         return np.vstack([_jacobian_blocks(self, parts), self.penalty_rows])
+
+    def normal_equations(self, params: np.ndarray, residuals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """JᵀJ and Jᵀr built from the Jacobian's blocks, never holding J (:mod:`model.models.normal_equations`)."""
+        n_data = self.measured.size
+        normal, gradient = normal_equations(self, params, residuals[:n_data].reshape(self.measured.shape))
+        return normal + self.penalty_normal, gradient + self.penalty_rows.T @ residuals[n_data:]
 
 
 def _jacobian_blocks(fit: _JointFit, q: dict) -> np.ndarray:
@@ -414,9 +422,7 @@ class FluorescentKubelkaMunkModel(ColourModel):
         if not np.all(np.isfinite(reflectance)):
             row = int(np.flatnonzero(~np.isfinite(reflectance).all(axis=1))[0])
             raise ValueError(f"Training data: row {row} has a missing or non-numeric reflectance.")
-        absent = [name for name, column in zip(colorants, inputs[:, :-1].T) if not np.any(column > 0)]
-        if absent:
-            warnings.warn(f"Colorants {absent} are 0 wt % in every training row; their constants cannot be learned.", stacklevel=2)
+        warn_degenerate_colorants(dataset)
         fluorescent = self._fluorescent_names(dataset)
         problem = _JointFit(self, inputs[:, :-1], inputs[:, -1], reflectance, [colorants.index(name) for name in fluorescent])
         if progress:
@@ -439,11 +445,16 @@ class FluorescentKubelkaMunkModel(ColourModel):
         """The fitted parameter vector, by the configured solver."""
         start, lower, upper = self._start_and_bounds(problem)
         if self.solver == "trf":
-            return least_squares(
+            result = least_squares(
                 problem.residuals, start, jac=lambda params: sparse.csr_matrix(problem.jacobian(params)), bounds=(lower, upper), method="trf",
                 tr_solver="lsmr", x_scale="jac", max_nfev=self.max_nfev,
-            ).x
-        solution, _ = projected_levenberg_marquardt(problem.residuals, problem.jacobian, start, lower, upper, max_iter=self.max_nfev)
+            )
+            self.n_iterations_ = int(result.njev)
+            return result.x
+        solution, iterations = projected_levenberg_marquardt(
+            problem.residuals, problem.jacobian, start, lower, upper, max_iter=self.max_nfev, normal_equations=problem.normal_equations
+        )
+        self.n_iterations_ = iterations
         return solution
 
     def _start_and_bounds(self, problem: _JointFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

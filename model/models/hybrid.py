@@ -23,33 +23,34 @@ else: every inner fold refits every part on its inner training recipes and predi
 inner held-out recipes, and the weights minimise the mean ΔE00 (CIELAB) and the mean
 squared error (spectrum) of those out-of-fold predictions over a grid on the simplex.
 Scored inside an outer cross-validation, the weights are therefore nested: they never
-see the outer scoring fold.
+see the outer scoring fold. On a large database (more than ``large_data_films`` films)
+only the first inner fold is fitted, and each MLP head fits on a random draw of films,
+so that a fit's cost grows about linearly with the data (issue 27, bench/scale.py).
 
 Scales: reflectance factor 0–1 (may exceed 1); CIELAB L* 0–100; wt %; µm.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from itertools import combinations
 from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
-from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
+from model.models.colorant_checks import quiet_colorant_warnings, warn_degenerate_colorants
 from model.models.fluorescence import without_readings
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
-from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel
+from model.models.mlp import HEADLINE_PATHS, INPUT_TRANSFORMS, FormulationModel, fit_heads, member_rows
 from model.models.mlp_forward import CompiledForwardCache, head_program
 from model.models.snapshot import HEAD_GROUPS, FilmPhysics, ServingSnapshot, blended_prediction, candidate_paths, recipe_inputs
+from model.models.uncertainty import calibrated_bands
 
 __all__ = ["HybridModel", "LAB_CANDIDATES", "SPECTRAL_CANDIDATES", "HYBRID_BAND_SCALE", "simplex_grid", "choose_blend"]
 
@@ -159,6 +160,17 @@ class HybridModel(CompiledForwardCache, ColourModel):
         Which CIELAB ``Prediction.Lab`` reports: the blend of the five CIELAB candidates
         ("head"), or the CIELAB of the blended spectrum ("spectral").
     random_state : int ≥ 0, default 0
+    large_data_films : int ≥ 2 or None, default 2000
+        From more training films than this the fit follows its large-data schedule, so its
+        cost grows about linearly with the data (bench/scale.py): the inner validation fits
+        only the first of its ``inner_folds`` folds (its held-out recipes, a third of
+        thousands, still choose eight blend weights on a 0.1 grid well), and each MLP head
+        fits on a random draw of this many films, a different draw per ensemble member
+        (bagging, :func:`~model.models.mlp.member_rows`). The physics always sees every
+        film. None: never. Up to this many films nothing changes.
+    n_jobs : int or None, default None
+        MLP heads fitted in parallel (joblib; -1: every core). The fitted model is the same
+        either way. Leave it at None inside cross-validation's own parallel folds.
 
     Attributes
     ----------
@@ -169,6 +181,8 @@ class HybridModel(CompiledForwardCache, ColourModel):
     lab_weights_ : ndarray (5,), over :data:`LAB_CANDIDATES`.
     spectral_weights_ : ndarray (3,), over :data:`SPECTRAL_CANDIDATES`.
     inner_delta_e00_ : dict, inner out-of-fold mean ΔE00 of each CIELAB candidate and of the blend.
+    bands_ : dict, the calibrated uncertainty band of each CIELAB path (``"head"``, ``"spectral"``:
+        :class:`~model.models.difficulty.DifficultyBand`), fitted on the inner out-of-fold residuals.
     """
 
     _parameter_constraints: dict = {
@@ -187,7 +201,13 @@ class HybridModel(CompiledForwardCache, ColourModel):
         "blend_step": [Interval(Real, 0.0, 0.5, closed="right")],
         "headline": [StrOptions(set(HEADLINE_PATHS))],
         "random_state": [Interval(Integral, 0, None, closed="left")],
+        "large_data_films": [Interval(Integral, 2, None, closed="left"), None],
+        "n_jobs": [Integral, None],
     }
+
+    #: Models saved before the large-data schedule existed never followed it.
+    large_data_films = None
+    n_jobs = None
 
     def __init__(
         self,
@@ -206,6 +226,8 @@ class HybridModel(CompiledForwardCache, ColourModel):
         blend_step=0.1,
         headline="head",
         random_state=0,
+        large_data_films=2000,
+        n_jobs=None,
     ):
         self.fluorescent = fluorescent
         self.excitation_max_nm = excitation_max_nm
@@ -222,6 +244,8 @@ class HybridModel(CompiledForwardCache, ColourModel):
         self.blend_step = blend_step
         self.headline = headline
         self.random_state = random_state
+        self.large_data_films = large_data_films
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ parts
     def _physics(self) -> FluorescentKubelkaMunkModel:
@@ -229,29 +253,35 @@ class HybridModel(CompiledForwardCache, ColourModel):
             fluorescent=self.fluorescent, excitation_max_nm=self.excitation_max_nm, ridge=self.physics_ridge, smoothness=self.physics_smoothness
         )
 
-    def _plain(self, alpha: float) -> FormulationModel:
+    def _large(self, n_films: int) -> bool:
+        """Whether a fit on ``n_films`` films follows the large-data schedule (see ``large_data_films``)."""
+        return self.large_data_films is not None and n_films > self.large_data_films
+
+    def _plain(self, alpha: float, n_films: int = 0) -> FormulationModel:
         return FormulationModel(
             hidden_layer_sizes=tuple(self.hidden_layer_sizes), activation=self.activation, alpha=alpha, max_iter=self.max_iter,
             n_ensemble=self.n_ensemble, input_transform=self.input_transform, headline="head", random_state=self.random_state,
+            max_samples=self.large_data_films if self._large(n_films) else None, n_jobs=self.n_jobs,
         )
 
     def _fit_parts(self, dataset: Dataset) -> _Parts:
         """Fit the physics, the plain heads and the residual heads on every row of ``dataset``."""
         X = dataset.recipes.to_numpy(dtype=float)
         physics = self._physics().fit(dataset)
-        plain = self._plain(self.alpha).fit(dataset)
+        plain = self._plain(self.alpha, len(dataset)).fit(dataset)
         physics_reflectance = physics.reflectance_of(X)
         spectral_residual = dataset.reflectance - physics_reflectance
         lab_residual = colorimetry.reflectance_to_Lab(dataset.reflectance) - colorimetry.reflectance_to_Lab(physics_reflectance)
-        factory = self._plain(self.residual_alpha)
-        residual_spectral, residual_lab = [], []
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            warnings.simplefilter("ignore", ConvergenceWarning)  # see FormulationModel.fit
-            for member in range(self.n_ensemble):
-                features = factory.member_input_transform(member)
-                seed = self.random_state + member
-                residual_spectral.append(factory._make_head(seed, None, features).fit(X, spectral_residual))
-                residual_lab.append(factory._make_head(seed, None, features).fit(X, lab_residual))
+        factory = self._plain(self.residual_alpha, len(dataset))
+        tasks = []
+        for member in range(self.n_ensemble):
+            features = factory.member_input_transform(member)
+            seed = self.random_state + member
+            rows = member_rows(len(X), factory.max_samples, seed)  # the same draw as the member's plain heads
+            tasks += [(factory._make_head(seed, None, features), X[rows], spectral_residual[rows]),
+                      (factory._make_head(seed, None, features), X[rows], lab_residual[rows])]
+        fitted = fit_heads(tasks, self.n_jobs)
+        residual_spectral, residual_lab = fitted[0::2], fitted[1::2]
         return _Parts(physics, plain, residual_spectral, residual_lab)
 
     def _inner_folds(self, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -263,11 +293,13 @@ class HybridModel(CompiledForwardCache, ColourModel):
         if n_splits < 2:
             raise ValueError(f"The hybrid's inner validation needs at least 2 recipes; the training data has {len(np.unique(groups))}.")
         splitter = GroupKFold(n_splits=n_splits, shuffle=True, random_state=self.random_state)
-        return list(splitter.split(groups, groups=groups))
+        folds = list(splitter.split(groups, groups=groups))
+        return folds[:1] if self._large(len(dataset)) else folds
 
-    def _inner_out_of_fold(self, dataset: Dataset, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold candidate spectra (3, n, 31) and CIELAB (5, n, 3) of every training row, each
-        predicted by parts fitted without its recipe."""
+    def _inner_out_of_fold(self, dataset: Dataset, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-of-fold candidate spectra (3, v, 31) and CIELAB (5, v, 3) of the v validated training rows
+        (every row; in the large-data schedule those of the one fitted fold), each predicted by parts
+        fitted without its recipe, and the index of those rows."""
         X = dataset.recipes.to_numpy(dtype=float)
         spectra = np.zeros((len(SPECTRAL_CANDIDATES), len(dataset), dataset.reflectance.shape[1]))
         Labs = np.zeros((len(LAB_CANDIDATES), len(dataset), 3))
@@ -278,7 +310,8 @@ class HybridModel(CompiledForwardCache, ColourModel):
             Labs[:, held_out] = member_Labs.mean(axis=1)
             if progress:
                 progress(0.8 * number / len(folds), f"inner validation fold {number}/{len(folds)}")
-        return spectra, Labs
+        validated = np.sort(np.concatenate([held_out for _, held_out in folds]))
+        return spectra[:, validated], Labs[:, validated], validated
 
     # ------------------------------------------------------------------ fit
     def fit(self, dataset: Dataset, progress: Progress | None = None) -> "HybridModel":
@@ -299,24 +332,40 @@ class HybridModel(CompiledForwardCache, ColourModel):
         self.__dict__.pop("_compiled_", None)  # a refit must never be served the old serving snapshot
         self._fit_fluorescence(dataset)  # once, here: the parts below see the data without readings
         dataset = without_readings(dataset)
-        spectra, Labs = self._inner_out_of_fold(dataset, progress)
-        measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance)
+        warn_degenerate_colorants(dataset)  # once, about the data given; the parts' own fits below stay quiet
+        with quiet_colorant_warnings():
+            spectra, Labs, validated = self._inner_out_of_fold(dataset, progress)
+        measured_Lab = colorimetry.reflectance_to_Lab(dataset.reflectance[validated])
         self.lab_weights_ = choose_blend(Labs, measured_Lab, self.blend_step, "delta_e00")
-        self.spectral_weights_ = choose_blend(spectra, dataset.reflectance, self.blend_step, "mse")
+        self.spectral_weights_ = choose_blend(spectra, dataset.reflectance[validated], self.blend_step, "mse")
         blended = np.einsum("c,cnd->nd", self.lab_weights_, Labs)
         self.inner_delta_e00_ = {
             **{name: float(np.mean(colorimetry.delta_E00(Lab, measured_Lab))) for name, Lab in zip(LAB_CANDIDATES, Labs)},
             "blend": float(np.mean(colorimetry.delta_E00(blended, measured_Lab))),
         }
-        parts = self._fit_parts(dataset)
+        with quiet_colorant_warnings():
+            parts = self._fit_parts(dataset)
         self.physics_, self.plain_ = parts.physics, parts.plain
         self.residual_spectral_heads_, self.residual_lab_heads_ = parts.residual_spectral, parts.residual_lab
         self.colorants_ = tuple(dataset.colorants)
         self.training_range_ = TrainingRange.from_recipes(dataset.recipes)
         self.n_features_in_ = len(self.colorants_) + 1
+        self.bands_ = self._calibrated_bands(dataset, spectra, Labs, validated)
         if progress:
             progress(1.0, "fitted")
         return self
+
+    def _calibrated_bands(self, dataset: Dataset, spectra: np.ndarray, Labs: np.ndarray, validated: np.ndarray) -> dict:
+        """The calibrated uncertainty band of each CIELAB path, from the inner out-of-fold predictions alone
+        (:func:`model.models.uncertainty.calibrated_bands`; nested: an outer scoring fold is never seen)."""
+        Lab_paths = {
+            "head": np.einsum("c,cnd->nd", self.lab_weights_, Labs),
+            "spectral": colorimetry.reflectance_to_Lab(np.einsum("c,cnd->nd", self.spectral_weights_, spectra)),
+        }
+        return calibrated_bands(
+            dataset.recipes.to_numpy(dtype=float), self._inner_folds(dataset), validated, Lab_paths, Labs[LAB_CANDIDATES.index("physics")],
+            colorimetry.reflectance_to_Lab(dataset.reflectance[validated]), tuple(self.physics_.fluorescent_index),
+        )
 
     # -------------------------------------------------------------- predict
     def _parts(self) -> _Parts:
@@ -360,6 +409,7 @@ class HybridModel(CompiledForwardCache, ColourModel):
         parts = (
             self.physics_, self.plain_, self.plain_.spectral_heads_, self.plain_.lab_heads_, self.residual_spectral_heads_,
             self.residual_lab_heads_, self.lab_weights_, self.spectral_weights_, self.fluorescence_head_, self.training_range_,
+            getattr(self, "bands_", None),
         )
         cached = getattr(self, "_compiled_", None)
         stale = (
@@ -400,6 +450,7 @@ class HybridModel(CompiledForwardCache, ColourModel):
                 surface=tuple(float(v) for v in physics.surface_),
             ),
             band_scale=HYBRID_BAND_SCALE,
+            bands=getattr(self, "bands_", None),  # None for a model saved before the calibrated band
             fluorescence=fluorescence,
         )
         return snapshot if snapshot.savable else None
@@ -412,7 +463,8 @@ class HybridModel(CompiledForwardCache, ColourModel):
         Prediction
             The blended spectrum and both CIELAB paths, the physics-only spectrum and
             CIELAB (``reflectance_physics``, ``Lab_physics``), and the uncertainty: the
-            members' spread times :data:`HYBRID_BAND_SCALE`.
+            calibrated 90 % band (``bands_``, :mod:`model.models.difficulty`), or for a
+            model saved before it the members' spread times :data:`HYBRID_BAND_SCALE`.
         """
         self.check_fitted()
         inputs = recipe_inputs(recipes, self.input_columns)
@@ -420,7 +472,7 @@ class HybridModel(CompiledForwardCache, ColourModel):
         member_reflectance, member_Lab, physics = self._members_and_physics(X)
         return blended_prediction(
             inputs, member_reflectance, member_Lab, physics, self.headline, self.training_range_, HYBRID_BAND_SCALE,
-            self.predict_fluorescence(X),
+            self.predict_fluorescence(X), getattr(self, "bands_", None),
         )
 
     @property

@@ -16,7 +16,9 @@ from scipy import linalg, sparse
 __all__ = ["projected_levenberg_marquardt"]
 
 
-def projected_levenberg_marquardt(residuals, jacobian, start, lower, upper, *, max_iter: int = 200, rtol: float = 1e-7) -> tuple[np.ndarray, int]:
+def projected_levenberg_marquardt(
+    residuals, jacobian, start, lower, upper, *, max_iter: int = 200, rtol: float = 1e-7, normal_equations=None
+) -> tuple[np.ndarray, int]:
     """Minimise ½‖residuals(x)‖² subject to lower ≤ x ≤ upper.
 
     Each step solves the damped normal equations (JᵀJ + μ·diag(JᵀJ)) δ = −Jᵀr over the
@@ -24,13 +26,20 @@ def projected_levenberg_marquardt(residuals, jacobian, start, lower, upper, *, m
     then projects x + δ onto the box; μ falls after a step that lowers the cost and rises
     until one does. Stops when a step lowers the cost by less than ``rtol`` relative, or
     after ``max_iter`` Jacobians. Returns the solution and the number of Jacobians used.
+
+    ``normal_equations(x, r)``, when given, returns (JᵀJ, Jᵀr) directly and ``jacobian`` is
+    not called: a problem whose Jacobian is mostly zero can build the products from its
+    blocks without holding J (see :mod:`model.models.normal_equations`).
     """
     x = np.clip(np.asarray(start, dtype=float), lower, upper)
     r = residuals(x)
     cost, damping = 0.5 * r @ r, 1e-2
     for iteration in range(1, max_iter + 1):
-        J = jacobian(x)
-        normal, gradient = (J.T @ J), J.T @ r
+        if normal_equations is not None:
+            normal, gradient = normal_equations(x, r)
+        else:
+            J = jacobian(x)
+            normal, gradient = (J.T @ J), J.T @ r
         normal = normal.toarray() if sparse.issparse(normal) else np.asarray(normal)
         held = ((x <= lower) & (gradient > 0)) | ((x >= upper) & (gradient < 0))
         free = np.flatnonzero(~held)

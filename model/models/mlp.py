@@ -55,6 +55,8 @@ __all__ = [
     "MIXED_INPUT_CYCLE",
     "SPECTRAL_TARGETS",
     "HEADLINE_PATHS",
+    "member_rows",
+    "fit_heads",
 ]
 
 INPUT_TRANSFORMS = ("raw", "sqrt", "amount", "mixed")
@@ -106,6 +108,15 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         leave-recipe-out validation.
     random_state : int, default 0
         Member k is seeded ``random_state + k``.
+    max_samples : int ≥ 2 or None, default None
+        Each member's heads fit on a random draw of at most this many rows, a different
+        draw per member (seeded like the member): bagging (Breiman 1996, *Bagging
+        predictors*, Machine Learning 24, 123–140). It caps the cost of a head on a large
+        database; None fits every member on every row.
+    n_jobs : int or None, default None
+        Heads fitted in parallel, in joblib's sense (None: one, unless inside a
+        ``joblib.parallel_config`` context; -1: every core). The fitted heads are the same
+        either way; inside cross-validation's own parallel folds leave it at None.
 
     Attributes
     ----------
@@ -138,7 +149,13 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         "n_ensemble": [Interval(Integral, 1, None, closed="left")],
         "headline": [StrOptions(set(HEADLINE_PATHS))],
         "random_state": [Interval(Integral, 0, None, closed="left")],
+        "max_samples": [Interval(Integral, 2, None, closed="left"), None],
+        "n_jobs": [Integral, None],
     }
+
+    #: Models saved before ``max_samples`` and ``n_jobs`` existed fit every member on every row, one head at a time.
+    max_samples = None
+    n_jobs = None
 
     def __init__(
         self,
@@ -155,6 +172,8 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         n_ensemble=3,
         headline="spectral",
         random_state=0,
+        max_samples=None,
+        n_jobs=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -169,6 +188,8 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         self.n_ensemble = n_ensemble
         self.headline = headline
         self.random_state = random_state
+        self.max_samples = max_samples
+        self.n_jobs = n_jobs
 
     def _validate_hyperparameters(self) -> None:
         self._validate_params()  # scikit-learn's check against _parameter_constraints
@@ -213,23 +234,16 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         reflectance = dataset.reflectance
         Lab = colorimetry.reflectance_to_Lab(reflectance)
         target = _TARGET_FUNCTIONS[self.spectral_target]
-        spectral_heads, lab_heads = [], []
-        total = 2 * self.n_ensemble
-        # The matrices are tiny (~100 rows): threaded BLAS spends longer synchronising than
-        # computing (a fit measured 29 s threaded against 6 s on one thread on a busy
-        # machine), and cross-validation already runs folds in parallel through joblib.
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            # lbfgs on a small dataset often stops at max_iter; the CV score says whether it matters.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            for member in range(self.n_ensemble):
-                seed = self.random_state + member
-                features = self.member_input_transform(member)
-                spectral_heads.append(self._make_head(seed, target, features).fit(X, reflectance))
-                if progress:
-                    progress((2 * member + 1) / total, f"spectral head {member + 1}/{self.n_ensemble}")
-                lab_heads.append(self._make_head(seed, None, features).fit(X, Lab))
-                if progress:
-                    progress((2 * member + 2) / total, f"CIELAB head {member + 1}/{self.n_ensemble}")
+        tasks = []
+        for member in range(self.n_ensemble):
+            seed = self.random_state + member
+            features = self.member_input_transform(member)
+            rows = member_rows(len(X), self.max_samples, seed)
+            tasks += [(self._make_head(seed, target, features), X[rows], reflectance[rows]), (self._make_head(seed, None, features), X[rows], Lab[rows])]
+        fitted = fit_heads(tasks, self.n_jobs)
+        spectral_heads, lab_heads = fitted[0::2], fitted[1::2]
+        if progress:
+            progress(1.0, f"{len(fitted)} heads fitted")
         self.colorants_ = tuple(dataset.colorants)
         self.spectral_heads_ = spectral_heads
         self.lab_heads_ = lab_heads
@@ -305,6 +319,32 @@ class FormulationModel(CompiledForwardCache, ColourModel):
             network = head.regressor_[-1]
             total += sum(w.size for w in network.coefs_) + sum(b.size for b in network.intercepts_)
         return total
+
+
+def _fit_head(head, X: np.ndarray, y: np.ndarray):
+    # The matrices are small: threaded BLAS spends longer synchronising than computing (a
+    # fit measured 29 s threaded against 6 s on one thread on a busy machine), and heads
+    # and cross-validation folds already run in parallel through joblib.
+    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+        # lbfgs on a small dataset often stops at max_iter; the CV score says whether it matters.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return head.fit(X, y)
+
+
+def fit_heads(tasks: list[tuple], n_jobs: int | None = None) -> list:
+    """Fit each ``(head, X, y)`` of ``tasks``, ``n_jobs`` at a time through joblib; the fitted heads, in order."""
+    if n_jobs in (None, 1):
+        return [_fit_head(head, X, y) for head, X, y in tasks]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs)(delayed(_fit_head)(head, X, y) for head, X, y in tasks)
+
+
+def member_rows(n_rows: int, max_samples: int | None, seed: int) -> slice | np.ndarray:
+    """The rows an ensemble member fits on: all of them, or a sorted random draw of ``max_samples`` seeded by ``seed``."""
+    if max_samples is None or n_rows <= max_samples:
+        return slice(None)
+    return np.sort(np.random.default_rng(seed).choice(n_rows, size=max_samples, replace=False))
 
 
 def legacy_model(**changes) -> FormulationModel:

@@ -45,7 +45,8 @@ from model.core.film_optics import excitation_bands, fluorescent_film_reflectanc
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN
 from model.models.features import FUNCTIONS, function_name
-from model.models.uncertainty import ensemble_uncertainty
+from model.models.difficulty import DifficultyBand
+from model.models.uncertainty import band_prediction, ensemble_uncertainty
 
 __all__ = [
     "ServingSnapshot",
@@ -241,15 +242,28 @@ def recipe_inputs(recipes: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def blended_prediction(
     inputs: pd.DataFrame, member_reflectance: np.ndarray, member_Lab: np.ndarray, physics: np.ndarray, headline: str,
     training_range: TrainingRange, band_scale: float, fluorescence_cts: np.ndarray | None,
+    bands: dict[str, DifficultyBand] | None = None,
 ) -> Prediction:
     """The hybrid's :class:`Prediction` from its members' blended outputs: the members' mean, both CIELAB
-    paths, the members' spread times ``band_scale`` as the uncertainty, and the physics path."""
+    paths, the uncertainty and the physics path.
+
+    The uncertainty is the calibrated band of ``bands`` (``{path: DifficultyBand}``,
+    :mod:`model.models.difficulty`) when the model has one; a model saved without it states
+    the members' spread times ``band_scale`` (uncalibrated: ``uncertainty_coverage`` None).
+    """
     reflectance, Lab_head = member_reflectance.mean(axis=0), member_Lab.mean(axis=0)
     Lab_spectral = colorimetry.reflectance_to_Lab(reflectance)
-    uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head, scale=band_scale)
+    coverage = difficulty = None
+    if bands:
+        X = inputs.to_numpy(dtype=float)
+        uncertainty, difficulty, coverage = band_prediction(
+            bands, X, {"spectral": Lab_spectral, "head": Lab_head}, colorimetry.reflectance_to_Lab(physics), headline,
+        )
+    else:
+        uncertainty = ensemble_uncertainty(member_reflectance, member_Lab, Lab_spectral, Lab_head, scale=band_scale)
     return build_prediction(
         inputs, reflectance, Lab_head, headline, training_range, uncertainty=uncertainty, Lab_spectral=Lab_spectral,
-        reflectance_physics=physics, fluorescence_cts=fluorescence_cts,
+        reflectance_physics=physics, fluorescence_cts=fluorescence_cts, uncertainty_coverage=coverage, difficulty=difficulty,
     )
 
 
@@ -260,8 +274,10 @@ class ServingSnapshot:
     Attributes mirror the model's: ``colorants_`` (input colorants, in order),
     ``training_range_``, ``headline``; plus ``heads`` (each of :data:`HEAD_GROUPS` → one
     program per member), the blend weights ``lab_weights`` (5,) and ``spectral_weights``
-    (3,), the ``physics``, the ``fluorescence`` head (None without one) and the
-    ``band_scale`` of the stated uncertainty.
+    (3,), the ``physics``, the ``fluorescence`` head (None without one), the
+    ``band_scale`` of the ensemble-spread uncertainty and ``bands``, the calibrated band of
+    each CIELAB path (``{path: DifficultyBand}``; None for a model saved without one, which
+    then states the spread).
     """
 
     colorants_: tuple[str, ...]
@@ -274,6 +290,7 @@ class ServingSnapshot:
     band_scale: float
     fluorescence: FluorescencePrograms | None = None
     notes: dict = field(default_factory=dict)
+    bands: dict[str, DifficultyBand] | None = None
 
     # ------------------------------------------------------------------ model-like
     @property
@@ -328,7 +345,7 @@ class ServingSnapshot:
         member_reflectance, member_Lab, physics = self.members_and_physics(X)
         return blended_prediction(
             inputs, member_reflectance, member_Lab, physics, self.headline, self.training_range_, self.band_scale,
-            self.predict_fluorescence(X),
+            self.predict_fluorescence(X), self.bands,
         )
 
     @property
@@ -380,6 +397,10 @@ class ServingSnapshot:
                 "constant_cts": float(self.fluorescence.constant_cts),
             },
             "notes": self.notes,
+            # Optional (a file without it loads with bands None), so the format version stays.
+            "bands": None if not self.bands else {
+                path: {name: stored(value) for name, value in band.to_arrays().items()} for path, band in self.bands.items()
+            },
         }
         arrays[_MANIFEST_KEY] = np.array(json.dumps(manifest))
         if hasattr(path, "write"):
@@ -468,4 +489,8 @@ class ServingSnapshot:
                 constant_cts=float(fluorescence["constant_cts"]),
             ),
             notes=dict(manifest.get("notes") or {}),
+            bands=None if not manifest.get("bands") else {
+                path: DifficultyBand.from_arrays({name: arrays[key] for name, key in entries.items()})
+                for path, entries in manifest["bands"].items()
+            },
         )

@@ -22,6 +22,8 @@ tables
     Result tables with plain headers (the search's top configurations).
 report
     The stakeholder report: one self-contained HTML page (Plotly inlined).
+wording
+    The uncertainty band in words ("9 in 10 recipes like this come within ΔE00 1.8").
 """
 
-__all__ = ["figures", "layout", "report", "swatches", "tables"]
+__all__ = ["figures", "layout", "report", "swatches", "tables", "wording"]

@@ -44,8 +44,9 @@ __all__ = [
 LINE_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
 LINE_COLOUR_NAMES = ("blue", "red", "green", "purple")
 WAVELENGTH_TITLE = "Wavelength (nm)"
-REFLECTANCE_TITLE = "Reflectance factor (1 = perfect white)"
-SHORT_REFLECTANCE_TITLE = "Reflectance factor (0–1)"  # for charts too low for the long title
+REFLECTANCE_TITLE = "Reflectance factor (1 = perfect white; above 1 for fluorescent films)"
+# For charts too low for the long title; fluorescent films re-emit light and can exceed 1.
+SHORT_REFLECTANCE_TITLE = "Reflectance factor (0–1, >1 if fluorescent)"
 _WINNER_COLOURS = {"challenger": "#2a9d8f", "champion": "#e76f51", "tie": "#adb5bd"}
 _REFERENCE_SYMBOLS = ("diamond", "x", "square", "cross")
 

@@ -354,8 +354,12 @@ def predict(payload: Any, model, card) -> dict:
         ``model_version``, ``n_predicted``, ``predictions`` (one object per valid recipe:
         ``row`` (0-based position in the request), its identifiers, the inputs, then
         the CLI's columns ``L, a, b, C, h, R400 … R700, delta_e00_paths,
-        uncertainty_delta_e00, hex, out_of_gamut, out_of_range, out_of_range_detail,
-        fluorescence_cts`` (ct/s; null when the model has no fluorescence head))
+        uncertainty_delta_e00, uncertainty_coverage, hex, out_of_gamut, out_of_range,
+        out_of_range_detail, fluorescence_cts`` (ct/s; null when the model has no
+        fluorescence head). ``uncertainty_delta_e00`` is the band (ΔE00) within which
+        ``uncertainty_coverage`` (0.9) of recipes like this one were measured, calibrated out
+        of sample; ``uncertainty_coverage`` is null when the model was saved before that
+        calibration and the band is its ensemble spread)
         and ``errors`` (``row``, ``field``, ``message`` for each recipe left out).
 
     Raises

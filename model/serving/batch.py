@@ -18,8 +18,11 @@ import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
 from model.io import IngestError, Problem, read_recipes_for_prediction
+from model.io.safe_csv import neutralise_formulas
+from model.serving.csv_text import csv_text
+from model.serving.plain_csv import read_plain_recipes
 
-__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "result_key", "template_frame", "problems_frame"]
+__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "predict_csv_to_file", "result_key", "template_frame", "problems_frame"]
 
 #: The most recipes one upload may hold. 100,000 rows predict in a few seconds on one
 #: core (see ``bench/dashboard_speed.py``); more would make a browser session wait too long.
@@ -51,10 +54,12 @@ class BatchResult:
     table: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    n_written: int | None = None
 
     @property
     def n_predicted(self) -> int:
-        return len(self.table)
+        """Recipes predicted: the table's rows, or those written to a file (:func:`predict_csv_to_file`)."""
+        return len(self.table) if self.n_written is None else self.n_written
 
     @property
     def n_rows_left_out(self) -> int:
@@ -115,27 +120,85 @@ def predict_csv(
     """
     if progress:
         progress(0.0, "Reading and checking the file…")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        recipes, problems = read_recipes_for_prediction(source, list(model.colorants_), name=name, max_rows=max_rows)
+    recipes, problems, caught = _read_checked(source, model, name, max_rows)
     input_columns = list(model.input_columns)
     passthrough = [column for column in recipes.columns if column not in input_columns]
     _refuse_output_names(passthrough, name)
     n_rows = len(recipes)
-    n_chunks = max(1, math.ceil(n_rows / _CHUNK_ROWS))
-    frames = []
-    for chunk in range(n_chunks):
-        if progress:
-            progress(0.1 + 0.9 * chunk / n_chunks, f"Predicting rows {chunk * _CHUNK_ROWS + 1:,}–{min(n_rows, (chunk + 1) * _CHUNK_ROWS):,} of {n_rows:,}…")
-        rows = recipes.iloc[chunk * _CHUNK_ROWS : (chunk + 1) * _CHUNK_ROWS]
-        if len(rows) == 0:
-            continue
-        predicted = model.predict(rows[input_columns]).to_frame()
-        frames.append(pd.concat([rows[passthrough].reset_index(drop=True), predicted], axis=1))
+    frames = list(_predicted_chunks(recipes, model, passthrough, _CHUNK_ROWS, progress))
     table = pd.concat(frames, ignore_index=True) if frames else _empty_table(input_columns, passthrough)
     if progress:
         progress(1.0, f"Predicted {n_rows:,} recipes.")
-    return BatchResult(table=table, problems=list(problems), warnings=[str(w.message) for w in caught])
+    return BatchResult(table=table, problems=list(problems), warnings=caught)
+
+
+def predict_csv_to_file(
+    source, model, output, *, name: str | None = None, chunk_rows: int = _CHUNK_ROWS, n_jobs: int | None = None
+) -> BatchResult:
+    """:func:`predict_csv` for files of any size: predicted and written ``chunk_rows`` at a time.
+
+    The file written is the one ``write_csv(predict_csv(source, model, max_rows=None).table, output)``
+    writes, byte for byte (tests/test_scale.py), but only a few chunks of predictions are
+    held at a time, so memory stays flat however many recipes the file holds. ``n_jobs``
+    chunks are predicted and turned into text at once (joblib processes; -1: every core);
+    they are written in file order. The returned result's ``table`` is empty (its columns
+    only): the predictions are in ``output``.
+
+    Keep ``chunk_rows`` at its default for the same numbers to the last bit: a network's
+    matrix products over a batch of another size may sum in another order (BLAS).
+    """
+    recipes, problems, caught = _read_checked(source, model, name, None)
+    input_columns = list(model.input_columns)
+    passthrough = [column for column in recipes.columns if column not in input_columns]
+    _refuse_output_names(passthrough, name)
+    starts = range(0, len(recipes), chunk_rows)
+    chunks = ((recipes.iloc[start : start + chunk_rows], start == 0) for start in starts)
+    if n_jobs in (None, 1) or len(starts) <= 1:  # one chunk: no worker processes to start
+        texts = (_chunk_text(model, rows, passthrough, header) for rows, header in chunks)
+    else:
+        from joblib import Parallel, delayed
+
+        texts = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_chunk_text)(model, rows, passthrough, header) for rows, header in chunks)
+    with open(output, "w", encoding="utf-8", newline="") as handle:
+        for text in texts:
+            handle.write(text)
+        if len(recipes) == 0:  # no valid row: the header alone, as write_csv writes an empty table
+            neutralise_formulas(_empty_table(input_columns, passthrough)).to_csv(handle, index=False)
+    return BatchResult(table=_empty_table(input_columns, passthrough), problems=list(problems), warnings=caught, n_written=len(recipes))
+
+
+def _chunk_text(model, rows: pd.DataFrame, passthrough: list[str], header: bool) -> str:
+    """The CSV text of one chunk's output rows (with the header for the first): pandas' bytes."""
+    predicted = model.predict(rows[list(model.input_columns)]).to_frame()
+    safe = neutralise_formulas(pd.concat([rows[passthrough].reset_index(drop=True), predicted], axis=1))
+    text = csv_text(safe, header=header)  # faster; None when it cannot promise pandas' bytes
+    return safe.to_csv(header=header, index=False) if text is None else text
+
+
+def _read_checked(source, model, name: str | None, max_rows: int | None) -> tuple[pd.DataFrame, list[Problem], list[str]]:
+    """The valid recipes, the problems and the warnings of a CSV: :func:`read_plain_recipes` when the file allows, else the full reader."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        recipes = read_plain_recipes(source, list(model.colorants_), name=name, max_rows=max_rows)
+        problems = []
+        if recipes is None:
+            recipes, problems = read_recipes_for_prediction(source, list(model.colorants_), name=name, max_rows=max_rows)
+    return recipes, list(problems), [str(w.message) for w in caught]
+
+
+def _predicted_chunks(recipes: pd.DataFrame, model, passthrough: list[str], chunk_rows: int, progress: ProgressCallback | None):
+    """Output frames of ``chunk_rows`` recipes each: passthrough columns, then the model's prediction columns."""
+    input_columns = list(model.input_columns)
+    n_rows = len(recipes)
+    n_chunks = max(1, math.ceil(n_rows / chunk_rows))
+    for chunk in range(n_chunks):
+        if progress:
+            progress(0.1 + 0.9 * chunk / n_chunks, f"Predicting rows {chunk * chunk_rows + 1:,}–{min(n_rows, (chunk + 1) * chunk_rows):,} of {n_rows:,}…")
+        rows = recipes.iloc[chunk * chunk_rows : (chunk + 1) * chunk_rows]
+        if len(rows) == 0:
+            continue
+        predicted = model.predict(rows[input_columns]).to_frame()
+        yield pd.concat([rows[passthrough].reset_index(drop=True), predicted], axis=1)
 
 
 def _refuse_output_names(passthrough: list[str], file: str | None) -> None:
