@@ -89,7 +89,7 @@ def admin_loop(url: str, key: str, models_dir: str, every_s: float, stop, promot
             model = FormulationModel(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed).fit(dataset)
             card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=models_dir)
             connection = http.client.HTTPConnection(where.hostname, where.port, timeout=120)
-            connection.request("POST", "/api/v1/model/promote", json.dumps({"version": card.version}),
+            connection.request("POST", "/api/v1/model/promote", json.dumps({"version": card.version, "confirm": True, "override_reason": "API load bench: a retrain of the demo every few seconds"}),
                                {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
             answer = connection.getresponse()
             body = answer.read()
@@ -210,6 +210,8 @@ def _arguments(argv):
     parser.add_argument("--hostile", action="store_true", help="the hostile mix instead of the levels (see above)")
     parser.add_argument("--predict-clients", type=int, default=8, help="--hostile: clients predicting single recipes (default 8)")
     parser.add_argument("--formulate-clients", type=int, default=4, help="--hostile: clients flooding formulate (default 4)")
+    parser.add_argument("--honour-retry-after", action="store_true",
+                        help="--hostile: formulate clients wait as a 429's Retry-After asks (default: they flood, sending again at once)")
     parser.add_argument("--attacks", nargs="*", choices=["formulate", "large", "malformed"], default=["formulate", "large", "malformed"],
                         help="--hostile: which attacks run (default all; one client each, formulate --formulate-clients; none: a baseline)")
     parser.add_argument("--server-cpus", help="pin the server with taskset, e.g. 1")
@@ -369,12 +371,17 @@ def _attacks(model) -> dict[str, list[Attack]]:
 
 
 class Attacker(threading.Thread):
-    """Sends its attacks in turn, back to back, until ``deadline``; counts statuses per kind."""
+    """Sends its attacks in turn, back to back, until ``deadline``; counts statuses per kind.
 
-    def __init__(self, url: str, attacks: list[Attack], deadline: float, offset: int = 0) -> None:
+    With ``honour_retry_after`` it waits as long as a 429's ``Retry-After`` asks (a well-behaved
+    client, as the old system's callers were); without, it sends again at once (a flood).
+    """
+
+    def __init__(self, url: str, attacks: list[Attack], deadline: float, offset: int = 0, honour_retry_after: bool = False) -> None:
         super().__init__(daemon=True)
         self.where = urlparse(url)
         self.attacks, self.deadline, self.offset = attacks, deadline, offset
+        self.honour_retry_after = honour_retry_after
         self.statuses: dict[str, dict[str, int]] = {}
         self.errors: list[str] = []
 
@@ -401,6 +408,9 @@ class Attacker(threading.Thread):
         finally:
             connection.close()
         self._count(attack, str(answer.status))
+        if answer.status == 429 and self.honour_retry_after:
+            wait_s = float(answer.getheader("Retry-After") or 1)
+            time.sleep(max(0.0, min(wait_s, self.deadline - time.monotonic())))
         if answer.status >= 500 and not (answer.status == 503 and b"stopped" in content):
             self.errors.append(f"{attack.kind}: {answer.status} {content[:200]!r}")
 
@@ -437,11 +447,14 @@ class MemorySampler(threading.Thread):
             self.samples += 1
 
 
-def attack(url: str, attacks: dict[str, list[Attack]], clients: dict[str, int], deadline: float, results) -> None:
+def attack(url: str, attacks: dict[str, list[Attack]], clients: dict[str, int], deadline: float, results, honour_retry_after: bool = False) -> None:
     """In its own process, so that its interpreter does not slow the predict clients' timing:
     ``clients[group]`` attackers per group until ``deadline`` (``time.monotonic``, one clock for
     every process); puts ``(statuses per kind, errors)`` on ``results``."""
-    attackers = [Attacker(url, attacks[group], deadline, offset=i) for group, count in clients.items() for i in range(count)]
+    attackers = [
+        Attacker(url, attacks[group], deadline, offset=i, honour_retry_after=honour_retry_after and group == "formulate")
+        for group, count in clients.items() for i in range(count)
+    ]
     for attacker in attackers:
         attacker.start()
     statuses: dict[str, dict[str, int]] = {}
@@ -461,7 +474,7 @@ def run_hostile(url: str, pid: int, single_payloads, attacks: dict[str, list[Att
     clients = {group: args.formulate_clients if group == "formulate" else 1 for group in args.attacks}
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    attacker = context.Process(target=attack, args=(url, attacks, clients, time.monotonic() + 3.0 + args.seconds, results))
+    attacker = context.Process(target=attack, args=(url, attacks, clients, time.monotonic() + 3.0 + args.seconds, results, args.honour_retry_after))
     attacker.start()
     time.sleep(3.0)  # the attacker process starts (imports, sockets) before the clock does
     figures, responses = run_level(url, single_payloads, args.predict_clients, args.seconds, 10_000_000)
