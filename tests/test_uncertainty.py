@@ -221,10 +221,16 @@ def test_difficulty_features_are_the_same_row_by_row_and_in_bounded_blocks(monke
     Lab = np.column_stack([rng.uniform(20, 90, 37), rng.uniform(-30, 30, (37, 2))])
     whole = difficulty_features(reference, X, Lab, Lab)
     one_by_one = np.vstack([difficulty_features(reference, X[i:i + 1], Lab[i:i + 1], Lab[i:i + 1]) for i in range(len(X))])
-    monkeypatch.setattr(difficulty, "_BLOCK_ELEMENTS", reference.recipes.size * 4)  # blocks of 4 rows
+    monkeypatch.setattr(difficulty, "_BLOCK_ELEMENTS", len(reference.recipes) * 4)  # blocks of 4 rows
     blocked = difficulty_features(reference, X, Lab, Lab)
     np.testing.assert_array_equal(blocked, whole)
     np.testing.assert_array_equal(one_by_one, whole)
+    # The shortlist by matrix product finds what a search of every trained recipe finds.
+    scaled = ((X[:, None, :] - reference.recipes[None, :, :]) / reference.span) ** 2
+    np.testing.assert_allclose(whole[:, FEATURES.index("nearest_distance")], np.sqrt(scaled.sum(axis=2)).min(axis=1), rtol=1e-12)
+    logged = difficulty._log_inputs(X, reference)[:, None, :] - difficulty._log_inputs(reference.recipes, reference)[None, :, :]
+    neighbours = np.argsort((logged ** 2).sum(axis=2), axis=1, kind="stable")[:, :difficulty._NEIGHBOURS]
+    np.testing.assert_allclose(whole[:, FEATURES.index("local_error")], reference.errors[neighbours].mean(axis=1), rtol=1e-12)
 
 
 def test_a_signal_constant_in_training_does_not_overflow_the_band():

@@ -84,8 +84,10 @@ _LOG_FLOOR = 0.05
 _NEIGHBOURS = 2
 # A span below this (wt % or µm) is a constant input: its distances are not scaled up from nothing.
 _MIN_SPAN = 1e-6
-#: The most numbers one block of recipe-to-trained-recipe differences may hold (16 MB of float64).
+#: The most recipe-to-trained-recipe distances one block may hold (16 MB of float64).
 _BLOCK_ELEMENTS = 2_000_000
+#: Candidates per recipe whose distances are computed exactly, beyond the neighbours wanted.
+_SHORTLIST = 8
 #: The widest band stated (ΔE00): about the distance from black to white, so a wider one says nothing more.
 MAX_BAND_DELTA_E00 = 100.0
 #: log σ is held within ±this: a signal constant in training and not in a new recipe must not overflow exp.
@@ -196,25 +198,39 @@ def _nearest_recipes(reference: DifficultyReference, X: np.ndarray) -> tuple[np.
     error of its :data:`_NEIGHBOURS` nearest trained recipes on the log scale (where the model
     already missed nearby recipes it is likely to miss again).
 
-    Rows are taken a block at a time, so the (rows × trained recipes × inputs) differences never
-    exceed :data:`_BLOCK_ELEMENTS` numbers (a lab database of 5,000 recipes and a 100,000-recipe
-    batch would need 50 GB at once). Each row's figures are computed from that row alone, so
-    they do not depend on the batch it came in.
+    A lab database has thousands of trained recipes and a batch a hundred thousand recipes, so
+    the search goes a block of rows at a time (at most :data:`_BLOCK_ELEMENTS` distances) and
+    finds :data:`_SHORTLIST` candidates per row by the matrix-product form of the squared
+    distance, ‖a‖² + ‖b‖² − 2 a·b (one BLAS call per block, instead of a rows × recipes × inputs
+    array of differences); the candidates' distances are then computed exactly from their
+    differences, and ties go to the lower index. A row's figures therefore come from that row
+    alone, whatever batch it came in.
     """
     span = reference.span
-    trained_log = _log_inputs(reference.recipes, reference)
-    X_log = _log_inputs(X, reference)
+    scaled, trained_scaled = X / span, reference.recipes / span
+    logged, trained_logged = _log_inputs(X, reference), _log_inputs(reference.recipes, reference)
     k = min(_NEIGHBOURS, len(reference.recipes))
     nearest, local_error = np.empty(len(X)), np.empty(len(X))
-    rows = max(1, _BLOCK_ELEMENTS // max(1, reference.recipes.size))
+    rows = max(1, _BLOCK_ELEMENTS // max(1, len(reference.recipes)))
     for start in range(0, len(X), rows):
         block = slice(start, start + rows)
-        nearest[block] = np.sqrt((((X[block, None, :] - reference.recipes[None, :, :]) / span) ** 2).sum(axis=2)).min(axis=1)
-        log_distance = ((X_log[block, None, :] - trained_log[None, :, :]) ** 2).sum(axis=2)
-        # argpartition, not a full sort: only the k nearest are needed (k ≪ trained recipes).
-        neighbours = np.argpartition(log_distance, k - 1, axis=1)[:, :k] if k < log_distance.shape[1] else np.argsort(log_distance, axis=1)
-        local_error[block] = reference.errors[neighbours].mean(axis=1)
+        closest = _exact_nearest(scaled[block], trained_scaled, 1)
+        nearest[block] = np.sqrt(((scaled[block, None, :] - trained_scaled[closest]) ** 2).sum(axis=2))[:, 0]
+        local_error[block] = reference.errors[_exact_nearest(logged[block], trained_logged, k)].mean(axis=1)
     return nearest, local_error
+
+
+def _exact_nearest(rows: np.ndarray, trained: np.ndarray, k: int) -> np.ndarray:
+    """The indices (len(rows), k) of the k trained points nearest each row, nearest first (Euclidean)."""
+    shortlist = min(len(trained), k + _SHORTLIST)
+    if shortlist < len(trained):
+        approximate = (rows ** 2).sum(axis=1)[:, None] + (trained ** 2).sum(axis=1)[None, :] - 2.0 * rows @ trained.T
+        candidates = np.sort(np.argpartition(approximate, shortlist - 1, axis=1)[:, :shortlist], axis=1)
+    else:
+        candidates = np.broadcast_to(np.arange(len(trained)), (len(rows), len(trained)))
+    exact = ((rows[:, None, :] - trained[candidates]) ** 2).sum(axis=2)
+    order = np.argsort(exact, axis=1, kind="stable")[:, :k]  # candidates are in index order: ties go to the lower index
+    return np.take_along_axis(candidates, order, axis=1)
 
 
 def conformal_quantile(scores, coverage: float) -> float:
