@@ -71,6 +71,9 @@ def test_a_losing_challenger_is_refused_until_confirmed_with_a_reason_which_is_l
         with pytest.raises(promotion.PromotionRefused, match="needs a written reason") as refused:
             retrain.promote_challenger("v2", user=LEAD, confirm=True, override_reason=blank, models_dir=door)
         assert (refused.value.field, refused.value.status) == ("override_reason", 409)
+    with pytest.raises(promotion.PromotionRefused, match="at most 2,000") as refused:  # a reason, not a document in the log
+        retrain.promote_challenger("v2", user=LEAD, confirm=True, override_reason="x" * (promotion.MAX_REASON_CHARS + 1), models_dir=door)
+    assert refused.value.field == "override_reason"
     assert registry.champion_version(door) == "v1" and _log(door) == before
 
     retrain.promote_challenger("v2", user=LEAD, confirm=True, override_reason=" the champion's data had a bad batch ", models_dir=door)

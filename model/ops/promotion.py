@@ -55,6 +55,8 @@ SAME_DELTA_E00 = 0.005
 #: What each outcome looks like: the colour of the box a page shows it in.
 _TONES = {"better": "success", "worse": "warning", "not comparable": "warning", "refused": "error"}
 _VERBS = {"promote": "Promoting", "rollback": "Rolling back to"}
+#: The longest override reason kept in the promotions log (characters): a reason, not a document.
+MAX_REASON_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,9 @@ def promote(version: str, *, user: User, confirm: bool = False, override_reason:
     if confirm is not True:
         raise PromotionRefused(f"Read the verdict, then confirm: {decided.sentence}", field="confirm", verdict=decided)
     reason = (override_reason or "").strip()
+    if len(reason) > MAX_REASON_CHARS:
+        raise PromotionRefused(f"The override reason has {len(reason):,} characters; write it in at most {MAX_REASON_CHARS:,}.",
+                               field="override_reason", verdict=decided)
     if decided.needs_override and not reason:
         raise PromotionRefused(
             f"{decided.sentence} {_VERBS[action]} {version} anyway needs a written reason (override_reason), kept in the promotions log.",

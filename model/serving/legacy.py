@@ -194,17 +194,10 @@ def _v1_recipe(body: Any, names: ColorantNames, where: str) -> tuple[dict, dict[
     model_type = body.get("model_type")
     if model_type is not None and not isinstance(model_type, str):
         raise _bad(f"{prefix}model_type is {api._shown(model_type)}; expected a text (it is not used: one model is served).", f"{prefix}model_type")
-    recipe = dict.fromkeys(names.colorants, 0.0)
-    origin = {THICKNESS_COLUMN: f"{prefix}thickness"}
-    for name, value in concentrations.items():
-        field = f"{prefix}concentrations.{name}"
-        colorant = names.colorant(name, field)
-        if colorant in origin:
-            raise _bad(f"{field}: {colorant} is already given as {origin[colorant]}; name each colorant once.", field)
-        recipe[colorant] = value
-        origin[colorant] = field
+    given, origin = _by_colorant(concentrations, f"{prefix}concentrations", names, lambda value, field: value)
+    recipe = dict.fromkeys(names.colorants, 0.0) | given
     recipe[THICKNESS_COLUMN] = body.get("thickness", DEFAULT_THICKNESS_UM)
-    return recipe, origin
+    return recipe, origin | {THICKNESS_COLUMN: f"{prefix}thickness"}
 
 
 def _predict_answers(bodies: list, model, card, aliases: Mapping[str, str], batch: bool) -> list[dict]:
@@ -405,6 +398,15 @@ def _named_numbers(spec: Any, field: str, names: ColorantNames, expected: str, r
         return {}
     if not isinstance(spec, Mapping):
         raise _bad(f"{field} is {api._shown(spec)}; expected an object of colorant → {expected}.", field)
+    return _by_colorant(spec, field, names, read)[0]
+
+
+def _by_colorant(spec: Mapping, field: str, names: ColorantNames, read: Callable) -> tuple[dict[str, Any], dict[str, str]]:
+    """``({colorant: read(value, where)}, {colorant: where})`` of an object of names or aliases → value.
+
+    Each name goes through :meth:`ColorantNames.colorant` (400 for an unknown one); a colorant
+    named twice (for instance by its name and by its alias) is refused naming both fields.
+    """
     values, given_as = {}, {}
     for name, value in spec.items():
         where = f"{field}.{name}"
@@ -413,7 +415,7 @@ def _named_numbers(spec: Any, field: str, names: ColorantNames, expected: str, r
             raise _bad(f"{where}: {colorant} is already given as {given_as[colorant]}; name each colorant once.", where)
         given_as[colorant] = where
         values[colorant] = read(value, where)
-    return values
+    return values, given_as
 
 
 def _concentration(value: Any, field: str) -> float:
