@@ -34,13 +34,12 @@ import pandas as pd
 from model import FormulationModel, cross_validate, format_metrics, load_dataset
 from model.evaluation import calibration_table
 from model.models import FluorescentKubelkaMunkModel, HybridModel
-from model.models.hybrid import HYBRID_BAND_SCALE
 from model.models.mlp import legacy_model
 from model.models.uncertainty import BAND_SCALE
 
-#: name → (label, unfitted model, spread-to-band factor of its uncertainty)
+#: name → (label, unfitted model, spread-to-band factor of its uncertainty, or "calibrated")
 ROWS = {
-    "hybrid": ("Huecast default: HybridModel()", HybridModel, HYBRID_BAND_SCALE),
+    "hybrid": ("Huecast default: HybridModel()", HybridModel, "calibrated"),  # model/models/difficulty.py, not a scaled spread
     "physics": ("fluorescent Kubelka–Munk alone: FluorescentKubelkaMunkModel()", FluorescentKubelkaMunkModel, None),
     "mlp": ("previous default: FormulationModel()", FormulationModel, BAND_SCALE),
     "legacy": ("old system's config (legacy_model())", legacy_model, None),
@@ -104,7 +103,8 @@ def main() -> int:
         print("worst 8 recipes: " + ", ".join(f"{r} ({row.kind}) {row.delta_e00:.2f}" for r, row in worst.head(8).iterrows()))
         if per_sample["uncertainty"].notna().any():
             table = calibration_table(per_sample["delta_e00"], per_sample["uncertainty"])
-            print(f"uncertainty calibration (band = {band_scale:g} × ensemble RMS spread, headline path; "
+            band = "its calibrated 90 % band" if band_scale == "calibrated" else f"band = {band_scale:g} × ensemble RMS spread"
+            print(f"uncertainty calibration ({band}, headline path; "
                   f"median band {per_sample['uncertainty'].median():.2f} ΔE00):")
             print("  " + "   ".join(f"within {row.multiple:g}×band: {100 * row.fraction_within:.0f}%" for row in table.itertuples())
                   + f"   (Spearman band vs error {table.attrs['spearman']:.2f}, n={int(table['n'].iloc[0])})")
