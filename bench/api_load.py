@@ -77,7 +77,7 @@ def admin_loop(url: str, key: str, models_dir: str, every_s: float, stop, promot
     """In its own process: retrain on the demo data, save, promote through the API; repeat."""
     os.nice(10)
     from model import FormulationModel, load_dataset
-    from model.ops import registry
+    from model.registry import registry
 
     dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
     info = {"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "demo (API load bench)"}
@@ -178,7 +178,7 @@ class Verifier:
     def _expected(self, version: str, index: int) -> np.ndarray:
         import pandas as pd
 
-        from model.ops import registry
+        from model.registry import registry
 
         if (version, index) not in self.expected:
             if version not in self.models:
@@ -221,7 +221,7 @@ def _arguments(argv):
 
 def _isolated_install(root: Path) -> tuple[Path, str, Path]:
     """A copy of the shipped models and a secrets file with one admin API key: (models dir, the key, secrets file)."""
-    from model.ops.api_keys import hash_key, new_key
+    from model.auth.api_keys import hash_key, new_key
 
     models_dir = root / "models"
     shutil.copytree(REPO_ROOT / "trained_models", models_dir)
@@ -265,7 +265,7 @@ def _print_summary(summary: dict, admin_errors) -> None:
 
 def main(argv=None) -> int:
     args = _arguments(argv)
-    from model.ops import registry
+    from model.registry import registry
 
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
@@ -521,7 +521,7 @@ def _print_hostile(figures: dict, expected: dict[str, set[int]]) -> None:
 
 def hostile_main(args) -> int:
     """``--hostile``: start a server, warm it, run the mix once, check every prediction, report."""
-    from model.ops import registry
+    from model.registry import registry
 
     shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
     singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}

@@ -45,7 +45,7 @@ from dashboard import state
 from dashboard.server import start_dashboard, stop_dashboard, wait_until_healthy
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import to_csv_bytes
-from model.ops import registry
+from model.registry import registry
 from model.serving import batch
 
 # This script is not named dashboard.py: run as a file, its folder comes first on the

@@ -72,8 +72,8 @@ class Admin(threading.Thread):
 
     def run(self) -> None:
         from model import FormulationModel, load_dataset
-        from model.ops import registry
-        from model.ops.access import LOCAL_ADMIN
+        from model.auth.access import LOCAL_ADMIN
+        from model.registry import registry
 
         dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
         seed = 0
@@ -253,7 +253,7 @@ def main(argv=None) -> int:
     if args.browser_cpus:
         os.sched_setaffinity(0, {int(cpu) for cpu in args.browser_cpus.split(",")})  # Chromium inherits it
 
-    from model.ops import registry
+    from model.registry import registry
 
     model, _ = registry.load_champion(REPO_ROOT / "trained_models")
     colorant = darkest_colorant(model)

@@ -39,10 +39,11 @@ def main() -> None:
     from sklearn.base import clone
 
     from model import model_from_config
+    from model.auth.access import LOCAL_ADMIN
     from model.io import read_upload
-    from model.ops import registry, retrain
-    from model.ops.access import LOCAL_ADMIN
-    from model.ops.store import MeasurementStore
+    from model.jobs import retrain
+    from model.registry import registry
+    from model.store.measurements import MeasurementStore
 
     shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
     configured = model_from_config(shipped.kind, shipped.config)

@@ -109,8 +109,8 @@ def cluster_cv(size: str, folds: int, seeds: list[int]) -> None:
     from dask.distributed import LocalCluster
 
     from model.evaluation import cross_validate
+    from model.jobs.search import joblib_backend
     from model.models import HybridModel
-    from model.ops.search import joblib_backend
     from model.simulate.scale import scale_dataset
 
     films, colorants = (int(v) for v in size.split("x"))

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from model.core import colorimetry
-from model.ops import registry
+from model.registry import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

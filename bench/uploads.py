@@ -8,9 +8,9 @@ suspect rows and the match report has the same things to say at every size.
 
 What is timed is what the Retrain page does, through the same functions:
 
-- **review**: :func:`model.ops.intake.review_upload` against a store holding the shipped
+- **review**: :func:`model.store.intake.review_upload` against a store holding the shipped
   demo data, every near-miss suggestion accepted (both reads, the comparison with the store);
-- **commit**: :meth:`model.ops.store.MeasurementStore.add` of the reviewed upload into that
+- **commit**: :meth:`model.store.measurements.MeasurementStore.add` of the reviewed upload into that
   store (one transaction);
 - **again**: the same review once more, after the commit: every row's recipe is now in the
   store, so every row is hashed and looked up (the most a review does).
@@ -88,9 +88,9 @@ def _accept_all(suggestions):
 def time_upload(paths: list[Path], workdir: Path, repeats: int) -> dict[str, float]:
     """Median wall and CPU seconds of review, commit and a second review of the same files (all
     rows already stored), the rows read and the rows stored (last run)."""
-    from model.ops.access import LOCAL_ADMIN
-    from model.ops.intake import review_upload
-    from model.ops.store import MeasurementStore
+    from model.auth.access import LOCAL_ADMIN
+    from model.store.intake import review_upload
+    from model.store.measurements import MeasurementStore
 
     files = [(path.name, path.read_bytes()) for path in paths]
     runs = []

@@ -1,7 +1,7 @@
 """The JSON API's Starlette routes under ``/api/v1``, and the lifespan that starts the warm start.
 
 Thin wiring only: read the body (capped), check the key, take the champion from the
-dashboard's own cache (:func:`dashboard.common.served_champion`, so pages and API serve
+dashboard's own cache (:func:`dashboard.champion.served_full_model`, so pages and API serve
 one model object), call :mod:`model.serving.api`, write JSON. ``dashboard/app.py`` hands
 :data:`ROUTES` and :func:`lifespan` to ``st.App``.
 
@@ -15,7 +15,7 @@ queue, and one stops as soon as its client has gone (:func:`_heavy`).
 Importing this module is cheap on purpose: ``model`` is imported by the warm start
 (:mod:`dashboard.warm_start`), in a thread the lifespan starts. The server therefore
 answers at once, and a browser loads the app's JavaScript while the champion loads.
-Predictions come from the champion's serving snapshot (:func:`dashboard.common.served_predictor`)
+Predictions come from the champion's serving snapshot (:func:`dashboard.champion.served_predictor`)
 as soon as the warm start's first phase is done; functions in ``_NEEDS_FULL_MODEL`` wait for the full model.
 """
 
@@ -52,7 +52,7 @@ _LOG = logging.getLogger("huecast.api")
 logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(logging.ERROR)
 #: Unknown API keys allowed per client address in any minute before it gets 429.
 BAD_KEYS_PER_MINUTE = 5
-_bad_keys = None  # an AttemptLimiter, made on first use (model.ops.access is imported lazily)
+_bad_keys = None  # an AttemptLimiter, made on first use (model.auth.access is imported lazily)
 _lock = threading.Lock()  # guards _bad_keys, _heavy_running and _background
 #: A predict request of at most this many recipes queues in the quick lane (see :func:`_lane`).
 QUICK_LANE_RECIPES = 100
@@ -85,7 +85,7 @@ def _bad_key_limiter():
     global _bad_keys
     with _lock:
         if _bad_keys is None:
-            from model.ops.access import AttemptLimiter
+            from model.auth.access import AttemptLimiter
 
             _bad_keys = AttemptLimiter(max_attempts=BAD_KEYS_PER_MINUTE, window_s=60.0)
         return _bad_keys
@@ -108,7 +108,7 @@ def _error(error) -> Response:
 
 
 def _api_keys():
-    from model.ops.api_keys import ApiKeys
+    from model.auth.api_keys import ApiKeys
 
     try:
         section = st.secrets.get("api")
@@ -126,7 +126,7 @@ def _presented_key(request: Request) -> str | None:
 
 def _authorize(request: Request, *, admin: bool):
     """The request's user (None: anonymous, allowed), or raise :class:`api.ApiError` 401/403/429."""
-    from model.ops.api_keys import ApiAccessError
+    from model.auth.api_keys import ApiAccessError
     from model.serving import api
 
     address = request.client.host if request.client else "unknown"
@@ -262,12 +262,12 @@ async def _in_background(function, *args):
 
 def _champion(full_model: bool = True):
     """``(model, card)``: the full champion, or with ``full_model=False`` what predicts (its serving snapshot)."""
-    from dashboard import common
-    from model.ops import registry
+    from dashboard import champion
+    from model.registry import registry
     from model.serving import api
 
     try:
-        return common.served_champion() if full_model else common.served_predictor()
+        return champion.served_full_model() if full_model else champion.served_predictor()
     except FileNotFoundError as error:
         _LOG.error("No champion model can be served: %s", error)
         raise api.ApiError(
@@ -432,9 +432,9 @@ def _endpoint(handler):
 
 
 def _serving_status() -> tuple[str, str | None]:
-    from dashboard import common
+    from dashboard import champion
 
-    return common.serving_status()
+    return champion.serving_status()
 
 
 @_endpoint
@@ -481,16 +481,16 @@ PROMOTE_FIELDS = ("version", "confirm", "override_reason")
 
 @_endpoint
 async def promote(request: Request) -> Response:
-    """Admin only, through the one door to the champion (:func:`model.ops.promotion.promote`).
+    """Admin only, through the one door to the champion (:func:`model.registry.promotion.promote`).
 
     ``{"version": "..."}`` alone answers 422 with the ``verdict`` (the version against the
     champion on the same data and folds) and asks for ``"confirm": true``; a version that
     predicts worse also needs ``"override_reason"`` (409 without it), which the promotions
     log keeps with the key's user. 200: ``{"champion", "verdict", "override_reason"}``.
     """
+    from model.auth.access import require_admin
     from model.core.files import StorageError
-    from model.ops import registry
-    from model.ops.access import require_admin
+    from model.registry import registry
     from model.serving import api
 
     user = _authorize(request, admin=True)
@@ -510,7 +510,7 @@ async def promote(request: Request) -> Response:
         raise api.ApiError(422, f"version: {error}", "version") from None
     require_admin(user, "promote a model")
     await anyio.to_thread.run_sync(readiness.wait_for_heavy_imports)  # promote loads the full model to check it
-    from model.ops import promotion
+    from model.registry import promotion
 
     try:
         verdict = await anyio.to_thread.run_sync(lambda: promotion.promote(version, user=user, confirm=confirm, override_reason=reason))

@@ -47,11 +47,11 @@ def run_page() -> None:
     from dashboard import readiness
 
     readiness.wait_for_light_imports()
-    from dashboard import auth, common
+    from dashboard import auth, champion
 
     # A local icon: a Material icon name makes every page load fetch a font from a CDN.
     st.set_page_config(page_title="Huecast", page_icon=str(PAGES_DIR.parent / "static" / "favicon.png"), layout="wide")
-    user = common.current_user()
+    user = auth.current_user()
     pages, gates = {}, []
     for position, (file, title, icon, admin_only) in enumerate(PAGES):
         if not (PAGES_DIR / file).is_file():
@@ -67,10 +67,10 @@ def run_page() -> None:
     on_gate = any(page is gate for gate in gates)
     auth.mark_gate(on_gate)
     try:
-        model, card = common.predictor()
-    except common.NoChampion:
+        model, card = champion.predictor()
+    except champion.NoChampion:
         st.stop()
-    common.render_sidebar(model, card)
+    champion.render_sidebar(model, card)
     if not on_gate and not any(page is pages.get(file) for file in LIGHT_PAGES):
         readiness.wait_for_heavy_imports()  # before the page's own imports
     try:

@@ -4,7 +4,7 @@ and the routes and middleware that make a sign-in hold.
 Secrets, never code, say how people sign in (``.streamlit/secrets.toml``)::
 
     [auth]
-    admin_password_hash = "pbkdf2_sha256$…"   # make one: python3 -m model.ops.passwords
+    admin_password_hash = "pbkdf2_sha256$…"   # make one: python3 -m model.auth.passwords
     admin_name = "lab lead"                    # optional, shown in the sidebar
     session_hours = 8                          # optional: how long a sign-in lasts, reloads included
 
@@ -23,7 +23,7 @@ What makes it hold:
 - **Reloads**: the page cannot set a cookie over Streamlit's websocket, so after a correct
   password it hands the browser a one-time token, which the browser posts to
   :data:`SESSION_ROUTE`; that route sets a signed, HttpOnly, SameSite=Strict cookie
-  (:class:`model.ops.access.SignInCookies`) that every later page run reads back from
+  (:class:`model.auth.access.SignInCookies`) that every later page run reads back from
   ``st.context.cookies``. Sign-out revokes it and clears it.
 - **Admin pages for others** are a gate at the same address (:func:`admin_gate`): a link to
   ``/retrain`` shows what the page is and the sign-in form, not "Page not found".
@@ -47,8 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dashboard import state
-from model.core import settings
-from model.ops.access import (
+from model.auth.access import (
     VIEWER,
     AttemptLimiter,
     OneTimeTokens,
@@ -58,7 +57,8 @@ from model.ops.access import (
     load_or_create_key,
     user_without_sign_in,
 )
-from model.ops.passwords import verify_password
+from model.auth.passwords import verify_password
+from model.core import settings
 
 __all__ = [
     "SIGN_IN_ATTEMPTS_PER_MINUTE",
@@ -141,7 +141,7 @@ def _sign_in_mode() -> str:
 
 
 class ClientAddressMiddleware:
-    """Set every request's client (``scope["client"]``) to :func:`model.ops.access.client_address`.
+    """Set every request's client (``scope["client"]``) to :func:`model.auth.access.client_address`.
 
     uvicorn, which ``streamlit run`` starts, believes ``X-Forwarded-For`` from any loopback
     peer (its ``forwarded_allow_ips`` default) and writes the header's address over the
@@ -390,7 +390,7 @@ def _local_viewer_note() -> str:
     return (
         f"You are a viewer: {reachable}, and no sign-in is configured, so nobody is admin. "
         "To sign in as admin, put `[auth] admin_password_hash` in "
-        "`.streamlit/secrets.toml` (make it with `python3 -m model.ops.passwords`) or configure OIDC there; "
+        "`.streamlit/secrets.toml` (make it with `python3 -m model.auth.passwords`) or configure OIDC there; "
         "or, on your own machine, start the server with `--server.address 127.0.0.1`."
     )
 

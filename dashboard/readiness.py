@@ -7,7 +7,7 @@ threads must never import scikit-learn at once: its circular imports then fail w
 ``bench/dashboard_speed.py``). So every page run first waits for phase 1
 (:func:`wait_for_light_imports`, in ``dashboard/app.py``), and whatever needs the full
 model waits for phase 2 (:func:`wait_for_heavy_imports`, in
-:func:`dashboard.common.champion` and before any page not in ``LIGHT_PAGES`` of
+:func:`dashboard.champion.full_model` and before any page not in ``LIGHT_PAGES`` of
 ``dashboard/app.py``). With no warm start
 running (AppTest, the tests) both waits return at once.
 """

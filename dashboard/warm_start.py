@@ -16,7 +16,7 @@ JavaScript:
 
 :mod:`dashboard.readiness` holds the events pages wait on. A champion without a serving
 snapshot (a model kind that has none, or a version saved before snapshots existed:
-``model.ops.registry.add_serving_snapshot`` adds one) is served by the full model: pages
+``model.registry.registry.add_serving_snapshot`` adds one) is served by the full model: pages
 then wait for both phases, as before.
 """
 
@@ -39,11 +39,11 @@ _LOG = logging.getLogger("huecast.warm_start")
 
 #: What the Predict and Batch pages, the sidebar and the API's predict import; none of them
 #: imports scikit-learn, SciPy or joblib (tests/test_import_weight.py).
-LIGHT_MODULES = ("dashboard.common", "dashboard.state", "dashboard.app_pages._layout", "model.serving.api", "model.serving.explore",
+LIGHT_MODULES = ("dashboard.champion", "dashboard.state", "dashboard.app_pages._layout", "model.serving.api", "model.serving.explore",
                  "model.serving.batch", "model.presentation.figures", "model.presentation.swatches", "model.io.safe_csv",
-                 "model.models.snapshot", "model.ops.registry", "model.ops.training_data")
+                 "model.models.snapshot", "model.registry.registry", "model.registry.training_data")
 #: What the other pages import (scikit-learn, SciPy and the models come with them).
-HEAVY_MODULES = ("model.models", "model.models.hybrid", "model.ops.review", "model.formulation", "model.ops.retrain")
+HEAVY_MODULES = ("model.models", "model.models.hybrid", "model.registry.review", "model.formulation", "model.jobs.retrain")
 #: How long phase 2 waits for the first page run to end before it starts anyway (a server
 #: nobody has opened yet, or an API-only install).
 FIRST_PAGE_WAIT_S = 5.0
@@ -73,15 +73,15 @@ def _check_for_a_repl_while_it_is_cheap() -> None:
 def _light_phase() -> bool:
     """Phase 1. Returns True when the champion has a serving snapshot: pages may then run before phase 2."""
     _import(LIGHT_MODULES)
-    from dashboard import common
+    from dashboard import champion
     from model.serving import api
 
     try:
-        snapshot, card = common.serving_snapshot()
+        snapshot, card = champion.serving_snapshot()
         if snapshot is None:
             return False
-        api.predict({"recipes": [common.explore.default_recipe(snapshot)]}, snapshot, card)  # first-call costs
-        common.training_samples(card)
+        api.predict({"recipes": [champion.explore.default_recipe(snapshot)]}, snapshot, card)  # first-call costs
+        champion.training_samples(card)
     except Exception as error:  # the page shows it to the user; the log gets it here
         _LOG.warning("Warm start could not load the champion's serving snapshot: %s", error)
         return False
@@ -95,13 +95,13 @@ def _heavy_phase() -> None:
     finally:
         readiness.heavy_done.set()  # even after a failure: the page then shows it
         readiness.light_done.set()  # without a serving snapshot, pages waited for this phase too
-    from dashboard import common
+    from dashboard import champion
     from model.serving import api
 
     try:
-        served, card = common.served_champion()
-        api.predict({"recipes": [common.explore.default_recipe(served)]}, served, card)
-        common.training_samples(card)
+        served, card = champion.served_full_model()
+        api.predict({"recipes": [champion.explore.default_recipe(served)]}, served, card)
+        champion.training_samples(card)
     except Exception as error:
         _LOG.warning("Warm start could not load the champion: %s", error)
 

@@ -33,14 +33,14 @@ _PUBLIC = {
     "format_metrics": "model.evaluation",
     "IngestError": "model.io",
     "load_dataset": "model.io",
-    "IntegrityError": "model.ops.registry",
-    "ModelCard": "model.ops.registry",
-    "load_model": "model.ops.registry",
-    "load_champion": "model.ops.registry",
-    "save_model": "model.ops.registry",
-    "promote": "model.ops.registry",
-    "TrainingResult": "model.ops.training",
-    "train_and_evaluate": "model.ops.training",
+    "IntegrityError": "model.registry.registry",
+    "ModelCard": "model.registry.registry",
+    "load_model": "model.registry.registry",
+    "load_champion": "model.registry.registry",
+    "save_model": "model.registry.registry",
+    "promote": "model.registry.registry",
+    "TrainingResult": "model.jobs.training",
+    "train_and_evaluate": "model.jobs.training",
 }
 
 __all__ = list(_PUBLIC)

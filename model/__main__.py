@@ -12,11 +12,10 @@ __all__ = ["main"]
 
 def _load_model(path: str | None):
     """The unfitted model a ``--config`` JSON file describes: hyperparameters, plus an optional ``kind``."""
-    from model.models.base import model_from_config
+    from model.models.base import DEFAULT_MODEL, model_from_config
 
     config = {} if path is None else json.loads(Path(path).read_text(encoding="utf-8"))
-    kind = config.pop("kind", "HybridModel")  # the default since issue 12
-    return model_from_config(kind, config)
+    return model_from_config(config.pop("kind", DEFAULT_MODEL), config)
 
 
 def _progress(fraction: float, message: str) -> None:
@@ -35,11 +34,11 @@ def _load_data(path: str):
 
 
 def _cmd_train(args) -> int:
+    from model.auth.access import LOCAL_ADMIN
     from model.evaluation import format_metrics
-    from model.ops import registry
-    from model.ops.access import LOCAL_ADMIN
-    from model.ops.search import joblib_backend
-    from model.ops.training import save_trained, train_and_evaluate
+    from model.jobs.search import joblib_backend
+    from model.jobs.training import save_trained, train_and_evaluate
+    from model.registry import registry
 
     registry.check_writable(args.out)  # before minutes of cross-validation, not after
     dataset = _load_data(args.data)
@@ -55,7 +54,8 @@ def _cmd_train(args) -> int:
     first_model = registry.champion_version(args.out) is None
     if args.promote or first_model:
         # The one door to the champion: a comparison on the same folds, its verdict, then --yes.
-        from model.ops import promotion, retrain
+        from model.jobs import retrain
+        from model.registry import promotion
 
         if not first_model:
             retrain.score_against_champion(result, card.version, models_dir=args.out, n_splits=args.folds, seeds=tuple(args.seeds), progress=_progress)
@@ -94,7 +94,7 @@ def _cmd_evaluate(args) -> int:
 
 def _cmd_predict(args) -> int:
     from model.io import IngestError
-    from model.ops import registry
+    from model.registry import registry
     from model.serving.batch import predict_csv_to_file
 
     model, card = registry.load_predictor_from_path(args.model)  # the serving snapshot when the model has one
@@ -116,8 +116,8 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from model.ops import registry, review
     from model.presentation.report import build_report
+    from model.registry import registry, review
 
     source = Path(args.model) if args.model else registry.settings.models_dir()
     if (source / registry.CARD_FILE).is_file():
@@ -139,7 +139,8 @@ def _cmd_report(args) -> int:
 def _cmd_search(args) -> int:
     import time
 
-    from model.ops import registry, search
+    from model.jobs import search
+    from model.registry import registry
 
     started = time.perf_counter()
     registry.check_writable(args.out)  # the run is saved under <out>/search/: fail before the trials, not after
@@ -171,7 +172,7 @@ def _cmd_search(args) -> int:
 
 
 def _cmd_sign(args) -> int:
-    from model.ops import registry
+    from model.registry import registry
 
     root = registry.settings.models_dir(args.models_dir)
     if args.all:  # every folder with a card, signed or not: list_cards would skip the unsigned ones
@@ -191,7 +192,7 @@ def _versions(versions) -> str:
 
 
 def _cmd_backup(args) -> int:
-    from model.ops import backup
+    from model.registry import backup
 
     summary = backup.backup(args.out, models_dir=args.models_dir, data_dir=args.data_dir)
     store = "no measurement store" if summary.n_measurements is None else f"{summary.n_measurements:,} measurements"
@@ -201,7 +202,7 @@ def _cmd_backup(args) -> int:
 
 
 def _cmd_restore(args) -> int:
-    from model.ops import backup
+    from model.registry import backup
 
     summary = backup.restore(args.file, models_dir=args.models_dir, data_dir=args.data_dir)
     store = "no measurement store" if summary.n_measurements is None else f"{summary.n_measurements:,} measurements"
@@ -285,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from model.core.files import StorageError
-    from model.ops.registry import IntegrityError
+    from model.registry.registry import IntegrityError
 
     try:
         return args.run(args)

@@ -55,7 +55,7 @@ def quick_model():
 @pytest.fixture(scope="session")
 def shipped():
     """The shipped demo champion and its card, from the checkout's trained_models/ (read only)."""
-    from model.ops import registry
+    from model.registry import registry
 
     return registry.load_champion(_REPO_ROOT / "trained_models")
 
@@ -129,10 +129,10 @@ def tiny_install(isolated_install, tiny_dataset, quick_model):
     """An isolated install with a store holding the tiny dataset's first 24 rows and a champion trained on them."""
     import numpy as np
 
+    from model.auth.access import LOCAL_ADMIN
     from model.io import PreparedUpload
-    from model.ops import registry
-    from model.ops.access import LOCAL_ADMIN
-    from model.ops.store import MeasurementStore
+    from model.registry import registry
+    from model.store.measurements import MeasurementStore
 
     models_dir, data_dir = isolated_install.models_dir, isolated_install.data_dir
     store = MeasurementStore(data_dir / "measurements.sqlite3", seed=False)
@@ -179,8 +179,8 @@ def glowing_dataset():
 @pytest.fixture
 def glowing_install(isolated_install, glowing_dataset, quick_model):
     """An isolated install whose champion (a quick FormulationModel) has a fluorescence head, trained on ``glowing_dataset``."""
-    from model.ops import registry
-    from model.ops.access import LOCAL_ADMIN
+    from model.auth.access import LOCAL_ADMIN
+    from model.registry import registry
 
     model = clone(quick_model).fit(glowing_dataset)
     card = registry.save_model(

@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.auth.access import VIEWER, PermissionDenied, User
+from model.auth.passwords import hash_password
 from model.io import PreparedUpload
-from model.ops import jobs, promotion, registry, retrain, search
-from model.ops.access import VIEWER, PermissionDenied, User
-from model.ops.passwords import hash_password
-from model.ops.store import MeasurementStore
+from model.jobs import job_queue, retrain, search
+from model.registry import promotion, registry
+from model.store.measurements import MeasurementStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "dashboard" / "app.py"
@@ -119,7 +120,7 @@ def test_signing_in_as_admin_shows_no_secret_in_pages_or_logs(hosted, caplog):
 @pytest.fixture
 def stocked(hosted, tmp_path, tiny_dataset):
     store = MeasurementStore(tmp_path / "data" / "measurements.sqlite3", seed=False)
-    from model.ops.access import LOCAL_ADMIN
+    from model.auth.access import LOCAL_ADMIN
 
     store.add(PreparedUpload(tiny_dataset.subset(np.arange(8)), None, ("first.csv",), "first"), user=LOCAL_ADMIN)
     return store
@@ -142,8 +143,8 @@ def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: 
         "start a search": lambda user: search.start_search_job(dataset, user=user, models_dir=models_dir),
         "promote through the door": lambda user: promotion.promote(version, user=user, confirm=True, models_dir=models_dir),
         "roll back through the door": lambda user: promotion.promote(version, user=user, confirm=True, action="rollback", models_dir=models_dir),
-        "start any job in the queue": lambda user: jobs.start_job("training", print, (), user=user, jobs_dir=jobs_dir),
-        "cancel any job in the queue": lambda user: jobs.cancel_job("job-1", user=user, jobs_dir=jobs_dir),
+        "start any job in the queue": lambda user: job_queue.start_job("training", print, (), user=user, jobs_dir=jobs_dir),
+        "cancel any job in the queue": lambda user: job_queue.cancel_job("job-1", user=user, jobs_dir=jobs_dir),
     }
 
 
@@ -175,7 +176,7 @@ def test_every_admin_function_refuses_a_viewer_before_changing_anything(hosted, 
 # Secure by default: no sign-in configured is admin only on a loopback server
 # --------------------------------------------------------------------------------------
 
-from model.ops.access import LOCAL_ADMIN, AttemptLimiter, is_loopback_address, user_without_sign_in  # noqa: E402
+from model.auth.access import LOCAL_ADMIN, AttemptLimiter, is_loopback_address, user_without_sign_in  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,7 @@ def test_no_secrets_on_a_reachable_address_makes_every_visitor_a_viewer(hosted, 
     at = AppTest.from_file(str(APP), default_timeout=APP_TIMEOUT_S).run()  # no secrets at all
     assert not at.exception, at.exception
     sidebar = _all_text(at.sidebar)
-    assert "You are a viewer" in sidebar and "python3 -m model.ops.passwords" in sidebar and "secrets.toml" in sidebar
+    assert "You are a viewer" in sidebar and "python3 -m model.auth.passwords" in sidebar and "secrets.toml" in sidebar
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(PAGES / "retrain.py"))
 
@@ -287,7 +288,7 @@ def test_password_attempts_are_limited_per_address_and_logged_without_the_passwo
 # API keys: only hashes in secrets; a command makes them; admin only with an admin key
 # --------------------------------------------------------------------------------------
 
-from model.ops import api_keys  # noqa: E402
+from model.auth import api_keys  # noqa: E402
 
 
 def test_the_api_key_command_prints_a_key_once_and_only_its_hash_for_secrets(capsys):

@@ -20,7 +20,7 @@ import pytest
 from sklearn.base import clone
 
 from dashboard.server import running_dashboard, wait_until_healthy
-from model.ops.api_keys import hash_key, new_key
+from model.auth.api_keys import hash_key, new_key
 from model.serving.api import MAX_BODY_BYTES, MAX_RECIPES
 
 pytestmark = pytest.mark.slow
@@ -67,7 +67,7 @@ def keyed_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped_model():
-    from model.ops import registry
+    from model.registry import registry
 
     return registry.load_champion(REPO_ROOT / "trained_models")
 
@@ -239,7 +239,7 @@ def test_formulate_returns_candidates_and_names_bad_fields(keyed_server, shipped
 
 
 def test_keys_reads_need_a_key_here_and_admin_needs_an_admin_key(keyed_server, tiny_dataset, quick_model):
-    from model.ops import registry
+    from model.registry import registry
 
     url = keyed_server["url"]
     assert call(url, "/api/v1/health")[0] == 401
@@ -304,7 +304,7 @@ def test_a_server_on_a_reachable_address_without_secrets_has_no_admin(tmp_path):
         status, body = call(url, "/api/v1/model/promote", {"version": version})
         assert status == 401 and "admin API key" in body["error"]["message"]
         page = _page_text(url)
-    assert "You are a viewer" in page and "python3 -m model.ops.passwords" in page
+    assert "You are a viewer" in page and "python3 -m model.auth.passwords" in page
     assert "Retrain" not in page
 
 

@@ -20,7 +20,7 @@ GOOD = {"FluoYellow": 5, "BiVaYellow": 2, "PhthaloGreen": 0.5, "PearlBlue": 0, "
 @pytest.fixture(scope="module")
 def served(repo_root):
     """``(snapshot, card)``: the shipped champion as the server predicts with it (read only)."""
-    from model.ops import registry
+    from model.registry import registry
 
     models_dir = repo_root / "trained_models"
     snapshot, card = registry.load_serving(registry.champion_version(models_dir), models_dir)

@@ -21,10 +21,10 @@ import pytest
 from starlette.routing import Router
 
 from dashboard import api as routes
-from dashboard import common
-from model.ops import registry
-from model.ops.access import LOCAL_ADMIN
-from model.ops.api_keys import ApiKeys, hash_key, new_key
+from dashboard import champion
+from model.auth.access import LOCAL_ADMIN
+from model.auth.api_keys import ApiKeys, hash_key, new_key
+from model.registry import registry
 from model.serving import api
 
 #: Generous upper bound on any wait in these tests; reached only when the behaviour is broken.
@@ -263,9 +263,9 @@ def two_champions(isolated_install, shipped):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             registry.promote(version, root, user=LOCAL_ADMIN)
-    common.clear_champion_cache()
+    champion.clear_champion_cache()
     yield root
-    common.clear_champion_cache()
+    champion.clear_champion_cache()
 
 
 def test_health_is_ok_for_a_sound_champion(two_champions):

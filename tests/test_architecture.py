@@ -13,19 +13,25 @@ import pytest
 from sklearn.base import clone
 
 from model.models.base import ColourModel, model_from_config, model_kinds
-from model.ops import registry
+from model.registry import registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-#: The layers of model/, bottom first. A module may import its own layer or any below it.
-#: (DESIGN.md "Layers": io and the shared vocabulary, then the models, then evaluation,
-#: then formulation and operations, then what people read, then the CLI and the dashboard.)
+LAYOUT_DOC = REPO_ROOT / "docs" / "pages" / "development" / "layout.md"
+
+#: The layers of model/, bottom first, as the layout page states them. A module may import its own
+#: layer or any below it, never one above.
 LAYERS = [
     {"model.core"},
     {"model.io"},
     {"model.models"},
     {"model.evaluation", "model.simulate"},
-    {"model.formulation", "model.ops", "model.serving"},
+    {"model.formulation"},
+    {"model.auth"},
+    {"model.store"},
+    {"model.registry"},
+    {"model.jobs"},
+    {"model.serving"},
     {"model.presentation"},
     {"model", "model.__main__", "dashboard"},
 ]
@@ -135,15 +141,36 @@ def test_model_never_imports_streamlit():
     assert offenders == []
 
 
-def test_imports_point_down_the_layers(import_graph):
-    upward = [
+def _upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return [
         f"{module} -> {target}"
-        for module, targets in import_graph.items()
+        for module, targets in graph.items()
         if module.startswith("model.")
         for target in targets
         if target.startswith("model.") and _layer(target) > _layer(module)
     ]
-    assert upward == []
+
+
+def test_imports_point_down_the_layers(import_graph):
+    assert _upward_imports(import_graph) == []
+
+
+def test_an_upward_import_is_caught(import_graph):
+    # formulation sits below serving: the import issue 22 found (formulation.result took a
+    # constant from serving.explore) must fail the check above if it ever comes back.
+    graph = {**import_graph, "model.formulation.result": import_graph["model.formulation.result"] | {"model.serving.explore"}}
+    assert _upward_imports(graph) == ["model.formulation.result -> model.serving.explore"]
+
+
+def test_the_layers_are_the_layout_pages_layers():
+    # The layout page (linked from the README) names the layers in one line, bottom first:
+    # "Layers, bottom first: core → io → … → the CLI and the dashboard".
+    line = next(line for line in LAYOUT_DOC.read_text(encoding="utf-8").splitlines() if line.startswith("Layers, bottom first:"))
+    documented = [
+        {f"model.{name.strip(' `')}" for name in step.split(",")}
+        for step in line.removeprefix("Layers, bottom first:").split("→")[:-1]
+    ]
+    assert documented == LAYERS[:-1]
 
 
 def test_no_code_edits_sys_path():
@@ -200,3 +227,14 @@ def test_save_model_refuses_what_is_not_a_colour_model(tmp_path):
     with pytest.raises(TypeError, match="ColourModel"):
         registry.save_model(object(), metrics={}, dataset_info={}, models_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_default_model_everywhere():
+    # The CLI, training and retraining with no champion all train DEFAULT_MODEL; none names its own.
+    from model.__main__ import _load_model
+    from model.models.base import DEFAULT_MODEL, default_model
+
+    assert type(_load_model(None)).__name__ == DEFAULT_MODEL == type(default_model()).__name__
+    for module in ("model/jobs/training.py", "model/jobs/retrain.py", "model/evaluation/cross_validation.py", "model/__main__.py"):
+        source = (REPO_ROOT / module).read_text(encoding="utf-8")
+        assert "FormulationModel()" not in source and '"HybridModel"' not in source, module

@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 
 import model.__main__ as cli
-from model.ops import backup, registry
-from model.ops.store import STORE_FILE, MeasurementStore
+from model.registry import backup, registry
+from model.store.measurements import STORE_FILE, MeasurementStore
 
 
 @pytest.fixture

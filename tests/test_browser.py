@@ -24,7 +24,7 @@ def test_changing_a_concentration_changes_L_star_in_the_browser(server):
     sync_api = playwright_or_skip()
     ARTEFACTS.mkdir(exist_ok=True)
 
-    from model.ops import registry
+    from model.registry import registry
 
     model, _ = registry.load_champion()
     colorant = model.colorants_[0]

@@ -52,7 +52,7 @@ def _shot(page, name: str) -> Path:
 
 
 def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
-    from model.ops import registry
+    from model.registry import registry
 
     model, _ = registry.load_champion(REPO_ROOT / "trained_models")
     colorants = list(model.colorants_)

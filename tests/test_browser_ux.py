@@ -83,10 +83,10 @@ def quick_server(sync_api, tmp_path_factory):
     """A second install whose champion is a small network, so a challenger trains in about 20 s
     (the shipped champion takes minutes per fit): long enough to reload during it, short enough for CI."""
     from model import FormulationModel
+    from model.auth.access import LOCAL_ADMIN
     from model.core import settings
     from model.io import load_dataset
-    from model.ops import registry
-    from model.ops.access import LOCAL_ADMIN
+    from model.registry import registry
 
     root = tmp_path_factory.mktemp("browser-ux-retrain")
     demo, _ = load_dataset(settings.demo_data_dir())
@@ -142,7 +142,7 @@ def go_by_sidebar(page, title: str) -> None:
 
 
 def colorants():
-    from model.ops import registry
+    from model.registry import registry
 
     model, _ = registry.load_champion(REPO_ROOT / "trained_models")
     return list(model.colorants_)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from model import BAND_COLUMNS
-from model.ops import registry
+from model.registry import registry
 
 # Every test runs the command line in a fresh Python process.
 pytestmark = pytest.mark.slow

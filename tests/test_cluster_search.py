@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from model.ops import search
+from model.jobs import search
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,10 @@ import shutil
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from model.ops import intake, registry, review
-from model.ops.search_result import list_search_runs, load_search
-from model.ops.store import open_store
+from model.jobs.search_result import list_search_runs, load_search
+from model.registry import registry, review
+from model.store import intake
+from model.store.measurements import open_store
 
 PAGE = "app_pages/compare.py"
 

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import state
 from model import THICKNESS_COLUMN, TrainingRange
-from model.ops import registry, review
-from model.ops.access import LOCAL_ADMIN
+from model.auth.access import LOCAL_ADMIN
+from model.registry import registry, review
 from model.serving import explore
 
 

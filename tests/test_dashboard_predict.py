@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model import THICKNESS_COLUMN, TrainingRange
-from model.ops import registry
-from model.ops.training_data import find_training_data
 from model.presentation.wording import band_sentence
+from model.registry import registry
+from model.registry.training_data import find_training_data
 from model.serving import explore
 
 APP_TIMEOUT_S = 60

@@ -14,12 +14,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.auth.access import LOCAL_ADMIN
+from model.auth.passwords import hash_password
 from model.core import settings
 from model.io import read_upload
-from model.ops import intake, promotion, registry, retrain
-from model.ops.access import LOCAL_ADMIN
-from model.ops.passwords import hash_password
-from model.ops.store import STORE_FILE, open_store
+from model.jobs import retrain
+from model.registry import promotion, registry
+from model.store import intake
+from model.store.measurements import STORE_FILE, open_store
 
 APP_TIMEOUT_S = 60
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")

@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from model.auth.access import LOCAL_ADMIN
 from model.core import settings
 from model.core.schema import FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from model.io import IngestError, load_dataset, read_fluorescence_table, read_tidy_csv, read_upload
 from model.io.fluorescence import is_fluorescence_table
-from model.ops.access import LOCAL_ADMIN
-from model.ops.store import MeasurementStore
-from model.ops.store_schema import SCHEMA
 from model.simulate import DEMO_COLORANTS, demo_measurement_plan, write_demo
 from model.simulate.film import measure_fluorescence, simulate_dataset, simulate_fluorescence_cts
+from model.store.measurements import MeasurementStore
+from model.store.schema import SCHEMA
 
 COLORANT_NAMES = [c.name for c in DEMO_COLORANTS]
 
@@ -264,7 +264,7 @@ def test_an_upload_takes_an_optional_third_file_in_any_order(demo):
 
 
 def test_a_near_miss_reading_is_offered_like_a_measured_one(tmp_path):
-    from model.ops.intake import review_upload
+    from model.store.intake import review_upload
 
     files = _demo_files()
     files[2] = ("Fluorescence.csv", files[2][1].replace(b"\nFY25H,", b"\nFY25HH,").replace(b"\nQM5,", b"\nQMS,"))

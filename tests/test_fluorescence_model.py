@@ -17,7 +17,7 @@ from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICT
 from model.formulation import Constraints, Target, formulate
 from model.models import FluorescentKubelkaMunkModel, HybridModel, KubelkaMunkModel
 from model.models.fluorescence import FluorescenceHead, fit_fluorescence_head, fluorescence_readings, without_readings
-from model.ops import registry
+from model.registry import registry
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from model.formulation import (
 )
 from model.models.mlp_forward import compile_heads
 from model.models.physics import KubelkaMunkModel
-from model.ops.registry import load_champion
+from model.registry.registry import load_champion
 
 SPECTRUM = np.linspace(0.05, 0.9, 31)
 

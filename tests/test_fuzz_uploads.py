@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.auth.access import LOCAL_ADMIN
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM
 from model.formulation import SpectrumParseError, Target
 from model.io import (
@@ -42,10 +43,9 @@ from model.io import (
     read_upload,
 )
 from model.io.safe_csv import to_csv_bytes
-from model.ops import registry
-from model.ops.access import LOCAL_ADMIN
-from model.ops.store import MeasurementStore
+from model.registry import registry
 from model.serving.batch import MAX_BATCH_ROWS, predict_csv, problems_frame
+from model.store.measurements import MeasurementStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ANY = object()  # an expectation that does not constrain the row or column

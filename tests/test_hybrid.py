@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,7 +13,7 @@ from model.evaluation import cross_validate
 from model.evaluation.folds import grouped_folds
 from model.models import hybrid
 from model.models.hybrid import LAB_CANDIDATES, SPECTRAL_CANDIDATES, HybridModel, choose_blend, simplex_grid
-from model.ops import registry
+from model.registry import registry
 
 
 def quick_hybrid(**changes) -> HybridModel:

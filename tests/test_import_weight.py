@@ -19,8 +19,8 @@ from dashboard.warm_start import LIGHT_MODULES
 FIRST_PAGE_MODULES = (
     *LIGHT_MODULES,
     "model.serving.batch",
-    "model.ops.registry",
-    "model.ops.training_data",
+    "model.registry.registry",
+    "model.registry.training_data",
     "model.models.uncertainty",
     "model.core.prediction",
 )

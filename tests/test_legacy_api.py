@@ -39,7 +39,7 @@ T22H_SPECTRUM = [
 def real_champion(real_data_dir, tmp_path_factory, quick_model):
     """A quick model trained on the real data, saved with a card (fluorescence R² recorded) in its own models folder."""
     from model.io import load_dataset
-    from model.ops import registry
+    from model.registry import registry
 
     dataset = load_dataset(real_data_dir)[0]
     model = clone(quick_model).fit(dataset)
@@ -322,11 +322,11 @@ def legacy_server(real_data_dir, tmp_path_factory, quick_model):
     """A server whose store holds the real data and whose champion is a quick model trained on it;
     secrets declare the GXT alias, one allowed origin, a viewer key and an admin key."""
     from dashboard.server import running_dashboard, wait_until_healthy
+    from model.auth.access import LOCAL_ADMIN
+    from model.auth.api_keys import hash_key, new_key
     from model.io import PreparedUpload, load_dataset
-    from model.ops import registry
-    from model.ops.access import LOCAL_ADMIN
-    from model.ops.api_keys import hash_key, new_key
-    from model.ops.store import STORE_FILE, MeasurementStore
+    from model.registry import registry
+    from model.store.measurements import STORE_FILE, MeasurementStore
 
     root = tmp_path_factory.mktemp("legacy-server")
     models_dir, data_dir = root / "models", root / "data"

@@ -9,6 +9,7 @@ import pytest
 from sklearn.base import clone
 from streamlit.testing.v1 import AppTest
 
+from model.auth.access import LOCAL_ADMIN
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, THICKNESS_COLUMN
 from model.formulation import Constraints, Target
@@ -16,11 +17,11 @@ from model.formulation.experiment_plan import measurement_names
 from model.formulation.experiments import default_constraints, length_scale, plan_experiments, scaled_recipes
 from model.io.recipes import read_recipe_table
 from model.models import HybridModel
-from model.ops import intake, registry
-from model.ops.access import LOCAL_ADMIN
-from model.ops.training_data import find_training_data
 from model.presentation import figures
+from model.registry import registry
+from model.registry.training_data import find_training_data
 from model.simulate import DEMO_COLORANTS, measure, simulate_reflectance
+from model.store import intake
 
 TINY_COLORANTS = DEMO_COLORANTS[1:4]  # the tiny_dataset fixture's colorants
 

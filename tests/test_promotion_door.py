@@ -1,4 +1,4 @@
-"""One door to the champion (issue 23): every route passes model.ops.promotion.promote.
+"""One door to the champion (issue 23): every route passes model.registry.promotion.promote.
 
 Each route (the ops functions, Retrain's Promote, rollback, POST /api/v1/model/promote and
 ``python -m model train --promote``) refuses a challenger that predicts worse than the
@@ -20,9 +20,10 @@ import pytest
 from sklearn.base import clone
 from streamlit.testing.v1 import AppTest
 
-from model.ops import promotion, registry, retrain
-from model.ops.access import LOCAL_ADMIN, User
-from model.ops.comparison import Comparison, write_comparison
+from model.auth.access import LOCAL_ADMIN, User
+from model.jobs import retrain
+from model.registry import promotion, registry
+from model.registry.comparison import Comparison, write_comparison
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = str(REPO_ROOT / "dashboard" / "app.py")
@@ -123,14 +124,14 @@ def test_a_saved_same_folds_comparison_is_read_in_either_direction(door):
 
 
 def test_nothing_but_the_door_moves_the_champion_pointer():
-    """Every way a model starts serving goes through model.ops.promotion: nothing else calls registry.promote."""
+    """Every way a model starts serving goes through model.registry.promotion: nothing else calls registry.promote."""
     callers = [
         str(path.relative_to(REPO_ROOT))
         for folder in ("model", "dashboard")
         for path in (REPO_ROOT / folder).rglob("*.py")
         if re.search(r"\bregistry\.promote\(", path.read_text(encoding="utf-8"))
     ]
-    assert callers == ["model/ops/promotion.py"], callers
+    assert callers == ["model/registry/promotion.py"], callers
 
 
 # ---- the API route -----------------------------------------------------------------------
@@ -139,7 +140,7 @@ def test_nothing_but_the_door_moves_the_champion_pointer():
 @pytest.fixture
 def admin_key(monkeypatch):
     from dashboard import api as routes
-    from model.ops.api_keys import ApiKeys, hash_key, new_key
+    from model.auth.api_keys import ApiKeys, hash_key, new_key
 
     key = new_key()
     keys = ApiKeys.from_secrets({"keys": [{"name": "lead", "role": "admin", "hash": hash_key(key)}]})
@@ -299,7 +300,7 @@ def test_the_retrain_page_offers_rollback_only_to_comparable_former_champions_an
 def test_compare_trains_a_configuration_as_a_challenger_and_never_promotes(isolated_install, monkeypatch, tiny_evaluated):
     import shutil
 
-    from model.ops.search_result import list_search_runs, load_search
+    from model.jobs.search_result import list_search_runs, load_search
 
     root = isolated_install.copy_shipped_models()
     champion = registry.champion_version(root)
@@ -333,7 +334,7 @@ def test_compare_trains_a_configuration_as_a_challenger_and_never_promotes(isola
 
 def _run_worker_in_process(isolated_install, dataset, model, monkeypatch, tmp_path) -> tuple[list, registry.ModelCard]:
     """Build the plan start_challenger would, run its worker here (not spawned), and spy on the champion's comparison."""
-    from model.ops import comparison
+    from model.registry import comparison
 
     monkeypatch.setenv("HUECAST_RETRAIN_CV", "2x1")
     compared, cross_validated = [], []
@@ -376,7 +377,7 @@ def test_a_champion_of_the_same_colorants_is_compared_on_the_same_folds(tiny_ins
 
 
 def test_the_previous_champion_is_compared_only_on_the_same_data(isolated_install, tiny_evaluated):
-    from model.ops import review
+    from model.registry import review
 
     root = isolated_install.models_dir
     model, info = tiny_evaluated.model, tiny_evaluated.info

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.io import read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
-from model.ops import registry
+from model.registry import registry
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 N_BANDS = len(WAVELENGTHS_NM)

@@ -11,8 +11,9 @@ import pytest
 from sklearn.base import clone
 
 from model import IntegrityError
-from model.ops import registry, retrain
-from model.ops.access import LOCAL_ADMIN
+from model.auth.access import LOCAL_ADMIN
+from model.jobs import retrain
+from model.registry import registry
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, quic
 
 
 def test_a_viewer_cannot_promote(saved):
-    from model.ops.access import PermissionDenied, User
+    from model.auth.access import PermissionDenied, User
 
     root, _, card = saved
     with pytest.raises(PermissionDenied, match="needs an admin"):
@@ -281,7 +282,7 @@ def test_a_read_only_mount_or_a_full_disk_is_named_as_such(tmp_path, monkeypatch
 
 def test_cli_train_into_a_read_only_folder_fails_before_reading_data_or_training(tmp_path, monkeypatch, capsys, make_read_only):
     import model.__main__ as cli
-    from model.ops import training
+    from model.jobs import training
 
     out = tmp_path / "models"
     out.mkdir()
@@ -307,7 +308,7 @@ def test_a_challenger_is_not_started_when_the_models_folder_cannot_be_written(tm
 
 
 def test_a_search_is_not_started_when_the_models_folder_cannot_be_written(tmp_path, tiny_dataset, make_read_only):
-    from model.ops import search
+    from model.jobs import search
 
     models, jobs_dir = tmp_path / "models", tmp_path / "jobs"
     models.mkdir()

@@ -1,5 +1,5 @@
 """The stakeholder report: out-of-fold table, plain-words summary, HTML, CLI and browser;
-and the admin's review of a challenger and of the model history (model.ops.review)."""
+and the admin's review of a challenger and of the model history (model.registry.review)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from model.__main__ import main as cli
-from model.ops import registry, review
-from model.ops.access import LOCAL_ADMIN
-from model.ops.training_data import TrainingData
+from model.auth.access import LOCAL_ADMIN
 from model.presentation.report import build_report
 from model.presentation.swatches import swatch_grid_html
+from model.registry import registry, review
+from model.registry.training_data import TrainingData
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_report_opens_in_headless_chromium(models_dir, tmp_path):
 
 def test_data_sets_carry_the_names_people_gave_them(isolated_install, tiny_dataset):
     from model.io import PreparedUpload
-    from model.ops.store import DEMO_DATA_NAME, open_store
+    from model.store.measurements import DEMO_DATA_NAME, open_store
 
     assert review.data_name({"name": "demo"}) == DEMO_DATA_NAME == "Synthetic demo"
     assert review.data_name({"name": "pp-inks"}) == "pp-inks"

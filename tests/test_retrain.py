@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
+from model.auth.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 from model.core import settings
 from model.io import PreparedUpload
-from model.ops import jobs, registry, retrain, search
-from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.ops.store import MeasurementStore
-from model.ops.training_data import find_training_data
+from model.jobs import job_queue, retrain, search
+from model.registry import registry
+from model.registry.training_data import find_training_data
+from model.store.measurements import MeasurementStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,11 +153,11 @@ def test_a_search_cannot_start_while_a_challenger_trains_nor_the_reverse(install
     with pytest.raises(retrain.RetrainBusy, match=r"A configuration search of 50 trials is already running .*the Compare page"):
         retrain.start_challenger(dataset, user=LOCAL_ADMIN, n_splits=3, seeds=(0,))
     assert search.active_search_job().job_id == searching and retrain.active_job() is None
-    assert jobs.cancel_job(searching, user=LOCAL_ADMIN).state == "cancelled"
+    assert job_queue.cancel_job(searching, user=LOCAL_ADMIN).state == "cancelled"
     # Both kinds went through the one jobs folder under the data directory, and nothing else started.
-    queue = settings.data_dir() / jobs.JOBS_FOLDER
+    queue = settings.data_dir() / job_queue.JOBS_FOLDER
     assert sorted(path.name for path in queue.iterdir() if path.is_dir()) == sorted([training, searching])
-    assert jobs.active_job() is None
+    assert job_queue.active_job() is None
 
 
 @pytest.mark.slow  # starts worker processes
@@ -168,8 +169,8 @@ def test_simultaneous_starts_yield_exactly_one_job(tmp_path):
     def start():
         barrier.wait()
         try:
-            outcomes.append(jobs.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0))
-        except jobs.JobBusy as error:
+            outcomes.append(job_queue.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0))
+        except job_queue.JobBusy as error:
             outcomes.append(error)
 
     threads = [threading.Thread(target=start) for _ in range(8)]
@@ -182,36 +183,36 @@ def test_simultaneous_starts_yield_exactly_one_job(tmp_path):
     assert [path.name for path in queue.iterdir() if path.is_dir()] == started
     assert all("Only one search, promotion or training runs at a time" in str(outcome) for outcome in outcomes if outcome not in started)
     release.touch()
-    status = jobs.wait_for_job(started[0], jobs_dir=queue, timeout=120)
+    status = job_queue.wait_for_job(started[0], jobs_dir=queue, timeout=120)
     assert (status.state, status.output) == ("done", str(release))
     # The worker let go of the queue with its final status: the next job starts at once.
-    follow_up = jobs.start_job("search", _wait_for_file, (str(tmp_path / "never"),), user=LOCAL_ADMIN, jobs_dir=queue)
-    assert jobs.cancel_job(follow_up, user=LOCAL_ADMIN, jobs_dir=queue).state == "cancelled"
-    assert jobs.active_job(jobs_dir=queue) is None
+    follow_up = job_queue.start_job("search", _wait_for_file, (str(tmp_path / "never"),), user=LOCAL_ADMIN, jobs_dir=queue)
+    assert job_queue.cancel_job(follow_up, user=LOCAL_ADMIN, jobs_dir=queue).state == "cancelled"
+    assert job_queue.active_job(jobs_dir=queue) is None
 
 
 @pytest.mark.slow  # starts a worker process
 def test_liveness_comes_from_the_lock_not_the_process_table(tmp_path):
     queue, release = tmp_path / "jobs", tmp_path / "release"
-    running = jobs.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0)
+    running = job_queue.start_job("training", _wait_for_file, (str(release),), user=LOCAL_ADMIN, jobs_dir=queue, niceness=0)
     # A job left "running" by a worker that died: its pid is alive (this test's own), but it holds no lock.
     stale = queue / "20000101-000000-dead00"
     stale.mkdir()
     record = {"job_id": stale.name, "kind": "search", "state": "running", "fraction": 0.3, "message": "trial 3", "started_by": "x",
               "started_at": "2000-01-01T00:00:00+00:00", "updated_at": "2000-01-01T00:00:00+00:00", "pid": os.getpid()}
-    (stale / jobs.STATUS_FILE).write_text(json.dumps(record), encoding="utf-8")
-    status = jobs.job_status(stale.name, jobs_dir=queue)
+    (stale / job_queue.STATUS_FILE).write_text(json.dumps(record), encoding="utf-8")
+    status = job_queue.job_status(stale.name, jobs_dir=queue)
     assert status.state == "failed" and "stopped before finishing" in status.message
-    assert jobs.active_job(jobs_dir=queue).job_id == running and jobs.job_status(running, jobs_dir=queue).state == "running"
+    assert job_queue.active_job(jobs_dir=queue).job_id == running and job_queue.job_status(running, jobs_dir=queue).state == "running"
     release.touch()
-    assert jobs.wait_for_job(running, jobs_dir=queue, timeout=120).state == "done"
-    assert jobs.active_job(jobs_dir=queue) is None
+    assert job_queue.wait_for_job(running, jobs_dir=queue, timeout=120).state == "done"
+    assert job_queue.active_job(jobs_dir=queue) is None
 
 
 _PROMOTE_LOOP = """
 import sys
-from model.ops import registry
-from model.ops.access import LOCAL_ADMIN
+from model.registry import registry
+from model.auth.access import LOCAL_ADMIN
 root, first, second = sys.argv[1:4]
 print("ready", flush=True)
 while True:

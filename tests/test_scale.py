@@ -14,7 +14,7 @@ import pytest
 
 from model.io import read_recipes_for_prediction
 from model.io.safe_csv import write_csv
-from model.ops import registry
+from model.registry import registry
 from model.serving import batch
 from model.serving.batch import predict_csv, predict_csv_to_file
 from model.serving.csv_text import csv_text

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
+from model.auth.access import VIEWER, PermissionDenied
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, Dataset
+from model.jobs import search
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
-from model.ops import registry, search
-from model.ops.access import VIEWER, PermissionDenied
+from model.registry import registry
 
 # A small space so each search on the tiny dataset takes seconds, not minutes.
 TINY_SPACE = {

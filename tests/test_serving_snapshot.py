@@ -15,7 +15,7 @@ from sklearn.base import clone
 from model.models import hybrid
 from model.models.hybrid import HybridModel
 from model.models.snapshot import FORMAT_VERSION, ServingSnapshot
-from model.ops import registry
+from model.registry import registry
 
 
 def quick_hybrid(**changes) -> HybridModel:
@@ -238,11 +238,11 @@ def test_serving_a_snapshot_imports_neither_scikit_learn_nor_scipy_nor_joblib(sa
     code = textwrap.dedent(f"""
         import sys
         import pandas as pd
-        import model.models.snapshot, model.ops.registry
+        import model.models.snapshot, model.registry.registry
         from model.models.snapshot import ServingSnapshot
         snapshot = ServingSnapshot.load({str(models_dir / card.version / "serving.npz")!r})
         snapshot.predict(pd.read_csv({str(recipes_path)!r}))
-        snapshot, card = model.ops.registry.load_serving({card.version!r}, {str(models_dir)!r})
+        snapshot, card = model.registry.registry.load_serving({card.version!r}, {str(models_dir)!r})
         prediction = snapshot.predict(pd.read_csv({str(recipes_path)!r}))
         assert prediction.fluorescence_cts is not None
         heavy = sorted({{name.split(".")[0] for name in sys.modules}} & {{"sklearn", "scipy", "joblib"}})

@@ -26,9 +26,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, state
+from model.auth.access import AttemptLimiter, SignInCookies, client_address
+from model.auth.passwords import hash_password
 from model.core import settings
-from model.ops.access import AttemptLimiter, SignInCookies, client_address
-from model.ops.passwords import hash_password
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "dashboard" / "app.py"

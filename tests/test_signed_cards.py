@@ -17,8 +17,9 @@ import joblib
 import pytest
 
 import model.__main__ as cli
-from model.ops import registry
-from model.ops.access import LOCAL_ADMIN
+from model.auth.access import LOCAL_ADMIN
+from model.registry import registry
+
 SECRET = "a-test-secret-of-sufficient-length"
 
 

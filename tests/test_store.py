@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from model import load_dataset
+from model.auth.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 from model.core import settings
 from model.io import IngestError, read_upload
-from model.ops.access import LOCAL_ADMIN, VIEWER, PermissionDenied
-from model.ops.store import MeasurementStore, StoreError, open_store
+from model.store.measurements import MeasurementStore, StoreError, open_store
 
 
 def real_files(real_data_dir):
@@ -235,13 +235,12 @@ def test_the_first_real_export_replaces_the_demo(tmp_path, real_upload):
 
 
 def test_bulk_hashes_and_stored_columns_are_those_of_one_row_at_a_time(tiny_dataset):
+    import hashlib
     import json
     import math
 
-    import hashlib
-
     from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN
-    from model.ops.store_records import MeasurementRows
+    from model.store.records import MeasurementRows
 
     def measurement_hash(sample_id, recipe_id, thickness_um, pairs, reflectance, reading=None):
         """The content hash as stores hold it: any change would give stored measurements new identities."""

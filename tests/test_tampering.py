@@ -16,10 +16,10 @@ import joblib
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.auth.access import LOCAL_ADMIN
 from model.formulation import SpectrumParseError, Target
 from model.io import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv, read_upload
-from model.ops import registry
-from model.ops.access import LOCAL_ADMIN
+from model.registry import registry
 from model.serving.batch import predict_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

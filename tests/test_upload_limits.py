@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from model.auth.access import LOCAL_ADMIN
 from model.core import settings
 from model.io import IngestError, read_upload
 from model.io import upload as upload_module
 from model.io.matching import ThicknessRule, name_key
 from model.io.upload import MAX_UPLOAD_ROWS
-from model.ops.access import LOCAL_ADMIN
-from model.ops.intake import review_upload
-from model.ops.store import MeasurementStore
+from model.store.intake import review_upload
+from model.store.measurements import MeasurementStore
 
 BANDS = ";".join(f"R{wavelength} nm" for wavelength in range(400, 701, 10))
 

@@ -87,21 +87,21 @@ import json, sys, time
 from dashboard import readiness, warm_start
 warm_start.start()
 readiness.wait_for_light_imports(timeout_s=120)
-from dashboard import common
-snapshot, card = common.serving_snapshot()
+from dashboard import champion
+snapshot, card = champion.serving_snapshot()
 answer = {
     "light_done": readiness.light_done.is_set(),
     "snapshot": type(snapshot).__name__,
     "sklearn_after_light": "sklearn" in sys.modules,
-    "L": float(snapshot.predict(common.explore.recipe_frame({c: 1.0 for c in snapshot.colorants_}, 8.0, list(snapshot.colorants_))).Lab[0, 0]),
+    "L": float(snapshot.predict(champion.explore.recipe_frame({c: 1.0 for c in snapshot.colorants_}, 8.0, list(snapshot.colorants_))).Lab[0, 0]),
 }
 time.sleep(0.5)
 answer["heavy_before_page_ended"] = readiness.heavy_done.is_set()
 readiness.page_run_ended()  # what dashboard/app.py says after the first page run
 readiness.wait_for_heavy_imports(timeout_s=120)
-model, _ = common.served_champion()
+model, _ = champion.served_full_model()
 answer["sklearn_after_heavy"] = "sklearn" in sys.modules
-answer["full_L"] = float(model.predict(common.explore.recipe_frame({c: 1.0 for c in model.colorants_}, 8.0, list(model.colorants_))).Lab[0, 0])
+answer["full_L"] = float(model.predict(champion.explore.recipe_frame({c: 1.0 for c in model.colorants_}, 8.0, list(model.colorants_))).Lab[0, 0])
 print(json.dumps(answer))
 """
 

@@ -1,8 +1,8 @@
 """The page side of the one door to the champion: the verdict box, then the confirm step.
 
 Not a page (it is not listed in ``dashboard/app.py``'s navigation). Retrain's Promote and
-rollback show a :class:`model.ops.promotion.Verdict` with :func:`show_verdict` first, then
-:func:`confirm_step`; the door itself (:func:`model.ops.promotion.promote`) refuses again
+rollback show a :class:`model.registry.promotion.Verdict` with :func:`show_verdict` first, then
+:func:`confirm_step`; the door itself (:func:`model.registry.promotion.promote`) refuses again
 whatever a page forgets.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from model.ops.promotion import Verdict
+from model.registry.promotion import Verdict
 
 __all__ = ["show_verdict", "confirm_step"]
 

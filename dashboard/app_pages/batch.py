@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
 from model.io import IngestError
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
@@ -18,7 +18,7 @@ EAGER_DOWNLOAD_ROWS = 10_000
 PROBLEM_ROW_PX = 72
 
 set_up_page()
-model, card = common.predictor()  # the serving snapshot: this page only predicts, and may run before scikit-learn has loaded
+model, card = champion.predictor()  # the serving snapshot: this page only predicts, and may run before scikit-learn has loaded
 colorants = list(model.colorants_)
 
 st.title("Predict a batch of recipes")

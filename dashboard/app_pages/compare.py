@@ -1,10 +1,10 @@
 """Compare: which configuration is best, in one sentence; then the scores; then the engineering details.
 
 UI only: the search, its persisted results, the comparison table and background jobs live
-in ``model.ops.search``. A configuration is never promoted from here: it is trained as a
-challenger (``model.ops.retrain``), scored against the champion on the same folds, and an
-admin decides on the Retrain page, through the one door to the champion (``model.ops.promotion``); the store's current data and whether the shown
-search ran on it in ``model.ops.intake``; the figures in ``model.presentation``. Every figure shown was measured on recipes the
+in ``model.jobs.search``. A configuration is never promoted from here: it is trained as a
+challenger (``model.jobs.retrain``), scored against the champion on the same folds, and an
+admin decides on the Retrain page, through the one door to the champion (``model.registry.promotion``); the store's current data and whether the shown
+search ran on it in ``model.store.intake``; the figures in ``model.presentation``. Every figure shown was measured on recipes the
 model did not train on: CV on the training recipes ranks, the held-out test recipes report.
 """
 
@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
-from dashboard.common import current_user
-from model.io.safe_csv import neutralise_formulas, to_csv_bytes
-from model.ops import intake, promotion, registry, retrain, review, search
+from dashboard.auth import current_user
+from model.auth.access import PermissionDenied
 from model.core.files import StorageError
-from model.ops.access import PermissionDenied
-from model.ops.store import StoreError, open_store
+from model.io.safe_csv import neutralise_formulas, to_csv_bytes
+from model.jobs import retrain, search
 from model.presentation import figures
 from model.presentation.tables import search_top_table
+from model.registry import promotion, registry, review
+from model.store import intake
+from model.store.measurements import StoreError, open_store
 
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
 
 set_up_page()
 user = current_user()
-model, card = common.champion()
+model, card = champion.full_model()
 st.title("Compare configurations")
 
 

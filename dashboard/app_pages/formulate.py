@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard import common, state
+from dashboard import champion, state
 from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
 from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
@@ -23,14 +23,14 @@ TARGET_KINDS = ("Colour (picker or hex)", "CIELAB values", "Pasted spectrum", "M
 set_up_page()
 # The serving snapshot when the champion has one: formulating needs only predictions, and
 # serving them needs no unpickling in this process (the full champion otherwise).
-model, card = common.predictor()
+model, card = champion.predictor()
 colorants = list(model.colorants_)
 trained = model.training_range_
 
 
 @st.cache_data(show_spinner="Loading the measured samples…", max_entries=2)
 def _store_dataset(_version_key: str):
-    from model.ops.store import open_store
+    from model.store.measurements import open_store
 
     return open_store().to_dataset()
 

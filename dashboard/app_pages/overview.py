@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
 from model.io.safe_csv import neutralise_formulas
-from model.ops import registry, review
 from model.presentation import figures, report
 from model.presentation.swatches import swatch_grid_html
+from model.registry import registry, review
 
 set_up_page()
-model, card = common.champion()
+model, card = champion.full_model()
 models_dir = str(registry.settings.models_dir())
 
 

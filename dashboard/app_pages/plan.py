@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
 from model.formulation import Constraints, Target
 from model.formulation.experiments import DEFAULT_BATCH_SIZE, default_constraints, plan_experiments
@@ -15,7 +15,7 @@ from model.serving import explore
 RESULT_KEY = "plan_result"
 
 set_up_page()
-model, card = common.champion()
+model, card = champion.full_model()
 colorants = list(model.colorants_)
 
 
@@ -53,7 +53,7 @@ st.caption(
     "The recipes whose measurements would teach the model most: where it is least sure, far from every measured recipe, "
     "and spread out from each other. Make them, read them, and upload the readings with the downloaded recipe table on the Retrain page."
 )
-training = common.training_data(card)
+training = champion.training_data(card)
 if training.dataset is None:
     st.warning(
         f"Cannot plan: {training.description}. Planning measures distances to the recipes the champion was trained on; "

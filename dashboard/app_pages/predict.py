@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import common, state
+from dashboard import champion, state
 from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
@@ -28,7 +28,7 @@ NOTE_KEY = "predict_entry_notes"
 LINK_PROBLEMS_KEY = "predict_link_problems"
 
 set_up_page()
-model, card = common.predictor()  # the serving snapshot: this page runs before scikit-learn has loaded
+model, card = champion.predictor()  # the serving snapshot: this page runs before scikit-learn has loaded
 colorants = list(model.colorants_)
 trained = model.training_range_
 bounds = explore.input_bounds(model)
@@ -179,7 +179,7 @@ with result_column:
             "prediction: mix and measure a drawdown, and add it to the training data."
         )
 
-    training = common.training_samples(card)
+    training = champion.training_samples(card)
     nearest = training.nearest(recipe, trained, k=NEAREST_SAMPLES) if training is not None else None
     st.plotly_chart(figures.predicted_spectrum_figure(prediction.reflectance[0], nearest), key="predict_spectrum")
     if nearest is not None:

@@ -3,7 +3,8 @@ champion on the same folds, promote or discard it; model history with rollback; 
 measurement store with exclude/include.
 
 UI only: reading and matching files, the store, training, comparison and promotion all
-live in ``model.ops`` (``intake``, ``store``, ``retrain``, ``review``, ``promotion``).
+live in ``model/`` (``store.intake``, ``store.measurements``, ``jobs.retrain``, ``registry.review``,
+``registry.promotion``).
 Promote and rollback pass the one door to the champion: the verdict first, then a confirm
 step, and a written reason for a model that predicts worse (``_decision``).
 
@@ -18,16 +19,19 @@ import streamlit as st
 
 from dashboard.app_pages._decision import confirm_step, show_verdict
 from dashboard.app_pages._layout import set_up_page
-from dashboard.common import clear_champion_cache, current_user
+from dashboard.auth import current_user
+from dashboard.champion import clear_champion_cache
+from model.auth.access import PermissionDenied
 from model.core import settings
 from model.core.files import StorageError
 from model.io import IngestError
-from model.io.upload import MAX_UPLOAD_ROWS
 from model.io.safe_csv import neutralise_formulas
-from model.ops import intake, promotion, registry, retrain, review
-from model.ops.access import PermissionDenied
-from model.ops.store import MeasurementStore, StoreError, open_store
+from model.io.upload import MAX_UPLOAD_ROWS
+from model.jobs import retrain
 from model.presentation import figures
+from model.registry import promotion, registry, review
+from model.store import intake
+from model.store.measurements import MeasurementStore, StoreError, open_store
 
 # Training is a worker process; the page polls its status file this often while it runs.
 POLL_SECONDS = 1.0

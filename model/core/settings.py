@@ -93,7 +93,7 @@ def trusted_proxies() -> tuple:
     A list of addresses or networks (``["10.0.0.2", "192.0.2.0/24"]``), else
     ``HUECAST_TRUSTED_PROXIES`` (comma-separated). Default: none, so the header is ignored
     and the client is the address the connection came from
-    (:func:`model.ops.access.client_address`).
+    (:func:`model.auth.access.client_address`).
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """Colour-difference tolerance bands: how a ΔE00 error is judged and shown (green, amber, red).
 
 Numbers and words only (numpy), so the figures and swatches that colour an error by its band
-(:mod:`model.presentation`) load without the review stack (:mod:`model.ops.review`) and the
+(:mod:`model.presentation`) load without the review stack (:mod:`model.registry.review`) and the
 models behind it.
 
 Scale: ΔE00 in CIEDE2000 units (CIE 142-2001; Sharma, Wu & Dalal 2005). Below about 1 most
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DELTA_E00_EXPLANATION", "TOLERANCE_COLOURS", "tolerance_band"]
+__all__ = ["DELTA_E00_EXPLANATION", "TOLERANCE_COLOURS", "UNTRUSTED_UNCERTAINTY", "tolerance_band"]
 
 DELTA_E00_EXPLANATION = (
     "ΔE00 (CIEDE2000) is the standard measure of how different two colours look: below about 1 most "
@@ -20,6 +20,9 @@ DELTA_E00_EXPLANATION = (
 )
 #: Tolerance bands of a colour error: (upper ΔE00 bound, name, display colour).
 TOLERANCE_COLOURS = ((1.0, "green", "#2e9d4a"), (2.0, "amber", "#e6a019"), (float("inf"), "red", "#d0342c"))
+#: Beyond a band of 3 ΔE00 the difference is obvious to anyone: say not to rely on the prediction
+#: (Predict, Batch, the API) or call a recipe risky (Formulate).
+UNTRUSTED_UNCERTAINTY = 3.0
 
 
 def tolerance_band(delta_e00) -> np.ndarray:

@@ -17,9 +17,12 @@ from model.evaluation.folds import grouped_folds
 from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED, score_prediction, summarise
 from model.models.base import ColourModel
 from model.models.colorant_checks import quiet_colorant_warnings, warn_degenerate_colorants
-from model.models.mlp import FormulationModel
 
-__all__ = ["Evaluation", "cross_validate", "per_recipe_fluorescence"]
+__all__ = ["DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS", "Evaluation", "cross_validate", "per_recipe_fluorescence"]
+
+#: Training's and a comparison's cross-validation: 5 leave-recipe-out folds, repeated with 3 seeds.
+DEFAULT_N_SPLITS = 5
+DEFAULT_CV_SEEDS = (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def _as_factory(model) -> Callable[[int], ColourModel]:
     if callable(model):
         return model
     raise TypeError(
-        f"model must be an unfitted ColourModel (e.g. FormulationModel()) or a callable(seed) returning one; got {type(model).__name__}."
+        f"model must be an unfitted ColourModel (e.g. default_model()) or a callable(seed) returning one; got {type(model).__name__}."
     )
 
 
@@ -106,7 +109,7 @@ def _run_fold(make_model, dataset: Dataset, seed: int, fold: int, train, test) -
 
 def cross_validate(
     dataset: Dataset,
-    model=None,
+    model,
     *,
     n_splits: int = 5,
     seeds=(0,),
@@ -118,7 +121,7 @@ def cross_validate(
     Parameters
     ----------
     dataset : Dataset
-    model : ColourModel or callable(seed) -> unfitted ColourModel, default ``FormulationModel()``
+    model : ColourModel or callable(seed) -> unfitted ColourModel
         A model is refitted per fold as ``model.reseeded(seed)``; a callable builds each fold's model.
     n_splits : int
         Folds per seed, grouped by recipe.
@@ -132,7 +135,7 @@ def cross_validate(
     -------
     Evaluation
     """
-    make_model = _as_factory(FormulationModel() if model is None else model)
+    make_model = _as_factory(model)
     warn_degenerate_colorants(dataset)
     tasks = [
         (seed, fold, train, test)

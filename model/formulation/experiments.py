@@ -246,7 +246,7 @@ def _checked_inputs(model, measured: Dataset | None, batch_size, n_candidates: i
     if not 0.0 <= uncertainty_weight <= 1.0:
         raise ValueError(f"uncertainty_weight={uncertainty_weight!r}: give a weight from 0 (distance only) to 1 (uncertainty only).")
     if measured is None or not len(measured):
-        raise ValueError("measured: no measured recipes were given; pass the champion's training data (model.ops.training_data.find_training_data).")
+        raise ValueError("measured: no measured recipes were given; pass the champion's training data (model.registry.training_data.find_training_data).")
     missing = [name for name in model.colorants_ if name not in measured.colorants]
     if missing:
         raise ValueError(f"measured lacks the model's colorants {missing}; pass the data the model was trained on.")

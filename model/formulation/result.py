@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
+from model.core.tolerance import UNTRUSTED_UNCERTAINTY
 from model.formulation.target import Target
-from model.serving.explore import UNTRUSTED_UNCERTAINTY
 
 __all__ = [
     "METAMERISM_ILLUMINANTS", "REACHED_DELTA_E00", "RISKY_UNCERTAINTY", "LOW_RISK_UNCERTAINTY", "RISKY_PATH_DISAGREEMENT", "BAND_TO_RMS",

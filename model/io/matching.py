@@ -353,7 +353,7 @@ class MeasurementMatcher:
 
     Finding each row's recipe, its duplicates and the suspect rows does not depend on which
     suggestions a person accepts, so a page that asks first and matches again
-    (:func:`model.ops.intake.review_upload`) pays for it once. Parameters as for
+    (:func:`model.store.intake.review_upload`) pays for it once. Parameters as for
     :func:`match_measurements`, which is ``MeasurementMatcher(…).match(…)``.
 
     Raises

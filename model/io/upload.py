@@ -2,7 +2,7 @@
 
 An upload is one tidy CSV, or a spectrophotometer export together with its recipe table
 and, optionally, a fluorescence table (in any order, told apart by content).
-:mod:`model.ops.store` stores what :func:`read_upload` prepares.
+:mod:`model.store.measurements` stores what :func:`read_upload` prepares.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def files_content_hash(files: Sequence[tuple[str, bytes]]) -> str:
 
 @dataclass(frozen=True)
 class PreparedUpload:
-    """Uploaded files read and matched, ready to be committed with :meth:`model.ops.store.MeasurementStore.add`.
+    """Uploaded files read and matched, ready to be committed with :meth:`model.store.measurements.MeasurementStore.add`.
 
     Attributes
     ----------
@@ -103,7 +103,7 @@ class UploadFiles:
     """Uploaded files read and checked, not yet matched: :meth:`prepare` matches them.
 
     Matching is cheap beside reading, so a page that asks a person which near-miss names
-    to accept reads the files once and matches them twice (:func:`model.ops.intake.review_upload`).
+    to accept reads the files once and matches them twice (:func:`model.store.intake.review_upload`).
 
     Attributes
     ----------

@@ -54,7 +54,11 @@ from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
 from model.models.fluorescence import FluorescenceHead, fit_fluorescence_head
 
-__all__ = ["ColourModel", "Progress", "check_recipe_values", "model_from_config", "model_kinds", "SEED_STRIDE"]
+__all__ = ["ColourModel", "DEFAULT_MODEL", "Progress", "check_recipe_values", "default_model", "model_from_config", "model_kinds", "SEED_STRIDE"]
+
+#: The kind every caller trains when none is named: the CLI, training, retraining with no champion.
+#: The physics hybrid predicts unseen recipes best (docs: benchmarks/accuracy).
+DEFAULT_MODEL = "HybridModel"
 
 #: ``progress(fraction 0–1, message)``, called during long fits.
 Progress = Callable[[float, str], None]
@@ -253,3 +257,9 @@ def model_from_config(kind: str, config: dict) -> ColourModel:
         raise ValueError(f"{kind} has no hyperparameters {sorted(unknown)}; it takes {sorted(known)}.")
     values = {name: tuple(value) if isinstance(value, list) else value for name, value in config.items()}
     return cls(**values)
+
+
+def default_model(**params) -> ColourModel:
+    """An unfitted model of the default kind (:data:`DEFAULT_MODEL`) with its default hyperparameters,
+    changed by ``params``."""
+    return model_from_config(DEFAULT_MODEL, params)

@@ -104,7 +104,7 @@ class FormulationModel(CompiledForwardCache, ColourModel):
     n_ensemble : int ≥ 1, default 3
         Networks per head, averaged; they differ in seed (and feature map, see above).
     headline : {"spectral", "head"}, default "spectral"
-        Which CIELAB path ``Prediction.Lab`` reports. ``model.ops.training`` sets it from
+        Which CIELAB path ``Prediction.Lab`` reports. ``model.jobs.training`` sets it from
         leave-recipe-out validation.
     random_state : int, default 0
         Member k is seeded ``random_state + k``.

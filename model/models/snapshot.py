@@ -44,8 +44,8 @@ from model.core import colorimetry
 from model.core.film_optics import excitation_bands, fluorescent_film_reflectance
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN
-from model.models.features import FUNCTIONS, function_name
 from model.models.difficulty import DifficultyBand
+from model.models.features import FUNCTIONS, function_name
 from model.models.uncertainty import band_prediction, ensemble_uncertainty
 
 __all__ = [
@@ -442,7 +442,7 @@ class ServingSnapshot:
         except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, json.JSONDecodeError) as error:
             raise ValueError(
                 f"The serving snapshot {path} cannot be read ({error}). Rebuild it from the saved model "
-                "(model.ops.registry.add_serving_snapshot(version)), or load the full model instead."
+                "(model.registry.registry.add_serving_snapshot(version)), or load the full model instead."
             ) from None
 
     @classmethod

@@ -4,8 +4,8 @@ The one place where numbers become pictures. Pure Python, no Streamlit: the dash
 pages call these functions and only render what they return (``st.plotly_chart``,
 ``st.html``); ``python -m model report`` writes :func:`report.build_report` to a file.
 What the pictures show (accuracy summaries, tolerance bands, nearest samples, search
-results) is computed below this package, in :mod:`model.core.tolerance`, :mod:`model.ops`
-and :mod:`model.serving`.
+results) is computed below this package, in :mod:`model.core.tolerance`, :mod:`model.registry`
+(the review), :mod:`model.jobs` (search results) and :mod:`model.serving`.
 
 Modules
 -------

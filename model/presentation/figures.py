@@ -1,6 +1,6 @@
 """Every Plotly figure Huecast draws, for the dashboard's pages and the report.
 
-Each function takes tables or arrays computed elsewhere (:mod:`model.ops`,
+Each function takes tables or arrays computed elsewhere (:mod:`model.registry`, :mod:`model.jobs`,
 :mod:`model.serving`) and returns a ``plotly.graph_objects.Figure``; none computes a
 statistic. Every axis names its quantity and unit: wavelength in nm, reflectance factor
 (0–1, 1 = a perfect white; fluorescent films exceed it), ΔE00 in CIEDE2000 units, L*
@@ -150,7 +150,7 @@ def measured_spectra_figure(table: pd.DataFrame, *, title: str = "Spectra of the
 def challenger_per_recipe_figure(per_recipe: pd.DataFrame) -> go.Figure:
     """Bars of champion − challenger mean ΔE00 per recipe, coloured by the winner.
 
-    ``per_recipe`` is :attr:`model.ops.retrain.Comparison.per_recipe` (``recipe_id``,
+    ``per_recipe`` is :attr:`model.jobs.retrain.Comparison.per_recipe` (``recipe_id``,
     ``difference`` in ΔE00, ``winner``: challenger, champion or tie).
     """
     figure = px.bar(
@@ -198,7 +198,7 @@ def score_against_size_figure(trials: pd.DataFrame, references: pd.DataFrame) ->
     Parameters
     ----------
     trials, references : DataFrame
-        :attr:`model.ops.search.SearchResult.trials` and ``.references``: ``candidate``,
+        :attr:`model.jobs.search.SearchResult.trials` and ``.references``: ``candidate``,
         ``solver``, ``layers``, ``n_parameters`` and ``cv_delta_e00_mean_headline``. Each
         reference row is one large marker, named by its candidate.
     """
@@ -240,7 +240,7 @@ def parity_figure(predictions: pd.DataFrame) -> go.Figure:
     """Predicted against measured L*, a* and b*, one panel each, with the line of equality.
 
     ``predictions`` has ``sample_id`` and ``{L,a,b}_measured``, ``{L,a,b}_predicted``
-    (L* 0–100; a*, b* in CIELAB units), as :meth:`model.ops.search.SearchResult.predictions`.
+    (L* 0–100; a*, b* in CIELAB units), as :meth:`model.jobs.search.SearchResult.predictions`.
     """
     parity = make_subplots(rows=1, cols=3, subplot_titles=("L*", "a*", "b*"))
     for column, axis in enumerate("Lab", start=1):

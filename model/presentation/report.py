@@ -2,7 +2,7 @@
 
 ``python -m model report`` and the Overview page's download both write
 :func:`build_report`. Plotly's JavaScript is inlined, so the file opens offline and can be
-mailed. The numbers come from :mod:`model.ops.review`; this module only lays them out.
+mailed. The numbers come from :mod:`model.registry.review`; this module only lays them out.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from model.ops import review
-from model.ops.registry import ModelCard
 from model.presentation.figures import error_histogram
 from model.presentation.swatches import swatch_grid_html
+from model.registry import review
+from model.registry.registry import ModelCard
 
 __all__ = ["REPORT_CSS", "build_report", "tolerance_legend_html"]
 
@@ -88,7 +88,7 @@ def build_report(card: ModelCard, out_of_fold: pd.DataFrame | None, models_dir=N
     ----------
     card : ModelCard, the champion's.
     out_of_fold : DataFrame or None
-        From :func:`model.ops.review.out_of_fold_table`; without it the report shows the
+        From :func:`model.registry.review.out_of_fold_table`; without it the report shows the
         card's summary figures only.
     models_dir : path, optional, for the comparison with the previous champion.
 

@@ -76,7 +76,7 @@ def swatch_grid_html(table: pd.DataFrame) -> str:
     Parameters
     ----------
     table : DataFrame
-        From :func:`model.ops.review.swatch_table`: ``sample_id``, ``measured_hex``,
+        From :func:`model.registry.review.swatch_table`: ``sample_id``, ``measured_hex``,
         ``predicted_hex``, ``delta_e00`` (CIEDE2000) and ``band`` (a tolerance band name),
         in the order to show.
 

@@ -45,7 +45,7 @@ def search_top_table(top: pd.DataFrame, *, details: bool = True) -> pd.DataFrame
     Parameters
     ----------
     top : DataFrame
-        :meth:`model.ops.search.SearchResult.top`; other columns are dropped.
+        :meth:`model.jobs.search.SearchResult.top`; other columns are dropped.
     details : bool
         Add the engineering details (:data:`SEARCH_DETAIL_COLUMNS`) after the scores;
         without them the table is narrow enough to read at 800 px.

@@ -3,7 +3,7 @@ nearest to it, and its two CIELAB paths.
 
 The nearest samples need the measurements the model was trained on. A saved model
 keeps only its weights and training range, and its card keeps the dataset's
-fingerprint, not the data; :func:`model.ops.training_data.find_training_data` finds the data
+fingerprint, not the data; :func:`model.registry.training_data.find_training_data` finds the data
 again (store or demo data) by that fingerprint, so a chemist is never shown "nearest
 measured samples" from some other dataset.
 """
@@ -21,6 +21,7 @@ import pandas as pd
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core.tolerance import UNTRUSTED_UNCERTAINTY
 from model.io.cells import parse_number
 from model.io.matching import near_miss
 
@@ -53,8 +54,6 @@ _THOUSANDS_OR_DECIMAL = re.compile(r"[+-]?\d{1,3},\d{3}")
 #: The query parameter that holds the pinned recipes (repeated, one per pin).
 PIN_QUERY_KEY = "pin"
 
-#: Beyond a band of 3 ΔE00 the difference is obvious to anyone: say not to rely on the prediction.
-UNTRUSTED_UNCERTAINTY = 3.0
 # Steps of the recipe inputs: 0.05 wt % for a colorant, 0.1 µm for the film.
 _COLORANT_STEP, _THICKNESS_STEP = 0.05, 0.1
 

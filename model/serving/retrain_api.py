@@ -1,17 +1,17 @@
 """Retraining over the JSON API: upload measurements, start a challenger, follow its job, read its comparison.
 
 ``POST /api/v1/measurements`` calls :func:`upload_measurements`: the files and the review of
-the Retrain page (:func:`model.ops.intake.review_upload`, with its row caps), stored only
+the Retrain page (:func:`model.store.intake.review_upload`, with its row caps), stored only
 when the request says ``"commit": true``, so that instrument software can feed Huecast
 without a browser.
 
 ``POST /api/v1/retrain`` and the old ``POST /api/retrain`` call :func:`start_retrain`;
 ``GET /api/v1/jobs/{id}`` calls :func:`job_report`. They start the same job as the Retrain
-page's "Train a challenger" (:func:`model.ops.retrain.start_challenger` on
-:func:`model.ops.intake.store_snapshot`, in the one job queue), and they never promote:
+page's "Train a challenger" (:func:`model.jobs.retrain.start_challenger` on
+:func:`model.store.intake.store_snapshot`, in the one job queue), and they never promote:
 an admin decides on the Retrain page or with ``POST /api/v1/model/promote``, after the
 comparison on the same folds. The caller has checked that the key is an admin's; the
-job checks it again (:func:`model.ops.access.require_admin`).
+job checks it again (:func:`model.auth.access.require_admin`).
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ def start_retrain(user) -> tuple[str, tuple[str, ...]]:
         the models folder cannot be written (the message says what to change); 403 when
         ``user`` is not an admin.
     """
+    from model.auth.access import PermissionDenied
     from model.core.files import StorageError
-    from model.ops import intake, retrain
-    from model.ops.access import PermissionDenied
-    from model.ops.store import open_store
-    from model.ops.store_records import StoreError
+    from model.jobs import retrain
+    from model.store import intake
+    from model.store.measurements import open_store
+    from model.store.records import StoreError
 
     try:
         store = open_store()
@@ -77,7 +78,7 @@ def job_report(job_id: str) -> dict[str, Any]:
         ``challenger_version``, ``protocol``, ``challenger_wins``, ``summary`` (one object per
         metric: ``metric``, ``champion``, ``challenger``, ``better``) and ``warnings``; null
         when there was no champion to compare with, or it has other colorants. A finished
-        challenger's ``verdict`` (:meth:`model.ops.promotion.Verdict.to_dict`) is what
+        challenger's ``verdict`` (:meth:`model.registry.promotion.Verdict.to_dict`) is what
         ``POST /api/v1/model/promote`` will answer with.
 
     Raises
@@ -85,7 +86,7 @@ def job_report(job_id: str) -> dict[str, Any]:
     ApiError
         404 when there is no such job.
     """
-    from model.ops import retrain
+    from model.jobs import retrain
 
     try:
         status = retrain.job_status(job_id)
@@ -117,7 +118,7 @@ def job_report(job_id: str) -> dict[str, Any]:
 
 def _verdict(version: str | None) -> dict | None:
     """The door's verdict on a finished challenger; None when it was discarded or cannot be read."""
-    from model.ops import promotion, registry
+    from model.registry import promotion, registry
 
     try:
         return promotion.verdict(version).to_dict() if version else None
@@ -188,12 +189,12 @@ def upload_measurements(payload: Any, user) -> dict[str, Any]:
         :data:`model.io.upload.MAX_UPLOAD_ROWS` rows per file); 409 on ``commit`` when
         recipe ids clash with stored ones (with the demo data only: send ``replace_demo``).
     """
+    from model.auth.access import PermissionDenied
     from model.io.problems import IngestError
-    from model.ops import intake
-    from model.ops.access import PermissionDenied
-    from model.ops.store import open_store
-    from model.ops.store_records import StoreError
     from model.serving import api
+    from model.store import intake
+    from model.store.measurements import open_store
+    from model.store.records import StoreError
 
     files = _upload_files(payload)
     accepted = payload.get("accept_suggestions", [])

@@ -13,7 +13,7 @@ Layout (``<data dir>/measurements.sqlite3``, see :func:`model.core.settings.data
   puts them in one table (a colorant a recipe does not use is 0 wt %).
 - ``store_versions``: which measurements were included at each store version, so the
   data a model was trained on can be rebuilt from the version on its card, and that
-  data's fingerprint (filled in when first looked up: :func:`~model.ops.store_lookups.fill_fingerprints`).
+  data's fingerprint (filled in when first looked up: :func:`~model.store.lookups.fill_fingerprints`).
 
 Why it is built this way:
 
@@ -30,10 +30,10 @@ Why it is built this way:
 - Nothing is deleted. A suspect reading is *excluded* (left out of training) and can be
   included again.
 - Work follows the upload, not the store: an upload is compared through the indexes
-  (:mod:`model.ops.store_lookups`) and each row hashed and written once
-  (:class:`~model.ops.store_records.MeasurementRows`); see ``bench/uploads.py``.
-- Admin actions take a :class:`~model.ops.access.User` and refuse viewers
-  (:func:`~model.ops.access.require_admin`); hiding a button is not the only check.
+  (:mod:`model.store.lookups`) and each row hashed and written once
+  (:class:`~model.store.records.MeasurementRows`); see ``bench/uploads.py``.
+- Admin actions take a :class:`~model.auth.access.User` and refuse viewers
+  (:func:`~model.auth.access.require_admin`); hiding a button is not the only check.
 
 The store is seeded from the shipped demo data (``data/demo``) the first time it is
 opened, so a new install can retrain at once.
@@ -50,17 +50,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from model.auth.access import User, require_admin
 from model.core import settings
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.io import PreparedUpload, load_dataset
 from model.io.upload import files_content_hash
-from model.ops.access import User, require_admin
-from model.ops.store_records import (
+from model.store.lookups import PENDING_FINGERPRINT, chunks, fill_fingerprints, first_included, recipes_among, stored_among
+from model.store.records import (
     DEMO_DATA_NAME,
     SEED_UPLOADER,
+    MeasurementRows,
     RecipeClash,
     StoreError,
-    MeasurementRows,
     UploadComparison,
     UploadResult,
     collector_paused,
@@ -70,8 +71,7 @@ from model.ops.store_records import (
     sha256_text,
     upload_name,
 )
-from model.ops.store_lookups import PENDING_FINGERPRINT, chunks, fill_fingerprints, first_included, recipes_among, stored_among
-from model.ops.store_schema import SCHEMA, add_missing_columns
+from model.store.schema import SCHEMA, add_missing_columns
 
 __all__ = [
     "DEMO_DATA_NAME",

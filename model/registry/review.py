@@ -6,7 +6,7 @@ that training runs, where each recipe is predicted by a model that never saw it.
 Training saves that per-sample table beside the card (:func:`save_out_of_fold`); for
 older models it is recomputed from the training data (:func:`out_of_fold_table` does
 either). The admin's review of a challenger (who wins per recipe) is here too; which
-versions can be rolled back to is the door's (:func:`model.ops.promotion.rollback_options`).
+versions can be rolled back to is the door's (:func:`model.registry.promotion.rollback_options`).
 
 Only numbers and words: the figures and the report's HTML are drawn from them by
 :mod:`model.presentation`.
@@ -34,10 +34,10 @@ from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
 from model.core.tolerance import DELTA_E00_EXPLANATION, TOLERANCE_COLOURS, tolerance_band
 from model.evaluation import cross_validate, per_recipe_fluorescence
 from model.evaluation.metrics import FLUORESCENCE_PREDICTED
+from model.evaluation.search_space import BASELINE, PHYSICS
 from model.models.base import model_from_config
-from model.ops import promotion, registry
-from model.ops.search_space import BASELINE, PHYSICS
-from model.ops.training_data import data_name, find_training_data
+from model.registry import promotion, registry
+from model.registry.training_data import data_name, find_training_data
 
 __all__ = [
     "OUT_OF_FOLD_FILE",
@@ -148,7 +148,7 @@ def out_of_fold_table(card: registry.ModelCard, models_dir=None, *, progress=Non
     -------
     DataFrame or None
         See :func:`save_out_of_fold` for the columns. None when nothing is saved and the
-        training data cannot be found (:func:`model.ops.training_data.find_training_data`).
+        training data cannot be found (:func:`model.registry.training_data.find_training_data`).
     """
     saved = load_out_of_fold(card.version, models_dir)
     if saved is not None:
@@ -310,7 +310,7 @@ def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> s
     Figures stand side by side ("0.83, was 0.86") only when both were scored on the same
     data and folds: the cards' own leave-recipe-out figures when they were trained on the
     same data, else the same-folds comparison made when the champion was promoted
-    (:func:`model.ops.promotion.same_folds_errors`). A model of other data or colorants
+    (:func:`model.registry.promotion.same_folds_errors`). A model of other data or colorants
     (the synthetic demo) is named, never compared. A written override reason is quoted.
     """
     history = [entry for entry in registry.promotion_history(models_dir) if entry.get("version") == card.version]
@@ -352,7 +352,7 @@ def recipe_wins(per_recipe: pd.DataFrame) -> dict[str, int]:
     Parameters
     ----------
     per_recipe : DataFrame
-        :attr:`model.ops.retrain.Comparison.per_recipe`, with a ``winner`` column
+        :attr:`model.jobs.retrain.Comparison.per_recipe`, with a ``winner`` column
         (``"challenger"``, ``"champion"`` or ``"tie"``).
 
     Returns
@@ -372,7 +372,7 @@ def recipe_wins(per_recipe: pd.DataFrame) -> dict[str, int]:
 def describe_configuration(row: Mapping) -> str:
     """A search trial's network in words: ``"2 networks, each with layers of 128 and 64 neurons"``.
 
-    ``row`` is a trials row of :class:`model.ops.search_result.SearchResult` (``layers``
+    ``row`` is a trials row of :class:`model.jobs.search_result.SearchResult` (``layers``
     as ``"128-64"``, ``n_ensemble``).
     """
     layers = [part for part in str(row.get("layers", "") or "").split("-") if part and part != "nan"]
@@ -424,7 +424,7 @@ def search_verdict(result) -> SearchVerdict:
 
     Parameters
     ----------
-    result : :class:`model.ops.search_result.SearchResult`
+    result : :class:`model.jobs.search_result.SearchResult`
 
     Returns
     -------

@@ -7,7 +7,7 @@ door
 
 1. finds the **verdict** (:func:`verdict`): the version against the current champion on the
    same data and the same leave-recipe-out folds. That is the comparison the challenger
-   job computed (:mod:`model.ops.comparison`, saved beside the challenger, read in either
+   job computed (:mod:`model.registry.comparison`, saved beside the challenger, read in either
    direction, so a rollback reuses the comparison made when the newer model was promoted),
    or, for two models trained on the same data with the same folds, the leave-recipe-out
    figures on their cards;
@@ -31,12 +31,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from model.auth.access import User, require_admin
 from model.core import settings
-from model.ops import registry
-from model.ops.access import User, require_admin
-from model.ops.comparison import COMPARISON_FILE, Comparison, read_comparison
-from model.ops.store import DEMO_DATA_NAME
-from model.ops.training_data import data_name
+from model.registry import registry
+from model.registry.comparison import COMPARISON_FILE, Comparison, read_comparison
+from model.registry.training_data import data_name
+from model.store.measurements import DEMO_DATA_NAME
 
 __all__ = [
     "SAME_DELTA_E00",
@@ -329,7 +329,7 @@ def promote(version: str, *, user: User, confirm: bool = False, override_reason:
         Not confirmed (``field="confirm"``), a worse or incomparable model without a reason
         (``"override_reason"``), or a version the door never lets through (``"version"``).
     registry.IntegrityError, registry.StorageError
-        As :func:`model.ops.registry.promote`: the pointer and the log stay as they were.
+        As :func:`model.registry.registry.promote`: the pointer and the log stay as they were.
     """
     require_admin(user, f"{action} a model")
     root = registry.check_writable(models_dir)  # a folder that cannot be written is said before anyone confirms

@@ -12,7 +12,7 @@ Only files this module wrote are ever unpickled, and only after their SHA-256 ma
 the card. A new model goes into a new folder; nothing being served is overwritten.
 
 With a server secret, cards are signed and a card without this server's signature is
-refused (:mod:`model.ops.card_signature`; ``python -m model sign`` signs one). A version
+refused (:mod:`model.registry.card_signature`; ``python -m model sign`` signs one). A version
 name outside :data:`VERSION_PATTERN` is refused before it reaches a path; a file-system
 failure is a :class:`StorageError` that says what to change.
 
@@ -35,12 +35,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from model.auth.access import User, require_admin
 from model.core import settings
 from model.core.files import StorageError, atomic_write_bytes, atomic_write_text, staged_folder, storage_errors
 from model.core.files import check_writable as check_folder_writable
 from model.core.files import sha256_file as _sha256
-from model.ops import card_signature
-from model.ops.access import User, require_admin
+from model.registry import card_signature
 
 if TYPE_CHECKING:  # the snapshot module is light, but only load_serving needs it at run time
     from model.models.snapshot import ServingSnapshot
@@ -171,7 +171,7 @@ class ModelCard:
 
 
 def _signed(card: ModelCard, key: bytes | None) -> ModelCard:
-    """``card`` signed with ``key`` (:mod:`model.ops.card_signature`); unchanged without a key."""
+    """``card`` signed with ``key`` (:mod:`model.registry.card_signature`); unchanged without a key."""
     return card if key is None else replace(card, signature=card_signature.signature(card.signed_bytes(), key))
 
 
@@ -464,7 +464,7 @@ def champion_version(models_dir=None) -> str | None:
 def promote(version: str, models_dir=None, *, user: User, action: str = "promote", record: dict | None = None) -> None:
     """Make ``version`` the champion: verify it loads, then swap the pointer atomically.
 
-    The pointer move behind the one door to the champion (:func:`model.ops.promotion.promote`, which
+    The pointer move behind the one door to the champion (:func:`model.registry.promotion.promote`, which
     shows the verdict of a comparison first); nothing else in the application calls it.
 
     Parameters

@@ -7,20 +7,17 @@ so a model's card always carries figures measured the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from sklearn.base import clone
-from typing import Callable
 
 from model.core.schema import Dataset
 from model.evaluation import Evaluation, cross_validate
-from model.models.base import ColourModel
-from model.models.mlp import FormulationModel
-from model.ops import registry
+from model.evaluation.cross_validation import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
+from model.models.base import ColourModel, default_model
+from model.registry import registry
 
 __all__ = ["TrainingResult", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
-
-DEFAULT_N_SPLITS = 5
-DEFAULT_CV_SEEDS = (0, 1, 2)
 
 
 @dataclass(frozen=True)
@@ -50,12 +47,12 @@ def train_and_evaluate(
     Parameters
     ----------
     dataset : Dataset
-    model : unfitted ColourModel, default ``FormulationModel()``; it is not modified.
+    model : unfitted ColourModel, default :func:`~model.models.base.default_model`; it is not modified.
     n_splits, seeds : folds per seed and the seeds (see ``evaluation.cross_validate``).
     n_jobs : int, folds in parallel.
     progress : callable(fraction, message), optional; 0–0.85 is CV, the rest the final fit.
     """
-    model = clone(model if model is not None else FormulationModel())
+    model = clone(model if model is not None else default_model())
 
     def cv_progress(fraction, message):
         if progress:

@@ -19,9 +19,9 @@ from sklearn.base import clone
 from model.core import settings
 from model.core.files import staged_folder
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN
+from model.evaluation.search_space import ADAM_ONLY_FIELDS, BASELINE, N_FINALISTS, PHYSICS, physics_model
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
-from model.ops.search_space import ADAM_ONLY_FIELDS, BASELINE, N_FINALISTS, PHYSICS, physics_model
 
 __all__ = [
     "SEARCH_FOLDER",

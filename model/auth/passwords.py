@@ -8,7 +8,7 @@ stored string carries its own iteration count and salt::
 
 Make one for ``.streamlit/secrets.toml`` (``[auth] admin_password_hash = "…"``) with::
 
-    python3 -m model.ops.passwords
+    python3 -m model.auth.passwords
 
 Comparison uses :func:`hmac.compare_digest` (constant time). Never log or show the hash.
 """
@@ -56,11 +56,11 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.ops.passwords``: ask for a password twice and print the secrets line."""
+    """``python -m model.auth.passwords``: ask for a password twice and print the secrets line."""
     import argparse
 
     argparse.ArgumentParser(
-        prog="python -m model.ops.passwords",
+        prog="python -m model.auth.passwords",
         description="Make the PBKDF2 hash of an admin password for .streamlit/secrets.toml (the password is never stored).",
     ).parse_args(argv)
     try:

@@ -1,5 +1,5 @@
 """The store's records as values: uploads, measurement hashes, names people use, and what
-:meth:`~model.ops.store.MeasurementStore.add` reports. No SQL here; :mod:`model.ops.store`
+:meth:`~model.store.measurements.MeasurementStore.add` reports. No SQL here; :mod:`model.store.measurements`
 keeps the database.
 """
 
@@ -19,7 +19,15 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, SOURCE_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core.schema import (
+    BAND_COLUMNS,
+    FLUORESCENCE_COLUMN,
+    RECIPE_ID_COLUMN,
+    SAMPLE_ID_COLUMN,
+    SOURCE_COLUMN,
+    THICKNESS_COLUMN,
+    Dataset,
+)
 
 __all__ = [
     "DEMO_DATA_NAME",
@@ -299,7 +307,7 @@ class RecipeClash:
 
 
 class UploadComparison(NamedTuple):
-    """What :meth:`~model.ops.store.MeasurementStore.compare` found: ``already_stored`` (per row, bool) and ``clashes``."""
+    """What :meth:`~model.store.measurements.MeasurementStore.compare` found: ``already_stored`` (per row, bool) and ``clashes``."""
 
     already_stored: np.ndarray
     clashes: list[RecipeClash]

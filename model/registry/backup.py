@@ -47,8 +47,8 @@ from pathlib import Path, PurePosixPath
 
 from model.core import settings
 from model.core.files import atomic_file, storage_errors
-from model.ops import registry
-from model.ops.store import STORE_FILE
+from model.registry import registry
+from model.store.measurements import STORE_FILE
 
 __all__ = ["BACKUP_FORMAT", "BackupSummary", "RestoreSummary", "BackupError", "backup", "restore"]
 

@@ -3,7 +3,7 @@
 An upload of tens of thousands of rows is compared with the store through its indexes
 (the unique content hash, the recipe id), a chunk of values per query: the cost follows
 the upload, not the store, and stays under SQLite's cap on bound parameters (999 before
-SQLite 3.32). :mod:`model.ops.store` keeps the transactions and the behaviour.
+SQLite 3.32). :mod:`model.store.measurements` keeps the transactions and the behaviour.
 """
 
 from __future__ import annotations

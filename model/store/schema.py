@@ -1,6 +1,6 @@
 """The measurement store's SQLite schema: uploads, measurements and store versions.
 
-See :mod:`model.ops.store` for why it is built this way (one transaction per upload,
+See :mod:`model.store.measurements` for why it is built this way (one transaction per upload,
 content hashes, nothing deleted). Kept apart so the store module holds only behaviour.
 """
 

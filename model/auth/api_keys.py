@@ -2,7 +2,7 @@
 
 A key is 32 random bytes (``hck_…``, 256 bits), so a plain SHA-256 of it is as hard to
 reverse as the key is to guess, and checking it costs microseconds on every request
-(a password, which a person chooses, needs PBKDF2 instead: :mod:`model.ops.passwords`).
+(a password, which a person chooses, needs PBKDF2 instead: :mod:`model.auth.passwords`).
 Secrets hold, per key, a name, a role and the hash::
 
     [api]
@@ -13,7 +13,7 @@ Secrets hold, per key, a name, a role and the hash::
     role = "viewer"            # or "admin": only an admin key reaches admin endpoints
     hash = "sha256$<hex>"
 
-Make one with ``python3 -m model.ops.api_keys --name lims [--role admin]``; the key is
+Make one with ``python3 -m model.auth.api_keys --name lims [--role admin]``; the key is
 printed once and never stored. Never log or show a key or its hash.
 """
 
@@ -26,7 +26,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from model.ops.access import ROLES, User
+from model.auth.access import ROLES, User
 
 __all__ = ["KEY_PREFIX", "READ_ACCESS", "ApiKey", "ApiKeys", "ApiAccessError", "new_key", "hash_key"]
 
@@ -103,7 +103,7 @@ class ApiKeys:
             if scheme != SCHEME or len(digest) != 32:
                 raise ValueError(
                     f"[[api.keys]] {name!r}: hash is not a '{SCHEME}$<64 hex digits>' string; "
-                    "make one with  python3 -m model.ops.api_keys --name NAME"
+                    "make one with  python3 -m model.auth.api_keys --name NAME"
                 )
             keys.append(ApiKey(name, role, digest))
         return cls(tuple(keys), read_access)
@@ -135,7 +135,7 @@ class ApiKeys:
         """
         user = self.user_for(presented)
         if presented and user is None:
-            raise ApiAccessError(401, "The API key is not known. Send a key made with `python3 -m model.ops.api_keys` in the header 'Authorization: Bearer <key>'.")
+            raise ApiAccessError(401, "The API key is not known. Send a key made with `python3 -m model.auth.api_keys` in the header 'Authorization: Bearer <key>'.")
         if admin:
             if user is None:
                 raise ApiAccessError(401, "This endpoint needs an admin API key in the header 'Authorization: Bearer <key>'.")
@@ -148,11 +148,11 @@ class ApiKeys:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m model.ops.api_keys --name NAME [--role viewer|admin]``: make a key, print it once with its secrets entry."""
+    """``python -m model.auth.api_keys --name NAME [--role viewer|admin]``: make a key, print it once with its secrets entry."""
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog="python -m model.ops.api_keys",
+        prog="python -m model.auth.api_keys",
         description="Make an API key. The key is printed once, for the client; only its hash goes in .streamlit/secrets.toml.",
     )
     parser.add_argument("--name", required=True, help="who uses the key (e.g. lims); shown in logs, never the key")

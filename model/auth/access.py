@@ -260,7 +260,7 @@ class SignInCookies:
     lifetime_s : float
         How long a sign-in lasts.
     password_hash : str, default ""
-        The admin password's stored hash (see :mod:`model.ops.passwords`).
+        The admin password's stored hash (see :mod:`model.auth.passwords`).
     clock : callable returning Unix seconds, default :func:`time.time`
     """
 

@@ -50,9 +50,9 @@ from datetime import datetime, timezone
 from multiprocessing import reduction
 from pathlib import Path
 
+from model.auth.access import User, require_admin
 from model.core import settings
 from model.core.files import atomic_write_json
-from model.ops.access import User, require_admin
 
 __all__ = [
     "JOBS_FOLDER",

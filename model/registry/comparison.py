@@ -8,7 +8,7 @@ recipes are held out together), and each side is refitted in every fold so that 
 model is ever scored on a recipe it was trained on:
 
 - *challenger*: its configuration fitted on the new dataset minus the held-out recipes.
-  This is the cross-validation :func:`~model.ops.training.train_and_evaluate` runs anyway.
+  This is the cross-validation :func:`~model.jobs.training.train_and_evaluate` runs anyway.
 - *champion*: the champion's configuration fitted on **the champion's own training
   data** (rebuilt from the store version or dataset fingerprint on its card) minus the
   held-out recipes. That is what the champion would have been had it not seen those
@@ -41,8 +41,8 @@ from sklearn.base import clone
 from model.core.files import atomic_write_json
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.evaluation import Evaluation, cross_validate
+from model.evaluation.cross_validation import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
 from model.models.base import ColourModel
-from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
 
 __all__ = ["TIE_DELTA_E00", "SUMMARY_METRICS", "Comparison", "compare_on_same_folds", "write_comparison", "read_comparison"]
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 from model.core import settings
 from model.core.schema import Dataset
 from model.io import load_dataset
-from model.ops.store import DEMO_DATA_NAME, STORE_FILE, MeasurementStore
+from model.store.measurements import DEMO_DATA_NAME, STORE_FILE, MeasurementStore
 
 if TYPE_CHECKING:  # only named in annotations; the registry loads the models' stack
-    from model.ops.registry import ModelCard
+    from model.registry.registry import ModelCard
 
 __all__ = ["TrainingData", "data_name", "find_training_data"]
 
@@ -91,7 +91,7 @@ def find_training_data(card: ModelCard, store: MeasurementStore | None = None) -
 def data_name(dataset_info: Mapping, store: MeasurementStore | None = None) -> str:
     """What a model's (or a search's) data is called, in the names people gave it.
 
-    The shipped demo data is :data:`~model.ops.store.DEMO_DATA_NAME` ("Synthetic demo");
+    The shipped demo data is :data:`~model.store.measurements.DEMO_DATA_NAME` ("Synthetic demo");
     store data is named by its uploads (file names and day), also for older cards that
     recorded only ``"store <version>"``.
 

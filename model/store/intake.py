@@ -7,7 +7,7 @@ once). :func:`review_upload` runs both and says what storing the result would do
 :func:`search_is_stale` give a search or a promotion job the store's current data and
 say whether a shown search ran on it.
 
-Admin-only actions stay in :mod:`model.ops.store`; everything here only reads.
+Admin-only actions stay in :mod:`model.store.measurements`; everything here only reads.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, SAMPLE_ID_COLUMN, Dataset
 from model.io import MatchEntry, PreparedUpload
-from model.io.upload import read_upload_files
 from model.io.matching import FluorescenceReport
-from model.ops.store import MeasurementStore, RecipeClash, open_store
-from model.ops.store_records import collector_paused
+from model.io.upload import read_upload_files
+from model.store.measurements import MeasurementStore, RecipeClash, open_store
+from model.store.records import collector_paused
 
 __all__ = [
     "StoreListing",
@@ -126,7 +126,7 @@ def review_upload(
     files : sequence of (file name, bytes)
         As :func:`model.io.read_upload` takes them.
     store : MeasurementStore
-        Only read (:meth:`~model.ops.store.MeasurementStore.compare`); nothing is written.
+        Only read (:meth:`~model.store.measurements.MeasurementStore.compare`); nothing is written.
     choose : callable, optional
         Called once, after a successful first read, with its near-miss suggestions (a
         list, possibly empty: the export's, then the fluorescence table's); returns the
@@ -202,7 +202,7 @@ def store_snapshot(store: MeasurementStore | None = None) -> StoreSnapshot:
 
     Parameters
     ----------
-    store : MeasurementStore, optional; default :func:`model.ops.store.open_store`.
+    store : MeasurementStore, optional; default :func:`model.store.measurements.open_store`.
 
     Raises
     ------
@@ -219,7 +219,7 @@ def search_is_stale(search_meta: dict, dataset: Dataset) -> bool:
     Parameters
     ----------
     search_meta : dict
-        :attr:`model.ops.search.SearchResult.meta`; its ``dataset.fingerprint`` names the
+        :attr:`model.jobs.search.SearchResult.meta`; its ``dataset.fingerprint`` names the
         data (see :meth:`model.core.schema.Dataset.fingerprint`).
     dataset : Dataset
         The data at hand, typically :func:`store_snapshot`'s.

@@ -1,12 +1,13 @@
-"""What every dashboard page shares: the champion model, the sidebar and the current user.
+"""The champion, loaded once per process for every page and the API, and the sidebar that names it.
 
-Pages import from here (``from dashboard.common import champion``) and never load a
-model themselves, so the model is loaded once per process and every user shares it.
+Pages import from here (``from dashboard import champion``) and never load a model
+themselves, so the model is loaded once per process and every user shares it. Sign-in
+and roles are :mod:`dashboard.auth`.
 
 Two forms of the champion: :func:`predictor` gives its serving snapshot
 (:class:`model.models.snapshot.ServingSnapshot`: plain numpy, no scikit-learn, the same
 numbers as the model), which is all the Predict and Batch pages and the API's predict need;
-:func:`champion` gives the full model (unpickled, scikit-learn loaded) for everything
+:func:`full_model` gives the full model (unpickled, scikit-learn loaded) for everything
 else. Importing this module imports neither scikit-learn nor SciPy
 (tests/test_import_weight.py), so the Predict page can run while the warm start
 (:mod:`dashboard.warm_start`) still loads them.
@@ -20,22 +21,21 @@ import warnings
 import streamlit as st
 
 from dashboard import readiness
-from model.ops import registry
-from model.ops.training_data import data_name, find_training_data
+from dashboard.auth import current_user, render_account
+from model.registry import registry
+from model.registry.training_data import data_name, find_training_data
 from model.serving import explore
 
 __all__ = [
     "predictor",
     "serving_snapshot",
     "served_predictor",
-    "champion",
+    "full_model",
     "clear_champion_cache",
     "render_sidebar",
-    "current_user",
     "training_data",
     "training_samples",
-    "served_champion",
-    "bind_address",
+    "served_full_model",
     "NoChampion",
 ]
 
@@ -75,7 +75,7 @@ def serving_snapshot():
     """The champion's serving snapshot and card, ``(snapshot, card)``; ``(None, None)`` when it has none.
 
     A snapshot is plain numpy and needs no scikit-learn; a model kind without one, or a
-    version saved before snapshots existed, is served by :func:`champion`.
+    version saved before snapshots existed, is served by :func:`full_model`.
     """
     models_dir = str(registry.settings.models_dir())
     pointer = registry.champion_version(models_dir)
@@ -89,23 +89,23 @@ def predictor():
 
     Both have ``predict(recipes) -> Prediction`` with the same numbers, ``colorants_``,
     ``training_range_``, ``input_columns`` and ``fluorescent_colorants``. Raises
-    :class:`NoChampion` as :func:`champion` does.
+    :class:`NoChampion` as :func:`full_model` does.
     """
     snapshot, card = serving_snapshot()
-    return (snapshot, card) if snapshot is not None else champion()
+    return (snapshot, card) if snapshot is not None else full_model()
 
 
 def served_predictor():
     """:func:`predictor` for code outside a page (the API): shows nothing, raises what the registry raises."""
     snapshot, card = serving_snapshot()
-    return (snapshot, card) if snapshot is not None else served_champion()
+    return (snapshot, card) if snapshot is not None else served_full_model()
 
 
-def served_champion():
+def served_full_model():
     """The champion for code outside a page (the API, the warm start): ``(model, card)``.
 
-    The same cache as :func:`champion`, so the API and the pages serve one model object.
-    Raises what :func:`model.ops.registry.load_champion` raises; shows nothing.
+    The same cache as :func:`full_model`, so the API and the pages serve one model object.
+    Raises what :func:`model.registry.registry.load_champion` raises; shows nothing.
     """
     readiness.wait_for_heavy_imports()
     models_dir = str(registry.settings.models_dir())
@@ -117,7 +117,7 @@ def serving_status() -> tuple[str, str | None]:
     """Whether the champion serves as promoted: ``("ok", None)``, or ``("degraded", why)``.
 
     Degraded while a fallback serves: the champion failed its check and the last good one
-    serves (:func:`model.ops.registry.load_champion`'s fallback), or the champion's serving
+    serves (:func:`model.registry.registry.load_champion`'s fallback), or the champion's serving
     snapshot failed its check and its full model serves. Reads the caches that
     :func:`served_predictor` fills (call that first); loads nothing else.
     """
@@ -138,12 +138,12 @@ def serving_status() -> tuple[str, str | None]:
     return "ok", None
 
 
-def champion():
+def full_model():
     """The served model and its card, loaded once per champion for all users.
 
     Reads the champion pointer on every call (one small file), so a promotion made in
     another session is picked up on the next rerun. When the champion fails its
-    integrity check, :func:`model.ops.registry.load_champion` serves the last good one;
+    integrity check, :func:`model.registry.registry.load_champion` serves the last good one;
     the page then shows why, and that an admin can roll back.
 
     Returns
@@ -185,9 +185,6 @@ def clear_champion_cache() -> None:
     _load_serving_snapshot.clear()
 
 
-# ---- sign-in: lives in dashboard/auth.py; these names stay importable from here ----
-from dashboard.auth import bind_address, current_user  # noqa: E402
-from dashboard.auth import render_account as _render_sign_in  # noqa: E402
 
 
 def render_sidebar(model, card) -> None:
@@ -209,7 +206,7 @@ def render_sidebar(model, card) -> None:
                 help="Mean CIEDE2000 colour difference on recipes the model never saw in training. "
                 "Below about 1 most people cannot see a difference; below 2 is close enough for most commercial work.",
             )
-        _render_sign_in(current_user())
+        render_account(current_user())
 
 
 @st.cache_resource(show_spinner="Loading the training measurements…", max_entries=4)
@@ -219,7 +216,7 @@ def _training_data(version: str, _card):
 
 
 def training_data(card):
-    """Where the champion's training measurements were found (:class:`model.ops.training_data.TrainingData`:
+    """Where the champion's training measurements were found (:class:`model.registry.training_data.TrainingData`:
     ``dataset`` None when they cannot be), loaded once per model version for every page."""
     return _training_data(card.version, card)
 

@@ -6,22 +6,22 @@ ranked configurations on its test split, so its "best" score was optimistic. Her
 1. A fraction of the *recipes* (default 20 %) is set aside as test before anything
    else (:func:`model.evaluation.cross_validation.split_test_recipes`; both thicknesses and every repeat
    of a recipe go to the same side).
-2. Each sampled configuration (:mod:`model.ops.search_space`) is scored by
+2. Each sampled configuration (:mod:`model.evaluation.search_space`) is scored by
    leave-recipe-out cross-validation on the remaining recipes only
    (:func:`model.evaluation.cross_validation.cross_validate`, one seed, the same folds for
    every trial). The ranking score is the mean CIEDE2000 of the headline CIELAB path
-   (the better of the two paths in that CV, as ``model.ops.training`` chooses it);
+   (the better of the two paths in that CV, as ``model.jobs.training`` chooses it);
    spectral MAE breaks ties.
 3. The test recipes are used once, after the ranking, to report the finalists (the top
    10), the fixed baseline (:data:`baseline_model`, the old system's architecture) and
    the Kubelka–Munk physics model, all fitted on the same training recipes.
 
 The result and its files (plain CSV and JSON under ``<models dir>/search/<run id>/``)
-are in :mod:`model.ops.search_result`. A search started from the dashboard runs in the
-one job queue (:mod:`model.ops.jobs`), shared with challenger training: one job at a time.
+are in :mod:`model.jobs.search_result`. A search started from the dashboard runs in the
+one job queue (:mod:`model.jobs.job_queue`), shared with challenger training: one job at a time.
 A search never promotes: a configuration it found is trained as a challenger
 (``retrain.start_challenger(model=result.model(candidate))``), compared with the champion
-on the same folds, and an admin decides through the one door (:mod:`model.ops.promotion`).
+on the same folds, and an admin decides through the one door (:mod:`model.registry.promotion`).
 
 Trials run through joblib, so the same code runs on a Dask cluster by switching the
 joblib backend: ``run_search(..., cluster="tcp://scheduler:8786")`` (``python -m model
@@ -45,22 +45,11 @@ import pandas as pd
 from joblib import Parallel, delayed, parallel_config
 from threadpoolctl import threadpool_limits
 
+from model.auth.access import User, require_admin
 from model.core import settings
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
-from model.evaluation import cross_validate, score_prediction, split_test_recipes, summarise
-from model.models.base import ColourModel
-from model.ops import jobs, registry, search_space
-from model.ops.access import User, require_admin
-from model.ops.search_result import (
-    SearchResult,
-    latest_search,
-    list_search_runs,
-    load_search,
-    save_search,
-    with_config_columns,
-    with_headline,
-)
-from model.ops.search_space import (  # noqa: F401 - every name of search_space is re-exported (see __all__)
+from model.evaluation import cross_validate, score_prediction, search_space, split_test_recipes, summarise
+from model.evaluation.search_space import (  # noqa: F401 - every name of search_space is re-exported (see __all__)
     ADAM_ONLY_FIELDS,
     BASELINE,
     DEFAULT_FOLDS,
@@ -78,6 +67,18 @@ from model.ops.search_space import (  # noqa: F401 - every name of search_space 
     sample_configs,
     search_space_size,
 )
+from model.jobs import job_queue
+from model.jobs.search_result import (
+    SearchResult,
+    latest_search,
+    list_search_runs,
+    load_search,
+    save_search,
+    with_config_columns,
+    with_headline,
+)
+from model.models.base import ColourModel
+from model.registry import registry
 
 # One import for the whole search: the space (search_space) and the result's files
 # (search_result) are re-exported, so callers keep writing ``search.SEARCH_SPACE``.
@@ -385,15 +386,15 @@ def run_search(
 
 
 # --------------------------------------------------------------------------------------
-# Background jobs: a search in the one job queue (model.ops.jobs)
+# Background jobs: a search in the one job queue (model.jobs.job_queue)
 # --------------------------------------------------------------------------------------
 
 #: Raised when any job (a search or a challenger training) is already running: the queue
 #: runs one at a time. The same class as ``retrain.RetrainBusy``.
-SearchBusy = jobs.JobBusy
+SearchBusy = job_queue.JobBusy
 #: Where a background job is: ``kind`` is ``"search"`` (``output`` the run folder) or
 #: ``"training"`` (a challenger, ``output`` its version).
-SearchJob = jobs.JobStatus
+SearchJob = job_queue.JobStatus
 
 
 def search_job_status(job_id: str, *, jobs_dir=None) -> SearchJob:
@@ -404,12 +405,12 @@ def search_job_status(job_id: str, *, jobs_dir=None) -> SearchJob:
     FileNotFoundError
         No such job.
     """
-    return jobs.job_status(job_id, jobs_dir=jobs_dir)
+    return job_queue.job_status(job_id, jobs_dir=jobs_dir)
 
 
 def active_search_job(*, jobs_dir=None) -> SearchJob | None:
     """The running search job, if any (a challenger training is not one)."""
-    return jobs.active_job(kinds=(SEARCH_JOB,), jobs_dir=jobs_dir)
+    return job_queue.active_job(kinds=(SEARCH_JOB,), jobs_dir=jobs_dir)
 
 
 def _search_worker(job_dir: Path, progress, dataset: Dataset, options: dict, models_dir: str) -> tuple[str, str]:
@@ -441,11 +442,11 @@ def start_search_job(
     SearchBusy
         A job (a search or a challenger training) is running; the message says which.
     StorageError
-        The models folder cannot be written (:func:`model.ops.registry.check_writable`).
+        The models folder cannot be written (:func:`model.registry.registry.check_writable`).
     """
     require_admin(user, "start a hyperparameter search")
     registry.check_writable(models_dir)  # a search saves its run there: fail now, not after the trials
     options = {"n_trials": int(n_trials), "seed": int(seed), "n_jobs": int(n_jobs), "n_folds": int(n_folds)}
     args = (dataset, options, str(settings.models_dir(models_dir)))
     details = {"description": f"a configuration search of {int(n_trials)} trials", "follow_on": "the Compare page"}
-    return jobs.start_job(SEARCH_JOB, _search_worker, args, user=user, jobs_dir=jobs_dir, details=details)
+    return job_queue.start_job(SEARCH_JOB, _search_worker, args, user=user, jobs_dir=jobs_dir, details=details)

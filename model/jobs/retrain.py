@@ -1,20 +1,20 @@
 """Champion and challenger: train a challenger off the request path, compare fairly, promote or roll back.
 
-Training runs in a lower-priority worker process (:mod:`model.ops.jobs`): a fit takes
+Training runs in a lower-priority worker process (:mod:`model.jobs.job_queue`): a fit takes
 every core for minutes, and a process can be killed without leaving a half-written
 model behind (``registry.save_model`` stages the folder and renames it into place). The
 job runs in the one job queue shared with the configuration search (``<data dir>/jobs/``):
 a challenger cannot start while a search or a promotion runs, nor the other way round.
 Its status file can be read by any session.
 
-The worker saves the challenger with :func:`model.ops.training.save_trained`, and its
+The worker saves the challenger with :func:`model.jobs.training.save_trained`, and its
 comparison with the champion beside it. It never promotes: only an admin does, through the
-one door to the champion (:mod:`model.ops.promotion`; :func:`promote_challenger` and
+one door to the champion (:mod:`model.registry.promotion`; :func:`promote_challenger` and
 :func:`rollback` are that door with the action named).
 
 How champion and challenger are compared (the same leave-recipe-out folds, each side
 refitted per fold so that no model is scored on a recipe it saw) is in
-:mod:`model.ops.comparison`. A champion trained on other colorants than the data is not
+:mod:`model.registry.comparison`. A champion trained on other colorants than the data is not
 cross-validated at all: it cannot predict those recipes, so the comparison would be
 meaningless (and on the real data it was about 200 s of a 327 s retrain); the job records
 why instead, and the verdict says so.
@@ -29,16 +29,16 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
+from model.auth.access import User, require_admin
 from model.core import settings
 from model.core.files import storage_errors
 from model.core.schema import Dataset
-from model.models.base import ColourModel, model_from_config
-from model.models.mlp import FormulationModel
-from model.ops import jobs, promotion, registry, review, search
-from model.ops.access import User, require_admin
-from model.ops.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
-from model.ops.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, save_trained, train_and_evaluate
-from model.ops.training_data import find_training_data
+from model.jobs import job_queue, search
+from model.jobs.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, save_trained, train_and_evaluate
+from model.models.base import ColourModel, default_model, model_from_config
+from model.registry import promotion, registry, review
+from model.registry.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
+from model.registry.training_data import find_training_data
 
 __all__ = [
     "TIE_DELTA_E00",
@@ -63,22 +63,22 @@ __all__ = [
 
 #: The worker's niceness increment: predictions in the dashboard's process go first.
 #: ``HUECAST_RETRAIN_NICENESS`` overrides it.
-WORKER_NICENESS = jobs.DEFAULT_NICENESS
+WORKER_NICENESS = job_queue.DEFAULT_NICENESS
 
 #: Raised when any job (a challenger, a search or a promotion) is already running: the
 #: queue runs one at a time. The same class as ``search.SearchBusy``.
-RetrainBusy = jobs.JobBusy
+RetrainBusy = job_queue.JobBusy
 #: The jobs of this module, as the queue names them.
 TRAINING_JOB = "training"
 
 
 # --------------------------------------------------------------------------------------
-# Status of a job (the machinery is in model.ops.jobs)
+# Status of a job (the machinery is in model.jobs.job_queue)
 # --------------------------------------------------------------------------------------
 
 
-class JobStatus(jobs.JobStatus):
-    """Where a challenger-training job is: a :class:`model.ops.jobs.JobStatus` naming its models.
+class JobStatus(job_queue.JobStatus):
+    """Where a challenger-training job is: a :class:`model.jobs.job_queue.JobStatus` naming its models.
 
     Attributes
     ----------
@@ -100,7 +100,7 @@ class JobStatus(jobs.JobStatus):
         return self.details.get("store_version")
 
 
-def _challenger_job(status: jobs.JobStatus | None) -> JobStatus | None:
+def _challenger_job(status: job_queue.JobStatus | None) -> JobStatus | None:
     return None if status is None else JobStatus(**asdict(status))
 
 
@@ -112,17 +112,17 @@ def job_status(job_id: str, *, jobs_dir=None) -> JobStatus:
     FileNotFoundError
         No such job.
     """
-    return _challenger_job(jobs.job_status(job_id, jobs_dir=jobs_dir))
+    return _challenger_job(job_queue.job_status(job_id, jobs_dir=jobs_dir))
 
 
 def wait_for_job(job_id: str, *, timeout: float = 600.0, jobs_dir=None, poll_seconds: float = 0.2) -> JobStatus:
     """Block until the job finishes or ``timeout`` seconds pass; returns the last status."""
-    return _challenger_job(jobs.wait_for_job(job_id, jobs_dir=jobs_dir, timeout=timeout, poll_seconds=poll_seconds))
+    return _challenger_job(job_queue.wait_for_job(job_id, jobs_dir=jobs_dir, timeout=timeout, poll_seconds=poll_seconds))
 
 
 def active_job(*, jobs_dir=None) -> JobStatus | None:
     """The running challenger training, if any (a running search or promotion is not one)."""
-    return _challenger_job(jobs.active_job(kinds=(TRAINING_JOB,), jobs_dir=jobs_dir))
+    return _challenger_job(job_queue.active_job(kinds=(TRAINING_JOB,), jobs_dir=jobs_dir))
 
 
 def pending_challenger(*, models_dir=None, jobs_dir=None) -> JobStatus | None:
@@ -143,7 +143,7 @@ def pending_challenger(*, models_dir=None, jobs_dir=None) -> JobStatus | None:
         The job (``challenger_version`` names the model, :func:`load_comparison` reads
         its comparison), or None when no challenger waits.
     """
-    root = jobs.jobs_root(jobs_dir)
+    root = job_queue.jobs_root(jobs_dir)
     if not root.is_dir():
         return None
     for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name, reverse=True):
@@ -179,7 +179,7 @@ def cancel_job(job_id: str, *, user: User, jobs_dir=None) -> JobStatus:
         ``user`` is not an admin.
     """
     require_admin(user, "cancel a training job")
-    return _challenger_job(jobs.cancel_job(job_id, user=user, jobs_dir=jobs_dir))
+    return _challenger_job(job_queue.cancel_job(job_id, user=user, jobs_dir=jobs_dir))
 
 
 def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
@@ -190,7 +190,7 @@ def load_comparison(job_id: str, *, jobs_dir=None) -> Comparison:
     FileNotFoundError
         The job wrote none (there was no champion to compare with).
     """
-    return read_comparison(jobs.jobs_root(jobs_dir) / job_id)
+    return read_comparison(job_queue.jobs_root(jobs_dir) / job_id)
 
 
 # --------------------------------------------------------------------------------------
@@ -269,7 +269,7 @@ def _save_comparison(comparison: Comparison | None, version: str, models_dir, *f
 
 
 def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tuple[str, str]:
-    """Runs in the worker process (a :func:`model.ops.jobs.start_job` target): (search,) train, compare, save. Never promotes."""
+    """Runs in the worker process (a :func:`model.jobs.job_queue.start_job` target): (search,) train, compare, save. Never promotes."""
     registry.check_writable(plan.models_dir)  # again: the folder may have changed since the job was queued
     search_share = 0.4 if plan.fresh_search else 0.0
     train_share = search_share + (0.95 - search_share) * (0.6 if plan.champion is not None else 1.0)
@@ -355,7 +355,7 @@ def score_against_champion(
     """Score the champion on the folds ``result`` was cross-validated on, and keep the comparison beside ``version``.
 
     For a model trained outside the job queue (``python -m model train --promote``), so
-    that the door (:func:`model.ops.promotion.verdict`) finds the same comparison a
+    that the door (:func:`model.registry.promotion.verdict`) finds the same comparison a
     challenger job makes. ``n_splits`` and ``seeds`` must be the ones ``result`` was
     cross-validated with.
 
@@ -384,7 +384,7 @@ def _challenger_plan(
     default_splits, default_seeds = cv_plan()
     champion = _champion_to_compare(models_root, store, dataset)
     if model is None:
-        model = clone(champion.model) if champion.model is not None else FormulationModel()
+        model = clone(champion.model) if champion.model is not None else default_model()
     return _ChallengerPlan(
         dataset, model, champion.model, champion.reference, champion.description, champion.version, store_version, str(models_root),
         default_splits if n_splits is None else int(n_splits), default_seeds if seeds is None else tuple(seeds),
@@ -417,12 +417,12 @@ def start_challenger(
     dataset : Dataset, usually ``store.to_dataset()``.
     user : User, must be an admin.
     model : unfitted ColourModel, default the champion's kind and configuration (or
-        ``FormulationModel()`` if there is no champion). Its headline path is chosen again
+        :func:`~model.models.base.default_model` if there is no champion). Its headline path is chosen again
         on validation.
     store : MeasurementStore, optional, where to find the champion's training data.
     store_version : str, optional, recorded on the challenger's card.
     models_dir, jobs_dir : paths, default from :mod:`model.core.settings`.
-    fresh_search : bool, run :func:`model.ops.search.run_search` on ``dataset`` first (in
+    fresh_search : bool, run :func:`model.jobs.search.run_search` on ``dataset`` first (in
         the worker) and train its best configuration instead of ``model``.
     n_splits, seeds : the leave-recipe-out folds, shared by both sides. Default
         :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``).
@@ -445,7 +445,7 @@ def start_challenger(
         dataset, user=user, model=model, store=store, store_version=store_version, models_root=models_root,
         n_splits=n_splits, seeds=seeds, fresh_search=fresh_search, notes=notes,
     )
-    return jobs.start_job(
+    return job_queue.start_job(
         TRAINING_JOB,
         _train_challenger_job,
         (plan,),
@@ -462,9 +462,9 @@ def start_challenger(
 
 
 def promote_challenger(version: str, *, user: User, confirm: bool = False, override_reason: str | None = None, models_dir=None) -> promotion.Verdict:
-    """Make ``version`` the champion through the one door (:func:`model.ops.promotion.promote`).
+    """Make ``version`` the champion through the one door (:func:`model.registry.promotion.promote`).
 
-    The admin has seen the verdict (:func:`model.ops.promotion.verdict`) and confirms; a
+    The admin has seen the verdict (:func:`model.registry.promotion.verdict`) and confirms; a
     challenger that predicts worse than the champion also needs ``override_reason``. The
     dashboard must clear its model cache afterwards; every session then loads the new
     champion on its next rerun.
@@ -486,7 +486,7 @@ def rollback(version: str, *, user: User, confirm: bool = False, override_reason
     """Point the champion back at an earlier ``version`` through the one door (recorded as a rollback).
 
     Refused (``promotion.PromotionRefused``) for a version that never served or cannot be
-    compared with the champion (:func:`model.ops.promotion.rollback_options` lists what is
+    compared with the champion (:func:`model.registry.promotion.rollback_options` lists what is
     offered), and without ``confirm``; like :func:`promote_challenger` otherwise.
     """
     require_admin(user, "roll back the champion")
@@ -531,7 +531,7 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
 def model_history(models_dir=None) -> pd.DataFrame:
     """Every saved version, newest first, with its metrics, data and promotion record.
 
-    ``trained_on`` names the data as people do (:func:`model.ops.review.data_name`: the
+    ``trained_on`` names the data as people do (:func:`model.registry.review.data_name`: the
     upload's file names and day, or "Synthetic demo"). A version's error figures are its
     own data's: ``comparable`` says whether they can stand beside the champion's ("yes",
     or "no: trained on the synthetic demo: other colorants (…)").
