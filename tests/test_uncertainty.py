@@ -242,3 +242,27 @@ def test_a_signal_constant_in_training_does_not_overflow_the_band():
         sigma = band.band_of(np.array([[10.0, 1.0, 50.0, 8.0]]), np.array([[60.0, -7.0, 37.0]]), np.array([[60.0, -7.0, 37.0]]))[1]
     assert np.isfinite(sigma).all()
     assert band.band_of(np.array([[10.0, 1.0, 50.0, 8.0]]), np.array([[60.0, -7.0, 37.0]]), np.array([[60.0, -7.0, 37.0]]))[0][0] <= 100.0
+
+
+def test_both_paths_share_one_nearest_recipe_search(monkeypatch, tiny_dataset):
+    # The search depends only on the trained recipes: a prediction's two CIELAB paths search once,
+    # and each path's band is what it would be with a search of its own.
+    from model.models import difficulty, uncertainty
+
+    X = tiny_dataset.recipes.to_numpy()
+    rng = np.random.default_rng(3)
+    errors = {path: rng.uniform(0.2, 2.0, len(X)) for path in ("spectral", "head")}
+    Lab = {path: rng.uniform(20, 80, (len(X), 3)) for path in errors}
+    bands = {}
+    for path in errors:
+        reference = difficulty.DifficultyReference.from_inputs(X, (), errors[path])
+        features = difficulty.difficulty_features(reference, X, Lab[path], Lab[path])
+        bands[path] = difficulty.fit_difficulty_band(reference, features, errors[path], np.arange(len(X)) % 3)
+    alone = {path: bands[path].band_of(X, Lab[path], Lab["spectral"])[0] for path in bands}
+    calls = []
+    search = difficulty.nearest_trained
+    monkeypatch.setattr(uncertainty, "nearest_trained", lambda *args: calls.append(1) or search(*args))
+    shared, _, _ = uncertainty.band_prediction(bands, X, Lab, Lab["spectral"], "spectral")
+    assert len(calls) == 1
+    for path in bands:
+        np.testing.assert_array_equal(shared[path], alone[path])

@@ -58,7 +58,9 @@ __all__ = [
     "COVERAGE",
     "DifficultyReference",
     "DifficultyBand",
+    "Neighbours",
     "difficulty_features",
+    "nearest_trained",
     "fit_difficulty_band",
     "conformal_quantile",
 ]
@@ -153,7 +155,7 @@ def _log_inputs(X: np.ndarray, reference: DifficultyReference) -> np.ndarray:
     return np.log(np.clip(X, 0.0, None) + floor)
 
 
-def difficulty_features(reference: DifficultyReference, X, Lab_headline, Lab_physics) -> np.ndarray:
+def difficulty_features(reference: DifficultyReference, X, Lab_headline, Lab_physics, neighbours: "Neighbours | None" = None) -> np.ndarray:
     """The difficulty features (n, len(FEATURES)) of recipes X, in the order of :data:`FEATURES`.
 
     Parameters
@@ -164,6 +166,9 @@ def difficulty_features(reference: DifficultyReference, X, Lab_headline, Lab_phy
     Lab_headline, Lab_physics : array_like, shape (n, 3)
         The model's headline CIELAB and its physics-only CIELAB (L* 0–100); a model
         without physics passes the headline twice (no disagreement).
+    neighbours : Neighbours, optional
+        :func:`nearest_trained` of X against a reference with the same trained recipes, when
+        the caller already has it (the two CIELAB paths of one prediction share their search).
 
     Returns
     -------
@@ -172,7 +177,8 @@ def difficulty_features(reference: DifficultyReference, X, Lab_headline, Lab_phy
     X = np.atleast_2d(np.asarray(X, dtype=float))
     Lab_headline = np.atleast_2d(np.asarray(Lab_headline, dtype=float))
     span = reference.span
-    nearest, local_error = _nearest_recipes(reference, X)
+    neighbours = nearest_trained(reference, X) if neighbours is None else neighbours
+    nearest, local_error = neighbours.distance, reference.errors[neighbours.indices].mean(axis=1)
     beyond = ((np.clip(X - reference.maximum, 0, None) + np.clip(reference.minimum - X, 0, None)) / span).sum(axis=1)
     colorants = X[:, :-1]
     ladder = np.zeros(len(X))
@@ -193,10 +199,20 @@ def difficulty_features(reference: DifficultyReference, X, Lab_headline, Lab_phy
     ])
 
 
-def _nearest_recipes(reference: DifficultyReference, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per recipe of X: the scaled distance to the nearest trained recipe, and the mean out-of-fold
-    error of its :data:`_NEIGHBOURS` nearest trained recipes on the log scale (where the model
-    already missed nearby recipes it is likely to miss again).
+@dataclass(frozen=True)
+class Neighbours:
+    """Per recipe: the scaled distance to the nearest trained recipe (n,), and the indices (n, k) of
+    its :data:`_NEIGHBOURS` nearest trained recipes on the log scale, whose mean out-of-fold error
+    is the local-error signal (where the model already missed nearby recipes it is likely to miss
+    again). Depends only on the trained recipes, not on their errors, so one search serves both
+    CIELAB paths of a prediction."""
+
+    distance: np.ndarray
+    indices: np.ndarray
+
+
+def nearest_trained(reference: DifficultyReference, X) -> Neighbours:
+    """The :class:`Neighbours` of recipes X among ``reference``'s trained recipes.
 
     A lab database has thousands of trained recipes and a batch a hundred thousand recipes, so
     the search goes a block of rows at a time (at most :data:`_BLOCK_ELEMENTS` distances) and
@@ -206,18 +222,19 @@ def _nearest_recipes(reference: DifficultyReference, X: np.ndarray) -> tuple[np.
     differences, and ties go to the lower index. A row's figures therefore come from that row
     alone, whatever batch it came in.
     """
+    X = np.atleast_2d(np.asarray(X, dtype=float))
     span = reference.span
     scaled, trained_scaled = X / span, reference.recipes / span
     logged, trained_logged = _log_inputs(X, reference), _log_inputs(reference.recipes, reference)
     k = min(_NEIGHBOURS, len(reference.recipes))
-    nearest, local_error = np.empty(len(X)), np.empty(len(X))
+    nearest, indices = np.empty(len(X)), np.empty((len(X), k), dtype=np.intp)
     rows = max(1, _BLOCK_ELEMENTS // max(1, len(reference.recipes)))
     for start in range(0, len(X), rows):
         block = slice(start, start + rows)
         closest = _exact_nearest(scaled[block], trained_scaled, 1)
         nearest[block] = np.sqrt(((scaled[block, None, :] - trained_scaled[closest]) ** 2).sum(axis=2))[:, 0]
-        local_error[block] = reference.errors[_exact_nearest(logged[block], trained_logged, k)].mean(axis=1)
-    return nearest, local_error
+        indices[block] = _exact_nearest(logged[block], trained_logged, k)
+    return Neighbours(nearest, indices)
 
 
 def _exact_nearest(rows: np.ndarray, trained: np.ndarray, k: int) -> np.ndarray:
@@ -310,9 +327,10 @@ class DifficultyBand:
         """The calibrated band (n,; ΔE00): the measured colour lies within it for ``coverage`` of such recipes."""
         return np.minimum(self.quantile(coverage) * self.difficulty(features), MAX_BAND_DELTA_E00)
 
-    def band_of(self, X, Lab_headline, Lab_physics, coverage: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The band (n,; ΔE00) and the difficulty σ (n,; ΔE00) of recipes X (see :func:`difficulty_features`)."""
-        features = difficulty_features(self.reference, X, Lab_headline, Lab_physics)
+    def band_of(self, X, Lab_headline, Lab_physics, coverage: float | None = None, neighbours: Neighbours | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The band (n,; ΔE00) and the difficulty σ (n,; ΔE00) of recipes X (see :func:`difficulty_features`;
+        ``neighbours``, when given, is X's :func:`nearest_trained` against this band's trained recipes)."""
+        features = difficulty_features(self.reference, X, Lab_headline, Lab_physics, neighbours)
         sigma = self.difficulty(features)
         return np.minimum(self.quantile(coverage) * sigma, MAX_BAND_DELTA_E00), sigma
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.core import colorimetry
-from model.models.difficulty import COVERAGE, DifficultyBand, DifficultyReference, difficulty_features, fit_difficulty_band
+from model.models.difficulty import COVERAGE, DifficultyBand, DifficultyReference, difficulty_features, fit_difficulty_band, nearest_trained
 
 __all__ = [
     "BAND_SCALE",
@@ -169,9 +169,14 @@ def band_prediction(bands: dict[str, DifficultyBand], X, Lab_paths: dict[str, np
     without a band of its own uses the headline's.
     """
     uncertainty, difficulty = {}, None
+    searched = []  # (trained recipes, their Neighbours): the search depends only on the trained recipes, so once for both paths
     for path, Lab in Lab_paths.items():
         band = bands.get(path, bands[headline])
-        uncertainty[path], sigma = band.band_of(X, Lab, Lab_physics)
+        neighbours = next((found for recipes, found in searched if np.array_equal(recipes, band.reference.recipes)), None)
+        if neighbours is None:
+            neighbours = nearest_trained(band.reference, X)
+            searched.append((band.reference.recipes, neighbours))
+        uncertainty[path], sigma = band.band_of(X, Lab, Lab_physics, neighbours=neighbours)
         if path == headline:
             difficulty = sigma
     return uncertainty, difficulty, float(bands[headline].coverage)
