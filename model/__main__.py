@@ -216,16 +216,24 @@ def _cmd_restore(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m model", description="Huecast: predict film colour from a recipe.")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_model_commands(commands)
+    _add_search_command(commands)
+    _add_admin_commands(commands)
+    return parser
 
-    def add_cv_options(command):
-        command.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
-        command.add_argument("--config", help="JSON file of model hyperparameters, optionally with \"kind\" (default: HybridModel's defaults)")
-        command.add_argument("--folds", type=int, default=5, help="leave-recipe-out folds (default 5)")
-        command.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="CV repeats (default 0 1 2)")
-        command.add_argument("--jobs", type=int, default=1, help="folds in parallel; -1 for every core")
 
+def _add_cv_options(command) -> None:
+    command.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
+    command.add_argument("--config", help="JSON file of model hyperparameters, optionally with \"kind\" (default: HybridModel's defaults)")
+    command.add_argument("--folds", type=int, default=5, help="leave-recipe-out folds (default 5)")
+    command.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="CV repeats (default 0 1 2)")
+    command.add_argument("--jobs", type=int, default=1, help="folds in parallel; -1 for every core")
+
+
+def _add_model_commands(commands) -> None:
+    """train, evaluate, predict and report."""
     train = commands.add_parser("train", help="cross-validate, fit on all data, save a new model version")
-    add_cv_options(train)
+    _add_cv_options(train)
     train.add_argument("--out", help="models directory (default trained_models/)")
     train.add_argument("--promote", action="store_true", help="compare with the champion on the same folds, print the verdict, promote with --yes")
     train.add_argument("--yes", action="store_true", help="with --promote: confirm the promotion after the verdict (without it, nothing is promoted)")
@@ -234,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="print the leave-recipe-out evaluation table")
-    add_cv_options(evaluate)
+    _add_cv_options(evaluate)
     evaluate.add_argument("--per-recipe", action="store_true", help="also print mean ΔE00 per recipe (and fluorescence error per recipe, ct/s)")
     evaluate.set_defaults(run=_cmd_evaluate)
 
@@ -251,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--model", help="a model version folder, or a models directory (its champion); default trained_models/")
     report.set_defaults(run=_cmd_report)
 
+
+def _add_search_command(commands) -> None:
     search = commands.add_parser("search", help="honest random hyperparameter search: rank on leave-recipe-out CV, report on held-out recipes")
     search.add_argument("--data", required=True, help="folder with an instrument export and a recipe table, or a tidy CSV")
     search.add_argument("--trials", type=int, default=50, help="configurations to try (default 50)")
@@ -262,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--cluster", metavar="ADDRESS", help="run the trials on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
     search.set_defaults(run=_cmd_search)
 
+
+def _add_admin_commands(commands) -> None:
+    """sign, backup and restore."""
     sign = commands.add_parser("sign", help="sign model cards with the server secret (after checking their files), so a server that has one loads them")
     which = sign.add_mutually_exclusive_group(required=True)
     which.add_argument("--version", help="the model version to sign")
@@ -280,7 +293,6 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--models-dir", help="empty or new models directory (default HUECAST_MODELS_DIR)")
     restore.add_argument("--data-dir", help="empty or new data directory (default HUECAST_DATA_DIR)")
     restore.set_defaults(run=_cmd_restore)
-    return parser
 
 
 def main(argv=None) -> int:
