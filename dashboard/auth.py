@@ -395,6 +395,20 @@ def _local_viewer_note() -> str:
     )
 
 
+#: What a viewer may do, in the account box's words.
+VIEWER_CAN = "predict, run batches, formulate, plan experiments and review how accurate the model is"
+
+
+def _account_sentence(user: User, mode: str) -> str:
+    """Who you are, in the account box: "Not signed in" for a visitor (never "signed in as viewer"), and what you can do."""
+    if user is VIEWER or user == VIEWER:  # a visitor who never signed in (or signed out)
+        how = "Sign in with an admin account" if mode == "oidc" else "Sign in with the admin password"
+        return f"Not signed in: you can {VIEWER_CAN}. {how} to also upload measurements, retrain and promote models."
+    if user.is_admin:
+        return f"Signed in as {user.name} (admin)."
+    return f"Signed in as {user.name} (viewer): you can {VIEWER_CAN}; uploading and retraining need an admin account."
+
+
 def render_account(user: User) -> None:
     """The sidebar's account box: who you are, and the sign-in or sign-out control."""
     mode = _sign_in_mode()
@@ -404,7 +418,7 @@ def render_account(user: User) -> None:
         else:
             st.caption(_local_viewer_note())
         return
-    st.caption(f"Signed in as {user.name} ({user.role}).")
+    st.caption(_account_sentence(user, mode))
     if mode == "oidc":
         if st.user.is_logged_in:
             st.button("Sign out", key="auth_sign_out", on_click=st.logout)

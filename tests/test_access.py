@@ -72,7 +72,7 @@ def test_a_viewer_reaches_no_admin_control_on_any_page_and_sees_no_secret(hosted
     caplog.set_level(logging.DEBUG)
     at = _app().run()
     assert not at.exception, at.exception
-    assert "Signed in as viewer (viewer)." in _all_text(at.sidebar)
+    assert "Not signed in: you can" in _all_text(at.sidebar)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(PAGES / "retrain.py"))
     visited = []
@@ -270,7 +270,7 @@ def test_password_attempts_are_limited_per_address_and_logged_without_the_passwo
         assert "not the admin password" in _all_text(at.sidebar)
     _try_password(at, PASSWORD)  # the right password, but the sixth attempt within the minute
     assert "Too many sign-in attempts" in _all_text(at.sidebar)
-    assert "Signed in as viewer (viewer)." in _all_text(at.sidebar)
+    assert "Not signed in: you can" in _all_text(at.sidebar)
     # A fresh session from the same address is held too.
     fresh = _try_password(_app().run(), PASSWORD)
     assert "Too many sign-in attempts" in _all_text(fresh.sidebar)

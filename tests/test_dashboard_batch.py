@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +13,7 @@ from model import PREDICTION_COLUMNS, THICKNESS_COLUMN
 from model.io import IngestError
 from model.io.safe_csv import to_csv_bytes
 from model.serving import batch
+from tests._downloads import downloaded_table, record_downloads
 
 APP_TIMEOUT_S = 60
 
@@ -139,7 +142,7 @@ def test_out_of_range_rows_are_counted_and_the_page_warns(batch_page, shipped, t
     recipes.to_csv(source, index=False)
     upload(batch_page, source)
     assert [w.value for w in batch_page.warning if "outside the training range" in w.value] == [
-        "1 recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`)."
+        "1 recipes lie outside the training range; their predictions are less reliable (the column “outside training: why” says why)."
     ]
 
 
@@ -157,3 +160,54 @@ def test_the_table_has_the_fluorescence_column_filled_with_a_head_and_empty_with
     plain = pd.DataFrame({**{c: [1.0] for c in headless.colorants_}, THICKNESS_COLUMN: [10.0]})
     assert batch.predict_csv(to_csv_bytes(plain), headless).table["fluorescence_cts"].isna().all()
     assert "fluorescence_cts" in PREDICTION_COLUMNS
+
+
+def _three_recipes(model, tmp_path):
+    colorants = list(model.colorants_)
+    recipes = pd.DataFrame({c: [0.0, 0.0, 0.0] for c in colorants})
+    recipes[colorants[0]] = [5.123456, 0.0, 12.0]
+    recipes[colorants[2]] = [0.0, 1.0, 0.5]
+    recipes[THICKNESS_COLUMN] = [8.0, 12.0, 10.25]
+    recipes.insert(0, "sample", ["A", "B", "C"])
+    source = tmp_path / "recipes.csv"
+    recipes.to_csv(source, index=False)
+    return recipes, source
+
+
+def test_the_results_show_colour_uncertainty_and_flags_first_and_the_spectrum_last(batch_page, shipped, tmp_path):
+    model, _ = shipped
+    _, source = _three_recipes(model, tmp_path)
+    upload(batch_page, source)
+    [table] = frames_with_column(batch_page, "swatch")
+    columns = list(table.columns)
+    # At 800 px a table shows its first few columns: the row's name and colour, how sure, and the flag,
+    # not only the inputs (the band and the flag used to sit after 31 reflectance columns).
+    assert columns[:7] == ["swatch", "sample", "L", "a", "b", "uncertainty_delta_e00", "out_of_range"]
+    assert columns[7 : 7 + len(model.input_columns)] == list(model.input_columns)
+    assert columns[-31:] == [f"R{wavelength}" for wavelength in range(400, 701, 10)]
+    assert sorted(columns) == sorted(["swatch", "sample", *model.input_columns, *PREDICTION_COLUMNS])
+    # Headers in words with units; the swatch is drawn as an image, not its data URI as text.
+    [grid] = [frame for frame in batch_page.dataframe if "swatch" in frame.value.columns]
+    config = json.loads(grid.proto.columns)
+    assert config["swatch"]["type_config"]["type"] == "image"
+    assert [config[column]["label"] for column in columns[2:7]] == ["L*", "a*", "b*", "± ΔE00", "outside training"]
+    assert config[THICKNESS_COLUMN]["label"] == "film (µm)" and config[model.colorants_[0]]["label"] == f"{model.colorants_[0]} (wt %)"
+
+
+def test_the_download_is_in_the_readers_order_at_the_precision_a_lab_reads(open_dashboard, shipped, tmp_path, monkeypatch):
+    model, _ = shipped
+    recipes, source = _three_recipes(model, tmp_path)
+    files = record_downloads(monkeypatch)
+    at = open_dashboard("batch.py", APP_TIMEOUT_S)
+    upload(at, source)
+    table = downloaded_table(files, "recipes-predictions.csv")
+    assert list(table.columns[:6]) == ["sample", "L", "a", "b", "uncertainty_delta_e00", "out_of_range"]
+    assert table[model.colorants_[0]].tolist() == ["5.123", "0.0", "12.0"] and table[THICKNESS_COLUMN].tolist() == ["8.0", "12.0", "10.2"]
+    assert all(len(cell.partition(".")[2]) <= 2 for column in ["L", "a", "b", "C", "h", "delta_e00_paths"] for cell in table[column])
+    assert all(len(cell.partition(".")[2]) <= 4 for band in ["R400", "R550", "R700"] for cell in table[band])
+    expected = model.predict(recipes[list(model.input_columns)]).Lab
+    np.testing.assert_allclose(table[["L", "a", "b"]].to_numpy(dtype=float), expected, atol=0.005)
+    # The CLI's shape and precision are the programs': unchanged.
+    full = batch.predict_csv(source.read_bytes(), model).table
+    assert list(full.columns[:len(model.input_columns) + 2]) == ["sample", *model.input_columns, "L"]
+    np.testing.assert_array_equal(full[["L", "a", "b"]].to_numpy(dtype=float), expected)

@@ -16,6 +16,7 @@ from model.presentation.wording import band_sentence
 from model.registry import registry
 from model.registry.training_data import find_training_data
 from model.serving import explore
+from tests._downloads import downloaded_table, record_downloads
 
 APP_TIMEOUT_S = 60
 
@@ -44,10 +45,10 @@ def test_shown_Lab_equals_the_model_for_a_recipe_set_through_widget_keys(app, sh
     expected = model.predict(explore.recipe_frame(recipe, 11.0, colorants)).Lab[0]
     assert shown_Lab(app) == [f"{value:.2f}" for value in expected]
     assert shown_Lab(app) != before
-    # The table of both paths shows the same headline numbers.
+    # The table of both paths shows the same headline numbers, in the column marked reported.
     paths = app.dataframe[0].value
-    headline_row = paths[paths["headline"]].iloc[0]
-    np.testing.assert_allclose(headline_row[["L*", "a*", "b*"]].to_numpy(dtype=float), expected, atol=1e-9)
+    [reported] = [column for column in paths.columns if column.endswith("✓")]
+    np.testing.assert_allclose(paths[reported].iloc[:3].to_numpy(dtype=float), expected, atol=1e-9)
     # Sidebar names the champion and its leave-recipe-out ΔE00.
     assert any(m.label == "Leave-recipe-out mean ΔE00" for m in app.sidebar.metric)
 
@@ -349,3 +350,71 @@ def test_a_champion_without_a_head_shows_no_fluorescence(tiny_install, open_dash
     at = open_dashboard(timeout_s=APP_TIMEOUT_S)
     assert not at.exception and [metric.label for metric in at.metric][:3] == ["L*", "a*", "b*"]
     assert "Fluorescence" not in [metric.label for metric in at.metric]
+
+
+def test_the_paths_table_has_a_row_per_quantity_so_all_five_show_at_any_width(app, shipped):
+    model, _ = shipped
+    paths = app.dataframe[0].value
+    # A row per quantity and a column per path: two short number columns fit at 800 px, where a column
+    # per quantity showed only L* and a*. The words for each quantity and the mark are in the caption below.
+    assert list(paths.index) == ["L*", "a*", "b*", "C*", "h°"]
+    assert sorted(column.removesuffix(" ✓") for column in paths.columns) == ["Lab head", "spectrum"]
+    assert sum(column.endswith(" ✓") for column in paths.columns) == 1
+    assert any(caption.value.startswith("L* lightness (0–100); a* green (−) to red (+)") and "✓ marks the path the model reports" in caption.value
+               for caption in app.caption)
+    recipe = explore.recipe_frame({name: app.session_state[f"predict_value_{name}"] for name in model.colorants_},
+                                  app.session_state["predict_value_thickness_um"], model.colorants_)
+    by_path = explore.lab_paths_table(model.predict(recipe))
+    np.testing.assert_allclose(paths.to_numpy(dtype=float), by_path[["L*", "a*", "b*", "C*", "h°"]].to_numpy(dtype=float).T, atol=1e-9)
+
+
+def _decimals(cells) -> int:
+    """The most decimals written in a column of CSV cells."""
+    return max(len(cell.partition(".")[2]) for cell in cells)
+
+
+def test_the_download_has_the_precision_a_lab_reads(open_dashboard, shipped, monkeypatch):
+    model, _ = shipped
+    files = record_downloads(monkeypatch)
+    at = open_dashboard(timeout_s=APP_TIMEOUT_S)
+    at.text_input(key=f"predict_{model.colorants_[0]}").input("3.14159").run()
+    table = downloaded_table(files, "huecast-prediction.csv")
+    # L*a*b*, C*, h° 2 decimals; ΔE00 2; reflectance 4; wt % 3; thickness 1 (it was L 70.36394889524092).
+    assert all(_decimals(table[column]) <= 2 for column in ["L", "a", "b", "C", "h", "delta_e00_paths", "uncertainty_delta_e00"])
+    assert max(_decimals(table[band]) for band in [f"R{wavelength}" for wavelength in range(400, 701, 10)]) <= 4
+    assert table[model.colorants_[0]].iloc[0] == "3.142" and _decimals(table[THICKNESS_COLUMN]) <= 1
+    recipe = explore.recipe_frame({model.colorants_[0]: 3.14159}, at.session_state["predict_value_thickness_um"], model.colorants_)
+    assert float(table["L"].iloc[0]) == pytest.approx(model.predict(recipe).Lab[0, 0], abs=0.005)
+
+
+def test_a_link_made_for_other_colorants_says_what_was_dropped_and_moves_nothing(open_dashboard, shipped, repo_root):
+    model, _ = shipped
+    colorants = list(model.colorants_)
+    at = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=APP_TIMEOUT_S)
+    # A link made for the lab's model (GXT-10, PG) opened on the demo model, with a pin of that model too.
+    at.query_params["GXT-10"] = "12.5"
+    at.query_params["PG"] = "1"
+    at.query_params["thickness_um"] = "8"
+    at.query_params["pin"] = "GXT-10:3,thickness_um:12"
+    at.run()
+    assert not at.exception, at.exception
+    warnings = [warning.value for warning in at.warning]
+    [note] = [text for text in warnings if "made for a model with other colorants" in text]
+    assert "GXT-10 12.5 wt %, PG 1 wt %" in note and f"{', '.join(colorants)} are not in the link, so they are at 0 wt %" in note
+    # No amount moved to the model's own colorants: the default recipe (the first colorant at half its maximum) is not used.
+    assert [at.session_state[f"predict_value_{name}"] for name in colorants] == [0.0] * len(colorants)
+    assert at.session_state["predict_value_thickness_um"] == 8.0
+    assert any("1 pinned recipe was not pinned: it names GXT-10" in text for text in warnings)
+    assert at.session_state["predict_pinned"] == []
+
+
+def test_a_link_note_names_dropped_colorants_and_keeps_typos_apart():
+    bounds = explore.input_bounds(_two_colorant_model())
+    link = explore.recipe_from_query({"A": "2", "Z": "4", THICKNESS_COLUMN: "9"}, bounds, {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0})
+    assert link.recipe == {"A": 2.0, "B": 0.0, THICKNESS_COLUMN: 9.0} and link.ignored == ["Z"]
+    [note] = link.problems
+    assert "Dropped from the link, because this model does not have that colorant: Z 4 wt %. B is not in the link, so it is at 0 wt %." in note
+    typo = explore.recipe_from_query({"a": "2"}, bounds, {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0})  # a near miss: the old note, defaults kept
+    assert typo.recipe == {"A": 1.0, "B": 2.0, THICKNESS_COLUMN: 10.0} and "did you mean “A”?" in typo.problems[0]
+    assert explore.dropped_pins_note(["A:1,thickness_um:8"], bounds) is None
+    assert "could not be read" in explore.dropped_pins_note(["A:1"], bounds)

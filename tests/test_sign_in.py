@@ -37,6 +37,8 @@ APP_TIMEOUT_S = 60
 PASSWORD = "correct horse battery staple"
 PASSWORD_HASH = hash_password(PASSWORD, iterations=1)
 AUTH = {"admin_password_hash": PASSWORD_HASH, "admin_name": "lab lead"}
+#: What the account box says to someone who never signed in (or signed out): never "signed in as viewer".
+NOT_SIGNED_IN = "Not signed in: you can predict"
 
 
 @pytest.fixture
@@ -88,7 +90,7 @@ def test_new_sessions_without_an_address_share_one_limit(hosted, monkeypatch):
     fourth = _try_password(_app().run(), PASSWORD)  # a fourth session, the right password, within the minute
     assert not fourth.exception, fourth.exception
     assert "Too many sign-in attempts" in _sidebar_text(fourth)
-    assert "Signed in as viewer (viewer)." in _sidebar_text(fourth)
+    assert NOT_SIGNED_IN in _sidebar_text(fourth)
 
 
 def test_the_limiter_keys_name_the_address_or_one_unknown_bucket_and_the_account():
@@ -300,15 +302,23 @@ def test_a_sign_in_survives_a_reload_and_sign_out_ends_it(session_route, hosted,
     assert "Model history" in [header.value for header in reloaded.header]
 
     reloaded.sidebar.button(key="auth_sign_out").click().run()
-    assert "Signed in as viewer (viewer)." in _sidebar_text(reloaded)
+    assert NOT_SIGNED_IN in _sidebar_text(reloaded)
     assert any('"DELETE"' in element.value for element in reloaded.sidebar.get("html"))  # the browser drops it
     again = _app(session_hours=2).run()  # a reload that still sends the old cookie
-    assert "Signed in as viewer (viewer)." in _sidebar_text(again)
+    assert NOT_SIGNED_IN in _sidebar_text(again)
+
+
+def test_a_visitor_is_told_what_they_can_do_and_how_to_sign_in_never_signed_in_as_viewer(hosted):
+    text = _sidebar_text(_app().run())
+    assert "Not signed in: you can predict, run batches, formulate, plan experiments and review how accurate the model is." in text
+    assert "Sign in with the admin password to also upload measurements, retrain and promote models." in text
+    assert "Signed in as" not in text and "(viewer)" not in text
+    assert "Signed in as lab lead (admin)." in _sidebar_text(_try_password(_app().run(), PASSWORD))
 
 
 def test_a_tampered_or_foreign_cookie_is_a_viewer(hosted, monkeypatch):
     monkeypatch.setattr(auth, "_request_cookies", lambda: {SignInCookies.NAME: SignInCookies(b"x" * 32, 3600.0, PASSWORD_HASH).issue()})
-    assert "Signed in as viewer (viewer)." in _sidebar_text(_app().run())
+    assert NOT_SIGNED_IN in _sidebar_text(_app().run())
 
 
 def test_an_admin_page_address_shows_a_sign_in_gate_not_page_not_found(hosted):

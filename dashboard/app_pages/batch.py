@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import champion
-from dashboard.app_pages._layout import set_up_page
+from dashboard.app_pages._layout import champion_is_demo, set_up_page
 from model.io import IngestError
+from model.io.precision import round_for_reading
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
+from model.presentation.demo_notice import demo_colorants_note
 from model.presentation.swatches import with_swatch_column
 from model.serving import batch
 
@@ -20,6 +22,7 @@ PROBLEM_ROW_PX = 72
 set_up_page()
 model, card = champion.predictor()  # the serving snapshot: this page only predicts, and may run before scikit-learn has loaded
 colorants = list(model.colorants_)
+demo = champion_is_demo()
 
 st.title("Predict a batch of recipes")
 st.markdown(
@@ -49,6 +52,40 @@ def _show_problems(problems, key: str) -> None:
     )
 
 
+def _column_config(table) -> dict:
+    """Headers in words with units, narrow colour columns (so L*, a*, b* and the band show at 800 px), recipe columns labelled wt % and µm."""
+    config = {
+        "swatch": st.column_config.ImageColumn("swatch", help="Display sRGB of the predicted colour", width="small"),
+        "L": st.column_config.NumberColumn("L*", format="%.2f", width="small", help="Predicted lightness, 0–100 (D65, 10°)"),
+        "a": st.column_config.NumberColumn("a*", format="%.2f", width="small", help="Predicted red (+) to green (−)"),
+        "b": st.column_config.NumberColumn("b*", format="%.2f", width="small", help="Predicted yellow (+) to blue (−)"),
+        "uncertainty_delta_e00": st.column_config.NumberColumn(
+            "± ΔE00", format="%.1f", width="small", help="Uncertainty band: how far a measured film of this recipe may be from the prediction (ΔE00)"
+        ),
+        "out_of_range": st.column_config.CheckboxColumn(
+            "outside training", width="small", help="Outside the recipes the model was trained on: less reliable (the reason is further right)"
+        ),
+        "C": st.column_config.NumberColumn("C*", format="%.2f", help="Predicted chroma"),
+        "h": st.column_config.NumberColumn("h°", format="%.1f", help="Predicted hue angle, degrees"),
+        "delta_e00_paths": st.column_config.NumberColumn("ΔE00 between paths", format="%.2f", help="Self-check: the two prediction paths differ by this"),
+        "fluorescence_cts": st.column_config.NumberColumn(
+            "fluorescence (ct/s)", format="%.0f", help="Predicted fluorescence intensity; empty when the model was trained without fluorescence readings"
+        ),
+        "out_of_range_detail": st.column_config.TextColumn("outside training: why", width="large"),
+        "out_of_gamut": st.column_config.CheckboxColumn("outside sRGB", help="The swatch shows the nearest displayable colour"),
+        "uncertainty_coverage": st.column_config.NumberColumn("band coverage", format="%.2f", help="The share of recipes like this that come within the band"),
+    }
+    for name in colorants:
+        config[name] = st.column_config.NumberColumn(f"{name} (wt %)", format="%.3f")
+    config["thickness_um"] = st.column_config.NumberColumn("film (µm)", format="%.1f")
+    return {column: setting for column, setting in config.items() if column in table.columns}
+
+
+def _download_bytes(table) -> bytes:
+    """The CSV a person downloads: the reader's column order, at the precision a lab reads (the CLI keeps every digit)."""
+    return to_csv_bytes(round_for_reading(table, colorants))
+
+
 content = upload.getvalue()
 # The result is kept per file content and model, so widget reruns do not predict again.
 result_id = batch.result_key(content, card.version)
@@ -56,7 +93,10 @@ stored = st.session_state.get(RESULT_KEY)
 if stored is None or stored[0] != result_id:
     progress_bar = st.progress(0.0, text="Reading and checking the file…")
     try:
-        outcome = batch.predict_csv(content, model, name=upload.name, progress=lambda fraction, message: progress_bar.progress(fraction, text=message))
+        outcome = batch.predict_csv(
+            content, model, name=upload.name, progress=lambda fraction, message: progress_bar.progress(fraction, text=message),
+            suggest_renames=not demo,  # the demo's colorants are not the lab's: a close name is no typo
+        )
     except IngestError as error:
         outcome = error
     progress_bar.empty()
@@ -65,6 +105,8 @@ outcome = stored[1]
 
 if isinstance(outcome, IngestError):
     st.error(f"{upload.name} cannot be used as it is; nothing was predicted. Fix these and upload it again:")
+    if demo and batch.names_missing_colorants(outcome, colorants):
+        st.info(demo_colorants_note(colorants), icon=":material/science:")
     _show_problems(outcome.problems, "batch_file_problems")
     if outcome.n_more:
         st.caption(f"… and {outcome.n_more} more problems not listed.")
@@ -85,24 +127,15 @@ else:
 table = outcome.table
 if len(table):
     if outcome.n_out_of_range:
-        st.warning(f"{outcome.n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (see `out_of_range_detail`).")
+        st.warning(f"{outcome.n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (the column “outside training: why” says why).")
+    # What a reader needs first (name, swatch, L*a*b*, uncertainty, flag), then the recipe; the spectrum last.
+    readable = batch.reader_table(table, model.input_columns)
+    shown = with_swatch_column(readable, SHOWN_ROWS)
     st.dataframe(
-        neutralise_formulas(with_swatch_column(table, SHOWN_ROWS)),
+        neutralise_formulas(shown),
         key="batch_predictions",
         hide_index=True,
-        column_config={
-            "swatch": st.column_config.ImageColumn("swatch", help="Display sRGB of the predicted colour", width="small"),
-            "L": st.column_config.NumberColumn("L*", format="%.2f"),
-            "a": st.column_config.NumberColumn("a*", format="%.2f"),
-            "b": st.column_config.NumberColumn("b*", format="%.2f"),
-            "C": st.column_config.NumberColumn("C*", format="%.2f"),
-            "h": st.column_config.NumberColumn("h°", format="%.1f"),
-            "delta_e00_paths": st.column_config.NumberColumn("ΔE00 paths", format="%.2f"),
-            "fluorescence_cts": st.column_config.NumberColumn(
-                "fluorescence (ct/s)", format="%.0f", help="Predicted fluorescence intensity; empty when the model was trained without fluorescence readings"
-            ),
-            "out_of_range_detail": st.column_config.TextColumn("out of range: why", width="large"),
-        },
+        column_config=_column_config(shown),
         width="stretch",
     )
     if len(table) > SHOWN_ROWS:
@@ -111,7 +144,7 @@ if len(table):
         "Download predictions (CSV)",
         # A big result is encoded only when clicked (100,000 rows make about 60 MB of CSV); a
         # small one is sent with the page, so its download never waits on a server callback.
-        data=to_csv_bytes(table) if len(table) <= EAGER_DOWNLOAD_ROWS else (lambda: to_csv_bytes(table)),
+        data=_download_bytes(readable) if len(table) <= EAGER_DOWNLOAD_ROWS else (lambda: _download_bytes(readable)),
         file_name=f"{upload.name.rsplit('.', 1)[0]}-predictions.csv",
         mime="text/csv",
         key="batch_download",

@@ -9,6 +9,7 @@ from dashboard import champion, state
 from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
 from model.formulation import METAMERISM_ILLUMINANTS, Constraints, SpectrumParseError, Target, formulate
+from model.io.precision import READING_DECIMALS, round_for_reading
 from model.io.safe_csv import to_csv_bytes
 from model.presentation import figures
 from model.presentation.swatches import swatch_pair_html
@@ -129,7 +130,8 @@ if result is not None:
     (st.success if result.reachable else st.warning)(result.explanation)
     st.caption(f"Searched {result.n_predictions:,} recipes in {result.seconds:.1f} s for {result.target.label}.")
     st.download_button(
-        "Download these recipes (CSV)", to_csv_bytes(result.to_frame()), file_name="huecast-formulation.csv",
+        # At the precision a lab reads, as shown below (the API keeps every digit).
+        "Download these recipes (CSV)", to_csv_bytes(round_for_reading(result.to_frame(), colorants)), file_name="huecast-formulation.csv",
         mime="text/csv", key="formulate_download",
     )
     n_risky = sum(candidate.is_risky for candidate in result.candidates)
@@ -164,7 +166,8 @@ if result is not None:
                     f"ΔE00 {candidate.delta_e00_paths:.1f}; inside the training range."
                 )
         with middle:
-            recipe_lines = [f"**{name}**: {candidate.recipe[name]:.2f} wt %" for name in candidate.colorants_used]
+            wt_percent = READING_DECIMALS["wt_percent"]
+            recipe_lines = [f"**{name}**: {round(candidate.recipe[name], wt_percent):g} wt %" for name in candidate.colorants_used]
             st.markdown("  \n".join(recipe_lines or ["no colorant"]) + f"  \n**film**: {candidate.recipe[THICKNESS_COLUMN]:g} µm")
             if candidate.fluorescence_cts is not None:
                 st.markdown(f"Fluorescence: {candidate.fluorescence_cts:,.0f} ct/s (predicted)")

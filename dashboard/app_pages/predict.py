@@ -16,9 +16,11 @@ import streamlit as st
 from dashboard import champion, state
 from dashboard.app_pages._layout import set_up_page
 from model import THICKNESS_COLUMN
+from model.io.precision import round_for_reading
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.presentation import figures
 from model.presentation.swatches import swatch_html
+from model.presentation.tables import lab_paths_by_quantity, lab_paths_caption
 from model.presentation.wording import band_sentence
 from model.serving import explore
 
@@ -64,7 +66,11 @@ if any(state.predict_value_key(name) not in st.session_state for name in inputs)
         st.session_state.setdefault(state.predict_value_key(name), link.recipe[name])
     st.session_state[LINK_PROBLEMS_KEY] = link.problems
 if state.PREDICT_PINNED not in st.session_state:
-    st.session_state[state.PREDICT_PINNED] = explore.pins_from_query(st.query_params.get_all(explore.PIN_QUERY_KEY), bounds, MAX_PINNED)
+    pin_values = st.query_params.get_all(explore.PIN_QUERY_KEY)
+    st.session_state[state.PREDICT_PINNED] = explore.pins_from_query(pin_values, bounds, MAX_PINNED)
+    pins_note = explore.dropped_pins_note(pin_values, bounds)
+    if pins_note:
+        st.session_state[LINK_PROBLEMS_KEY] = [*st.session_state.get(LINK_PROBLEMS_KEY, []), pins_note]
 for name in inputs:
     value = float(st.session_state[state.predict_value_key(name)])
     if state.predict_input_key(name) not in st.session_state:  # back from another page: Streamlit dropped the typed text
@@ -153,18 +159,17 @@ with result_column:
             "which adds what the networks learnt the physics misses."
         )
 
+    # A row per quantity and a column per path: all five quantities and both paths fit at 800 px.
+    paths = lab_paths_by_quantity(explore.lab_paths_table(prediction))
     st.dataframe(
-        neutralise_formulas(explore.lab_paths_table(prediction)),
+        neutralise_formulas(paths),
         column_config={
-            "L*": st.column_config.NumberColumn(format="%.2f"),
-            "a*": st.column_config.NumberColumn(format="%.2f"),
-            "b*": st.column_config.NumberColumn(format="%.2f"),
-            "C*": st.column_config.NumberColumn(format="%.2f"),
-            "h°": st.column_config.NumberColumn(format="%.1f"),
-            "headline": st.column_config.CheckboxColumn("reported"),
+            "_index": st.column_config.TextColumn("CIELAB", width="small"),
+            **{path: st.column_config.NumberColumn(path, format="%.2f", width="small") for path in paths.columns},
         },
-        width="stretch",
+        key="predict_paths",
     )
+    st.caption(lab_paths_caption())
     delta_e00 = float(prediction.delta_e00_paths[0])
     st.caption(
         f"Self-check: the two paths differ by ΔE00 = {delta_e00:.2f}. "
@@ -194,7 +199,8 @@ with result_column:
         st.rerun()
     download_column.download_button(
         "Download this prediction (CSV)",
-        data=lambda: to_csv_bytes(prediction.to_frame()),  # built on click, not on every rerun
+        # Built on click, not on every rerun; at the precision a lab reads (the CLI and the API keep every digit).
+        data=lambda: to_csv_bytes(round_for_reading(prediction.to_frame(), colorants)),
         file_name="huecast-prediction.csv",
         mime="text/csv",
         key="predict_download",

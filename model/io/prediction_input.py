@@ -23,7 +23,7 @@ __all__ = ["read_recipes_for_prediction"]
 
 
 def read_recipes_for_prediction(
-    path_or_buffer, colorants: Sequence[str], *, name: str | None = None, max_rows: int | None = None
+    path_or_buffer, colorants: Sequence[str], *, name: str | None = None, max_rows: int | None = None, suggest_renames: bool = True
 ) -> tuple[pd.DataFrame, list[Problem]]:
     """Read a CSV of recipes to predict: ``<colorant columns…>, thickness_um``.
 
@@ -42,6 +42,10 @@ def read_recipes_for_prediction(
         The file name used in messages.
     max_rows : int, optional
         The most recipes accepted in one file.
+    suggest_renames : bool
+        Suggest renaming a column whose header is close to a missing colorant's name
+        (``BiVaO4 (%)`` to ``BiVaYellow``). False when the model's colorants are not the
+        lab's (the synthetic demo's): a close name is then a coincidence, not a typo.
 
     Returns
     -------
@@ -78,13 +82,13 @@ def read_recipes_for_prediction(
             f"Split it into files of at most {max_rows} rows.",
         )
     require_rows(table, "recipe")
-    role_of_position = _column_roles(table, colorants)
+    role_of_position = _column_roles(table, colorants, suggest_renames)
     log = ProblemLog(file, limit=None)  # every left-out row must be reported
     frame = _valid_recipes(table, role_of_position, colorants, log)
     return frame, sorted(log.problems, key=lambda problem: (problem.row or 0))
 
 
-def _column_roles(table: Table, colorants: Sequence[str]) -> dict[int, str]:
+def _column_roles(table: Table, colorants: Sequence[str], suggest_renames: bool = True) -> dict[int, str]:
     """What each column holds: a colorant name, THICKNESS_COLUMN or "" for passthrough."""
     colorant_of_key = {column_key(colorant): colorant for colorant in colorants}
     role_of_position: dict[int, str] = {}
@@ -97,7 +101,7 @@ def _column_roles(table: Table, colorants: Sequence[str]) -> dict[int, str]:
     # collapse into one in the output table, silently losing a column of the user's data.
     keys = [role or f"passthrough {table.header[position].strip()}" for position, role in role_of_position.items()]
     fail_on_duplicate_columns(table, keys)
-    _check_prediction_columns(table, role_of_position, colorants)
+    _check_prediction_columns(table, role_of_position, colorants, suggest_renames)
     return role_of_position
 
 
@@ -135,14 +139,14 @@ def _valid_recipes(table: Table, role_of_position: Mapping[int, str], colorants:
     return pd.concat([frame, values], axis=1) if passthrough else values
 
 
-def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str], colorants: Sequence[str]) -> None:
+def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str], colorants: Sequence[str], suggest_renames: bool = True) -> None:
     log = ProblemLog(table.file)
     present = set(role_of_position.values())
     extra_headers = [table.header[p] for p, role in role_of_position.items() if not role]
     for required in (*colorants, THICKNESS_COLUMN):
         if required not in present:
             unit = "film thickness in µm" if required == THICKNESS_COLUMN else "weight percent"
-            hint = _closest_hint(required, extra_headers)
+            hint = _closest_hint(required, extra_headers) if suggest_renames or required == THICKNESS_COLUMN else ""
             log.add(table.header_row, required, f"missing column; expected a column {required!r} ({unit}).{hint}")
     unknown_numeric_headers = []
     for position, role in role_of_position.items():

@@ -16,13 +16,24 @@ from typing import Callable
 
 import pandas as pd
 
-from model.core.schema import THICKNESS_COLUMN
+from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, THICKNESS_COLUMN
 from model.io import IngestError, Problem, read_recipes_for_prediction
 from model.io.safe_csv import neutralise_formulas
 from model.serving.csv_text import csv_text
 from model.serving.plain_csv import read_plain_recipes
 
-__all__ = ["MAX_BATCH_ROWS", "BatchResult", "predict_csv", "predict_csv_to_file", "result_key", "template_frame", "problems_frame"]
+__all__ = [
+    "MAX_BATCH_ROWS",
+    "BatchResult",
+    "predict_csv",
+    "predict_csv_to_file",
+    "result_key",
+    "template_frame",
+    "problems_frame",
+    "READER_FIRST_COLUMNS",
+    "reader_table",
+    "names_missing_colorants",
+]
 
 #: The most recipes one upload may hold. 100,000 rows predict in a few seconds on one
 #: core (see ``bench/dashboard_speed.py``); more would make a browser session wait too long.
@@ -91,6 +102,7 @@ def predict_csv(
     name: str | None = None,
     max_rows: int | None = MAX_BATCH_ROWS,
     progress: ProgressCallback | None = None,
+    suggest_renames: bool = True,
 ) -> BatchResult:
     """Read, validate and predict a CSV of recipes.
 
@@ -108,6 +120,9 @@ def predict_csv(
         Refuse files with more recipes than this (``None``: no cap, as on the command line).
     progress : callable(fraction: float, message: str), optional
         Called with fractions 0–1 while reading and predicting.
+    suggest_renames : bool
+        Suggest renaming a column close to a missing colorant's name; False for a model whose
+        colorants are not the lab's (the synthetic demo's), see :func:`model.io.read_recipes_for_prediction`.
 
     Returns
     -------
@@ -120,7 +135,7 @@ def predict_csv(
     """
     if progress:
         progress(0.0, "Reading and checking the file…")
-    recipes, problems, caught = _read_checked(source, model, name, max_rows)
+    recipes, problems, caught = _read_checked(source, model, name, max_rows, suggest_renames)
     input_columns = list(model.input_columns)
     passthrough = [column for column in recipes.columns if column not in input_columns]
     _refuse_output_names(passthrough, name)
@@ -175,14 +190,18 @@ def _chunk_text(model, rows: pd.DataFrame, passthrough: list[str], header: bool)
     return safe.to_csv(header=header, index=False) if text is None else text
 
 
-def _read_checked(source, model, name: str | None, max_rows: int | None) -> tuple[pd.DataFrame, list[Problem], list[str]]:
+def _read_checked(
+    source, model, name: str | None, max_rows: int | None, suggest_renames: bool = True
+) -> tuple[pd.DataFrame, list[Problem], list[str]]:
     """The valid recipes, the problems and the warnings of a CSV: :func:`read_plain_recipes` when the file allows, else the full reader."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         recipes = read_plain_recipes(source, list(model.colorants_), name=name, max_rows=max_rows)
         problems = []
         if recipes is None:
-            recipes, problems = read_recipes_for_prediction(source, list(model.colorants_), name=name, max_rows=max_rows)
+            recipes, problems = read_recipes_for_prediction(
+                source, list(model.colorants_), name=name, max_rows=max_rows, suggest_renames=suggest_renames
+            )
     return recipes, list(problems), [str(w.message) for w in caught]
 
 
@@ -255,3 +274,48 @@ def problems_frame(problems: list[Problem]) -> pd.DataFrame:
             "problem": [p.message for p in problems],
         }
     )
+
+
+#: The predicted columns a reader looks at first, in order, after the file's own name columns:
+#: the colour, how far to trust it and whether the recipe is outside the training range.
+READER_FIRST_COLUMNS = ["L", "a", "b", "uncertainty_delta_e00", "out_of_range"]
+# Then what explains or refines it; the spectrum comes last.
+_READER_DETAIL_COLUMNS = ["C", "h", "delta_e00_paths", FLUORESCENCE_COLUMN, "out_of_range_detail", "out_of_gamut", "hex", "uncertainty_coverage"]
+
+
+def reader_table(table: pd.DataFrame, input_columns) -> pd.DataFrame:
+    """A batch result's columns in the order a reader needs them: who, what colour, how sure, then the rest.
+
+    The file's own columns (a name, a sample id) first, then L*, a*, b*, the uncertainty
+    band and the out-of-range flag (:data:`READER_FIRST_COLUMNS`), then the recipe
+    (``input_columns``: colorants in wt %, ``thickness_um`` in µm), C*, h°, the two paths'
+    ΔE00, the fluorescence and the flags' details, and the 31 reflectance bands last. So a
+    table 800 px wide shows the colour of each row, not only its inputs. The values are not
+    changed; :attr:`BatchResult.table` keeps the CLI's order.
+
+    Parameters
+    ----------
+    table : DataFrame, :attr:`BatchResult.table`.
+    input_columns : the model's ``input_columns`` (its colorants, then ``thickness_um``).
+
+    Returns
+    -------
+    DataFrame, the same columns (any this function does not know go before the spectrum).
+    """
+    from model.core.prediction import PREDICTION_COLUMNS
+
+    inputs = [column for column in input_columns if column in table.columns]
+    known = {*PREDICTION_COLUMNS, *inputs}
+    passthrough = [column for column in table.columns if column not in known]
+    first = [column for column in READER_FIRST_COLUMNS if column in table.columns]
+    details = [column for column in _READER_DETAIL_COLUMNS if column in table.columns]
+    bands = [column for column in BAND_COLUMNS if column in table.columns]
+    ordered = [*passthrough, *first, *inputs, *details]
+    rest = [column for column in table.columns if column not in {*ordered, *bands}]
+    return table[[*ordered, *rest, *bands]]
+
+
+def names_missing_colorants(error: IngestError, colorants) -> bool:
+    """Whether a refused file lacks some of the model's colorant columns (its recipes are for other colorants)."""
+    wanted = set(colorants)
+    return any(problem.column in wanted and "missing column" in problem.message for problem in error.problems)

@@ -46,6 +46,7 @@ __all__ = [
     "recipe_from_query",
     "pins_to_query",
     "pins_from_query",
+    "dropped_pins_note",
     "PIN_QUERY_KEY",
 ]
 
@@ -347,6 +348,10 @@ def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBound
         (its default is used instead), and one for the parameters that name no input
         (``?TitaniumWhite=30``, or ``?fluoyellow=5`` for ``FluoYellow``: names are exact,
         never guessed), listing the model's inputs and a near miss where there is one.
+        A link made for a model with other colorants (it names a colorant amount this
+        model does not have) gets one sentence instead, naming the amounts dropped; the
+        model's colorants the link does not name are then 0 wt %, not the defaults, so no
+        amount appears that the link did not hold.
         The pins (:data:`PIN_QUERY_KEY`) are read by :func:`pins_from_query`.
 
     Examples
@@ -367,9 +372,42 @@ def recipe_from_query(params: Mapping[str, str], bounds: Mapping[str, InputBound
         else:
             recipe[name] = reading.value
     ignored = [name for name in params if name not in bounds and name != PIN_QUERY_KEY]
-    if ignored:
+    other_colorants = _other_colorant_amounts(params, ignored, list(bounds))
+    if other_colorants:
+        not_named = [name for name in bounds if name != THICKNESS_COLUMN and name not in params]
+        for name in not_named:
+            recipe[name] = 0.0
+        note = _other_colorants_note(other_colorants, not_named, list(bounds))
+        typos = [name for name in ignored if name not in other_colorants]
+        problems.append(f"{note} {_ignored_parameters_note(typos, list(bounds))}" if typos else note)
+    elif ignored:
         problems.append(_ignored_parameters_note(ignored, list(bounds)))
     return LinkRecipe(recipe, problems, ignored)
+
+
+def _other_colorant_amounts(params: Mapping[str, str], ignored: Sequence[str], inputs: Sequence[str]) -> dict[str, float]:
+    """The link's amounts of colorants this model does not have: unknown names whose value is a number.
+
+    A near miss of an input (``fluoyellow`` for ``FluoYellow``) is a typo, not another colorant.
+    """
+    amounts = {}
+    for name in ignored:
+        value = parse_number(str(params[name]), decimal_comma=True, digits_only=True)
+        if value is not None and near_miss(name, inputs) is None:
+            amounts[name] = value
+    return amounts
+
+
+def _other_colorants_note(dropped: Mapping[str, float], set_to_zero: Sequence[str], inputs: Sequence[str]) -> str:
+    """One sentence for a link made for a model with other colorants: what was dropped, and what was set to 0."""
+    colorants = [name for name in inputs if name != THICKNESS_COLUMN]
+    amounts = ", ".join(f"{name} {format_entry(value)} wt %" for name, value in dropped.items())
+    zero = f" {', '.join(set_to_zero)} {'is' if len(set_to_zero) == 1 else 'are'} not in the link, so {'it is' if len(set_to_zero) == 1 else 'they are'} at 0 wt %." if set_to_zero else ""
+    return (
+        f"This link was made for a model with other colorants: the model in use has {', '.join(colorants)}. "
+        f"Dropped from the link, because this model does not have {'that colorant' if len(dropped) == 1 else 'those colorants'}: {amounts}.{zero} "
+        "The recipe shown is therefore not the one shared: check it before relying on the prediction."
+    )
 
 
 def _ignored_parameters_note(ignored: Sequence[str], inputs: Sequence[str]) -> str:
@@ -398,19 +436,49 @@ def pins_from_query(values: Sequence[str], bounds: Mapping[str, InputBounds], li
     """The pinned recipes a link names (see :func:`pins_to_query`); unreadable pins are skipped.
 
     A pin must name ``thickness_um``; colorants it does not name are 0 wt %. At most
-    ``limit`` pins are returned.
+    ``limit`` pins are returned. :func:`dropped_pins_note` says which were skipped.
     """
     pins = []
     for value in values:
-        recipe = {name: 0.0 for name in bounds}
-        readable = THICKNESS_COLUMN in str(value)
-        for part in str(value).split(","):
-            name, _, number = part.partition(":")
-            reading = read_entry(number, name, bounds[name]) if name in bounds else EntryReading(None)
-            if reading.value is None:
-                readable = False
-                break
-            recipe[name] = reading.value
-        if readable:
-            pins.append(recipe)
+        pin = _read_pin(value, bounds)
+        if pin is not None:
+            pins.append(pin)
     return pins[:limit]
+
+
+def _read_pin(value: str, bounds: Mapping[str, InputBounds]) -> dict[str, float] | None:
+    """One pin's recipe, or None when it cannot be used (no thickness, an unknown input, a bad number)."""
+    recipe = {name: 0.0 for name in bounds}
+    if THICKNESS_COLUMN not in str(value):
+        return None
+    for part in str(value).split(","):
+        name, _, number = part.partition(":")
+        reading = read_entry(number, name, bounds[name]) if name in bounds else EntryReading(None)
+        if reading.value is None:
+            return None
+        recipe[name] = reading.value
+    return recipe
+
+
+def dropped_pins_note(values: Sequence[str], bounds: Mapping[str, InputBounds]) -> str | None:
+    """One sentence for the pins of a link that were not pinned, and why; None when every pin was used.
+
+    A pin naming a colorant the model does not have (a link made for a model with other
+    colorants) is named with that colorant; others could not be read.
+
+    Examples
+    --------
+    >>> bounds = {"PG": InputBounds(0.0, 30.0, 0.05), "thickness_um": InputBounds(4.0, 20.0, 0.1)}
+    >>> dropped_pins_note(["PG:1,thickness_um:8", "FluoYellow:2,thickness_um:8"], bounds)
+    'In the link, 1 pinned recipe was not pinned: it names FluoYellow, a colorant the model in use (PG) does not have.'
+    """
+    dropped = [value for value in values if _read_pin(value, bounds) is None]
+    if not dropped:
+        return None
+    unknown = sorted({part.partition(":")[0] for value in dropped for part in str(value).split(",")} - set(bounds) - {""})
+    colorants = ", ".join(name for name in bounds if name != THICKNESS_COLUMN)
+    count = f"{len(dropped)} pinned {'recipe was' if len(dropped) == 1 else 'recipes were'} not pinned"
+    if unknown:
+        return (f"In the link, {count}: {'it names' if len(dropped) == 1 else 'they name'} {', '.join(unknown)}, "
+                f"{'a colorant' if len(unknown) == 1 else 'colorants'} the model in use ({colorants}) does not have.")
+    return f"In the link, {count}: {'it' if len(dropped) == 1 else 'they'} could not be read (each needs thickness_um and numbers in range)."
