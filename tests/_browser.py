@@ -29,6 +29,65 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 120
 STEP_TIMEOUT_MS = 90_000
 
+# Every table (Streamlit draws it on a canvas): its columns, in order, with their data names (from the
+# grid's column ids), titles and widths, the width of the frame they show in, and the header font.
+# Read from the grid component's props (glide-data-grid under React): the canvas has no header
+# elements to measure. Should Streamlit change that, this returns no tables, and the width test's
+# Batch check (which needs the results table) fails rather than passing unseen.
+TABLES_JS = """() => [...document.querySelectorAll('[data-testid="stDataFrame"]')].flatMap(frame => {
+  const canvas = frame.querySelector('canvas');
+  if (!canvas) return [];
+  let fiber = canvas[Object.keys(canvas).find(key => key.startsWith('__reactFiber'))];
+  while (fiber && !(Array.isArray(fiber.memoizedProps?.columns) && fiber.memoizedProps?.theme)) fiber = fiber.return;
+  if (!fiber) return [];
+  const {columns, theme, width} = fiber.memoizedProps;
+  const context = document.createElement('canvas').getContext('2d');
+  context.font = `${theme.headerFontStyle} ${theme.fontFamily}`;
+  return [{
+    frameWidth: width,
+    columns: columns.map(column => ({
+      name: (column.id || '').replace(/^_column-/, '').replace(/-\\d+$/, ''),
+      title: column.title,
+      width: column.width,
+      // The header text's width plus the grid's padding on both sides: more than the column holds is cut.
+      needed: context.measureText(column.title).width + 2 * theme.cellHorizontalPadding,
+    })),
+  }];
+})"""
+# Labels drawn inside charts (line labels, point names) that overlap one another.
+CHART_LABELS_OVERLAP_JS = """() => {
+  const overlaps = [];
+  for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
+    const labels = [...chart.querySelectorAll('text.annotation-text, .textpoint text')]
+      .map(element => ({text: element.textContent, box: element.getBoundingClientRect()}))
+      .filter(label => label.box.width > 0);
+    labels.forEach((one, index) => labels.slice(index + 1).forEach(other => {
+      const a = one.box, b = other.box;
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps.push(`"${one.text}" and "${other.text}"`);
+    }));
+  }
+  return overlaps;
+}"""
+
+
+def cut_headers(tables) -> list[str]:
+    """Table headers wider than their column (drawn cut off), as ``"title" (needs N px, has M)``."""
+    return [
+        f'"{column["title"]}" (needs {column["needed"]:.0f} px, has {column["width"]:.0f})'
+        for table in tables for column in table["columns"] if column["needed"] > column["width"] + 0.5
+    ]
+
+
+def fully_visible_columns(table) -> list[str]:
+    """The data names of the columns shown whole before any sideways scroll."""
+    shown, right = [], 0.0
+    for column in table["columns"]:
+        right += column["width"]
+        if right > table["frameWidth"] + 0.5:
+            break
+        shown.append(column["name"])
+    return shown
+
 
 def playwright_or_skip():
     """``playwright.sync_api``, or skip the test saying what is missing."""

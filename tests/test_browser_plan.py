@@ -10,7 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _browser import ARTEFACTS, STEP_TIMEOUT_MS, launch_chromium, open_app, playwright_or_skip, streamlit_server
+from _browser import (
+    ARTEFACTS,
+    CHART_LABELS_OVERLAP_JS,
+    STEP_TIMEOUT_MS,
+    TABLES_JS,
+    cut_headers,
+    launch_chromium,
+    open_app,
+    playwright_or_skip,
+    streamlit_server,
+)
 
 from model.io.recipes import read_recipe_table
 
@@ -38,6 +48,16 @@ def test_plan_page_suggests_six_recipes_and_downloads_a_recipe_table_the_upload_
             recipes, colorants = read_recipe_table(Path(download_info.value.path()).read_bytes(), name="downloaded")
             assert list(recipes["recipe_id"]) == [f"PLAN{i}" for i in range(1, 7)]
             assert colorants == list(tiny_install["model"].colorants_) and (recipes[colorants].sum(axis=1) > 0).all()
+            # The chart names every suggestion without two names overlapping, and the table's headers are whole,
+            # at 1400 px and at 800 px (the same page, narrowed: the layout redraws without a rerun).
+            for width in (1400, 800):
+                page.set_viewport_size({"width": width, "height": 1000})
+                page.wait_for_timeout(800)
+                tables = page.evaluate(TABLES_JS)
+                [plan_table] = [table for table in tables if "why this recipe" in [column["title"] for column in table["columns"]]]
+                assert [column["title"] for column in plan_table["columns"][:3]] == ["recipe", "colour", "why this recipe"]
+                assert cut_headers(tables) == [], (width, cut_headers(tables))
+                assert page.evaluate(CHART_LABELS_OVERLAP_JS) == [], width
             ARTEFACTS.mkdir(exist_ok=True)
             shot = ARTEFACTS / "page-plan.png"
             page.screenshot(path=str(shot), full_page=True)

@@ -17,14 +17,20 @@ from pathlib import Path
 import pytest
 from _browser import (
     ARTEFACTS,
+    CHART_LABELS_OVERLAP_JS,
     REPO_ROOT,
     STEP_TIMEOUT_MS,
+    TABLES_JS,
+    cut_headers,
+    fully_visible_columns,
     launch_chromium,
     open_app,
     playwright_or_skip,
     server_on_shipped_models,
     streamlit_server,
 )
+
+from model.serving import batch
 
 pytestmark = pytest.mark.browser
 
@@ -375,6 +381,16 @@ def test_every_page_is_readable_at_800_and_1400_px(browser, server, sync_api, tm
             page.wait_for_timeout(500)  # charts and tables draw after the run ends
             assert_no_traceback(page, f"{name} at {width} px")
             problems += [f"{name} at {width} px: {problem}" for problem in page.evaluate(CUT_OFF_JS) + page.evaluate(WIDE_JS)]
+            tables = page.evaluate(TABLES_JS)
+            problems += [f"{name} at {width} px: table header cut: {cut}" for cut in cut_headers(tables)]
+            problems += [f"{name} at {width} px: chart labels overlap: {pair}" for pair in page.evaluate(CHART_LABELS_OVERLAP_JS)]
+            if name == "batch" and width == 800:
+                # The colour and how far to trust it show first, before any sideways scroll (not only the inputs).
+                [results] = [table for table in tables if "uncertainty_delta_e00" in [column["name"] for column in table["columns"]]]
+                visible = fully_visible_columns(results)
+                missing = [column for column in batch.READER_FIRST_COLUMNS[:4] if column not in visible]
+                if missing:
+                    problems.append(f"batch at 800 px: {missing} not among the first visible columns {visible}")
             favicons.add(page.evaluate("() => document.querySelector('link[rel~=\"icon\"]')?.href || ''"))
             ARTEFACTS.mkdir(exist_ok=True)
             page.mouse.move(0, 0)  # no tooltip left over from the last click

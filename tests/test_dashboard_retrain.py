@@ -62,7 +62,7 @@ def test_viewer_sees_no_retrain_controls(hosted):
     at = app_with_password_secrets()
     at.run()
     assert not at.exception, at.exception
-    assert "Signed in as viewer (viewer)." in texts(at.sidebar)
+    assert "Not signed in: you can" in texts(at.sidebar)
     # The page is not in a viewer's navigation at all …
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py"))
@@ -82,7 +82,7 @@ def test_wrong_password_stays_viewer(hosted):
     at.sidebar.text_input(key="auth_password").input("wrong")
     at.sidebar.button[0].click().run()
     assert "not the admin password" in texts(at.sidebar)
-    assert "Signed in as viewer (viewer)." in texts(at.sidebar)
+    assert "Not signed in: you can" in texts(at.sidebar)
 
 
 def test_no_secrets_means_local_admin(hosted):
@@ -125,6 +125,9 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
     assert "Leave-recipe-out on the new dataset (32 measurements of 16 recipes)" in texts(at)
     tables = [frame.value for frame in at.dataframe]
     assert any(list(table.index) == ["mean ΔE00", "p95 ΔE00", "spectral MAE (reflectance 0–1)"] for table in tables), tables
+    [summary] = [table for table in tables if list(table.index) == ["mean ΔE00", "p95 ΔE00", "spectral MAE (reflectance 0–1)"]]
+    errors = summary.loc["mean ΔE00", ["champion", "challenger"]].astype(float)
+    assert (errors == errors.round(2)).all()  # as a colourist reads ΔE00, not 19.8316
     assert at.get("plotly_chart"), "the per-recipe chart is missing"
 
     # 6: promote, through the door: the verdict first, then a confirm step (and a reason if the challenger is worse).
@@ -139,7 +142,7 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
     at.button(key="retrain_promote").click().run()
     assert not at.exception, at.exception
     assert registry.champion_version(hosted["models_dir"]) == challenger
-    assert f"{challenger} is now the champion" in texts(at)
+    assert f"Version {challenger} now serves" in texts(at)
     card = registry.read_card(challenger, hosted["models_dir"])
     assert card.dataset["store_version"] == hosted["store"].version()
 
@@ -369,3 +372,69 @@ def test_the_page_states_the_row_cap_and_refuses_a_longer_file_naming_it(hosted,
     assert any(c.value.startswith("Spectra.csv: the file has more than 60 measurement rows; one upload takes at most 60. Split") for c in at.code)
     assert not [b for b in at.button if b.key == "retrain_commit"]
     assert open_store().version() == version_before and open_store().counts() == counts_before
+
+
+# ---- issue 26: steps as seen, Train after the commit, what a decision did, the history in words ------
+
+
+def _headers(at) -> list[str]:
+    return [header.value for header in at.header]
+
+
+def test_steps_are_numbered_as_shown_and_train_waits_for_the_commit(hosted):
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    assert not at.exception, at.exception
+    assert _headers(at)[:2] == ["1. Upload measurements", "2. Train a challenger"]
+    assert not at.button(key="retrain_train").disabled  # the store already holds data to train on
+
+    at.get("file_uploader")[0].set_value(("new.csv", hosted["upload"], "text/csv"))
+    at.run()
+    assert not at.exception, at.exception
+    assert _headers(at)[:4] == ["1. Upload measurements", "2. Check the match report", "3. Commit to the store", "4. Train a challenger"]
+    assert at.button(key="retrain_train").disabled
+    assert any(box.value.startswith("Training waits until the uploaded measurements are stored") for box in at.info)
+
+    at.button(key="retrain_commit").click().run()
+    assert "Stored 8 measurements" in texts(at)
+    assert not at.button(key="retrain_train").disabled
+    assert not any(box.value.startswith("Training waits") for box in at.info)
+
+
+def test_model_history_names_its_columns_in_words_in_the_order_they_are_needed(tiny_install):
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    [history] = [frame.value for frame in at.dataframe if "version" in frame.value.columns and "status" in frame.value.columns]
+    assert list(history.columns[:5]) == ["version", "status", "trained on", "mean error (ΔE00)", "trained"]
+    assert not [column for column in history.columns if "_" in column]  # no n_samples, created_at …
+    assert history["mean error (ΔE00)"].iloc[0] == 1.0 and history["trained"].iloc[0].endswith("UTC")
+
+
+def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_dataset):
+    models_dir, first = tiny_install["models_dir"], tiny_install["card"].version
+    # A challenger of the same data, waiting in the records as a finished training job leaves it.
+    challenger = registry.save_model(
+        tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info=dict(tiny_install["card"].dataset), models_dir=models_dir,
+        version="challenger-1",
+    ).version
+    _finished_training_job(settings.data_dir() / "jobs", "20261201-100000-eeeeee", challenger, first)
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.checkbox(key="retrain_promote_confirm").check().run()
+    if at.button(key="retrain_promote").disabled:  # a reason is needed where the verdict asks for one
+        at.text_area(key="retrain_promote_reason").input("test: the same model").run()
+    at.button(key="retrain_promote").click().run()
+    assert not at.exception, at.exception
+    assert registry.champion_version(models_dir) == challenger
+    said = f"Version {challenger} now serves; {first} is kept for rollback."
+    assert any(box.value.startswith(said) for box in at.success) and any(toast.value.startswith(said) for toast in at.toast)
+    at.run()  # said once, not on every later run
+    assert not any(box.value.startswith(said) for box in at.success)
+
+    at.checkbox(key="retrain_rollback_confirm").check().run()
+    if at.button(key="retrain_rollback").disabled:
+        at.text_area(key="retrain_rollback_reason").input("test: back to the first").run()
+    at.button(key="retrain_rollback").click().run()
+    assert not at.exception, at.exception
+    assert registry.champion_version(models_dir) == first
+    assert any(box.value.startswith(f"Version {first} now serves; {challenger} is kept for rollback.") for box in at.success)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -70,6 +71,27 @@ def test_each_suggestion_carries_its_colour_uncertainty_and_reasons_from_the_dat
     assert {"uncertainty (ΔE00)", "why", "L*", "hex"} <= set(frame.columns)
     figure = figures.experiment_plan_figure(plan)
     assert figure.layout.xaxis.title.text.startswith("a* (CIELAB") and figure.layout.yaxis.title.text.startswith("b* (CIELAB")
+
+
+def test_the_plan_chart_names_each_suggestion_without_two_names_overlapping():
+    from types import SimpleNamespace
+
+    # Six suggestions crowded into one corner of the a*-b* plane, as a target colour gives.
+    crowded = [SimpleNamespace(recipe_id=f"PLAN{i + 1}", Lab=np.array([60.0, 10.0 + 0.4 * i, 20.0 - 0.3 * i]), uncertainty=1.0 + i, hex="#88aa44")
+               for i in range(6)]
+    plan = SimpleNamespace(suggestions=crowded, measured_Lab=np.array([[50.0, -40.0, -30.0], [70.0, 40.0, 60.0]]))
+    figure = figures.experiment_plan_figure(plan)
+    assert [annotation.text for annotation in figure.layout.annotations] == [f"PLAN{i}" for i in range(1, 7)]
+    assert figure.data[1].mode == "markers"  # no text drawn on the markers themselves
+    # Where the labels land at 800 px (the narrowest plot the layout allows): no two boxes meet.
+    x_range, y_range = figure.layout.xaxis.range, figure.layout.yaxis.range
+    width_px, height_px = figures._PLAN_PLOT_PX
+    label_w, label_h = figures._PLAN_LABEL_PX
+    boxes = [((a.x - x_range[0]) / (x_range[1] - x_range[0]) * width_px + a.ax,
+              (y_range[1] - a.y) / (y_range[1] - y_range[0]) * height_px + a.ay) for a in figure.layout.annotations]
+    for index, (x, y) in enumerate(boxes):
+        for other_x, other_y in boxes[index + 1:]:
+            assert abs(x - other_x) >= label_w or abs(y - other_y) >= label_h, (boxes, index)
 
 
 def test_beyond_a_ladders_end_the_reason_says_how_far_the_data_goes(small_hybrid, tiny_dataset):
@@ -215,7 +237,16 @@ def test_the_page_plans_shows_the_suggestions_and_offers_the_download(tiny_insta
     version, plan = at.session_state["plan_result"]
     assert len(plan) == 4 and version == tiny_install["card"].version
     frame = at.dataframe[0].value
-    assert list(frame["recipe_id"]) == ["PLAN1", "PLAN2", "PLAN3", "PLAN4"] and frame["why"].str.len().min() > 20
+    assert list(frame["recipe"]) == ["PLAN1", "PLAN2", "PLAN3", "PLAN4"] and frame["why this recipe"].str.len().min() > 20
+    # What a reader needs first, in words (at 800 px only the first few columns show); the colorants next.
+    colorants = list(tiny_install["model"].colorants_)
+    assert list(frame.columns[:5 + len(colorants)]) == [
+        "recipe", "colour", "why this recipe", "uncertainty today (ΔE00)", "name the readings", *(f"{c} (wt %)" for c in colorants)
+    ]
+    assert not [column for column in frame.columns if "_" in column]  # no raw names such as recipe_id
+    # The reasons wrap: a fixed-width column in rows taller than 4 rem (64 px), where Streamlit wraps text.
+    proto = at.dataframe[0].proto
+    assert proto.row_height > 64 and json.loads(proto.columns)["why this recipe"]["width"] == 300
     assert at.subheader[0].value == "4 recipes to make next"
     assert len(at.get("download_button")) == 1
     assert any("`PLAN1H`" in markdown.value for markdown in at.markdown)
@@ -224,7 +255,7 @@ def test_the_page_plans_shows_the_suggestions_and_offers_the_download(tiny_insta
 
 def test_a_viewer_can_plan_too(tiny_install, repo_root):
     at = _open_plan_page(repo_root, VIEWER_SECRETS)
-    assert "Signed in as viewer (viewer)." in [caption.value for caption in at.sidebar.caption]
+    assert any(caption.value.startswith("Not signed in") for caption in at.sidebar.caption)
     at.button(key="plan_run").click().run()
     assert not at.exception, at.exception
     assert len(at.dataframe[0].value) == 6

@@ -93,6 +93,15 @@ def test_error_histogram_marks_the_two_tolerance_lines():
     assert "CIEDE2000" in figure.layout.xaxis.title.text and "count" in figure.layout.yaxis.title.text
 
 
+def test_error_histogram_counts_recipes_and_keeps_the_two_line_labels_apart():
+    figure = figures.error_histogram(pd.DataFrame({"delta_e00": [0.2, 0.4]}))
+    assert figure.layout.yaxis.title.text == "recipes (count)"
+    # "ΔE00 1" ends at its line and "ΔE00 2" starts at its own: they cannot overlap at any width.
+    labels = {annotation.text: (annotation.x, annotation.xanchor) for annotation in figure.layout.annotations}
+    assert labels == {"ΔE00 1": (1.0, "right"), "ΔE00 2": (2.0, "left")}
+    assert figure.layout.xaxis.range[1] >= 2.5  # both lines in view with every recipe under 1
+
+
 def test_search_figures_group_trials_by_solver_and_mark_the_references():
     trials = pd.DataFrame({
         "candidate": ["trial-001", "trial-002", "trial-003"], "solver": ["adam", "lbfgs", "adam"], "layers": ["16", "32-32", "8"],
@@ -183,3 +192,21 @@ def test_page_css_wraps_columns_and_never_cuts_metrics():
     assert html.startswith("<style>") and html.endswith("</style>")
     assert "flex-wrap:wrap" in html and f"min-width:min(100%,{layout.MIN_COLUMN_REM}rem)" in html
     assert '[data-testid="stMetricValue"]' in html and "text-overflow:clip" in html
+
+
+def test_model_history_and_comparison_tables_name_order_and_round_for_a_reader():
+    history = pd.DataFrame([{
+        "version": "v2", "status": "champion", "comparable": "", "created_at": "2026-12-07T04:46:02+00:00", "trained_on": "Synthetic demo",
+        "n_samples": 105, "n_recipes": 51, "store_version": "", "delta_e00_mean": 19.831612, "delta_e00_p95": 0.97951,
+        "spectral_mae": 0.0107777, "last_promoted_at": "", "last_promoted_by": "",
+    }])
+    shown = tables.model_history_table(history)
+    assert list(shown.columns[:5]) == ["version", "status", "trained on", "mean error (ΔE00)", "trained"]
+    row = shown.iloc[0]
+    assert (row["mean error (ΔE00)"], row["spectral error (reflectance 0–1)"]) == (19.83, 0.0108)
+    assert (row["trained"], row["last promoted"]) == ("07 Dec 2026, 04:46 UTC", "")
+    summary = pd.DataFrame({"champion": [19.83164, 0.0123456], "challenger": [1.234567, 0.0107777], "better": ["challenger", "challenger"]},
+                           index=pd.Index(["mean ΔE00", "spectral MAE (reflectance 0–1)"], name="metric"))
+    rounded = tables.comparison_summary_table(summary)
+    assert rounded.loc["mean ΔE00", "champion"] == 19.83 and rounded.loc["spectral MAE (reflectance 0–1)", "challenger"] == 0.0108
+    assert summary.loc["mean ΔE00", "champion"] == 19.83164  # the input is left alone

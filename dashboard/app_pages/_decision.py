@@ -3,7 +3,9 @@
 Not a page (it is not listed in ``dashboard/app.py``'s navigation). Retrain's Promote and
 rollback show a :class:`model.registry.promotion.Verdict` with :func:`show_verdict` first, then
 :func:`confirm_step`; the door itself (:func:`model.registry.promotion.promote`) refuses again
-whatever a page forgets.
+whatever a page forgets. After the rerun a promotion or rollback causes, :func:`show_outcome`
+says what happened where the admin is looking (a toast, and a box where it is called), not
+only in the sidebar.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ import streamlit as st
 
 from model.registry.promotion import Verdict
 
-__all__ = ["show_verdict", "confirm_step"]
+__all__ = ["show_verdict", "confirm_step", "outcome_sentence", "remember_outcome", "show_outcome"]
+
+#: Session key of the sentence :func:`show_outcome` shows once, on the run after the decision.
+OUTCOME_KEY = "decision_outcome"
 
 _ICONS = {"success": ":material/verified:", "warning": ":material/warning:", "error": ":material/block:", "info": ":material/info:"}
 
@@ -38,3 +43,22 @@ def confirm_step(verdict: Verdict, key: str, what: str) -> tuple[bool, bool, str
         )
     confirmed = st.checkbox(f"I have read the verdict: {what}", key=f"{key}_confirm")
     return bool(confirmed and (not verdict.needs_override or reason.strip())), bool(confirmed), reason
+
+
+def outcome_sentence(serving: str, previous: str | None) -> str:
+    """What a promotion or rollback did, in one sentence: "Version X now serves; Y is kept for rollback. …"."""
+    kept = f"; {previous} is kept for rollback" if previous and previous != serving else ""
+    return f"Version {serving} now serves{kept}. Every page uses it from its next run."
+
+
+def remember_outcome(sentence: str) -> None:
+    """Keep ``sentence`` for :func:`show_outcome` on the next run (the decision reruns the page)."""
+    st.session_state[OUTCOME_KEY] = sentence
+
+
+def show_outcome(container=st) -> None:
+    """Say, once, what the last promotion or rollback did: a toast (seen wherever the page is scrolled) and a success box."""
+    sentence = st.session_state.pop(OUTCOME_KEY, None)
+    if sentence:
+        st.toast(sentence, icon=":material/verified:")
+        container.success(sentence, icon=":material/verified:")

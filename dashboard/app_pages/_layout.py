@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from model.presentation.demo_notice import DEMO_NOTICE, RETRAIN_LINK_LABEL, trained_on_demo
+from model.presentation.demo_notice import DEMO_NOTICE, RETRAIN_LINK_LABEL
+from model.registry.training_data import trained_on_demo
 from model.presentation.layout import page_style_html
 
 __all__ = ["FAVICON", "RETRAIN_SCRIPT", "RETRAIN_URL_PATH", "set_up_page", "champion_is_demo"]

@@ -63,7 +63,7 @@ def _column_config(table) -> dict:
             "± ΔE00", format="%.1f", width="small", help="Uncertainty band: how far a measured film of this recipe may be from the prediction (ΔE00)"
         ),
         "out_of_range": st.column_config.CheckboxColumn(
-            "outside training", width="small", help="Outside the recipes the model was trained on: less reliable (the reason is further right)"
+            "outside training", width="medium", help="Outside the recipes the model was trained on: less reliable (the reason is further right)"
         ),
         "C": st.column_config.NumberColumn("C*", format="%.2f", help="Predicted chroma"),
         "h": st.column_config.NumberColumn("h°", format="%.1f", help="Predicted hue angle, degrees"),

@@ -8,6 +8,7 @@ from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
 from model.io.safe_csv import neutralise_formulas
 from model.presentation import figures, report
+from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT, trained_on_demo
 from model.presentation.swatches import swatch_grid_html
 from model.registry import registry, review
 
@@ -31,26 +32,31 @@ def _report_html(version: str, models_dir: str) -> bytes:
 out_of_fold = _out_of_fold(card.version, models_dir)
 summary = review.summarise_accuracy(card, out_of_fold)
 st.title("How accurate are the predictions?")
-st.info(summary.sentence, icon=":material/insights:")
+# A demo model's figures are the simulator's, not the lab's: said in the same box as the headline.
+caveat = f" {DEMO_ACCURACY_CAVEAT}" if trained_on_demo(card.dataset) else ""
+st.info(summary.sentence + caveat, icon=":material/insights:")
 st.caption(review.DELTA_E00_EXPLANATION)
 
 facts_column, chart_column = st.columns([2, 3], gap="large")
 with facts_column:
     st.subheader("The model in use")
-    for label, value in review.champion_facts(card):
+    for label, value in review.champion_facts(card, summary):
         st.markdown(f"**{label}:** {value}")
     st.markdown(review.previous_champion_comparison(card, models_dir))
 with chart_column:
     if out_of_fold is not None:
-        st.plotly_chart(figures.error_histogram(out_of_fold), key="overview_histogram")
+        st.plotly_chart(figures.error_histogram(review.recipe_errors(out_of_fold)), key="overview_histogram")
+        st.caption(f"Each bar counts recipes: {summary.n_recipes} in all, as in the sentence above.")
 
 if out_of_fold is None:
     st.warning("The data this model was trained on cannot be found, so the predicted-versus-measured swatches are not shown.")
 else:
     st.subheader("Predicted next to measured")
     st.caption(
-        "Each tile: the measured colour (left) and the colour predicted by a model that never saw that recipe (right), "
-        "with the ΔE00 between them. Green under 1, amber under 2, red 2 or more. Worst first."
+        f"Each tile is one film ({summary.n_measurements} in all): the measured colour (left) and the colour predicted by a model "
+        "that never saw that recipe (right), with the ΔE00 between them"
+        + (f", averaged over the {summary.n_seeds} repeats of the test" if summary.n_seeds > 1 else "")
+        + ". A recipe's error in the chart above is the mean of its tiles. Green under 1, amber under 2, red 2 or more. Worst first."
     )
     st.html(swatch_grid_html(review.swatch_table(out_of_fold)))
     fluorescence = review.fluorescence_by_recipe(out_of_fold)

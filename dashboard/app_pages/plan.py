@@ -9,10 +9,17 @@ from dashboard.app_pages._layout import set_up_page
 from model.formulation import Constraints, Target
 from model.formulation.experiments import DEFAULT_BATCH_SIZE, default_constraints, plan_experiments
 from model.io.safe_csv import neutralise_formulas
-from model.presentation import figures
+from model.presentation import figures, tables
+from model.presentation.swatches import with_swatch_column
 from model.serving import explore
 
 RESULT_KEY = "plan_result"
+# Rows taller than 4 rem let Streamlit wrap a text cell; these hold eight lines of the "why" column, which
+# stays narrow enough that the recipe, its colour and the reasons show side by side at 800 px.
+PLAN_ROW_HEIGHT_PX = 170
+PLAN_WHY_WIDTH_PX = 300
+# The grid's header row (px): the table is made as tall as its rows, so no suggestion hides below a scroll.
+TABLE_HEADER_PX = 38
 
 set_up_page()
 model, card = champion.full_model()
@@ -83,7 +90,15 @@ if plan is not None and planned_for == card.version:
     around = f" around {plan.target_label}" if plan.target_label else ""
     st.subheader(f"{len(plan)} recipes to make next{around}")
     st.caption(f"Chosen from {plan.n_candidates:,} candidate recipes, by distance to {plan.n_measured_recipes} measured recipes and today's uncertainty.")
-    st.dataframe(neutralise_formulas(plan.to_frame()), hide_index=True, key="plan_table")
+    st.dataframe(
+        neutralise_formulas(tables.experiment_plan_table(with_swatch_column(plan.to_frame()), plan.colorants)),
+        hide_index=True, key="plan_table", row_height=PLAN_ROW_HEIGHT_PX, height=TABLE_HEADER_PX + len(plan) * PLAN_ROW_HEIGHT_PX,
+        column_config={
+            "colour": st.column_config.ImageColumn("colour", width="small"),
+            # Fixed width and tall rows: the reasons wrap onto several lines instead of running off the table.
+            "why this recipe": st.column_config.TextColumn("why this recipe", width=PLAN_WHY_WIDTH_PX),
+        },
+    )
     st.markdown(plan.measurement_note())
     st.download_button(
         "Download the recipe table (CSV)", plan.recipe_table_csv(), file_name="huecast-next-recipes.csv", mime="text/csv", key="plan_download",

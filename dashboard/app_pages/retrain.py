@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.app_pages._decision import confirm_step, show_verdict
+from dashboard.app_pages._decision import confirm_step, outcome_sentence, remember_outcome, show_outcome, show_verdict
 from dashboard.app_pages._layout import set_up_page
 from dashboard.auth import current_user
 from dashboard.champion import clear_champion_cache
@@ -28,7 +28,7 @@ from model.io import IngestError
 from model.io.safe_csv import neutralise_formulas
 from model.io.upload import MAX_UPLOAD_ROWS
 from model.jobs import retrain
-from model.presentation import figures
+from model.presentation import figures, tables
 from model.registry import promotion, registry, review
 from model.store import intake
 from model.store.measurements import MeasurementStore, StoreError, open_store
@@ -60,8 +60,22 @@ def _show_error(error: Exception) -> None:
     st.error(str(error))
 
 
-def _act(action, flash: str, errors: tuple = (StoreError, PermissionDenied), after=None) -> None:
-    """Run an admin action; on success keep ``flash`` for the next run, call ``after`` and rerun."""
+class _Steps:
+    """Numbers the step headers a user sees, in order: "1. Upload", then "2. Train" until an upload adds steps between."""
+
+    def __init__(self) -> None:
+        self.shown = 0
+
+    def header(self, title: str) -> None:
+        self.shown += 1
+        st.header(f"{self.shown}. {title}")
+
+
+steps = _Steps()
+
+
+def _act(action, flash: str | None, errors: tuple = (StoreError, PermissionDenied), after=None) -> None:
+    """Run an admin action; on success keep ``flash`` (if any) for the next run, call ``after`` and rerun."""
     try:
         action()
     except errors as error:
@@ -75,7 +89,7 @@ def _act(action, flash: str, errors: tuple = (StoreError, PermissionDenied), aft
 
 def _choose_suggestions(suggestions) -> list[str]:
     """Step 2's header, and a ticked-by-default box per near-miss name; returns the ticked names."""
-    st.header("2. Check the match report")
+    steps.header("Check the match report")
     if suggestions:
         st.markdown("**Near-miss names.** Tick each one that names the suggested recipe; unticked rows are left out.")
     return [
@@ -121,8 +135,8 @@ flash = st.session_state.pop(FLASH_KEY, None)
 if flash:
     st.success(flash)
 
-# ---- 1. Upload, 2. match report, 3. commit ---------------------------------------------
-st.header("1. Upload measurements")
+# ---- Upload, match report, commit (numbered as shown: the report and commit need files) ----
+steps.header("Upload measurements")
 st.caption(
     "Either the spectrophotometer's export together with its recipe table (two CSV files) and, optionally, a fluorescence "
     "table (`Sample ID, Fluorescence [ct/s]`: a third file), or one tidy CSV: "
@@ -133,6 +147,8 @@ files = st.file_uploader(
     "Measurement files", type=["csv", "txt"], accept_multiple_files=True, key="retrain_files",
     help=f"At most {MAX_UPLOAD_ROWS:,} rows per file; split a larger export and its recipe table into several uploads.",
 )
+# Train waits for an upload's new measurements to be stored: it trains on the store, not on the files.
+uncommitted = False
 if files:
     try:
         upload = intake.review_upload([(file.name, file.getvalue()) for file in files], store, choose=_choose_suggestions)
@@ -142,7 +158,7 @@ if files:
         upload = None
     if upload is not None:
         _show_upload_review(upload)
-        st.header("3. Commit to the store")
+        steps.header("Commit to the store")
         replace_demo, store_label = False, "Store these measurements"
         if upload.clashes_only_with_demo:
             st.warning(
@@ -173,9 +189,11 @@ if files:
             else:
                 replaced = " The synthetic demo data is now left out of training." if replace_demo and result.n_added else ""
                 (st.success if result.n_added else st.info)(result.message + replaced)
+                upload = None  # stored: nothing waits
+        uncommitted = upload is not None and upload.n_new > 0
 
-# ---- 4. Train a challenger -----------------------------------------------------------
-st.header("4. Train a challenger")
+# ---- Train a challenger ---------------------------------------------------------------
+steps.header("Train a challenger")
 counts = store.counts()
 st.caption(
     f"The store holds {counts['n_included']} included measurements of {counts['n_recipes']} recipes "
@@ -203,7 +221,15 @@ status = _status_or_none(st.session_state.get(JOB_KEY))
 if status is None or status.state in ("running", "done"):
     status = retrain.active_job() or retrain.pending_challenger()
 job_id = status.job_id if status is not None else None
-if st.button("Train a challenger", key="retrain_train", disabled=status is not None and not status.finished):
+busy = status is not None and not status.finished
+if uncommitted:
+    st.info(
+        "Training waits until the uploaded measurements are stored (the step above) or the files removed: "
+        "a challenger is trained on the store, not on the files.", icon=":material/lock:",
+    )
+elif not counts["n_included"]:
+    st.info("There is nothing to train on yet: upload measurements and store them first.", icon=":material/lock:")
+if st.button("Train a challenger", key="retrain_train", disabled=busy or uncommitted or not counts["n_included"]):
     try:
         snapshot = intake.store_snapshot(store)
         job_id = retrain.start_challenger(snapshot.dataset, user=user, store=store, store_version=snapshot.store_version, fresh_search=fresh_search)
@@ -244,9 +270,9 @@ def _after_promotion() -> None:
     _forget_job()
 
 
-# ---- 5. Compare and 6. promote or discard ----------------------------------------------
+# ---- Compare, then promote or discard --------------------------------------------------
 if status is not None and status.state == "done" and status.challenger_version:
-    st.header("5. Champion and challenger on the same folds")
+    steps.header("Champion and challenger on the same folds")
     challenger = status.challenger_version
     try:
         verdict = promotion.verdict(challenger)
@@ -264,22 +290,23 @@ if status is not None and status.state == "done" and status.challenger_version:
         st.caption(comparison.protocol)
         for warning in comparison.warnings:
             st.warning(warning)
-        st.dataframe(neutralise_formulas(comparison.summary).style.format({"champion": "{:.4f}", "challenger": "{:.4f}"}), key="retrain_summary")
+        st.dataframe(neutralise_formulas(tables.comparison_summary_table(comparison.summary)), key="retrain_summary")
         wins = review.recipe_wins(comparison.per_recipe)
         st.markdown(
             f"Per recipe: the challenger is better on **{wins['challenger']}**, the champion on **{wins['champion']}**, "
             f"and **{wins['tie']}** differ by less than {retrain.TIE_DELTA_E00} ΔE00."
         )
         st.plotly_chart(figures.challenger_per_recipe_figure(comparison.per_recipe), key="retrain_per_recipe_chart")
-    st.header("6. Promote or discard")
+    steps.header("Promote or discard")
     ready, confirmed, reason = confirm_step(verdict, "retrain_promote", f"make {challenger} the champion") if verdict is not None else (False, False, "")
     promote_column, discard_column = st.columns(2)
     if promote_column.button(f"Promote {challenger}", key="retrain_promote", type="primary", disabled=not ready):
+        previous = registry.champion_version()
         _act(
             lambda: retrain.promote_challenger(challenger, user=user, confirm=confirmed, override_reason=reason),
-            f"{challenger} is now the champion; every session uses it from its next rerun.",
+            None,
             (PermissionDenied, ValueError, RuntimeError),
-            after=_after_promotion,
+            after=lambda: (_after_promotion(), remember_outcome(outcome_sentence(challenger, previous))),
         )
     if discard_column.button(f"Discard {challenger}", key="retrain_discard"):
         _act(
@@ -291,13 +318,14 @@ if status is not None and status.state == "done" and status.challenger_version:
 
 # ---- Model history and rollback ------------------------------------------------------
 st.header("Model history")
-history = retrain.model_history()
+show_outcome()
 st.dataframe(
-    neutralise_formulas(history), hide_index=True, width="stretch", key="retrain_history",
+    neutralise_formulas(tables.model_history_table(retrain.model_history())), hide_index=True, width="stretch", key="retrain_history",
     column_config={
-        "trained_on": st.column_config.TextColumn("trained on", width="large"),
-        "comparable": st.column_config.TextColumn("comparable with the champion", width="large",
-                                                  help="Error figures of models trained on other data or colorants cannot be compared."),
+        "comparable with the champion": st.column_config.TextColumn(
+            "comparable with the champion", width="large", help="Error figures of models trained on other data or colorants cannot be compared.",
+        ),
+        "mean error (ΔE00)": st.column_config.NumberColumn("mean error (ΔE00)", help="Leave-recipe-out mean CIEDE2000 on the model's own data."),
     },
 )
 options = promotion.rollback_options(newest=ROLLBACK_ROWS)
@@ -308,11 +336,12 @@ if offered:
     show_verdict(offered[target])
     ready, confirmed, reason = confirm_step(offered[target], "retrain_rollback", f"make {target} the champion again")
     if st.button(f"Roll back to {target}", key="retrain_rollback", disabled=not ready):
+        previous = registry.champion_version()
         _act(
             lambda: retrain.rollback(target, user=user, confirm=confirmed, override_reason=reason),
-            f"Rolled back: {target} is the champion again.",
+            None,
             (PermissionDenied, ValueError, RuntimeError),
-            after=clear_champion_cache,
+            after=lambda: (clear_champion_cache(), remember_outcome(outcome_sentence(target, previous))),
         )
 not_offered = [option for option in options if option.refusal]
 if not_offered:

@@ -10,12 +10,12 @@ to rename the lab's colorants after the demo's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from model.registry.training_data import data_name
-from model.store.measurements import DEMO_DATA_NAME
+from model.registry.training_data import trained_on_demo  # noqa: F401 - TEMPORARY re-export, removed at integration
 
-__all__ = ["trained_on_demo", "DEMO_NOTICE", "DEMO_ACCURACY_CAVEAT", "demo_colorants_note", "RETRAIN_LINK_LABEL"]
+
+__all__ = ["DEMO_NOTICE", "DEMO_ACCURACY_CAVEAT", "demo_colorants_note", "RETRAIN_LINK_LABEL"]
 
 #: One sentence for the top of every page's main area; the page adds a link to Retrain.
 DEMO_NOTICE = (
@@ -29,23 +29,6 @@ DEMO_ACCURACY_CAVEAT = (
 )
 #: The label of the link to the Retrain page beside :data:`DEMO_NOTICE`.
 RETRAIN_LINK_LABEL = "Retrain on your lab's measurements"
-
-
-def trained_on_demo(dataset_info: Mapping) -> bool:
-    """Whether a model (or a search) was trained on the shipped synthetic demo data.
-
-    Parameters
-    ----------
-    dataset_info : mapping
-        A card's ``dataset`` (or a search's ``meta["dataset"]``); its name is read by
-        :func:`model.registry.training_data.data_name`.
-
-    Examples
-    --------
-    >>> trained_on_demo({"name": "demo"}), trained_on_demo({"name": "Spectra.csv + Concentrations.csv, 7 Dec"})
-    (True, False)
-    """
-    return data_name(dataset_info) == DEMO_DATA_NAME
 
 
 def demo_colorants_note(colorants: Sequence[str]) -> str:

@@ -173,17 +173,26 @@ def challenger_per_recipe_figure(per_recipe: pd.DataFrame) -> go.Figure:
     return figure
 
 
-def error_histogram(out_of_fold: pd.DataFrame) -> go.Figure:
-    """Histogram of out-of-fold ΔE00 (``delta_e00`` column) with the 1.0 and 2.0 tolerance lines."""
-    errors = out_of_fold["delta_e00"].to_numpy(dtype=float)
-    figure = go.Figure(go.Histogram(x=errors, xbins={"start": 0, "size": 0.25}, marker_color="#4a6fa5", name="measurements"))
-    for bound, _, colour in TOLERANCE_COLOURS[:2]:
-        figure.add_vline(x=bound, line_dash="dash", line_color=colour, annotation_text=f"ΔE00 {bound:g}")
+def error_histogram(recipe_errors: pd.DataFrame) -> go.Figure:
+    """Histogram of each recipe's out-of-fold ΔE00, with the 1.0 and 2.0 tolerance lines.
+
+    ``recipe_errors`` is :func:`model.registry.review.recipe_errors` (``delta_e00``: one
+    row per recipe, its error averaged over its films and the CV seeds), so the bars count
+    recipes, as the Overview's headline does. The two lines' labels sit on opposite sides
+    of their lines (ΔE00 1 to the left, 2 to the right), so they never overlap, however
+    narrow the chart.
+    """
+    errors = recipe_errors["delta_e00"].to_numpy(dtype=float)
+    figure = go.Figure(go.Histogram(x=errors, xbins={"start": 0, "size": 0.25}, marker_color="#4a6fa5", name="recipes"))
+    for (bound, _, colour), position in zip(TOLERANCE_COLOURS[:2], ("top left", "top right")):
+        figure.add_vline(x=bound, line_dash="dash", line_color=colour, annotation_text=f"ΔE00 {bound:g}", annotation_position=position)
     figure.update_layout(
         # Short titles: at 800 px the chart is under 300 px wide, and Plotly never wraps a title.
-        title="Error on unseen recipes",
+        title="Error per unseen recipe",
         xaxis_title="ΔE00 (CIEDE2000 units)",
-        yaxis_title="predictions (count)",
+        yaxis_title="recipes (count)",
+        # Both lines stay in view even when every recipe is under 1.
+        xaxis={"range": [0, max(2.5, 0.25 * np.ceil(errors.max(initial=0) / 0.25 + 1))]},
         bargap=0.05,
         height=340,
         margin={"l": 60, "r": 20, "t": 50, "b": 50},
@@ -193,19 +202,23 @@ def error_histogram(out_of_fold: pd.DataFrame) -> go.Figure:
 
 
 def score_against_size_figure(trials: pd.DataFrame, references: pd.DataFrame) -> go.Figure:
-    """Search trials' CV mean ΔE00 against their trainable parameters, one colour per solver.
+    """Search trials' CV mean ΔE00 against their trainable parameters, one colour per solver (networks) or members (hybrids).
 
     Parameters
     ----------
     trials, references : DataFrame
         :attr:`model.jobs.search.SearchResult.trials` and ``.references``: ``candidate``,
-        ``solver``, ``layers``, ``n_parameters`` and ``cv_delta_e00_mean_headline``. Each
-        reference row is one large marker, named by its candidate.
+        ``layers``, ``n_parameters``, ``cv_delta_e00_mean_headline``, and ``solver`` (network
+        trials) or ``n_ensemble`` (hybrid trials, which have no solver). Each reference row is
+        one large marker, named by its candidate.
     """
     figure = go.Figure()
-    for solver, group in trials.groupby("solver"):
+    by_solver = "solver" in trials and trials["solver"].notna().any()
+    groups = trials.groupby("solver") if by_solver else trials.groupby(trials["n_ensemble"].astype(float).astype(int))
+    for value, group in groups:
         figure.add_scatter(
-            x=group["n_parameters"], y=group["cv_delta_e00_mean_headline"], mode="markers", name=f"trials ({solver})",
+            x=group["n_parameters"], y=group["cv_delta_e00_mean_headline"], mode="markers",
+            name=f"trials ({value})" if by_solver else f"trials ({value} member{'s' if value > 1 else ''})",
             text=group["candidate"] + " · " + group["layers"].astype(str), hovertemplate="%{text}<br>%{x} parameters<br>CV ΔE00 %{y:.2f}<extra></extra>",
         )
     for (_, row), symbol in zip(references.iterrows(), _REFERENCE_SYMBOLS):
@@ -242,18 +255,27 @@ def parity_figure(predictions: pd.DataFrame) -> go.Figure:
     ``predictions`` has ``sample_id`` and ``{L,a,b}_measured``, ``{L,a,b}_predicted``
     (L* 0–100; a*, b* in CIELAB units), as :meth:`model.jobs.search.SearchResult.predictions`.
     """
-    parity = make_subplots(rows=1, cols=3, subplot_titles=("L*", "a*", "b*"))
+    # Each quantity and its unit in the panel's title; the axes say only "measured" and "predicted", and only
+    # the first panel names its y axis: at an 800 px window each panel is about 100 px wide, and the long axis
+    # titles ("measured a* (CIELAB units)") ran over the neighbouring panels (issue 26).
+    parity = make_subplots(
+        rows=1, cols=3, subplot_titles=("L* (0–100)", "a* (CIELAB units)", "b* (CIELAB units)"), horizontal_spacing=PARITY_PANEL_GAP,
+    )
     for column, axis in enumerate("Lab", start=1):
         measured, predicted = predictions[f"{axis}_measured"], predictions[f"{axis}_predicted"]
         low, high = float(min(measured.min(), predicted.min())), float(max(measured.max(), predicted.max()))
         parity.add_scatter(x=measured, y=predicted, mode="markers", text=predictions[SAMPLE_ID_COLUMN], showlegend=False, row=1, col=column,
                            hovertemplate="%{text}<br>measured %{x:.1f}<br>predicted %{y:.1f}<extra></extra>")
         parity.add_scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": "grey"}, showlegend=False, row=1, col=column)
-        unit = "(0–100)" if axis == "L" else "(CIELAB units)"
-        parity.update_xaxes(title=f"measured {axis}* {unit}", row=1, col=column)
-        parity.update_yaxes(title=f"predicted {axis}* {unit}", row=1, col=column)
-    parity.update_layout(height=360, margin={"t": 40})
+        parity.update_xaxes(title="measured", nticks=4, row=1, col=column)
+        parity.update_yaxes(title="predicted" if column == 1 else None, nticks=5, row=1, col=column)
+    parity.update_layout(height=340, margin={"t": 40, "l": 60, "r": 10, "b": 50})
     return parity
+
+
+#: Gap between the parity panels, as a fraction of the plotting width: room for the next panel's tick labels
+#: (about 45 px of a 450 px chart, the main column at an 800 px window with the sidebar open).
+PARITY_PANEL_GAP = 0.12
 
 
 def recipe_errors_figure(per_recipe: pd.DataFrame) -> go.Figure:
@@ -266,10 +288,53 @@ def recipe_errors_figure(per_recipe: pd.DataFrame) -> go.Figure:
     return bars
 
 
+#: The Plan chart's plot area as laid out at 800 px (the narrowest supported width), in CSS px:
+#: labels placed apart at this width stay apart at any wider one (points only move further apart).
+_PLAN_PLOT_PX = (300, 320)
+#: A label's box ("PLAN12" in 12 px type, with a margin) and a suggestion marker's radius, in CSS px.
+_PLAN_LABEL_PX = (52, 18)
+_PLAN_MARKER_PX = 10
+
+
+def _padded_range(values: np.ndarray, fraction: float = 0.12) -> list[float]:
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = max(fraction * (high - low), 2.0)
+    return [low - pad, high + pad]
+
+
+def _label_offsets(x_px: np.ndarray, y_px: np.ndarray) -> list[int]:
+    """A vertical offset (px, negative = above) for each point's label, so no label overlaps another label or marker.
+
+    Greedy, in the order given: each label takes the first offset, nearest first, whose box
+    clears the labels already placed and every marker. The boxes are centred on their
+    points horizontally, so two labels can only collide where their points are closer than
+    a label's width; the vertical offsets keep those apart.
+    """
+    width, height = _PLAN_LABEL_PX
+    placed: list[tuple[float, float]] = []
+    offsets = []
+    candidates = [sign * step for step in range(20, 200, 18) for sign in (-1, 1)]
+    for x, y in zip(x_px, y_px):
+        for offset in candidates:
+            centre = y + offset
+            clear_of_labels = all(abs(x - other_x) >= width or abs(centre - other_y) >= height for other_x, other_y in placed)
+            clear_of_markers = all(
+                abs(x - marker_x) >= width / 2 + _PLAN_MARKER_PX or abs(centre - marker_y) >= height / 2 + _PLAN_MARKER_PX
+                for marker_x, marker_y in zip(x_px, y_px)
+            )
+            if clear_of_labels and clear_of_markers:
+                break
+        placed.append((x, centre))
+        offsets.append(offset)
+    return offsets
+
+
 def experiment_plan_figure(plan) -> go.Figure:
     """A plan's suggested films on the a*–b* plane (marker size: today's uncertainty) over the measured films (grey).
 
-    ``plan`` is a :class:`model.formulation.ExperimentPlan`.
+    ``plan`` is a :class:`model.formulation.ExperimentPlan`. Each suggestion is named
+    (``PLAN1``…) by a label on a short line, placed above or below its marker so that no
+    two labels overlap, however close the suggestions lie (see :func:`_label_offsets`).
     """
     figure = go.Figure()
     figure.add_scatter(
@@ -280,13 +345,25 @@ def experiment_plan_figure(plan) -> go.Figure:
     Lab = np.array([s.Lab for s in suggestions]).reshape(-1, 3)
     uncertainty = np.array([s.uncertainty for s in suggestions])
     figure.add_scatter(
-        x=Lab[:, 1], y=Lab[:, 2], mode="markers+text", name="suggested (size: uncertainty)", text=[s.recipe_id for s in suggestions],
-        textposition="top center", customdata=uncertainty, hovertemplate="%{text}: a* %{x:.1f}, b* %{y:.1f}, ±%{customdata:.1f} ΔE00<extra></extra>",
+        x=Lab[:, 1], y=Lab[:, 2], mode="markers", name="suggested (size: uncertainty)", text=[s.recipe_id for s in suggestions],
+        customdata=uncertainty, hovertemplate="%{text}: a* %{x:.1f}, b* %{y:.1f}, ±%{customdata:.1f} ΔE00<extra></extra>",
         marker={"color": [s.hex for s in suggestions], "size": 12 + 6 * np.sqrt(uncertainty / max(uncertainty.max(initial=0), 1e-9)),
                 "line": {"color": "#222222", "width": 1.5}},
     )
+    # Fixed ranges, so a point's place on screen (and so its label's) is known when the labels are laid out.
+    x_range = _padded_range(np.concatenate([plan.measured_Lab[:, 1], Lab[:, 1]]))
+    y_range = _padded_range(np.concatenate([plan.measured_Lab[:, 2], Lab[:, 2]]))
+    width_px, height_px = _PLAN_PLOT_PX
+    x_px = (Lab[:, 1] - x_range[0]) / (x_range[1] - x_range[0]) * width_px
+    y_px = (y_range[1] - Lab[:, 2]) / (y_range[1] - y_range[0]) * height_px  # screen y grows downwards
+    for suggestion, a_star, b_star, offset in zip(suggestions, Lab[:, 1], Lab[:, 2], _label_offsets(x_px, y_px)):
+        figure.add_annotation(
+            x=a_star, y=b_star, text=suggestion.recipe_id, ax=0, ay=offset, showarrow=True, arrowhead=0, arrowwidth=1,
+            arrowcolor="#555555", font={"size": 12}, bgcolor="rgba(255,255,255,0.85)",
+        )
     figure.update_layout(
         height=420, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": 1.08},
-        xaxis_title="a* (CIELAB units, green − / red +)", yaxis_title="b* (CIELAB units, blue − / yellow +)",
+        xaxis={"title": {"text": "a* (CIELAB units, green − / red +)"}, "range": x_range},
+        yaxis={"title": {"text": "b* (CIELAB units, blue − / yellow +)"}, "range": y_range},
     )
     return figure

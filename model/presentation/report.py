@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT, trained_on_demo
 from model.presentation.figures import error_histogram
 from model.presentation.swatches import swatch_grid_html
 from model.registry import review
@@ -25,6 +26,10 @@ REPORT_CSS = (
     "h1{font-size:26px}.headline{font-size:20px;background:#f3f6fa;border-left:6px solid #4a6fa5;padding:12px 16px}"
     "table.card th{text-align:left;padding:3px 12px 3px 0;color:#555;font-weight:normal}table.card td{padding:3px 0}"
     ".legend span{display:inline-block;padding:1px 8px;color:#fff;border-radius:3px;margin-right:6px}"
+    # A header sits over its numbers: every cell right-aligned (pandas aligns only the header row), names left.
+    "table.numbers{border-collapse:collapse}table.numbers th,table.numbers td{text-align:right;padding:3px 10px}"
+    "table.numbers th:first-child,table.numbers td:first-child{text-align:left}"
+    "table.numbers thead th{border-bottom:1px solid #999;vertical-align:bottom}"
 )
 
 
@@ -38,10 +43,11 @@ def tolerance_legend_html() -> str:
 
 def _summary_section(card: ModelCard, out_of_fold: pd.DataFrame | None, models_dir) -> list[str]:
     summary = review.summarise_accuracy(card, out_of_fold)
-    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in review.champion_facts(card))
+    caveat = f" {DEMO_ACCURACY_CAVEAT}" if trained_on_demo(card.dataset) else ""
+    facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in review.champion_facts(card, summary))
     return [
         "<h1>How accurate are Huecast's colour predictions?</h1>",
-        f"<p class='headline'>{html.escape(summary.sentence)}</p>",
+        f"<p class='headline'>{html.escape(summary.sentence + caveat)}</p>",
         (
             f"<p>{html.escape(review.DELTA_E00_EXPLANATION)} Two readings of the same film on the instrument differ by about "
             f"{review.INSTRUMENT_REPEATABILITY} ΔE00, so no model can be expected to do much better than that.</p>"
@@ -55,13 +61,17 @@ def _summary_section(card: ModelCard, out_of_fold: pd.DataFrame | None, models_d
 def _errors_section(out_of_fold: pd.DataFrame | None) -> list[str]:
     if out_of_fold is None or out_of_fold.empty:
         return ["<p>The per-measurement predictions of this model are not available, so only its summary figures are shown.</p>"]
+    recipe_errors = review.recipe_errors(out_of_fold)
+    repeats = int(recipe_errors["n_seeds"].iloc[0])
+    averaged = f", averaged over the {repeats} repeats of the test" if repeats > 1 else ""
     return [
         "<h2>How the errors are spread</h2>",
-        error_histogram(out_of_fold).to_html(full_html=False, include_plotlyjs=True),
+        f"<p>Each bar counts recipes ({len(recipe_errors)} in all, as in the sentence above); a recipe's error is the mean over its films{averaged}.</p>",
+        error_histogram(recipe_errors).to_html(full_html=False, include_plotlyjs=True),
         "<h2>Predicted next to measured, for every test measurement</h2>",
         (
-            "<p>Each tile: the measured colour (left) and the colour predicted by a model that never saw that recipe "
-            f"(right), with the ΔE00 between them, worst first.</p><p class='legend'>{tolerance_legend_html()}</p>"
+            "<p>Each tile is one film: the measured colour (left) and the colour predicted by a model that never saw that recipe "
+            f"(right), with the ΔE00 between them{averaged}, worst first.</p><p class='legend'>{tolerance_legend_html()}</p>"
         ),
         swatch_grid_html(review.swatch_table(out_of_fold)),
     ]
@@ -77,7 +87,7 @@ def _fluorescence_section(out_of_fold: pd.DataFrame | None) -> list[str]:
             "<p>Measured and predicted fluorescence intensity (ct/s) of every recipe with a reading, predicted by a model "
             "that never saw that recipe; worst first.</p>"
         ),
-        table.to_html(index=False, float_format=lambda v: f"{v:,.0f}", border=0),
+        table.to_html(index=False, float_format=lambda v: f"{v:,.0f}", border=0, classes="numbers", justify="right"),
     ]
 
 

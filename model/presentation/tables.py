@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["SEARCH_SCORE_COLUMNS", "SEARCH_DETAIL_COLUMNS", "SEARCH_TOP_COLUMNS", "search_top_table", "PLAN_COLUMNS", "experiment_plan_table", "MODEL_HISTORY_COLUMNS", "model_history_table", "LAB_QUANTITY_WORDS", "PATH_NAMES", "REPORTED_MARK", "lab_paths_by_quantity", "lab_paths_caption"]
+__all__ = ["SEARCH_SCORE_COLUMNS", "SEARCH_DETAIL_COLUMNS", "SEARCH_TOP_COLUMNS", "search_top_table", "PLAN_COLUMNS", "experiment_plan_table", "MODEL_HISTORY_COLUMNS", "model_history_table", "comparison_summary_table", "LAB_QUANTITY_WORDS", "PATH_NAMES", "REPORTED_MARK", "lab_paths_by_quantity", "lab_paths_caption"]
 
 #: The scores of the top-10 table, first, with plain headers (what a reader compares).
 SEARCH_SCORE_COLUMNS = {
@@ -190,3 +190,23 @@ def model_history_table(history: pd.DataFrame) -> pd.DataFrame:
     for column in ("created_at", "last_promoted_at"):
         shown[column] = _plain_time(shown[column].astype(str))
     return shown.rename(columns=MODEL_HISTORY_COLUMNS)
+
+
+def comparison_summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """A champion-against-challenger summary rounded as a colourist reads it: ΔE00 to 2 decimals, spectral error to 4.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :attr:`model.registry.comparison.Comparison.summary`: index ``metric`` (mean and p95
+        ΔE00, spectral MAE on reflectance 0–1), columns ``champion``, ``challenger``, ``better``.
+
+    Returns
+    -------
+    DataFrame, a new table; only the two number columns are rounded.
+    """
+    shown = summary.copy()
+    for metric in shown.index:
+        scores = shown.loc[metric, ["champion", "challenger"]].astype(float)
+        shown.loc[metric, ["champion", "challenger"]] = scores.round(4 if "spectral" in str(metric) else 2)
+    return shown

@@ -35,7 +35,7 @@ from model.auth.access import User, require_admin
 from model.core import settings
 from model.registry import registry
 from model.registry.comparison import COMPARISON_FILE, Comparison, read_comparison
-from model.registry.training_data import data_name
+from model.registry.training_data import data_name, trained_on_demo
 from model.store.measurements import DEMO_DATA_NAME
 
 __all__ = [
@@ -139,8 +139,6 @@ def _data_phrase(card: registry.ModelCard) -> str:
     return "the synthetic demo" if name == DEMO_DATA_NAME else f"“{name}”"
 
 
-def _is_demo(card: registry.ModelCard) -> bool:
-    return data_name(card.dataset) == DEMO_DATA_NAME
 
 
 def why_not_comparable(card: registry.ModelCard, champion: registry.ModelCard) -> str | None:
@@ -283,7 +281,7 @@ def verdict(version: str, *, action: str = "promote", models_dir=None) -> Verdic
     if scored is not None:
         outcome, sentence = _scored_sentence(version, champion, scored, action)
         return Verdict(version, champion, action, outcome, sentence, scored.version_error, scored.champion_error, scored.basis)
-    if other_colorants and _is_demo(champion_card) and action == "promote":
+    if other_colorants and trained_on_demo(champion_card.dataset) and action == "promote":
         sentence = (
             f"The champion {champion} was trained on the synthetic demo, with other colorants than {version}: it cannot predict "
             f"{version}'s data, so the two are not compared. Promoting {version} replaces the demo model with one of your own data."

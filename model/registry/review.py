@@ -6,7 +6,8 @@ that training runs, where each recipe is predicted by a model that never saw it.
 Training saves that per-sample table beside the card (:func:`save_out_of_fold`); for
 older models it is recomputed from the training data (:func:`out_of_fold_table` does
 either). The admin's review of a challenger (who wins per recipe) is here too; which
-versions can be rolled back to is the door's (:func:`model.registry.promotion.rollback_options`).
+versions can be rolled back to is the door's (:func:`model.registry.promotion.rollback_options`);
+a configuration search's verdict is :mod:`model.registry.search_review`'s.
 
 Only numbers and words: the figures and the report's HTML are drawn from them by
 :mod:`model.presentation`.
@@ -17,8 +18,6 @@ most commercial work); L* 0–100; swatches are display sRGB.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,9 +31,8 @@ from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, Dataset
 
 # Re-exported here: the tolerance bands and data_name live in light modules the first page imports.
 from model.core.tolerance import DELTA_E00_EXPLANATION, TOLERANCE_COLOURS, tolerance_band
-from model.evaluation import cross_validate, per_recipe_fluorescence
-from model.evaluation.metrics import FLUORESCENCE_PREDICTED
-from model.evaluation.search_space import BASELINE, PHYSICS
+from model.evaluation import cross_validate
+from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED
 from model.models.base import model_from_config
 from model.registry import promotion, registry
 from model.registry.training_data import data_name, find_training_data
@@ -49,19 +47,16 @@ __all__ = [
     "AccuracySummary",
     "summarise_accuracy",
     "tolerance_band",
+    "recipe_errors",
     "swatch_table",
     "champion_facts",
+    "fluorescence_by_recipe",
     "previous_champion_comparison",
     "out_of_fold_table",
     "RECOMPUTING_MESSAGE",
     "INSTRUMENT_REPEATABILITY",
     "recipe_wins",
     "data_name",
-    "describe_configuration",
-    "SearchVerdict",
-    "search_verdict",
-    "search_scores",
-    "search_matches_champion",
 ]
 
 #: The per-sample out-of-fold table, saved beside ``card.json`` in a model's folder.
@@ -166,6 +161,39 @@ def out_of_fold_table(card: registry.ModelCard, models_dir=None, *, progress=Non
 # --------------------------------------------------------------------------------------
 
 
+def _seed_count(out_of_fold: pd.DataFrame) -> int:
+    return int(out_of_fold["seed"].nunique()) if "seed" in out_of_fold else 1
+
+
+def _mean_over_seeds(out_of_fold: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per film (``sample_id``): ``columns`` averaged over the cross-validation's seeds."""
+    return out_of_fold.groupby([RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN], sort=False)[columns].mean().reset_index()
+
+
+def recipe_errors(out_of_fold: pd.DataFrame) -> pd.DataFrame:
+    """Each recipe's out-of-fold colour error: the mean ΔE00 over its films and the CV seeds.
+
+    The one count behind the Overview's headline, histogram and facts: each recipe the
+    model never saw counts once, however many films it has and however many times
+    (seeds) the cross-validation was repeated.
+
+    Parameters
+    ----------
+    out_of_fold : DataFrame
+        From :func:`out_of_fold_table`: ``recipe_id``, ``sample_id``, ``delta_e00``
+        (CIEDE2000) and, with repeats, ``seed``.
+
+    Returns
+    -------
+    DataFrame
+        ``recipe_id``, ``n_films``, ``n_seeds`` and ``delta_e00``, worst first.
+    """
+    films = _mean_over_seeds(out_of_fold, ["delta_e00"])
+    table = films.groupby(RECIPE_ID_COLUMN, sort=False).agg(n_films=(SAMPLE_ID_COLUMN, "size"), delta_e00=("delta_e00", "mean")).reset_index()
+    table.insert(2, "n_seeds", _seed_count(out_of_fold))
+    return table.sort_values("delta_e00", ascending=False, kind="mergesort").reset_index(drop=True)
+
+
 @dataclass(frozen=True)
 class AccuracySummary:
     """The headline numbers, measured on recipes each model never saw.
@@ -174,9 +202,15 @@ class AccuracySummary:
     ----------
     n_recipes, n_measurements : int
     median_delta_e00 : float
+        Per recipe (see :func:`recipe_errors`) when the out-of-fold table is known, else
+        the card's median over measurements.
     share_under_1, share_under_2 : float or None
-        Fractions (0–1) of measurements predicted within ΔE00 1 and 2; None when only the
+        Fractions (0–1) of recipes predicted within ΔE00 1 and 2; None when only the
         card's summary metrics are available.
+    mean_delta_e00, p95_delta_e00 : float or None
+        Mean and 95th percentile of the per-recipe errors; None without the table.
+    n_seeds : int
+        How many times the cross-validation was repeated (each recipe's error is the mean).
     """
 
     n_recipes: int
@@ -184,6 +218,14 @@ class AccuracySummary:
     median_delta_e00: float
     share_under_1: float | None
     share_under_2: float | None
+    mean_delta_e00: float | None = None
+    p95_delta_e00: float | None = None
+    n_seeds: int = 1
+
+    @property
+    def per_recipe(self) -> bool:
+        """True when the figures count recipes (from the out-of-fold table), not the card's measurements."""
+        return self.share_under_1 is not None
 
     @property
     def sentence(self) -> str:
@@ -191,20 +233,23 @@ class AccuracySummary:
             f"On {self.n_recipes} recipes the model never saw, the median colour error was "
             f"{self.median_delta_e00:.2f} ΔE00"
         )
-        if self.share_under_1 is None:
+        if not self.per_recipe:
             return text + "."
+        repeats = f" and the {self.n_seeds} repeats of the test" if self.n_seeds > 1 else ""
         return (
-            text + f", with {100 * self.share_under_1:.0f} % under 1.0 (hard to see) and "
-            f"{100 * self.share_under_2:.0f} % under 2.0 (close enough for most commercial work)."
+            text + f", with {100 * self.share_under_1:.0f} % of recipes under 1.0 (hard to see) and "
+            f"{100 * self.share_under_2:.0f} % under 2.0 (close enough for most commercial work). "
+            f"A recipe's error is the mean over its films{repeats}."
         )
 
 
 def summarise_accuracy(card: registry.ModelCard, out_of_fold: pd.DataFrame | None = None) -> AccuracySummary:
-    """The headline from the out-of-fold table, or from the card's metrics when there is none.
+    """The headline, counted per recipe from the out-of-fold table, or the card's metrics when there is none.
 
-    The median is the card's (``delta_e00_median_headline``, averaged over the CV seeds)
-    whenever the card has one, so the headline and :func:`previous_champion_comparison`
-    quote the same number; the shares under 1 and 2 come from the out-of-fold table.
+    With the table every figure is over :func:`recipe_errors` (each recipe once, its
+    error averaged over its films and the CV seeds), so the headline, the histogram
+    (:func:`model.presentation.figures.error_histogram` of the same table) and
+    :func:`champion_facts` agree.
     """
     if out_of_fold is None or out_of_fold.empty:
         return AccuracySummary(
@@ -214,36 +259,41 @@ def summarise_accuracy(card: registry.ModelCard, out_of_fold: pd.DataFrame | Non
             share_under_1=None,
             share_under_2=None,
         )
-    errors = out_of_fold["delta_e00"].to_numpy(dtype=float)
-    median = card.metrics.get("delta_e00_median_headline")
+    errors = recipe_errors(out_of_fold)["delta_e00"].to_numpy(dtype=float)
     return AccuracySummary(
-        n_recipes=int(out_of_fold[RECIPE_ID_COLUMN].nunique()),
+        n_recipes=len(errors),
         n_measurements=int(out_of_fold[SAMPLE_ID_COLUMN].nunique()),
-        median_delta_e00=float(np.median(errors) if median is None else median),
+        median_delta_e00=float(np.median(errors)),
         share_under_1=float(np.mean(errors < 1.0)),
         share_under_2=float(np.mean(errors < 2.0)),
+        mean_delta_e00=float(np.mean(errors)),
+        p95_delta_e00=float(np.percentile(errors, 95)),
+        n_seeds=_seed_count(out_of_fold),
     )
 
 
 def swatch_table(out_of_fold: pd.DataFrame) -> pd.DataFrame:
-    """One row per measurement: measured and predicted swatch, ΔE00 and its band, worst first.
+    """One row per measurement (film): measured and predicted swatch, ΔE00 and its band, worst first.
 
-    With several cross-validation seeds, each measurement's first seed is shown.
+    With several cross-validation seeds, the predicted colour is the mean of the seeds'
+    CIELAB and the ΔE00 the mean of theirs, as in :func:`recipe_errors`: a recipe's
+    error is the mean of its tiles, so the histogram never shows an error beyond the worst tile.
     """
-    first_seed = out_of_fold[out_of_fold["seed"] == out_of_fold["seed"].min()] if "seed" in out_of_fold else out_of_fold
-    first_seed = first_seed.drop_duplicates(SAMPLE_ID_COLUMN).reset_index(drop=True)
-    headline = "head" if np.allclose(first_seed["delta_e00"], first_seed["delta_e00_head"]) and not np.allclose(
-        first_seed["delta_e00"], first_seed["delta_e00_spectral"]
+    headline = "head" if np.allclose(out_of_fold["delta_e00"], out_of_fold["delta_e00_head"]) and not np.allclose(
+        out_of_fold["delta_e00"], out_of_fold["delta_e00_spectral"]
     ) else "spectral"
-    measured = first_seed[["L_measured", "a_measured", "b_measured"]].to_numpy(dtype=float)
-    predicted = first_seed[[f"L_{headline}", f"a_{headline}", f"b_{headline}"]].to_numpy(dtype=float)
+    measured_columns = ["L_measured", "a_measured", "b_measured"]
+    predicted_columns = [f"L_{headline}", f"a_{headline}", f"b_{headline}"]
+    films = _mean_over_seeds(out_of_fold, [*measured_columns, *predicted_columns, "delta_e00"])
+    measured = films[measured_columns].to_numpy(dtype=float)
+    predicted = films[predicted_columns].to_numpy(dtype=float)
     table = pd.DataFrame(
         {
-            SAMPLE_ID_COLUMN: first_seed[SAMPLE_ID_COLUMN].astype(str),
-            RECIPE_ID_COLUMN: first_seed[RECIPE_ID_COLUMN].astype(str),
+            SAMPLE_ID_COLUMN: films[SAMPLE_ID_COLUMN].astype(str),
+            RECIPE_ID_COLUMN: films[RECIPE_ID_COLUMN].astype(str),
             "measured_hex": colorimetry.sRGB_to_hex(colorimetry.Lab_to_sRGB(measured)[0]),
             "predicted_hex": colorimetry.sRGB_to_hex(colorimetry.Lab_to_sRGB(predicted)[0]),
-            "delta_e00": first_seed["delta_e00"].to_numpy(dtype=float),
+            "delta_e00": films["delta_e00"].to_numpy(dtype=float),
         }
     )
     table["band"] = tolerance_band(table["delta_e00"])
@@ -257,17 +307,31 @@ def _plain_date(iso: str) -> str:
         return iso
 
 
-def champion_facts(card: registry.ModelCard) -> list[tuple[str, str]]:
-    """The card in plain words: (label, value) pairs."""
+def champion_facts(card: registry.ModelCard, summary: AccuracySummary | None = None) -> list[tuple[str, str]]:
+    """The card in plain words: (label, value) pairs.
+
+    With a per-recipe ``summary`` (:func:`summarise_accuracy` of the out-of-fold table) the
+    mean and 95th percentile are its, so they count what the headline and the histogram
+    count; without one they are the card's, over measurements.
+    """
     dataset = card.dataset
     colorants = ", ".join(dataset.get("colorants", [])) or "unknown"
+    if summary is not None and summary.per_recipe:
+        errors = [
+            ("Mean colour error per recipe (never seen)", f"{summary.mean_delta_e00:.2f} ΔE00"),
+            ("95 % of recipes below", f"{summary.p95_delta_e00:.2f} ΔE00"),
+        ]
+    else:
+        errors = [
+            ("Mean colour error (never-seen recipes)", f"{card.metrics.get('delta_e00_mean_headline', float('nan')):.2f} ΔE00"),
+            ("95 % of measurements below", f"{card.metrics.get('delta_e00_p95_headline', float('nan')):.2f} ΔE00"),
+        ]
     return [
         ("Version", card.version),
         ("Trained", _plain_date(card.created_at)),
         ("Data", f"“{data_name(dataset)}”: {dataset.get('n_recipes', '?')} recipes, {dataset.get('n_samples', '?')} measurements"),
         ("Colorants", colorants),
-        ("Mean colour error (never-seen recipes)", f"{card.metrics.get('delta_e00_mean_headline', float('nan')):.2f} ΔE00"),
-        ("95 % of errors below", f"{card.metrics.get('delta_e00_p95_headline', float('nan')):.2f} ΔE00"),
+        *errors,
         *fluorescence_facts(card),
         ("How it was tested", str(card.notes.get("evaluation", "leave-recipe-out cross-validation"))),
     ]
@@ -286,16 +350,27 @@ def fluorescence_facts(card: registry.ModelCard) -> list[tuple[str, str]]:
 
 
 def fluorescence_by_recipe(out_of_fold: pd.DataFrame | None) -> pd.DataFrame | None:
-    """Out-of-fold fluorescence per recipe (ct/s), worst first, with unit-labelled columns; None without a head."""
+    """Out-of-fold fluorescence per recipe (ct/s), worst first, with unit-labelled columns; None without a head.
+
+    Counted as :func:`recipe_errors` counts: ``films with a reading`` is the number of
+    films (not films × CV seeds); each film's measured and predicted intensity and its
+    absolute error are first averaged over the seeds, then over the recipe's films.
+    """
     if out_of_fold is None or FLUORESCENCE_PREDICTED not in out_of_fold.columns:
         return None
-    table = per_recipe_fluorescence(out_of_fold)
-    if table.empty:
+    scored = out_of_fold.dropna(subset=[FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED]).copy()
+    if scored.empty:
         return None
-    return table.rename(columns={
-        "recipe_id": "recipe", "n_readings": "films with a reading", "fluorescence_measured_cts": "measured (ct/s)",
-        "fluorescence_predicted_cts": "predicted (ct/s)", "fluorescence_abs_error_cts": "error (ct/s)",
-    }).round({"measured (ct/s)": 0, "predicted (ct/s)": 0, "error (ct/s)": 0})
+    scored["error (ct/s)"] = (scored[FLUORESCENCE_MEASURED] - scored[FLUORESCENCE_PREDICTED]).abs()
+    films = _mean_over_seeds(scored, [FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED, "error (ct/s)"])
+    table = films.groupby(RECIPE_ID_COLUMN, sort=False).agg(**{
+        "films with a reading": (SAMPLE_ID_COLUMN, "size"),
+        "measured (ct/s)": (FLUORESCENCE_MEASURED, "mean"),
+        "predicted (ct/s)": (FLUORESCENCE_PREDICTED, "mean"),
+        "error (ct/s)": ("error (ct/s)", "mean"),
+    })
+    table = table.sort_values("error (ct/s)", ascending=False, kind="mergesort").reset_index().rename(columns={RECIPE_ID_COLUMN: "recipe"})
+    return table.round({"measured (ct/s)": 0, "predicted (ct/s)": 0, "error (ct/s)": 0})
 
 
 def _change(now: float, before: float, what: str) -> str:
@@ -328,9 +403,10 @@ def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> s
     if why:
         return f"It replaced {named}, {why}; the two predict different colorants, so their errors are not compared.{because}"
     same_data = card.dataset.get("fingerprint") and card.dataset.get("fingerprint") == previous.dataset.get("fingerprint")
-    now, before = card.metrics.get("delta_e00_median_headline"), previous.metrics.get("delta_e00_median_headline")
+    # The mean, as the sidebar and the same-folds comparison quote it (the headline's median counts recipes).
+    now, before = card.metrics.get("delta_e00_mean_headline"), previous.metrics.get("delta_e00_mean_headline")
     if same_data and card.notes.get("evaluation") == previous.notes.get("evaluation") and now is not None and before is not None:
-        return f"Compared with {named}, on the same data and folds it has {_change(now, before, 'median colour error')}.{because}"
+        return f"Compared with {named}, on the same data and folds it has {_change(now, before, 'mean colour error')}.{because}"
     scored = promotion.same_folds_errors(card.version, previous_version, models_dir)
     if scored is not None:
         now, before, n_recipes, _ = scored
@@ -362,141 +438,3 @@ def recipe_wins(per_recipe: pd.DataFrame) -> dict[str, int]:
     """
     counts = per_recipe["winner"].value_counts()
     return {side: int(counts.get(side, 0)) for side in ("challenger", "champion", "tie")}
-
-
-# --------------------------------------------------------------------------------------
-# A configuration search, in plain words (the Compare page)
-# --------------------------------------------------------------------------------------
-
-
-def describe_configuration(row: Mapping) -> str:
-    """A search trial's network in words: ``"2 networks, each with layers of 128 and 64 neurons"``.
-
-    ``row`` is a trials row of :class:`model.jobs.search_result.SearchResult` (``layers``
-    as ``"128-64"``, ``n_ensemble``).
-    """
-    layers = [part for part in str(row.get("layers", "") or "").split("-") if part and part != "nan"]
-    if not layers:
-        return "the Kubelka–Munk physics model" if row.get("candidate") == PHYSICS else "a network"
-    size = f"one layer of {layers[0]} neurons" if len(layers) == 1 else f"layers of {', '.join(layers[:-1])} and {layers[-1]} neurons"
-    ensemble = row.get("n_ensemble")
-    count = int(ensemble) if ensemble is not None and not (isinstance(ensemble, float) and math.isnan(ensemble)) else 1
-    return f"{count} networks, each with {size}" if count > 1 else f"one network with {size}"
-
-
-def _relative(value: float, reference: float) -> str:
-    """``"36 % lower than"`` / ``"12 % higher than"`` / ``"the same as"`` (errors: lower is better)."""
-    if not (math.isfinite(value) and math.isfinite(reference)) or reference == 0:
-        return "not comparable with"
-    change = 100.0 * (value - reference) / abs(reference)
-    if abs(change) < 0.5:
-        return "the same as"
-    return f"{abs(change):.0f} % {'lower' if change < 0 else 'higher'} than"
-
-
-@dataclass(frozen=True)
-class SearchVerdict:
-    """The one-sentence answer of a configuration search, and the numbers in it.
-
-    Attributes
-    ----------
-    best : str, the rank-1 trial (ranked on cross-validation of the training recipes).
-    best_description : str, its network in words.
-    best_error, baseline_error, physics_error : float
-        Mean ΔE00 (CIEDE2000) on the held-out test recipes, which no model saw: the best
-        configuration, the old system's configuration and the Kubelka–Munk physics model.
-    sentence : str, which is better and by how much, in words.
-    tone : str, ``"success"`` only when the best configuration beats both references (good
-        news); ``"warning"`` when a reference predicts better.
-    """
-
-    best: str
-    best_description: str
-    best_error: float
-    baseline_error: float
-    physics_error: float
-    sentence: str
-    tone: str = "success"
-
-
-def search_verdict(result) -> SearchVerdict:
-    """Which configuration a search found best, its error on unseen recipes, and how that compares.
-
-    Parameters
-    ----------
-    result : :class:`model.jobs.search_result.SearchResult`
-
-    Returns
-    -------
-    SearchVerdict
-        ``sentence`` reads, for example: "The best configuration, trial-049 (2 networks,
-        each with layers of 128 and 64 neurons), missed recipes it had never seen by
-        1.20 ΔE00 on average: 52 % lower than the old system's configuration (2.52) and
-        43 % lower than the physics model alone (2.10)." When a reference predicts better, it
-        says so first: "The physics model alone predicted recipes it had never seen 59 %
-        closer than the best configuration of this search, …".
-    """
-    best_row, baseline_row, physics_row = (result.row(name) for name in (result.best, BASELINE, PHYSICS))
-    best_error, baseline_error, physics_error = (float(row["test_delta_e00_mean_headline"]) for row in (best_row, baseline_row, physics_row))
-    description = describe_configuration(best_row)
-    references = sorted([(physics_error, "the physics model alone"), (baseline_error, "the old system's configuration")])
-    (winner_error, winner), (other_error, other) = references
-    if not winner_error < best_error:
-        sentence = (
-            f"The best configuration, {result.best} ({description}), missed recipes it had never seen by "
-            f"{best_error:.2f} ΔE00 on average: {_relative(best_error, baseline_error)} the old system's configuration "
-            f"({baseline_error:.2f}) and {_relative(best_error, physics_error)} the physics model alone ({physics_error:.2f})."
-        )
-        return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence)
-    closer = 100.0 * (best_error - winner_error) / best_error
-    sentence = (
-        f"{winner[:1].upper()}{winner[1:]} predicted recipes it had never seen {closer:.0f} % closer than the best configuration "
-        f"of this search, {result.best} ({description}): {winner_error:.2f} against {best_error:.2f} ΔE00 on average. "
-        f"No configuration here beats it; {other} missed by {other_error:.2f}."
-    )
-    return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence, tone="warning")
-
-
-#: The score columns of :func:`search_scores`, from a trials row, with plain headers.
-_SCORE_COLUMNS = {
-    "test_delta_e00_mean_headline": "mean error (ΔE00)",
-    "test_delta_e00_p95_headline": "95 % below (ΔE00)",
-    "test_spectral_mae": "spectral error",
-    "test_fit_seconds": "training (s)",
-}
-
-
-def search_scores(result) -> pd.DataFrame:
-    """The best configuration, the old system's and the physics model, scored on the test recipes.
-
-    Returns
-    -------
-    DataFrame
-        One row each (``configuration``, in words), the columns of :data:`_SCORE_COLUMNS`
-        (mean and 95th-percentile ΔE00, spectral MAE on reflectance 0–1, training seconds)
-        and ``vs old configuration`` ("52 % lower error"). All figures
-        are on recipes no model saw (the search's held-out test recipes).
-    """
-    rows = []
-    baseline_error = float(result.row(BASELINE)["test_delta_e00_mean_headline"])
-    for name, label in ((result.best, f"best ({result.best})"), (BASELINE, "old configuration"), (PHYSICS, "physics alone (Kubelka–Munk)")):
-        row = result.row(name)
-        error = float(row["test_delta_e00_mean_headline"])
-        rows.append(
-            {
-                "configuration": label,
-                **{header: float(row[key]) if key in row else float("nan") for key, header in _SCORE_COLUMNS.items()},
-                "vs old configuration": "—" if name == BASELINE else f"{_relative(error, baseline_error).removesuffix(' than')} error",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def search_matches_champion(search_meta: Mapping, card: registry.ModelCard) -> bool:
-    """True when the search ran on the same data (dataset fingerprint) as the champion was trained on.
-
-    A search of other data (the synthetic demo, after a model of real data was promoted)
-    is stale: its ranking says nothing certain about the model in use.
-    """
-    fingerprint = (search_meta.get("dataset") or {}).get("fingerprint")
-    return bool(fingerprint) and fingerprint == card.dataset.get("fingerprint")

@@ -23,7 +23,7 @@ from model.store.measurements import DEMO_DATA_NAME, STORE_FILE, MeasurementStor
 if TYPE_CHECKING:  # only named in annotations; the registry loads the models' stack
     from model.registry.registry import ModelCard
 
-__all__ = ["TrainingData", "data_name", "find_training_data"]
+__all__ = ["TrainingData", "data_name", "find_training_data", "trained_on_demo"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,20 @@ def data_name(dataset_info: Mapping, store: MeasurementStore | None = None) -> s
     if not version:
         version = store.version_for_fingerprint(dataset_info.get("fingerprint") or "")
     return (store.data_name(version) if version else None) or f"measurement store version {name.removeprefix('store ')}"
+
+
+def trained_on_demo(dataset_info: Mapping) -> bool:
+    """Whether a model (or a search) was trained on the shipped synthetic demo data.
+
+    Parameters
+    ----------
+    dataset_info : mapping
+        A card's ``dataset`` (or a search's ``meta["dataset"]``); its name is read by
+        :func:`model.registry.training_data.data_name`.
+
+    Examples
+    --------
+    >>> trained_on_demo({"name": "demo"}), trained_on_demo({"name": "Spectra.csv + Concentrations.csv, 7 Dec"})
+    (True, False)
+    """
+    return data_name(dataset_info) == DEMO_DATA_NAME
