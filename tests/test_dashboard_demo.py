@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.presentation.demo_notice import DEMO_NOTICE, RETRAIN_LINK_LABEL, demo_colorants_note, trained_on_demo
+from model.presentation.demo_notice import DEMO_NOTICE, RETRAIN_LINK_LABEL, demo_colorants_note
+from model.registry.training_data import trained_on_demo
 from model.serving import batch
 
 APP_TIMEOUT_S = 60

@@ -8,9 +8,10 @@ from dashboard import champion
 from dashboard.app_pages._layout import set_up_page
 from model.io.safe_csv import neutralise_formulas
 from model.presentation import figures, report
-from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT, trained_on_demo
+from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT
 from model.presentation.swatches import swatch_grid_html
 from model.registry import registry, review
+from model.registry.training_data import trained_on_demo
 
 set_up_page()
 model, card = champion.full_model()

@@ -19,11 +19,15 @@ layout
     Page-wide CSS that keeps the dashboard readable from 800 px up (wrapping columns,
     whole metric values).
 tables
-    Result tables with plain headers (the search's top configurations).
+    Tables for people: columns named in words with units, in the order a reader needs them
+    (the search's top configurations, Predict's two paths, Plan's suggestions, model history,
+    a comparison's summary).
+demo_notice
+    What every page says while the champion is the synthetic demo model.
 report
     The stakeholder report: one self-contained HTML page (Plotly inlined).
 wording
     The uncertainty band in words ("9 in 10 recipes like this come within ΔE00 1.8").
 """
 
-__all__ = ["figures", "layout", "report", "swatches", "tables", "wording"]
+__all__ = ["demo_notice", "figures", "layout", "report", "swatches", "tables", "wording"]

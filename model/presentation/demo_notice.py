@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from model.registry.training_data import trained_on_demo  # noqa: F401 - TEMPORARY re-export, removed at integration
-
 
 __all__ = ["DEMO_NOTICE", "DEMO_ACCURACY_CAVEAT", "demo_colorants_note", "RETRAIN_LINK_LABEL"]
 

@@ -12,11 +12,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT, trained_on_demo
+from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT
 from model.presentation.figures import error_histogram
 from model.presentation.swatches import swatch_grid_html
 from model.registry import review
 from model.registry.registry import ModelCard
+from model.registry.training_data import trained_on_demo
 
 __all__ = ["REPORT_CSS", "build_report", "tolerance_legend_html"]
 
