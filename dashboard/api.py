@@ -1,7 +1,7 @@
 """The JSON API's Starlette routes under ``/api/v1``, and the lifespan that starts the warm start.
 
 Thin wiring only: read the body (capped), check the key, take the champion from the
-dashboard's own cache (:func:`dashboard.champion.served_full_model`, so pages and API serve
+dashboard's own cache (:func:`dashboard.champion.served`, so pages and API serve
 one model object), call :mod:`model.serving.api`, write JSON. ``dashboard/app.py`` hands
 :data:`ROUTES` and :func:`lifespan` to ``st.App``.
 
@@ -15,7 +15,7 @@ queue, and one stops as soon as its client has gone (:func:`_heavy`).
 Importing this module is cheap on purpose: ``model`` is imported by the warm start
 (:mod:`dashboard.warm_start`), in a thread the lifespan starts. The server therefore
 answers at once, and a browser loads the app's JavaScript while the champion loads.
-Predictions come from the champion's serving snapshot (:func:`dashboard.champion.served_predictor`)
+Predictions come from the champion's serving snapshot (:func:`dashboard.champion.served`)
 as soon as the warm start's first phase is done; functions in ``_NEEDS_FULL_MODEL`` wait for the full model.
 """
 
@@ -267,7 +267,7 @@ def _champion(full_model: bool = True):
     from model.serving import api
 
     try:
-        return champion.served_full_model() if full_model else champion.served_predictor()
+        return champion.served(full=full_model)
     except FileNotFoundError as error:
         _LOG.error("No champion model can be served: %s", error)
         raise api.ApiError(

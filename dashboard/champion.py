@@ -4,11 +4,13 @@ Pages import from here (``from dashboard import champion``) and never load a mod
 themselves, so the model is loaded once per process and every user shares it. Sign-in
 and roles are :mod:`dashboard.auth`.
 
-Two forms of the champion: :func:`predictor` gives its serving snapshot
-(:class:`model.models.snapshot.ServingSnapshot`: plain numpy, no scikit-learn, the same
-numbers as the model), which is all the Predict and Batch pages and the API's predict need;
-:func:`full_model` gives the full model (unpickled, scikit-learn loaded) for everything
-else. Importing this module imports neither scikit-learn nor SciPy
+One champion, two forms that predict the same numbers (the fitted model predicts through its
+serving form, :mod:`model.models.serving_form`): its serving snapshot (``serving.npz``: plain
+numpy, no scikit-learn, nothing unpickled), which is all that predicting needs, and the full
+model (unpickled, scikit-learn loaded), which pages that look inside it (Compare, Overview,
+Plan) need. Pages call :func:`predictor` or :func:`full_model`, which show an error on the
+page; code outside a page (the API, the warm start) calls :func:`served`, which shows
+nothing and raises. Importing this module imports neither scikit-learn nor SciPy
 (tests/test_import_weight.py), so the Predict page can run while the warm start
 (:mod:`dashboard.warm_start`) still loads them.
 """
@@ -28,14 +30,14 @@ from model.serving import explore
 
 __all__ = [
     "predictor",
-    "serving_snapshot",
-    "served_predictor",
     "full_model",
+    "served",
+    "serving_snapshot",
+    "serving_status",
     "clear_champion_cache",
     "render_sidebar",
     "training_data",
     "training_samples",
-    "served_full_model",
     "NoChampion",
 ]
 
@@ -74,8 +76,8 @@ def _load_serving_snapshot(pointer: str, models_dir: str):
 def serving_snapshot():
     """The champion's serving snapshot and card, ``(snapshot, card)``; ``(None, None)`` when it has none.
 
-    A snapshot is plain numpy and needs no scikit-learn; a model kind without one, or a
-    version saved before snapshots existed, is served by :func:`full_model`.
+    Never waits for scikit-learn (the warm start's first phase asks before it is imported);
+    a model kind without a snapshot is served by its full model (:func:`served`).
     """
     models_dir = str(registry.settings.models_dir())
     pointer = registry.champion_version(models_dir)
@@ -95,18 +97,18 @@ def predictor():
     return (snapshot, card) if snapshot is not None else full_model()
 
 
-def served_predictor():
-    """:func:`predictor` for code outside a page (the API): shows nothing, raises what the registry raises."""
-    snapshot, card = serving_snapshot()
-    return (snapshot, card) if snapshot is not None else served_full_model()
+def served(full: bool = False):
+    """The champion for code outside a page (the API, the warm start): ``(predictor, card)``.
 
-
-def served_full_model():
-    """The champion for code outside a page (the API, the warm start): ``(model, card)``.
-
-    The same cache as :func:`full_model`, so the API and the pages serve one model object.
-    Raises what :func:`model.registry.registry.load_champion` raises; shows nothing.
+    What predicts (its serving snapshot, else the full model), or with ``full`` the
+    full model; both predict the same numbers. The same caches as :func:`predictor` and
+    :func:`full_model`, so the API and the pages serve one model. Raises what
+    :func:`model.registry.registry.load_champion` raises; shows nothing.
     """
+    if not full:
+        snapshot, card = serving_snapshot()
+        if snapshot is not None:
+            return snapshot, card
     readiness.wait_for_heavy_imports()
     models_dir = str(registry.settings.models_dir())
     model, card, _ = _load_champion(registry.champion_version(models_dir), models_dir)
@@ -119,7 +121,7 @@ def serving_status() -> tuple[str, str | None]:
     Degraded while a fallback serves: the champion failed its check and the last good one
     serves (:func:`model.registry.registry.load_champion`'s fallback), or the champion's serving
     snapshot failed its check and its full model serves. Reads the caches that
-    :func:`served_predictor` fills (call that first); loads nothing else.
+    :func:`served` fills (call that first); loads nothing else.
     """
     models_dir = str(registry.settings.models_dir())
     pointer = registry.champion_version(models_dir)
@@ -183,8 +185,6 @@ def clear_champion_cache() -> None:
     """Forget every loaded model; call after a promotion or rollback."""
     _load_champion.clear()
     _load_serving_snapshot.clear()
-
-
 
 
 def render_sidebar(model, card) -> None:

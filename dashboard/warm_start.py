@@ -15,9 +15,8 @@ JavaScript:
    (the GIL) with 0.6 s of imports.
 
 :mod:`dashboard.readiness` holds the events pages wait on. A champion without a serving
-snapshot (a model kind that has none, or a version saved before snapshots existed:
-``model.registry.registry.add_serving_snapshot`` adds one) is served by the full model: pages
-then wait for both phases, as before.
+snapshot (a model kind that has none) is served by the full model: pages then wait for both
+phases, as before.
 """
 
 from __future__ import annotations
@@ -99,7 +98,7 @@ def _heavy_phase() -> None:
     from model.serving import api
 
     try:
-        served, card = champion.served_full_model()
+        served, card = champion.served(full=True)
         api.predict({"recipes": [champion.explore.default_recipe(served)]}, served, card)
         champion.training_samples(card)
     except Exception as error:

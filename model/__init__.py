@@ -11,7 +11,7 @@ Scales used throughout: concentrations in wt % (0–100), film thickness in µm,
 reflectance factor 0–1 (may exceed 1 for fluorescent colorants), XYZ 0–100, L* 0–100.
 """
 
-from importlib import import_module
+from model.core.lazy import lazy_attributes
 
 # Where each public name lives. Submodules load on first use (PEP 562), so that
 # ``python -m model predict`` does not pay for the evaluation and training stack.
@@ -46,13 +46,4 @@ _PUBLIC = {
 __all__ = list(_PUBLIC)
 
 
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'model' has no attribute {name!r}")
-    value = getattr(import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _PUBLIC)

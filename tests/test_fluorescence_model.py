@@ -79,12 +79,18 @@ def test_a_model_trained_without_readings_has_no_head_an_empty_column_and_the_sa
     assert fit_fluorescence_head(Dataset(table, glowing_dataset.colorants)) is None
 
 
-def test_a_model_pickled_before_heads_existed_loads_and_predicts_without_one(glowing_model, glowing_dataset):
-    old = clone(glowing_model).fit(without_readings(glowing_dataset))
-    old.__dict__.pop("fluorescence_head_", None)  # as a pickle from before issue 13 has it
-    loaded = pickle.loads(pickle.dumps(old))
-    assert loaded.fluorescence_head_ is None
-    assert loaded.predict(recipes_of(glowing_dataset, [0, 7])).to_frame()[FLUORESCENCE_COLUMN].isna().all()
+def test_the_head_predicts_with_its_programs_which_are_its_networks_own_arithmetic(glowing_model, glowing_dataset):
+    head = glowing_model.fluorescence_head_
+    assert len(head.programs_.networks) == len(head.networks_) == head.n_ensemble
+    X = recipes_of(glowing_dataset, range(len(glowing_dataset))).to_numpy(dtype=float)
+    gate = head._gate(X)
+    log_mean = np.mean([network.predict(X[gate]).reshape(-1) for network in head.networks_], axis=0)
+    expected = np.zeros(len(X))
+    expected[gate] = 100.0 * np.expm1(np.clip(log_mean, 0, None))  # log(1 + I / 100 ct/s) undone
+    np.testing.assert_allclose(head.predict(X), expected, rtol=1e-9, atol=1e-9)
+    assert gate.any() and np.all(head.predict(X)[~gate] == 0.0)
+    loaded = pickle.loads(pickle.dumps(glowing_model))
+    np.testing.assert_array_equal(loaded.predict_fluorescence(X), head.predict(X))
 
 
 def test_a_champion_trained_without_readings_predicts_an_empty_column_and_the_shipped_one_a_value(tiny_install, shipped):

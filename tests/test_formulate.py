@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.compose import TransformedTargetRegressor
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPRegressor
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, PolynomialFeatures, StandardScaler
 
 from model import FormulationModel, load_dataset
 from model.core import colorimetry
@@ -23,7 +17,6 @@ from model.formulation import (
     formulate,
     parse_spectrum,
 )
-from model.models.mlp_forward import compile_heads
 from model.models.physics import KubelkaMunkModel
 from model.registry.registry import load_champion
 
@@ -138,43 +131,6 @@ def test_any_colour_model_can_be_formulated_for(tiny_dataset):
     own_colour = physics.predict(tiny_dataset.recipes.iloc[[3]]).Lab[0]
     result = formulate(physics, Target.from_Lab(*own_colour), n_candidates=1)
     assert result.reachable and result.best.delta_e00 < 0.5
-
-
-def _fitted_head(seed: int, input_step=None) -> TransformedTargetRegressor:
-    """A head shaped like the model's: feature map, scaler, network, and a log target undone on predict."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 10, (40, 3))
-    reflectance = np.column_stack([np.exp(-0.1 * X.sum(axis=1)), 0.5 + 0.02 * X[:, 0]])
-    network = MLPRegressor(hidden_layer_sizes=(6,), activation="tanh", solver="lbfgs", max_iter=50, random_state=seed)
-    head = TransformedTargetRegressor(
-        regressor=make_pipeline(input_step or FunctionTransformer(np.sqrt), StandardScaler(), network),
-        transformer=make_pipeline(FunctionTransformer(np.log, np.exp, check_inverse=False), StandardScaler()),
-        check_inverse=False,
-    )
-    with warnings.catch_warnings():  # 50 iterations: what is tested is the arithmetic, not the fit
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return head.fit(X, reflectance)
-
-
-def _power(X, exponent):
-    return np.asarray(X, dtype=float) ** exponent
-
-
-def test_compiled_heads_reproduce_the_mean_of_their_predict():
-    heads = [_fitted_head(0), _fitted_head(1)]
-    X = np.random.default_rng(2).uniform(0, 12, (25, 3))
-    expected = np.mean([head.predict(X) for head in heads], axis=0)
-    for probe in (None, X[:4]):
-        compiled = compile_heads(heads, probe)
-        assert compiled is not None
-        np.testing.assert_allclose(compiled(X), expected, rtol=1e-10, atol=1e-12)
-
-
-def test_compiled_heads_decline_what_they_cannot_replay():
-    assert compile_heads([]) is None
-    # A step the replay does not know, and a feature map with keyword arguments it would have to pass on.
-    assert compile_heads([_fitted_head(0), _fitted_head(1, PolynomialFeatures(2))]) is None
-    assert compile_heads([_fitted_head(0, FunctionTransformer(_power, kw_args={"exponent": 0.5}))]) is None
 
 
 def test_predict_arrays_agrees_with_predict(tiny_model, tiny_dataset):

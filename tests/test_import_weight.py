@@ -80,3 +80,37 @@ def test_every_model_kind_is_known_after_importing_only_the_contract(repo_root):
         "print(json.dumps(sorted(model_kinds())))\n"
     )
     assert _fresh_interpreter_answer(probe, repo_root) == ["FluorescentKubelkaMunkModel", "FormulationModel", "HybridModel", "KubelkaMunkModel"]
+
+
+def test_a_lazy_name_asked_for_by_many_threads_at_once_is_resolved_once(monkeypatch):
+    """model/__init__.py and model/models/__init__.py share one locked loader (model.core.lazy)."""
+    import threading
+    import time
+    import types
+
+    from model.core import lazy
+
+    resolved = []
+
+    def slow_import(name):
+        resolved.append(name)
+        time.sleep(0.05)  # a module that takes a while to import: the window two threads could both enter
+        return types.SimpleNamespace(value=object())
+
+    monkeypatch.setattr(lazy, "import_module", slow_import)
+    namespace: dict = {}
+    getattr_, dir_ = lazy.lazy_attributes("demo", namespace, {"value": "demo.slow"})
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(getattr_("value"))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert resolved == ["demo.slow"] and len(results) == 8 and all(result is results[0] for result in results)
+    assert namespace["value"] is results[0] and dir_() == ["value"]
+    with pytest.raises(AttributeError, match="module 'demo' has no attribute 'other'"):
+        getattr_("other")
+    import model
+    import model.models
+
+    assert model.__getattr__.__module__ == model.models.__getattr__.__module__ == "model.core.lazy"

@@ -145,21 +145,25 @@ def test_uncertainty_follows_the_headline_path(tiny_dataset, quick_model):
     assert not np.allclose(bands["head"], bands["spectral"])
 
 
-def test_predict_is_the_scikit_learn_heads_own_arithmetic(tiny_dataset, quick_model, monkeypatch):
-    """predict runs each head's compiled numpy forward pass; it must give what the heads' scikit-learn predict gives."""
-    import copy
-
-    from model.models import mlp
+def test_predict_is_the_scikit_learn_heads_own_arithmetic(tiny_dataset, quick_model):
+    """predict runs the heads' programs, kept by fit (spectral_programs_, lab_programs_); it must give what
+    the heads' own scikit-learn predict gives."""
+    from model.models.uncertainty import ensemble_uncertainty
 
     model = clone(quick_model).set_params(n_ensemble=2, input_transform="mixed").fit(tiny_dataset)
+    assert len(model.spectral_programs_) == len(model.lab_programs_) == 2
     recipes = tiny_dataset.recipes.head(9)
-    fast = model.predict(recipes)
-    assert all(getattr(function, "__self__", None) is None for functions in model._compiled_heads() for function in functions), "a head fell back to predict"
-    monkeypatch.setattr(mlp, "compile_heads", lambda heads, probe=None: None)  # every head falls back to its own predict
-    reference = copy.deepcopy(model).predict(recipes)  # a copy leaves the compiled cache behind
-    for name in ("reflectance", "Lab_head", "Lab_spectral"):
-        np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-12, atol=1e-12, err_msg=name)
-    np.testing.assert_allclose(fast.uncertainty, reference.uncertainty, rtol=1e-9, atol=1e-12)
+    X = recipes.to_numpy(dtype=float)
+    served = model.predict(recipes)
+    spectral = np.stack([head.predict(X) for head in model.spectral_heads_])
+    lab = np.stack([head.predict(X) for head in model.lab_heads_])
+    member_reflectance, member_Lab = model.predict_members(X)
+    np.testing.assert_allclose(member_reflectance, spectral, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(member_Lab, lab, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(served.reflectance, spectral.mean(axis=0), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(served.Lab_head, lab.mean(axis=0), rtol=1e-12, atol=1e-12)
+    bands = ensemble_uncertainty(spectral, lab, served.Lab_spectral, lab.mean(axis=0))
+    np.testing.assert_allclose(served.uncertainty, bands[model.headline], rtol=1e-9, atol=1e-12)
 
 
 def test_a_refitted_model_never_predicts_with_its_old_heads(tiny_dataset, quick_model):

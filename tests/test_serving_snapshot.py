@@ -1,9 +1,15 @@
-"""The serving snapshot (model.models.snapshot): the hybrid's prediction as plain arrays, its file and the registry's copy."""
+"""The serving form (model.models.serving_form) every fitted model predicts with, and its file (model.models.snapshot).
+
+One prediction path: a fitted model keeps its MLP heads as plain-numpy programs (``serving_``
+for the hybrid); predict, predict_members, predict_arrays, the snapshot file and the API all
+run them. These tests hold that form to the scikit-learn heads' own ``predict``.
+"""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import json
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -11,10 +17,18 @@ import textwrap
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.exceptions import NotFittedError
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, PolynomialFeatures, StandardScaler
 
-from model.models import hybrid
+from model.models import snapshot as snapshot_file
+from model.models.features import _features_sqrt
 from model.models.hybrid import HybridModel
-from model.models.snapshot import FORMAT_VERSION, ServingSnapshot
+from model.models.mlp_forward import head_program, head_programs
+from model.models.serving_form import ServingSnapshot, blended_prediction, recipe_inputs, run_program
+from model.models.snapshot import FORMAT_VERSION
 from model.registry import registry
 
 
@@ -43,12 +57,24 @@ def scikit_learn_reference(model: HybridModel, X: np.ndarray) -> tuple[np.ndarra
     return np.einsum("c,cmnd->mnd", model.spectral_weights_, spectra), np.einsum("c,cmnd->mnd", model.lab_weights_, Labs), spectra[0, 0]
 
 
-def without_snapshot(model: HybridModel, monkeypatch) -> HybridModel:
-    """A copy of ``model`` that cannot build a snapshot, so it predicts through scikit-learn's ``predict``."""
-    monkeypatch.setattr(hybrid, "head_program", lambda head, probe=None: None)
-    reference = copy.deepcopy(model)  # a copy leaves the cached snapshot behind
-    assert reference.serving_snapshot() is None
-    return reference
+def scikit_learn_fluorescence(model: HybridModel, X: np.ndarray) -> np.ndarray:
+    """The fluorescence head through its networks' own ``predict``: geometric mean, behind the gate (ct/s)."""
+    head = model.fluorescence_head_
+    expected = np.zeros(len(X))
+    gate = head._gate(X)
+    if gate.any():
+        log_mean = np.mean([network.predict(X[gate]).reshape(-1) for network in head.networks_], axis=0)
+        expected[gate] = 100.0 * np.expm1(np.clip(log_mean, 0, None))
+    return expected
+
+
+def scikit_learn_prediction(model: HybridModel, recipes):
+    """The whole Prediction with every head run by scikit-learn's own ``predict`` (the reference the served form must equal)."""
+    inputs = recipe_inputs(recipes, model.input_columns)
+    X = inputs.to_numpy(dtype=float)
+    member_reflectance, member_Lab, physics = scikit_learn_reference(model, X)
+    fluorescence = scikit_learn_fluorescence(model, X) if model.has_fluorescence else None
+    return blended_prediction(inputs, member_reflectance, member_Lab, physics, model.headline, model.training_range_, 16.5, fluorescence, model.bands_)
 
 
 def assert_same_prediction(actual, expected, rtol=1e-9, atol=1e-9):
@@ -66,38 +92,33 @@ def assert_same_prediction(actual, expected, rtol=1e-9, atol=1e-9):
     assert actual.to_frame().columns.tolist() == expected.to_frame().columns.tolist()
 
 
-def test_the_snapshot_predicts_what_the_scikit_learn_heads_predict(glowing_hybrid, recipes, monkeypatch):
-    snapshot = glowing_hybrid.serving_snapshot()
-    assert snapshot is not None and snapshot.has_fluorescence
+def test_the_served_form_predicts_what_the_scikit_learn_heads_predict(glowing_hybrid, recipes):
+    snapshot = glowing_hybrid.serving_
+    assert isinstance(snapshot, ServingSnapshot) and glowing_hybrid.serving_snapshot() is snapshot
+    assert snapshot.has_fluorescence
     assert snapshot.fluorescent_colorants == glowing_hybrid.fluorescent_colorants == ("FluoYellow",)
     assert snapshot.input_columns == glowing_hybrid.input_columns
+    assert sum(len(programs) for programs in snapshot.heads.values()) == 4 * glowing_hybrid.n_ensemble
     for frame in recipes:
         X = frame.to_numpy(dtype=float)
         member_reflectance, member_Lab, physics = scikit_learn_reference(glowing_hybrid, X)
-        snap_reflectance, snap_Lab = snapshot.predict_members(X)
-        np.testing.assert_allclose(snap_reflectance, member_reflectance, rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(snap_Lab, member_Lab, rtol=1e-9, atol=1e-9)
+        for predictor in (snapshot, glowing_hybrid):  # the model runs its serving form: the same numbers
+            served_reflectance, served_Lab = predictor.predict_members(X)
+            np.testing.assert_allclose(served_reflectance, member_reflectance, rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(served_Lab, member_Lab, rtol=1e-9, atol=1e-9)
+            reflectance, Lab = predictor.predict_arrays(X)
+            np.testing.assert_allclose(reflectance, member_reflectance.mean(axis=0), rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(Lab, member_Lab.mean(axis=0), rtol=1e-9, atol=1e-9)
+            np.testing.assert_allclose(predictor.predict_fluorescence(X), scikit_learn_fluorescence(glowing_hybrid, X), rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(snapshot.physics.reflectance(X), physics, rtol=1e-12, atol=1e-12)
-        reflectance, Lab = snapshot.predict_arrays(X)
-        np.testing.assert_allclose(reflectance, member_reflectance.mean(axis=0), rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(Lab, member_Lab.mean(axis=0), rtol=1e-9, atol=1e-9)
-        # Fluorescence: the head's networks through their own predict, geometric mean, behind the gate.
-        head = glowing_hybrid.fluorescence_head_
-        expected = np.zeros(len(X))
-        gate = head._gate(X)
-        assert gate.any() and not gate.all()
-        log_mean = np.mean([network.predict(X[gate]).reshape(-1) for network in head.networks_], axis=0)
-        expected[gate] = 100.0 * np.expm1(np.clip(log_mean, 0, None))
-        np.testing.assert_allclose(snapshot.predict_fluorescence(X), expected, rtol=1e-9, atol=1e-9)
-    reference = without_snapshot(glowing_hybrid, monkeypatch)
-    for frame in recipes:
-        assert_same_prediction(snapshot.predict(frame), reference.predict(frame))
-        assert_same_prediction(glowing_hybrid.predict(frame), reference.predict(frame))
+        assert_same_prediction(glowing_hybrid.predict(frame), scikit_learn_prediction(glowing_hybrid, frame))
+    gate = glowing_hybrid.fluorescence_head_._gate(recipes[0].to_numpy(dtype=float))
+    assert gate.any() and not gate.all()  # the recipes exercise both sides of the fluorescence gate
     assert snapshot.predict(recipes[1]).out_of_range.all() and not snapshot.predict(recipes[0]).out_of_range.any()
 
 
 def test_the_snapshot_checks_its_input_as_the_model_does(glowing_hybrid, recipes):
-    snapshot = glowing_hybrid.serving_snapshot()
+    snapshot = glowing_hybrid.serving_
     for bad, error in ((recipes[0].to_numpy(), TypeError), (recipes[0].drop(columns=["thickness_um"]), ValueError)):
         with pytest.raises(error) as from_model:
             glowing_hybrid.predict(bad)
@@ -106,30 +127,31 @@ def test_the_snapshot_checks_its_input_as_the_model_does(glowing_hybrid, recipes
         assert str(from_snapshot.value) == str(from_model.value)
 
 
-def test_save_and_load_give_the_same_predictions_without_a_pickle(glowing_hybrid, recipes, tmp_path):
-    snapshot = glowing_hybrid.serving_snapshot()
+def test_save_and_load_give_the_models_predictions_without_a_pickle(glowing_hybrid, recipes, tmp_path):
+    snapshot = glowing_hybrid.serving_
     path = tmp_path / "serving.npz"
-    snapshot.save(path)
+    snapshot_file.save(snapshot, path)
     assert path.is_file() and not (tmp_path / "serving.npz.npz").exists()
     with np.load(path, allow_pickle=False) as archive:  # raises if anything in it needed a pickle
         assert all(archive[key].dtype != object for key in archive.files)
         manifest = json.loads(str(archive["manifest"][()]))
     assert manifest["format_version"] == FORMAT_VERSION
-    loaded = ServingSnapshot.load(path)
+    assert path.read_bytes() == snapshot_file.to_bytes(snapshot)
+    loaded = snapshot_file.load(path)
     assert loaded.colorants_ == snapshot.colorants_ and loaded.training_range_ == snapshot.training_range_
-    assert loaded.fluorescent_colorants == snapshot.fluorescent_colorants
+    assert loaded.fluorescent_colorants == snapshot.fluorescent_colorants and loaded.bands.keys() == snapshot.bands.keys()
     for frame in recipes:
-        assert_same_prediction(loaded.predict(frame), snapshot.predict(frame), rtol=0, atol=0)
+        assert_same_prediction(loaded.predict(frame), glowing_hybrid.predict(frame), rtol=0, atol=0)
 
 
 def test_a_file_it_cannot_read_is_refused_with_its_name_and_what_to_do(glowing_hybrid, tmp_path):
     garbage = tmp_path / "garbage.npz"
     garbage.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="garbage.npz.*add_serving_snapshot"):
-        ServingSnapshot.load(garbage)
+    with pytest.raises(ValueError, match="garbage.npz.*Load the full model.*retrain"):
+        snapshot_file.load(garbage)
     # A newer format version.
     path = tmp_path / "serving.npz"
-    glowing_hybrid.serving_snapshot().save(path)
+    snapshot_file.save(glowing_hybrid.serving_, path)
     with np.load(path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     manifest = json.loads(str(arrays["manifest"][()]))
@@ -138,26 +160,88 @@ def test_a_file_it_cannot_read_is_refused_with_its_name_and_what_to_do(glowing_h
     with open(newer, "wb") as handle:
         np.savez(handle, **arrays)
     with pytest.raises(ValueError, match=f"newer.npz.*format version {FORMAT_VERSION + 1}"):
-        ServingSnapshot.load(newer)
+        snapshot_file.load(newer)
     # An object array would need a pickle: refused, not unpickled.
     with open(newer, "wb") as handle:
         np.savez(handle, manifest=np.array([{"format": "x"}], dtype=object))
     with pytest.raises(ValueError, match="newer.npz"):
-        ServingSnapshot.load(newer)
+        snapshot_file.load(newer)
 
 
-def test_a_refit_or_a_new_headline_is_never_served_a_stale_snapshot(tiny_dataset):
+def test_a_refit_makes_a_new_serving_form_and_a_new_headline_needs_one(tiny_dataset):
     model = quick_hybrid().fit(tiny_dataset)
-    first = model.serving_snapshot()
-    assert model.serving_snapshot() is first  # cached
-    model.set_params(headline="spectral")
-    assert model.serving_snapshot().headline == "spectral"
-    model.set_params(random_state=3).fit(tiny_dataset)
-    refitted = model.serving_snapshot()
-    assert refitted is not first
+    first = model.serving_
     X = tiny_dataset.recipes.head(4).to_numpy()
-    np.testing.assert_allclose(refitted.predict_members(X)[0], scikit_learn_reference(model, X)[0], rtol=1e-9, atol=1e-9)
+    model.set_params(random_state=3).fit(tiny_dataset)
+    refitted = model.serving_
+    # New seeds, new heads (the blend may weigh them at 0 on data this small, so the heads themselves are compared).
+    assert refitted is not first
+    assert not np.allclose(run_program(refitted.heads["plain_spectral"][0], X), run_program(first.heads["plain_spectral"][0], X))
+    np.testing.assert_allclose(model.predict_members(X)[0], scikit_learn_reference(model, X)[0], rtol=1e-9, atol=1e-9)
     assert not model.has_fluorescence and refitted.fluorescent_colorants == () and refitted.predict_fluorescence(X) is None
+    # The headline is a hyperparameter: like any other, it takes effect at the next fit.
+    model.set_params(headline="spectral").fit(tiny_dataset)
+    assert model.serving_.headline == "spectral" and model.predict(tiny_dataset.recipes.head(2)).headline == "spectral"
+
+
+def test_a_model_pickled_before_its_fit_kept_a_serving_form_is_refused_with_what_to_do(glowing_hybrid, recipes, quick_model, tiny_dataset):
+    formulation = clone(quick_model).fit(tiny_dataset)
+    for model, missing, frame in ((glowing_hybrid, "serving_", recipes[0]), (formulation, "spectral_programs_", tiny_dataset.recipes.head(2))):
+        old = pickle.loads(pickle.dumps(model))
+        del old.__dict__[missing]  # what unpickling a model saved before its fit kept them gives
+        with pytest.raises(NotFittedError, match=rf"older Huecast.*{missing}.*python -m model train"):
+            old.predict(frame)
+        with pytest.raises(NotFittedError, match="older Huecast"):
+            old.predict_members(frame.to_numpy(dtype=float))
+
+
+def test_a_snapshot_without_a_calibrated_band_states_the_spread_and_says_so(glowing_hybrid, recipes, tmp_path):
+    # A serving.npz written before the calibrated band (issue 24) has none: the format keeps it optional.
+    spread = dataclasses.replace(glowing_hybrid.serving_, bands=None)
+    prediction = spread.predict(recipes[0])
+    assert prediction.uncertainty_coverage is None and np.all(prediction.uncertainty > 0)
+    path = tmp_path / "old.npz"
+    snapshot_file.save(spread, path)
+    loaded = snapshot_file.load(path)
+    assert loaded.bands is None
+    assert_same_prediction(loaded.predict(recipes[0]), prediction, rtol=0, atol=0)
+
+
+def _fitted_head(seed: int, features=None, activation="tanh") -> TransformedTargetRegressor:
+    X = np.random.default_rng(seed).uniform(0, 10, (30, 3))
+    network = MLPRegressor(hidden_layer_sizes=(5,), activation=activation, solver="lbfgs", max_iter=200, random_state=seed)
+    pipeline = make_pipeline(features if features is not None else FunctionTransformer(_features_sqrt), StandardScaler(), network)
+    head = TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler(), check_inverse=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return head.fit(X, np.column_stack([X.sum(axis=1), np.sqrt(X[:, 0])]))
+
+
+def _power(X, exponent):
+    return np.asarray(X, dtype=float) ** exponent
+
+
+def test_a_head_program_is_its_heads_own_arithmetic_for_every_activation():
+    X = np.random.default_rng(2).uniform(0, 12, (25, 3))
+    for activation in ("tanh", "relu", "logistic", "identity"):
+        head = _fitted_head(0, activation=activation)
+        for probe in (None, X[:4]):
+            program = head_program(head, probe)
+            assert program is not None and all(step.savable for step in program), activation
+            np.testing.assert_allclose(run_program(program, X), head.predict(X), rtol=1e-10, atol=1e-12, err_msg=activation)
+
+
+def test_a_head_it_cannot_replay_stops_the_fit_instead_of_predicting_another_way():
+    assert head_program(_fitted_head(0, PolynomialFeatures(2))) is None  # a step the replay does not know
+    # A feature map with keyword arguments it would have to pass on, and one without a name it could save.
+    assert head_program(_fitted_head(0, FunctionTransformer(_power, kw_args={"exponent": 0.5}))) is None
+    assert len(head_programs([_fitted_head(0), _fitted_head(1)], "spectral heads")) == 2
+    with pytest.raises(ValueError, match=r"spectral heads of ensemble member\(s\) \[1\] cannot be replayed"):
+        head_programs([_fitted_head(0), _fitted_head(1, PolynomialFeatures(2))], "spectral heads")
+    with pytest.raises(ValueError, match=r"member\(s\) \[0\]"):
+        head_programs([_fitted_head(0, FunctionTransformer(lambda X: np.asarray(X, dtype=float) * 2.0))], "spectral heads")
 
 
 @pytest.fixture(scope="module")
@@ -198,26 +282,6 @@ def test_a_tampered_snapshot_is_refused(glowing_hybrid, tmp_path):
         registry.load_serving(other.version, tmp_path)
 
 
-def test_a_version_saved_before_snapshots_gets_one_added(glowing_hybrid, recipes, tmp_path):
-    card = registry.save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=tmp_path)
-    folder = tmp_path / card.version
-    # As a version saved before snapshots existed: no file, and a card without the field.
-    (folder / registry.SERVING_FILE).unlink()
-    data = json.loads((folder / registry.CARD_FILE).read_text(encoding="utf-8"))
-    del data["serving_sha256"]
-    (folder / registry.CARD_FILE).write_text(json.dumps(data), encoding="utf-8")
-    snapshot, old_card = registry.load_serving(card.version, tmp_path)
-    assert snapshot is None and old_card.serving_sha256 is None and old_card.sha256 == card.sha256
-    upgraded = registry.add_serving_snapshot(card.version, tmp_path)
-    assert upgraded.serving_sha256 == registry._sha256(folder / registry.SERVING_FILE)
-    assert {**json.loads(upgraded.to_json()), "serving_sha256": None} == json.loads(old_card.to_json())
-    snapshot, loaded_card = registry.load_serving(card.version, tmp_path)
-    assert loaded_card == upgraded
-    assert_same_prediction(snapshot.predict(recipes[1]), glowing_hybrid.predict(recipes[1]), rtol=0, atol=0)
-    assert registry.add_serving_snapshot(card.version, tmp_path) == upgraded  # a second call changes nothing
-    registry.load_model(card.version, tmp_path)  # the model file is untouched
-
-
 def test_a_model_without_a_snapshot_saves_and_loads_as_before(quick_model, tiny_dataset, tmp_path):
     model = clone(quick_model).fit(tiny_dataset)
     assert model.serving_snapshot() is None and model.fluorescent_colorants == ()
@@ -227,8 +291,6 @@ def test_a_model_without_a_snapshot_saves_and_loads_as_before(quick_model, tiny_
     loaded, loaded_card = registry.load_model(card.version, tmp_path)
     assert loaded_card == card
     np.testing.assert_allclose(loaded.predict(tiny_dataset.recipes.head(3)).Lab, model.predict(tiny_dataset.recipes.head(3)).Lab)
-    with pytest.raises(ValueError, match="has no serving snapshot"):
-        registry.add_serving_snapshot(card.version, tmp_path)
 
 
 def test_serving_a_snapshot_imports_neither_scikit_learn_nor_scipy_nor_joblib(saved_hybrid, recipes, tmp_path):
@@ -239,8 +301,7 @@ def test_serving_a_snapshot_imports_neither_scikit_learn_nor_scipy_nor_joblib(sa
         import sys
         import pandas as pd
         import model.models.snapshot, model.registry.registry
-        from model.models.snapshot import ServingSnapshot
-        snapshot = ServingSnapshot.load({str(models_dir / card.version / "serving.npz")!r})
+        snapshot = model.models.snapshot.load({str(models_dir / card.version / "serving.npz")!r})
         snapshot.predict(pd.read_csv({str(recipes_path)!r}))
         snapshot, card = model.registry.registry.load_serving({card.version!r}, {str(models_dir)!r})
         prediction = snapshot.predict(pd.read_csv({str(recipes_path)!r}))
@@ -251,3 +312,11 @@ def test_serving_a_snapshot_imports_neither_scikit_learn_nor_scipy_nor_joblib(sa
     result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"serving a snapshot imported {result.stdout.strip()}"
+
+
+def test_the_model_contract_does_not_know_the_snapshot_file(repo_root):
+    """base, mlp and fluorescence import the in-memory serving form only; the file format is the registry's business."""
+    code = "import sys, model.models.base, model.models.mlp, model.models.fluorescence; print('model.models.snapshot' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120, cwd=repo_root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -179,7 +179,7 @@ def fitted_hybrid(tiny_dataset):
 
 
 def test_hybrid_states_the_calibrated_band_and_its_snapshot_carries_it(fitted_hybrid, tiny_dataset, tmp_path):
-    from model.models.snapshot import ServingSnapshot
+    from model.models import snapshot
 
     prediction = fitted_hybrid.predict(tiny_dataset.recipes)
     assert prediction.uncertainty_coverage == 0.9 and prediction.uncertainty_is_calibrated
@@ -187,26 +187,10 @@ def test_hybrid_states_the_calibrated_band_and_its_snapshot_carries_it(fitted_hy
     np.testing.assert_allclose(prediction.uncertainty, fitted_hybrid.bands_["head"].quantile() * prediction.difficulty)
     assert (prediction.to_frame()["uncertainty_coverage"] == 0.9).all()
     path = tmp_path / "serving.npz"
-    fitted_hybrid.serving_snapshot().save(path)
-    served = ServingSnapshot.load(path).predict(tiny_dataset.recipes)
+    snapshot.save(fitted_hybrid.serving_, path)
+    served = snapshot.load(path).predict(tiny_dataset.recipes)
     np.testing.assert_allclose(served.uncertainty, prediction.uncertainty, rtol=1e-9)
     assert served.uncertainty_coverage == 0.9
-
-
-def test_a_hybrid_saved_before_the_calibrated_band_states_its_spread_and_says_so(fitted_hybrid, tiny_dataset, tmp_path):
-    import copy
-
-    from model.models.snapshot import ServingSnapshot
-
-    old = copy.copy(fitted_hybrid)
-    del old.bands_  # what unpickling a model saved before issue 24 gives
-    old.__dict__.pop("_compiled_", None)
-    prediction = old.predict(tiny_dataset.recipes)
-    assert prediction.uncertainty_coverage is None and np.all(prediction.uncertainty > 0)
-    assert np.isnan(prediction.to_frame()["uncertainty_coverage"]).all()
-    path = tmp_path / "old.npz"
-    old.serving_snapshot().save(path)
-    assert ServingSnapshot.load(path).bands is None
 
 
 def test_difficulty_features_are_the_same_row_by_row_and_in_bounded_blocks(monkeypatch):

@@ -99,7 +99,7 @@ time.sleep(0.5)
 answer["heavy_before_page_ended"] = readiness.heavy_done.is_set()
 readiness.page_run_ended()  # what dashboard/app.py says after the first page run
 readiness.wait_for_heavy_imports(timeout_s=120)
-model, _ = champion.served_full_model()
+model, _ = champion.served(full=True)
 answer["sklearn_after_heavy"] = "sklearn" in sys.modules
 answer["full_L"] = float(model.predict(champion.explore.recipe_frame({c: 1.0 for c in model.colorants_}, 8.0, list(model.colorants_))).Lab[0, 0])
 print(json.dumps(answer))

@@ -6,6 +6,7 @@
 - :mod:`~model.core.settings`: where models and measurements live;
 - :mod:`~model.core.files`: atomic writes;
 - :mod:`~model.core.tolerance`: the ΔE00 tolerance bands (green, amber, red).
+- :mod:`~model.core.lazy`: a package's public names that import their module on first use.
 
 Import the module you need; nothing is re-exported here, so importing one costs only that one.
 """

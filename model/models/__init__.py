@@ -9,6 +9,8 @@ so :func:`model_kinds` can list, and :func:`model_from_config` rebuild, any mode
 
 from importlib import import_module
 
+from model.core.lazy import lazy_attributes
+
 #: Every module that defines a colour model (a :class:`~model.models.base.ColourModel` subclass).
 MODEL_MODULES = (
     "model.models.mlp",
@@ -55,13 +57,4 @@ def import_model_modules() -> None:
         import_module(module)
 
 
-def __getattr__(name: str):
-    if name not in _PUBLIC:
-        raise AttributeError(f"module 'model.models' has no attribute {name!r}")
-    value = getattr(import_module(_PUBLIC[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _PUBLIC)

@@ -31,8 +31,15 @@ What a subclass provides
     How many numbers the fit learned.
 
 Optional: ``predict_arrays`` (a fast path for the optimiser, default: the members' mean),
-``random_state`` (reseeded by :meth:`reseeded`) and ``serving_snapshot()`` (the prediction
-as plain arrays, :mod:`model.models.snapshot`; default None, the registry then saves none).
+``random_state`` (reseeded by :meth:`reseeded`) and ``serving_snapshot()`` (the fitted
+model's whole prediction as plain arrays, a :class:`~model.models.serving_form.ServingSnapshot`
+made by ``fit``; default None, the registry then saves none).
+
+One prediction path: a model whose ``fit`` keeps a plain-numpy serving form (the MLP heads'
+programs, :mod:`model.models.serving_form`) names those attributes in
+:attr:`ColourModel.serving_attributes`, and ``predict``, ``predict_members`` and
+``predict_arrays`` run them and nothing else. A model pickled before its fit kept them is
+refused by :meth:`ColourModel.check_fitted` with what to do (retrain), never served another way.
 
 Fluorescence (ct/s): every ``fit`` calls ``self._fit_fluorescence(dataset)`` and every
 ``predict`` passes ``fluorescence_cts=self.predict_fluorescence(X)`` to ``build_prediction``;
@@ -47,6 +54,7 @@ from typing import Callable, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
+from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from model.core import colorimetry
@@ -112,10 +120,12 @@ class ColourModel(BaseEstimator, ABC):
     #: Which CIELAB path ``Prediction.Lab`` reports. A model with a CIELAB head makes this
     #: a hyperparameter chosen on validation; a spectrum-only model keeps "spectral".
     headline: str = "spectral"
+    #: The fitted attributes that hold the model's serving form (see the module notes); a model
+    #: without them was saved by an older Huecast and must be retrained.
+    serving_attributes: ClassVar[tuple[str, ...]] = ()
     #: The fluorescence head (:mod:`model.models.fluorescence`, ct/s), fitted by ``fit`` when the
-    #: training data has readings, else None. A class default, so a model pickled before
-    #: heads existed loads as a model without one.
-    fluorescence_head_: FluorescenceHead | None = None
+    #: training data has readings, else None.
+    fluorescence_head_: FluorescenceHead | None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -142,8 +152,16 @@ class ColourModel(BaseEstimator, ABC):
 
     # ------------------------------------------------------------ shared behaviour
     def check_fitted(self) -> None:
-        """Raise ``NotFittedError`` (naming the class) when ``fit`` has not run."""
-        check_is_fitted(self, "training_range_", msg=f"This {type(self).__name__} is not fitted yet; call fit(dataset) before predict(recipes).")
+        """Raise ``NotFittedError`` (naming the class) when ``fit`` has not run, or ran in an older Huecast
+        that did not keep the serving form (:attr:`serving_attributes`): such a model must be retrained."""
+        name = type(self).__name__
+        check_is_fitted(self, "training_range_", msg=f"This {name} is not fitted yet; call fit(dataset) before predict(recipes).")
+        missing = [attribute for attribute in self.serving_attributes if attribute not in self.__dict__]
+        if missing:
+            raise NotFittedError(
+                f"This {name} was fitted by an older Huecast: it lacks {missing}, which fit now keeps to predict with. "
+                "Retrain it (python -m model train --data <folder> --promote --yes, or the Retrain page)."
+            )
 
     @property
     def input_columns(self) -> list[str]:
@@ -204,8 +222,8 @@ class ColourModel(BaseEstimator, ABC):
         return check_recipe_values(dataset.table, [*dataset.colorants, THICKNESS_COLUMN], "Training data")
 
     def serving_snapshot(self):
-        """The fitted model's prediction as a :class:`~model.models.snapshot.ServingSnapshot` (plain arrays,
-        loadable and predicting without scikit-learn), or None for a model that has none (the default)."""
+        """The fitted model's whole prediction as a :class:`~model.models.serving_form.ServingSnapshot` (plain
+        arrays, made by ``fit``; the registry saves it as ``serving.npz``), or None for a kind that has none (the default)."""
         return None
 
     def config(self) -> dict:

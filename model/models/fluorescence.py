@@ -47,11 +47,10 @@ from threadpoolctl import threadpool_limits
 
 from model.core.schema import FLUORESCENCE_COLUMN, THICKNESS_COLUMN, Dataset
 
-# The networks' features and log target live in a light module (the serving snapshot replays
-# them without scikit-learn); they stay importable here, where old pickles look for them.
-from model.models.features import _TARGET_SCALE_CTS, _from_log, _to_log, recipe_features  # noqa: F401
-from model.models.mlp_forward import CompiledForwardCache, compile_heads, head_program
-from model.models.snapshot import FluorescencePrograms, gated_fluorescence
+# The networks' features and log target live in a light module: the serving form replays them by name.
+from model.models.features import _to_log, recipe_features
+from model.models.mlp_forward import head_programs
+from model.models.serving_form import FluorescencePrograms
 
 __all__ = ["FLUORESCENCE_UNIT", "FluorescenceHead", "fit_fluorescence_head", "fluorescence_readings", "fluorescent_from_readings", "without_readings"]
 
@@ -60,6 +59,8 @@ FLUORESCENCE_UNIT = "ct/s"
 #: A colorant can be named fluorescent only when at least this share of the films holding it
 #: read above 0 (one odd reading must not make a pigment ladder that reads 0 fluorescent).
 _GLOWING_SHARE = 0.5
+
+
 def fluorescence_readings(dataset: Dataset) -> np.ndarray | None:
     """The dataset's readings (n,; ct/s, NaN where a film has none), or None when it has none at all."""
     if FLUORESCENCE_COLUMN not in dataset.table.columns:
@@ -103,7 +104,7 @@ def fluorescent_from_readings(concentrations: np.ndarray, readings: np.ndarray, 
     return tuple(name for j, name in enumerate(colorants) if j in chosen)
 
 
-class FluorescenceHead(CompiledForwardCache, BaseEstimator):
+class FluorescenceHead(BaseEstimator):
     """Gated MLP ensemble: recipe (wt %, µm) → fluorescence intensity (ct/s, ≥ 0). See the module notes.
 
     Parameters
@@ -126,6 +127,9 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
     networks_ : list of fitted regressors (empty when no training film is fluorescent).
     n_readings_ : int, films with a reading used to decide the gate.
     n_trained_ : int, films the networks were fitted on.
+    programs_ : FluorescencePrograms
+        The gate, the networks as plain-numpy programs and the constant: what ``predict`` runs
+        (:mod:`model.models.serving_form`; the hybrid's serving snapshot holds it too).
     """
 
     def __init__(self, hidden_layer_sizes=(16,), alpha=1.0, n_ensemble=5, max_iter=3000, random_state=0):
@@ -142,7 +146,7 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
         )
         pipeline = make_pipeline(FunctionTransformer(recipe_features), StandardScaler(), network)
         # It regresses the log target (see _to_log), as a 1-column matrix so that
-        # mlp_forward.compile_heads can replay it and check the replay against predict.
+        # mlp_forward.head_program can replay it and check the replay against predict.
         return TransformedTargetRegressor(regressor=pipeline, transformer=StandardScaler(), check_inverse=False)
 
     def fit(self, X: np.ndarray, readings: np.ndarray, colorants) -> FluorescenceHead:
@@ -158,7 +162,6 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
         if np.any(readings[measured] < 0):
             row = int(np.flatnonzero(measured & (readings < 0))[0])
             raise ValueError(f"Row {row}: {FLUORESCENCE_COLUMN} is {readings[row]:g}; expected a reading ≥ 0 ct/s.")
-        self.__dict__.pop("_compiled_", None)  # a refit must never be served the old networks' forward pass
         self.colorants_ = tuple(colorants)
         self.fluorescent_colorants_ = fluorescent_from_readings(X[measured, :-1], readings[measured], self.colorants_)
         self.n_readings_ = int(measured.sum())
@@ -173,6 +176,10 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
                 self.networks_ = [self._network(self.random_state + k).fit(X[train], target) for k in range(self.n_ensemble)]
         # One fluorescent film (or none) cannot train a network: predict its reading (or 0) wherever the gate opens.
         self.constant_cts_ = float(readings[train].mean()) if self.n_trained_ == 1 else 0.0
+        self.programs_ = FluorescencePrograms(
+            tuple(self.fluorescent_colorants_), tuple(self._gate_index()), head_programs(self.networks_, "fluorescence networks"),
+            self.constant_cts_,
+        )
         return self
 
     def _gate(self, X: np.ndarray) -> np.ndarray:
@@ -181,31 +188,15 @@ class FluorescenceHead(CompiledForwardCache, BaseEstimator):
         return (np.asarray(X, dtype=float)[:, columns] > 0).any(axis=1) if columns else np.zeros(len(X), dtype=bool)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Fluorescence intensity (n,; ct/s, ≥ 0) of recipes X (n, colorants + 1; wt %, then µm); exactly 0 without a fluorescent colorant."""
-        # The members' mean in log space (a geometric mean): they agree on ratios, not on differences.
-        return gated_fluorescence(X, self._gate_index(), self._mean_log() if self.networks_ else None, self.constant_cts_)
+        """Fluorescence intensity (n,; ct/s, ≥ 0) of recipes X (n, colorants + 1; wt %, then µm); exactly 0 without a fluorescent colorant.
+
+        Runs :attr:`programs_`: the members' mean in log space (a geometric mean: they agree on
+        ratios, not on differences), verified at fit against the networks' own ``predict``.
+        """
+        return self.programs_.predict(X)
 
     def _gate_index(self) -> list[int]:
         return [self.colorants_.index(name) for name in self.fluorescent_colorants_]
-
-    def serving_programs(self) -> FluorescencePrograms | None:
-        """The head as plain-numpy programs for a serving snapshot (:mod:`model.models.snapshot`),
-        each network verified against its ``predict``; None when one cannot be replayed."""
-        networks = [head_program(network) for network in self.networks_]
-        if any(program is None for program in networks):
-            return None
-        return FluorescencePrograms(
-            tuple(self.fluorescent_colorants_), tuple(self._gate_index()), tuple(networks), float(self.constant_cts_)
-        )
-
-    def _mean_log(self):
-        # The plain-numpy forward pass (the optimiser predicts thousands of tiny batches and
-        # predict's input checks cost ~3 ms a network), verified against predict; a cache, left out of pickles: CompiledForwardCache.
-        compiled = getattr(self, "_compiled_", None)
-        if compiled is None:
-            compiled = compile_heads(self.networks_) or (lambda X: np.mean([network.predict(X) for network in self.networks_], axis=0))
-            self._compiled_ = compiled
-        return compiled
 
     @property
     def n_parameters(self) -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -31,21 +30,10 @@ from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import Dataset
 from model.models.base import ColourModel, Progress
 
-# The heads' feature maps and target transforms live in a light module (the serving snapshot
-# replays them without scikit-learn); they stay importable here, where old pickles look for them.
-from model.models.features import (  # noqa: F401
-    _INPUT_FUNCTIONS,
-    _REFLECTANCE_FLOOR,
-    _exp,
-    _features_amount,
-    _features_raw,
-    _features_sqrt,
-    _identity,
-    _ks,
-    _ks_inverse,
-    _log_reflectance,
-)
-from model.models.mlp_forward import CompiledForwardCache, compile_heads
+# The heads' feature maps and target transforms live in a light module: the serving form replays them by name.
+from model.models.features import _INPUT_FUNCTIONS, _exp, _identity, _ks, _ks_inverse, _log_reflectance
+from model.models.mlp_forward import head_programs
+from model.models.serving_form import recipe_inputs, run_members
 from model.models.uncertainty import ensemble_uncertainty
 
 __all__ = [
@@ -75,7 +63,7 @@ _TARGET_FUNCTIONS = {
 }
 
 
-class FormulationModel(CompiledForwardCache, ColourModel):
+class FormulationModel(ColourModel):
     """Predicts reflectance (31 bands) and CIELAB from a recipe with ensembles of MLPs.
 
     Two heads per ensemble member, each a scikit-learn pipeline around ``MLPRegressor``:
@@ -123,6 +111,9 @@ class FormulationModel(CompiledForwardCache, ColourModel):
     colorants_ : tuple of str
         Input colorant names, in order.
     spectral_heads_, lab_heads_ : list of fitted regressors (one per ensemble member).
+    spectral_programs_, lab_programs_ : tuple of programs, one per member
+        The same heads as plain-numpy programs (:mod:`model.models.serving_form`), made and
+        verified against the heads' ``predict`` at the end of ``fit``: what every prediction runs.
     training_range_ : TrainingRange
     n_recipes_, n_samples_ : int
 
@@ -131,6 +122,8 @@ class FormulationModel(CompiledForwardCache, ColourModel):
     >>> model = FormulationModel(n_ensemble=3).fit(dataset)          # doctest: +SKIP
     >>> model.predict(dataset.recipes.head(2)).Lab                     # doctest: +SKIP
     """
+
+    serving_attributes = ("spectral_programs_", "lab_programs_")
 
     # The defaults were chosen by leave-recipe-out CV on the real pp-inks data
     # (bench/accuracy.py, README "Accuracy"): one small tanh layer, light L2, three lbfgs
@@ -152,10 +145,6 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         "max_samples": [Interval(Integral, 2, None, closed="left"), None],
         "n_jobs": [Integral, None],
     }
-
-    #: Models saved before ``max_samples`` and ``n_jobs`` existed fit every member on every row, one head at a time.
-    max_samples = None
-    n_jobs = None
 
     def __init__(
         self,
@@ -252,23 +241,15 @@ class FormulationModel(CompiledForwardCache, ColourModel):
         self.n_samples_ = len(dataset)
         self.n_features_in_ = X.shape[1]
         self._fit_fluorescence(dataset)
+        self.spectral_programs_ = head_programs(spectral_heads, "spectral heads")
+        self.lab_programs_ = head_programs(lab_heads, "CIELAB heads")
         return self
-
-    def _inputs(self, recipes: pd.DataFrame) -> pd.DataFrame:
-        missing = [c for c in self.input_columns if c not in recipes.columns]
-        if missing:
-            raise ValueError(
-                f"Recipes lack columns {missing}; this model takes {self.input_columns} "
-                "(colorants in wt %, thickness in µm)."
-            )
-        return recipes[self.input_columns].astype(float).reset_index(drop=True)
 
     def predict_members(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every ensemble member's raw output for X (n, inputs): reflectance (m, n, 31) and CIELAB (m, n, 3)."""
         self.check_fitted()
         X = np.asarray(X, dtype=float)
-        spectral, lab = self._compiled_heads()
-        return np.stack([head(X) for head in spectral]), np.stack([head(X) for head in lab])
+        return run_members(self.spectral_programs_, X), run_members(self.lab_programs_, X)
 
     def predict(self, recipes: pd.DataFrame) -> Prediction:
         """Predict a batch of recipes.
@@ -286,7 +267,7 @@ class FormulationModel(CompiledForwardCache, ColourModel):
             single network), see :func:`model.models.uncertainty.ensemble_uncertainty`.
         """
         self.check_fitted()
-        inputs = self._inputs(recipes)
+        inputs = recipe_inputs(recipes, self.input_columns)
         member_reflectance, member_Lab = self.predict_members(inputs.to_numpy(dtype=float))
         reflectance = member_reflectance.mean(axis=0)
         Lab_head = member_Lab.mean(axis=0)
@@ -296,19 +277,6 @@ class FormulationModel(CompiledForwardCache, ColourModel):
             inputs, reflectance, Lab_head, self.headline, self.training_range_, uncertainty=uncertainty, Lab_spectral=Lab_spectral,
             fluorescence_cts=self.predict_fluorescence(inputs.to_numpy(dtype=float)),
         )
-
-    def _compiled_heads(self) -> tuple[list[Callable], list[Callable]]:
-        # Built once per loaded model (a cache, left out of pickles: CompiledForwardCache): each head compiled on its own
-        # (the uncertainty needs every member), checked against its predict on compile_heads'
-        # fixed probe, and replaced by its predict where the check fails. scikit-learn's predict
-        # validates its input on every call (about 0.7 ms per head): most of a one-recipe prediction.
-        # Keyed on the head lists themselves, so a refit (which makes new lists) is never served stale.
-        heads = (self.spectral_heads_, self.lab_heads_)
-        cached = getattr(self, "_compiled_", None)
-        if cached is None or any(mine is not theirs for mine, theirs in zip(cached[0], heads)):
-            cached = (heads, tuple([compile_heads([head]) or head.predict for head in group] for group in heads))
-            self._compiled_ = cached
-        return cached[1]
 
     @property
     def n_parameters(self) -> int:

@@ -1,22 +1,18 @@
-"""The forward pass of fitted MLP heads as plain numpy: every prediction runs through it.
+"""Fitted scikit-learn MLP heads exported as plain-numpy programs: how a model's serving form is made.
 
 A head is a ``TransformedTargetRegressor`` around a ``Pipeline`` of feature map
 (``FunctionTransformer``), ``StandardScaler`` and ``MLPRegressor``, with a target
 transformer (a ``StandardScaler``, or a ``Pipeline`` of ``FunctionTransformer`` and
-``StandardScaler``) that is undone on predict.
+``StandardScaler``) that is undone on predict. :func:`head_program` replays the same
+arithmetic from the fitted attributes (``coefs_``, ``intercepts_``, ``mean_``, ``scale_``)
+as a program of :class:`~model.models.serving_form.Step` s and checks it against the head's
+own ``predict`` before it is used; :func:`head_programs` does so for an ensemble and is what
+every ``fit`` calls last, so a model predicts through its programs only
+(:mod:`model.models.serving_form`).
 
-scikit-learn's ``predict`` validates its input on every call, which costs about 0.7 ms per
-head: most of a one-recipe prediction (twelve heads for the hybrid), and most of the
-formulation optimiser's time, which predicts thousands of tiny batches. The models'
-``predict``, ``predict_members`` and ``predict_arrays`` therefore all use this module, so
-the CLI, the API, the pages and the optimiser give one answer. :func:`compile_heads`
-replays the same arithmetic from the fitted attributes (``coefs_``, ``intercepts_``,
-``mean_``, ``scale_``) and checks the result against the heads' own ``predict`` before it
-is used, so a pipeline step this module does not know falls back to ``predict`` instead
-of giving a wrong colour. The replay is a program of
-:class:`~model.models.snapshot.Step` s (feature map, scaler, network, undone target
-transform); :func:`head_program` gives one head's program, verified the same way, for the
-hybrid's serving snapshot (:mod:`model.models.snapshot`), which needs no scikit-learn.
+Why: scikit-learn's ``predict`` validates its input on every call, about 0.7 ms per head:
+most of a one-recipe prediction (twelve heads for the hybrid), and most of the formulation
+optimiser's time, which predicts thousands of tiny batches.
 
 Scales: whatever the heads were fitted on (for Huecast, inputs are colorants in wt %
 then thickness in µm; outputs reflectance factor 0–1 or CIELAB with L* 0–100).
@@ -24,7 +20,7 @@ then thickness in µm; outputs reflectance factor 0–1 or CIELAB with L* 0–10
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from sklearn.compose import TransformedTargetRegressor
@@ -32,15 +28,12 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from model.models.snapshot import ACTIVATIONS, Step, run_program
+from model.models.serving_form import ACTIVATIONS, Step, run_program
 
-__all__ = ["CompiledForwardCache", "compile_heads", "head_program"]
+__all__ = ["head_program", "head_programs"]
 
-#: A batch function: a float matrix (n, inputs) in, a float matrix (n, outputs) out.
-ArrayFunction = Callable[[np.ndarray], np.ndarray]
-
-# The compiled pass must reproduce ``predict`` to rounding error; anything looser means
-# it is not the same computation.
+# The replay must reproduce ``predict`` to rounding error; anything looser means it is not
+# the same computation.
 _TOLERANCE = 1e-9
 # Rows of the default verification probe. Its values (0–20, as wt % and µm would be) only
 # need to exercise every step; the comparison is of arithmetic, not of accuracy.
@@ -95,7 +88,7 @@ def _probe(heads: Sequence, probe: np.ndarray | None) -> np.ndarray:
 
 
 def head_program(head, probe: np.ndarray | None = None) -> tuple[Step, ...] | None:
-    """One fitted head's forward pass as a program of :class:`~model.models.snapshot.Step` s, verified against ``predict``.
+    """One fitted head's forward pass as a program of :class:`~model.models.serving_form.Step` s, verified against ``predict``.
 
     Parameters
     ----------
@@ -120,57 +113,28 @@ def head_program(head, probe: np.ndarray | None = None) -> tuple[Step, ...] | No
     return program
 
 
-def compile_heads(heads: Sequence, probe: np.ndarray | None = None) -> ArrayFunction | None:
-    """The mean prediction of fitted heads as one plain-numpy function, verified against ``predict``.
+def head_programs(heads: Sequence, what: str) -> tuple[tuple[Step, ...], ...]:
+    """Every member of an ensemble head as a verified, savable program (see :func:`head_program`).
 
     Parameters
     ----------
-    heads : sequence of fitted ``TransformedTargetRegressor``
-        The ensemble members of one head (for example a model's spectral heads), all
-        taking the same inputs.
-    probe : numpy.ndarray, shape (n, inputs), optional
-        Inputs to verify the replay on; the caller's own recipes are the most telling.
-        Default: a fixed matrix of values 0–20 (as wt % and µm would be).
+    heads : sequence of fitted ``TransformedTargetRegressor``, one per ensemble member.
+    what : str
+        What the heads are (for example ``"spectral heads"``), named in the error.
 
-    Returns
-    -------
-    callable or None
-        ``function(X)`` mapping a float matrix X (n, inputs), in the order the heads were
-        fitted on, to the members' mean output (n, outputs), on the scale the heads
-        predict. None when ``heads`` is empty, a step is one this module cannot replay, or
-        the replay differs from the heads' own ``predict`` on ``probe`` by more than
-        1e-9: the caller then uses ``predict``.
-
-    Examples
-    --------
-    >>> mean_reflectance = compile_heads(model.spectral_heads_)      # doctest: +SKIP
-    >>> mean_reflectance(X).shape                                     # doctest: +SKIP
-    (n, 31)
+    Raises
+    ------
+    ValueError
+        A head holds a step the replay does not know (or a function without a name in
+        :data:`model.models.features.FUNCTIONS`), or its replay differs from its own
+        ``predict``: the model cannot be served, so its ``fit`` fails rather than predict another way.
     """
-    programs = [_program(head) for head in heads]
-    if not programs or any(program is None for program in programs):
-        return None
-
-    def predict(X: np.ndarray) -> np.ndarray:
-        return np.mean([run_program(program, X) for program in programs], axis=0)
-
-    probe = _probe(heads, probe)
-    reference = np.mean([head.predict(probe) for head in heads], axis=0)
-    if not np.allclose(predict(probe), reference, rtol=_TOLERANCE, atol=_TOLERANCE):
-        return None
-    return predict
-
-
-class CompiledForwardCache:
-    """Mixin of an estimator that keeps its compiled forward pass in ``_compiled_``.
-
-    The compiled pass is a cache of closures (:func:`compile_heads`): it is left out of a
-    pickle and rebuilt on first use after loading. List it before the scikit-learn base.
-    """
-
-    def __getstate__(self):
-        # A copy: on Python ≥ 3.11 the base may hand back the live __dict__, and pickling
-        # must not drop the cache of the model being pickled.
-        state = dict(super().__getstate__())
-        state.pop("_compiled_", None)
-        return state
+    programs = tuple(head_program(head) for head in heads)
+    bad = [member for member, program in enumerate(programs) if program is None or not all(step.savable for step in program)]
+    if bad:
+        raise ValueError(
+            f"The {what} of ensemble member(s) {bad} cannot be replayed in plain numpy (a pipeline step other than "
+            "FunctionTransformer with a function of model.models.features.FUNCTIONS, StandardScaler and MLPRegressor "
+            "with a linear output). Build heads from those steps (model.models.mlp.FormulationModel._make_head does)."
+        )
+    return programs

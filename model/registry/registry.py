@@ -33,17 +33,14 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from model.auth.access import User, require_admin
 from model.core import settings
-from model.core.files import StorageError, atomic_write_bytes, atomic_write_text, staged_folder, storage_errors
+from model.core.files import StorageError, atomic_write_text, staged_folder, storage_errors
 from model.core.files import check_writable as check_folder_writable
 from model.core.files import sha256_file as _sha256
+from model.models import snapshot as snapshot_file  # light: numpy and pandas, no scikit-learn
 from model.registry import card_signature
-
-if TYPE_CHECKING:  # the snapshot module is light, but only load_serving needs it at run time
-    from model.models.snapshot import ServingSnapshot
 
 __all__ = [
     "ModelCard",
@@ -67,7 +64,6 @@ __all__ = [
     "load_from_path",
     "earlier_champions",
     "load_serving",
-    "add_serving_snapshot",
     "load_predictor_from_path",
 ]
 
@@ -142,7 +138,7 @@ class ModelCard:
     sha256 : str, of ``model.joblib``.
     notes : dict, anything else (evaluation protocol, headline choice…).
     serving_sha256 : str or None, of ``serving.npz``; None when the version has no serving snapshot
-        (a model without one, or saved before snapshots existed: :func:`add_serving_snapshot` adds it).
+        (a model kind without one, see ``ColourModel.serving_snapshot``).
     signature : str or None, ``hmac-sha256:<hex>`` of :meth:`signed_bytes` under the server
         secret; None when saved without one.
     """
@@ -211,8 +207,8 @@ def save_model(
     buffer = io.BytesIO()
     joblib.dump(model, buffer)
     sha256 = hashlib.sha256(buffer.getvalue()).hexdigest()
-    snapshot = model.serving_snapshot()
-    serving = None if snapshot is None else snapshot.to_bytes()
+    snapshot = model.serving_snapshot()  # the model's own serving form (None for a kind without one)
+    serving = None if snapshot is None else snapshot_file.to_bytes(snapshot)
     created_at = datetime.now(timezone.utc)
     version = version or f"{created_at:%Y%m%d-%H%M%S}-{sha256[:8]}"
     card = ModelCard(
@@ -329,14 +325,14 @@ def _check_model_file(model_path: Path, card: ModelCard) -> None:
     _check_file(model_path, card.sha256, f"Model {card.version!r}", "roll back to another version or retrain")
 
 
-def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None, ModelCard]":
+def load_serving(version: str, models_dir=None) -> "tuple[snapshot_file.ServingSnapshot | None, ModelCard]":
     """Load a version's serving snapshot after checking its SHA-256 against the card (no scikit-learn, no pickle).
 
     Returns
     -------
     (ServingSnapshot or None, ModelCard)
-        None when the version has no snapshot (its card records none): load the full
-        model with :func:`load_model`, or add one with :func:`add_serving_snapshot`.
+        None when the version has no snapshot (its card records none: a model kind without
+        one): load the full model with :func:`load_model`.
 
     Raises
     ------
@@ -346,14 +342,12 @@ def load_serving(version: str, models_dir=None) -> "tuple[ServingSnapshot | None
         says; hashing it costs about a millisecond, and nothing is unpickled); or the card
         names a snapshot whose file is missing, does not match its hash, or cannot be read.
     """
-    from model.models.snapshot import ServingSnapshot
-
     root = settings.models_dir(models_dir)
     card = check_version(version, root)
     if card.serving_sha256 is None:
         return None, card
     try:
-        return ServingSnapshot.load(root / version / SERVING_FILE), card
+        return snapshot_file.load(root / version / SERVING_FILE), card
     except ValueError as error:
         raise IntegrityError(str(error)) from None
 
@@ -397,42 +391,6 @@ def sign_card(version: str, models_dir=None) -> ModelCard:
     with _file_system(f"sign the card of model {version}", root):
         atomic_write_text(root / version / CARD_FILE, signed.to_json())
     return signed
-
-
-def add_serving_snapshot(version: str, models_dir=None) -> ModelCard:
-    """Write the serving snapshot of a version saved before snapshots existed, and record it on its card.
-
-    The full model is loaded first (its integrity checked, see :func:`load_model`). The
-    snapshot file is written before the card names it, each in one atomic step, so a
-    reader sees the old card (no snapshot) or the new one with its file in place. A
-    version that already has a snapshot is checked (:func:`load_serving`) and left as it is.
-
-    Returns
-    -------
-    ModelCard, the updated card.
-
-    Raises
-    ------
-    IntegrityError
-        As :func:`load_model`, or the existing snapshot fails its check.
-    ValueError
-        The model has no serving snapshot (its kind has none, or a head cannot be replayed).
-    """
-    root = settings.models_dir(models_dir)
-    model, card = load_model(version, root)
-    if card.serving_sha256 is not None:
-        load_serving(version, root)
-        return card
-    snapshot = model.serving_snapshot()
-    if snapshot is None:
-        raise ValueError(f"Model {version!r} ({card.kind}) has no serving snapshot; serve it with load_model instead.")
-    serving = snapshot.to_bytes()
-    folder = root / version
-    updated = _signed(replace(card, serving_sha256=hashlib.sha256(serving).hexdigest()), card_signature.card_key())
-    with _file_system(f"add a serving snapshot to model {version}", root):
-        atomic_write_bytes(folder / SERVING_FILE, serving)
-        atomic_write_text(folder / CARD_FILE, updated.to_json())
-    return updated
 
 
 def list_cards(models_dir=None) -> list[ModelCard]:
