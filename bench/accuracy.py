@@ -1,6 +1,7 @@
 """Leave-recipe-out accuracy on the real data: the models side by side, in one run.
 
     python bench/accuracy.py [--seeds 0 1 2] [--folds 5] [--jobs 2] [--per-recipe] [--only hybrid physics ...]
+                             [--set inner_folds=2 n_ensemble=2]
 
 Rows: ``hybrid`` (the shipped default since issue 12: fluorescent Kubelka–Munk physics
 with MLP residual heads, blended on inner validation), ``physics`` (that physics model
@@ -13,11 +14,15 @@ CIELAB path, spectral MAE/RMSE/R², the old system's normalised CIELAB MAE), the
 headline path chosen by validation, where the error is (ladder end points, ladder
 interiors, mixtures), and the calibration of the stated uncertainty: how often the
 real error falls inside k times the band. ``--per-recipe`` lists every recipe.
+``--set NAME=VALUE ...`` scores the rows with those hyperparameters changed (values are
+Python literals; each row takes the ones it has), to try a cheaper or different setting
+against the defaults.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import time
@@ -64,6 +69,27 @@ def recipe_kinds(dataset) -> pd.Series:
     return kinds
 
 
+def hyperparameters(assignments: list[str]) -> dict:
+    """``["inner_folds=2", "hidden_layer_sizes=(16,)"]`` → ``{"inner_folds": 2, "hidden_layer_sizes": (16,)}``."""
+    changes = {}
+    for assignment in assignments:
+        name, separator, value = assignment.partition("=")
+        if not separator or not name.strip():
+            raise SystemExit(f"--set {assignment!r}: use NAME=VALUE, e.g. inner_folds=2.")
+        try:
+            changes[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise SystemExit(f"--set {assignment!r}: the value must be a Python literal, e.g. 2, 0.1 or (16,).") from None
+    return changes
+
+
+def configured(make, changes: dict):
+    """The row's unfitted model with the ``changes`` it has as hyperparameters."""
+    model = make()
+    own = {name: value for name, value in changes.items() if name in model.get_params(deep=False)}
+    return model.set_params(**own) if own else model
+
+
 def evaluate(dataset, model, folds, seeds, jobs):
     evaluation = cross_validate(dataset, model, n_splits=folds, seeds=tuple(seeds), n_jobs=jobs)
     headline = evaluation.best_headline()
@@ -79,7 +105,9 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--per-recipe", action="store_true")
     parser.add_argument("--only", nargs="+", choices=sorted(ROWS), default=list(ROWS), help="rows to score (default: all four)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help="hyperparameters to change in every row that has them")
     args = parser.parse_args()
+    changes = hyperparameters(args.set)
     if not Path(args.data).exists():
         print(f"skipped: the real data folder {args.data} is absent", file=sys.stderr)
         return 0
@@ -87,10 +115,13 @@ def main() -> int:
     kinds = recipe_kinds(dataset)
     for name in args.only:
         label, make, band_scale = ROWS[name]
-        config = make()
+        config = configured(make, changes)
         started = time.perf_counter()
         headline, metrics, by_seed, per_sample = evaluate(dataset, config, args.folds, args.seeds, args.jobs)
         seconds = time.perf_counter() - started
+        changed = {name: value for name, value in changes.items() if name in config.get_params(deep=False)}
+        if changed:
+            label += " with " + ", ".join(f"{name}={value!r}" for name, value in changed.items())
         title = f"== {label}: {args.folds} folds × seeds {args.seeds}, headline {headline}, {seconds:.0f} s =="
         print(format_metrics(metrics, title=title))
         print(f"mean ΔE00 (headline) by seed: {', '.join(f'{v:.3f}' for v in by_seed['delta_e00_mean_headline'])}")

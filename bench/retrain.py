@@ -9,17 +9,29 @@ What is timed is what the Retrain page does, through the same functions:
    the champion on the same leave-recipe-out folds (default 5 folds × 3 seeds).
 
 The "champion" is a model of the shipped champion's configuration fitted (without CV) on
-the real data, saved in a tmp models directory; nothing in the repository is touched.
-Everything runs in tmp directories (HUECAST_MODELS_DIR / HUECAST_DATA_DIR).
+an earlier upload: the real data without its last ``--new-recipes`` recipes (default 5, about
+10 films), stored as the store's first version, saved and promoted in a tmp models directory.
+The timed upload is then the whole export: the store keeps what it already has and adds the
+new recipes' films, so the challenger is trained on all of pp-inks and the champion is
+cross-validated on its own, smaller data (as after a real upload: nothing of the two
+sides' fold fits is the same). ``--same-data`` gives the champion all of the data instead
+(the set-up of the figures before 2026-12-07's H3 note: a challenger on the data its
+champion already had). Nothing in the repository is touched; everything runs in tmp
+directories (HUECAST_MODELS_DIR / HUECAST_DATA_DIR).
 
 Run::
 
-    python3 bench/retrain.py            # the champion's CV plan: 5 folds x 3 seeds
+    python3 bench/retrain.py            # the champion's CV plan: 5 folds x 3 seeds, folds on every core
+    python3 bench/retrain.py --same-data
+    python3 bench/retrain.py --default-model   # today's default configuration, not the shipped champion's
     HUECAST_RETRAIN_CV=3x1 python3 bench/retrain.py
+    HUECAST_RETRAIN_JOBS=1 python3 bench/retrain.py    # the folds one after the other
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import os
 import tempfile
 import time
@@ -30,6 +42,11 @@ REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "pp-inks"
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--new-recipes", type=int, default=5, help="recipes the timed upload adds to the champion's data (default 5)")
+    parser.add_argument("--same-data", action="store_true", help="the champion is trained on all of the data (no new recipes)")
+    parser.add_argument("--default-model", action="store_true", help="both sides use default_model()'s configuration instead of the shipped champion's")
+    args = parser.parse_args()
     if not REAL_DATA.is_dir():
         raise SystemExit(f"The real data is absent: no folder {REAL_DATA}.")
     workdir = Path(tempfile.mkdtemp(prefix="huecast-bench-retrain-"))
@@ -39,6 +56,7 @@ def main() -> None:
     from sklearn.base import clone
 
     from model import model_from_config
+    from model.models.base import default_model
     from model.auth.access import LOCAL_ADMIN
     from model.io import read_upload
     from model.jobs import retrain
@@ -46,11 +64,12 @@ def main() -> None:
     from model.store.measurements import MeasurementStore
 
     shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
-    configured = model_from_config(shipped.kind, shipped.config)
+    configured = default_model() if args.default_model else model_from_config(shipped.kind, shipped.config)
     files = [(name, (REAL_DATA / name).read_bytes()) for name in ("Spectra.csv", "Concentrations.csv")]
     n_splits, seeds = retrain.cv_plan()
-    print(f"champion configuration: {shipped.kind} {configured.config()}")
-    print(f"challenger CV: {n_splits} folds x seeds {list(seeds)} (both sides on the same folds); cores: {os.cpu_count()}")
+    print(f"champion configuration: {type(configured).__name__} {configured.config()}")
+    print(f"challenger CV: {n_splits} folds x seeds {list(seeds)} (both sides on the same folds); cores: {os.cpu_count()}; "
+          f"HUECAST_RETRAIN_JOBS={os.environ.get('HUECAST_RETRAIN_JOBS', '(unset)')}")
 
     started = time.perf_counter()
     suggestions = [entry.measured_name for entry in read_upload(files).report.suggested]
@@ -58,22 +77,29 @@ def main() -> None:
     read_s = time.perf_counter() - started
 
     store = MeasurementStore(workdir / "data" / "measurements.sqlite3", seed=False)
-    # The "champion" the challenger is compared with: the shipped config fitted on the real
-    # data of the store's first version (outside the timed span).
-    store.add(prepared, user=LOCAL_ADMIN)
+    # The "champion" the challenger is compared with: the shipped config fitted on the
+    # store's first version, the earlier upload (outside the timed span).
+    earlier = prepared
+    if not args.same_data:
+        new_recipes = sorted(set(prepared.dataset.recipe_ids))[-args.new_recipes:] if args.new_recipes > 0 else []
+        keep = [recipe not in new_recipes for recipe in prepared.dataset.recipe_ids]
+        earlier = dataclasses.replace(prepared, dataset=prepared.dataset.subset(keep), content_hash=f"earlier-{prepared.content_hash}")
+    store.add(earlier, user=LOCAL_ADMIN)
     dataset = store.to_dataset()
+    print(f"champion's data: {len(dataset)} films of {dataset.n_recipes} recipes; the upload: {len(prepared.dataset)} films of {prepared.dataset.n_recipes}")
     champion_fit_started = time.perf_counter()
     champion = clone(configured).fit(dataset)
     card = registry.save_model(champion, metrics={}, dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
     registry.promote(card.version, user=LOCAL_ADMIN)
     champion_fit_s = time.perf_counter() - champion_fit_started
 
-    # Timed: a fresh store, the upload committed, the challenger trained and scored.
-    fresh = MeasurementStore(workdir / "data2" / "measurements.sqlite3", seed=False)
+    # Timed: the upload committed to a store (the champion's, or with --same-data a fresh one),
+    # the challenger trained and scored.
+    target = MeasurementStore(workdir / "data2" / "measurements.sqlite3", seed=False) if args.same_data else store
     t0 = time.perf_counter()
-    result = fresh.add(prepared, user=LOCAL_ADMIN)
+    result = target.add(prepared, user=LOCAL_ADMIN)
     commit_s = time.perf_counter() - t0
-    job = retrain.start_challenger(fresh.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=fresh.version())
+    job = retrain.start_challenger(target.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=target.version())
     status = retrain.wait_for_job(job, timeout=3600, poll_seconds=0.5)
     total_s = read_s + (time.perf_counter() - t0)
     if status.state != "done":

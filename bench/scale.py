@@ -2,6 +2,7 @@
 
     python bench/scale.py [--sizes 200x5 800x5 800x12 3200x5 10000x12] [--jobs N] [--profile]
     python bench/scale.py --cluster-cv 3200x5 [--folds 5] [--seeds 0 1 2]
+    python bench/scale.py --train-cv 10000x12 [--folds 5] [--seeds 0 1 2] [--jobs -1]
 
 Each size runs in its own fresh process (so its peak memory is its own): it simulates a
 database with :func:`model.simulate.scale.scale_dataset` (random one-to-three-colorant
@@ -12,13 +13,20 @@ the mean ΔE00 (CIEDE2000, D65 10°, headline path) on 1,000 held-out recipes ×
 against the simulator's noise-free truth. Peak memory is the process's VmHWM
 (``/proc/self/status``). Prints one table, with the 1-minute load average beside each
 row: on a shared machine the seconds are only as good as the load is low, so it also
-prints the physics solver's iterations and how many inner folds were fitted.
+prints the fit's CPU seconds (this process's; with ``--jobs`` the heads' worker processes
+are not counted), which a busy machine inflates far less, the physics solver's iterations
+and how many inner folds were fitted.
 ``--profile`` prints the top lines of a cProfile of each fit.
 
 ``--cluster-cv`` instead times ``python -m model train``'s cross-validation (5 folds ×
 3 seeds of the default model) on a ``LocalCluster`` of 1, then 2, single-threaded worker
 processes through joblib's Dask backend, as ``train --cluster ADDRESS`` runs it (goal:
 ≥ 1.7× faster on 2 workers), and checks that both give the same scores.
+
+``--train-cv`` times what ``python -m model train --jobs -1`` does on a simulated set
+(:func:`model.jobs.training.train_and_evaluate`: 5 folds × 3 seeds of the default model on
+every core, ``--jobs`` folds at a time, then the final fit; goal ≤ 15 min for 10,000 × 12),
+with the peak memory of this process and the cross-validated mean ΔE00.
 
 Goals (issue 27, quiet 2-core machine): 10,000 × 12 ≤ 120 s and 3,200 × 5 ≤ 30 s, peak
 memory ≤ 3 GB; the held-out error falls as the data grow.
@@ -67,7 +75,7 @@ def run_one(n_films: int, n_colorants: int, jobs: int | None, profile: bool) -> 
     held_out = scale_dataset(HELD_OUT_FILMS, n_colorants, seed=1, noise=False, first_recipe=10**6)
     model = HybridModel(n_jobs=jobs)
     load_before = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if profile:
         import cProfile
         import io
@@ -81,7 +89,7 @@ def run_one(n_films: int, n_colorants: int, jobs: int | None, profile: bool) -> 
     else:
         model.fit(dataset)
         profile_lines = []
-    fit_seconds = time.perf_counter() - started
+    fit_seconds, fit_cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     load_after_fit = os.getloadavg()[0]
 
     _, maxima = synthetic_colorants(n_colorants)
@@ -97,7 +105,7 @@ def run_one(n_films: int, n_colorants: int, jobs: int | None, profile: bool) -> 
     predicted = np.vstack([model.predict(held_out.recipes.iloc[s : s + PREDICT_CHUNK]).Lab for s in range(0, len(held_out), PREDICT_CHUNK)])
     error = float(np.mean(colorimetry.delta_E00(predicted, truth)))
     return {
-        "films": n_films, "colorants": n_colorants, "fit_s": fit_seconds, "predict_100k_s": predict_seconds,
+        "films": n_films, "colorants": n_colorants, "fit_s": fit_seconds, "fit_cpu_s": fit_cpu_seconds, "predict_100k_s": predict_seconds,
         "peak_gb": peak_memory_gb(), "held_out_delta_e00": error, "physics_iterations": getattr(model.physics_, "n_iterations_", None),
         "inner_folds_fitted": len(model._inner_folds(dataset)), "load_before": load_before, "load_after_fit": load_after_fit,
         "lab_weights": [round(float(w), 2) for w in model.lab_weights_], "profile": profile_lines,
@@ -130,20 +138,42 @@ def cluster_cv(size: str, folds: int, seeds: list[int]) -> None:
     print(f"speed-up with 2 workers: {scores[1][0] / scores[2][0]:.2f}× (goal ≥ 1.7×), {same}")
 
 
+def train_cv(size: str, folds: int, seeds: list[int], jobs: int) -> None:
+    """Time ``python -m model train``'s work (CV on ``jobs`` cores, then the final fit) on a simulated set."""
+    from model.jobs.training import train_and_evaluate
+    from model.models import HybridModel
+    from model.simulate.scale import scale_dataset
+
+    films, colorants = (int(v) for v in size.split("x"))
+    dataset = scale_dataset(films, colorants, seed=0)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    result = train_and_evaluate(dataset, HybridModel(), n_splits=folds, seeds=tuple(seeds), n_jobs=jobs)
+    seconds = time.perf_counter() - started
+    print(f"{films:,} × {colorants}: train with {folds} folds × seeds {seeds} on {jobs} job(s), then the final fit: {seconds:.0f} s "
+          f"({seconds / 60:.1f} min; goal ≤ 15 min), CV mean ΔE00 {result.evaluation.metrics['delta_e00_mean_headline']:.4f}, "
+          f"peak memory of this process {peak_memory_gb():.2f} GB; load average {load:.1f} before, {os.getloadavg()[0]:.1f} after", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="FILMSxCOLORANTS, e.g. 3200x5")
-    parser.add_argument("--jobs", type=int, default=None, help="HybridModel(n_jobs=…): MLP heads in parallel (default: one at a time)")
+    parser.add_argument("--jobs", type=int, default=None, help="HybridModel(n_jobs=…): MLP heads in parallel (default: one at a time); "
+                        "with --train-cv the folds at a time (default -1: every core)")
     parser.add_argument("--profile", action="store_true", help="print the top lines of a cProfile of each fit")
     parser.add_argument("--memory-limit-gb", type=float, default=8.0, help="address-space cap of each size's process (default 8): "
                         "a size that needs more fails with MemoryError instead of waking the kernel's OOM killer on a shared machine")
     parser.add_argument("--cluster-cv", metavar="FILMSxCOLORANTS", help="time the cross-validation on a LocalCluster of 1 and 2 workers instead")
-    parser.add_argument("--folds", type=int, default=5, help="with --cluster-cv (default 5)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="with --cluster-cv (default 0 1 2)")
+    parser.add_argument("--train-cv", metavar="FILMSxCOLORANTS", help="time python -m model train's CV and final fit on a simulated set instead")
+    parser.add_argument("--folds", type=int, default=5, help="with --cluster-cv or --train-cv (default 5)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="with --cluster-cv or --train-cv (default 0 1 2)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cluster_cv:
         cluster_cv(args.cluster_cv, args.folds, args.seeds)
+        return 0
+    if args.train_cv:
+        train_cv(args.train_cv, args.folds, args.seeds, -1 if args.jobs is None else args.jobs)
         return 0
     if args.child:
         import resource
@@ -154,7 +184,7 @@ def main() -> int:
         print(json.dumps(run_one(films, colorants, args.jobs, args.profile)))
         return 0
 
-    header = (f"{'films × colorants':>18} | {'one fit':>8} | {'predict 100k':>12} | {'peak memory':>11} | "
+    header = (f"{'films × colorants':>18} | {'one fit':>8} | {'fit CPU':>8} | {'predict 100k':>12} | {'peak memory':>11} | "
               f"{'held-out ΔE00':>13} | {'LM iterations':>13} | {'inner folds':>11} | load (before / after fit)")
     print(f"HybridModel(n_jobs={args.jobs}); held-out: {HELD_OUT_FILMS:,} noise-free films of new recipes")
     print(header)
@@ -169,7 +199,7 @@ def main() -> int:
             print(f"{size:>18} | failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{row['films']:>9,} × {row['colorants']:<6} | {row['fit_s']:>6.1f} s | {row['predict_100k_s']:>10.2f} s | "
+        print(f"{row['films']:>9,} × {row['colorants']:<6} | {row['fit_s']:>6.1f} s | {row['fit_cpu_s']:>6.1f} s | {row['predict_100k_s']:>10.2f} s | "
               f"{row['peak_gb']:>8.2f} GB | {row['held_out_delta_e00']:>13.3f} | {row['physics_iterations']!s:>13} | "
               f"{row['inner_folds_fitted']:>11} | {row['load_before']:.1f} / {row['load_after_fit']:.1f}", flush=True)
         for line in row["profile"]:

@@ -198,20 +198,14 @@ def test_the_fast_path_for_the_optimiser_matches_predict(fitted, tiny_dataset):
     np.testing.assert_allclose(Lab, prediction.Lab, rtol=1e-9, atol=1e-9)
 
 
-def test_predict_is_the_scikit_learn_heads_own_arithmetic(fitted, tiny_dataset, monkeypatch):
-    """predict runs the serving snapshot's numpy programs; it must give what the heads' scikit-learn predict gives."""
-    import copy
-
-    recipes = tiny_dataset.recipes.head(9)
-    snapshot = fitted.serving_snapshot()
-    assert snapshot is not None, "a head could not be replayed"
-    assert sum(len(programs) for programs in snapshot.heads.values()) == 4 * fitted.n_ensemble
-    fast = fitted.predict(recipes)
-    monkeypatch.setattr(hybrid, "head_program", lambda head, probe=None: None)  # no snapshot: every head uses its own predict
-    reference = copy.deepcopy(fitted).predict(recipes)  # a copy leaves the compiled cache behind
-    for name in ("reflectance", "Lab_head", "Lab_spectral", "reflectance_physics"):
-        np.testing.assert_allclose(getattr(fast, name), getattr(reference, name), rtol=1e-12, atol=1e-12, err_msg=name)
-    np.testing.assert_allclose(fast.uncertainty, reference.uncertainty, rtol=1e-9, atol=1e-12)
+def test_predict_is_the_scikit_learn_heads_own_arithmetic(fitted, tiny_dataset):
+    """predict runs the serving form fit keeps (serving_); it must give what the heads' own scikit-learn predict gives."""
+    X = tiny_dataset.recipes.head(9).to_numpy(dtype=float)
+    assert sum(len(programs) for programs in fitted.serving_.heads.values()) == 4 * fitted.n_ensemble
+    spectra, Labs = fitted._parts().candidates(X)  # every head through its own predict
+    member_reflectance, member_Lab = fitted.predict_members(X)
+    np.testing.assert_allclose(member_reflectance, np.einsum("c,cmnd->mnd", fitted.spectral_weights_, spectra), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(member_Lab, np.einsum("c,cmnd->mnd", fitted.lab_weights_, Labs), rtol=1e-9, atol=1e-9)
 
 
 def test_up_to_large_data_films_nothing_changes(tiny_dataset):
@@ -223,19 +217,26 @@ def test_up_to_large_data_films_nothing_changes(tiny_dataset):
 
 
 def test_the_large_data_schedule_fits_one_inner_fold_and_heads_on_draws(tiny_dataset, monkeypatch):
-    """Issue 27: above large_data_films the inner validation fits one fold, each member's heads a draw of that many films."""
+    """Issue 27: above large_data_films the inner validation fits one fold, each member's heads a draw of that
+    many films, and the heads that fold fitted are the ones served (no second set), beside a physics fitted on every film."""
     fitted_parts = []
     original = HybridModel._fit_parts
 
     def spy(self, dataset):
-        fitted_parts.append(len(dataset))
-        return original(self, dataset)
+        parts = original(self, dataset)
+        fitted_parts.append((len(dataset), parts))
+        return parts
 
     monkeypatch.setattr(HybridModel, "_fit_parts", spy)
-    model = quick_hybrid(large_data_films=20).fit(tiny_dataset)
-    assert len(fitted_parts) == 2 and fitted_parts[-1] == len(tiny_dataset)  # one inner fold, then the final fit
+    model = quick_hybrid(large_data_films=12).fit(tiny_dataset)  # its one inner fold fits 16 of the 32 films
+    assert len(fitted_parts) == 1 and fitted_parts[0][0] < len(tiny_dataset)  # one inner fold, and nothing more
+    inner = fitted_parts[0][1]
+    assert model.residual_lab_heads_ is inner.residual_lab and model.plain_ is inner.plain
+    assert model.physics_ is not inner.physics  # the physics is refitted on every film
+    assert model.physics_.training_range_.minimum == model.training_range_.minimum
+    assert model.physics_.training_range_.maximum == model.training_range_.maximum
     heads = [*model.residual_spectral_heads_, *model.residual_lab_heads_, *model.plain_.spectral_heads_, *model.plain_.lab_heads_]
-    assert all(head.regressor_[1].n_samples_seen_ == 20 for head in heads)  # the pipeline's scaler saw the draw alone
+    assert all(head.regressor_[1].n_samples_seen_ == 12 for head in heads)  # the pipeline's scaler saw the draw alone
     first, second = model.residual_lab_heads_[0].regressor_[1], model.residual_lab_heads_[1].regressor_[1]
     assert not np.array_equal(first.mean_, second.mean_)  # members draw different films
     assert np.all(np.isfinite(model.predict(tiny_dataset.recipes).Lab))

@@ -340,3 +340,55 @@ def test_cv_plan_reads_the_environment(monkeypatch):
     monkeypatch.setenv("HUECAST_RETRAIN_CV", "lots")
     with pytest.raises(ValueError, match="HUECAST_RETRAIN_CV='lots'"):
         retrain.cv_plan()
+
+
+def test_fold_jobs_uses_every_core_for_real_sized_data_and_reads_the_environment(monkeypatch, tiny_dataset):
+    import joblib
+
+    monkeypatch.delenv("HUECAST_RETRAIN_JOBS", raising=False)
+    monkeypatch.setattr(joblib, "cpu_count", lambda: 4)
+    assert len(tiny_dataset) < retrain.PARALLEL_FOLDS_MIN_FILMS
+    assert retrain.fold_jobs(tiny_dataset) == 1  # starting the pool would cost more than the folds
+    enough = tiny_dataset.subset(np.arange(len(tiny_dataset)).repeat(2)[: retrain.PARALLEL_FOLDS_MIN_FILMS])
+    assert retrain.fold_jobs(enough) == 4
+    monkeypatch.setenv("HUECAST_RETRAIN_JOBS", "1")
+    assert retrain.fold_jobs(enough) == 1
+    monkeypatch.setenv("HUECAST_RETRAIN_JOBS", "-1")
+    assert retrain.fold_jobs(tiny_dataset) == 4
+    for bad in ("0", "two"):
+        monkeypatch.setenv("HUECAST_RETRAIN_JOBS", bad)
+        with pytest.raises(ValueError, match=f"HUECAST_RETRAIN_JOBS='{bad}'"):
+            retrain.fold_jobs(tiny_dataset)
+
+
+def test_the_worker_fits_the_folds_of_both_sides_in_parallel(install, monkeypatch, tmp_path):
+    # Upload → scored challenger within a minute needs both cores: the challenger's CV and the
+    # champion's CV on the same folds each get the plan's parallel folds, and the final fit runs
+    # beside the champion's folds.
+    monkeypatch.setenv("HUECAST_RETRAIN_JOBS", "2")
+    asked = {}
+    real_evaluate, real_compare = retrain.evaluate_configuration, retrain.compare_on_same_folds
+
+    def evaluate_spy(*args, n_jobs=1, **kwargs):
+        asked["challenger"] = n_jobs
+        return real_evaluate(*args, n_jobs=1, **kwargs)  # one process here: the test is about what is asked for
+
+    def compare_spy(*args, n_jobs=1, **kwargs):
+        asked["champion"] = n_jobs
+        return real_compare(*args, n_jobs=1, **kwargs)
+
+    monkeypatch.setattr(retrain, "evaluate_configuration", evaluate_spy)
+    monkeypatch.setattr(retrain, "compare_on_same_folds", compare_spy)
+    store = install["store"]
+    plan = retrain._challenger_plan(
+        store.to_dataset(), user=LOCAL_ADMIN, model=None, store=store, store_version=store.version(), models_root=install["models_dir"],
+        n_splits=2, seeds=(0,), fresh_search=False, notes=None,
+    )
+    assert plan.n_jobs == 2
+    _, version = retrain._train_challenger_job(tmp_path, lambda fraction, message: None, plan)
+    assert asked == {"challenger": 2, "champion": 2}
+    assert retrain.load_comparison(tmp_path.name, jobs_dir=tmp_path.parent).challenger_version == version
+    saved, _ = registry.load_model(version, install["models_dir"])
+    dataset = store.to_dataset()
+    serial = clone(saved).fit(dataset)  # the final fit made beside the champion's folds is the ordinary fit
+    np.testing.assert_array_equal(saved.predict(dataset.recipes).reflectance, serial.predict(dataset.recipes).reflectance)

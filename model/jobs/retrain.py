@@ -18,6 +18,10 @@ refitted per fold so that no model is scored on a recipe it saw) is in
 cross-validated at all: it cannot predict those recipes, so the comparison would be
 meaningless (and on the real data it was about 200 s of a 327 s retrain); the job records
 why instead, and the verdict says so.
+
+The worker fits the folds of both cross-validations in parallel over the cores it may use
+(:func:`fold_jobs`): a fold is one process, as each fit is single-threaded by design
+(small matrices, see :func:`model.models.mlp.fit_heads`).
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import pandas as pd
 from sklearn.base import clone
 
 from model.auth.access import User, require_admin
@@ -34,10 +37,11 @@ from model.core import settings
 from model.core.files import storage_errors
 from model.core.schema import Dataset
 from model.jobs import job_queue, search
-from model.jobs.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, save_trained, train_and_evaluate
+from model.jobs.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, evaluate_configuration, save_trained
 from model.models.base import ColourModel, default_model, model_from_config
-from model.registry import promotion, registry, review
+from model.registry import promotion, registry
 from model.registry.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
+from model.registry.history import model_history
 from model.registry.training_data import find_training_data
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "RetrainBusy",
     "Comparison",
     "cv_plan",
+    "fold_jobs",
     "start_challenger",
     "job_status",
     "wait_for_job",
@@ -70,6 +75,10 @@ WORKER_NICENESS = job_queue.DEFAULT_NICENESS
 RetrainBusy = job_queue.JobBusy
 #: The jobs of this module, as the queue names them.
 TRAINING_JOB = "training"
+#: Below this many films a fold fits in well under a second, less than starting the worker
+#: processes of a parallel pool costs (about 2 s: each imports scikit-learn), so the folds
+#: run one after the other. The real pp-inks data has 83 films.
+PARALLEL_FOLDS_MIN_FILMS = 50
 
 
 # --------------------------------------------------------------------------------------
@@ -221,6 +230,7 @@ class _ChallengerPlan:
     fresh_search: bool
     not_compared: str = ""
     notes: tuple = ()
+    n_jobs: int = 1
 
 
 def _searched_challenger(plan: _ChallengerPlan, progress, notes: dict) -> ColourModel:
@@ -235,20 +245,21 @@ def _searched_challenger(plan: _ChallengerPlan, progress, notes: dict) -> Colour
     return found.model(found.best)
 
 
-def _compare(plan: _ChallengerPlan, result: TrainingResult, progress) -> tuple[Comparison | None, dict]:
+def _compare(plan: _ChallengerPlan, challenger: ColourModel, challenger_evaluation, progress) -> tuple[Comparison | None, dict]:
     """The champion scored on the challenger's folds, and what the card notes about it (or why it was not)."""
     if plan.champion is None:
         return None, ({"compared_with": {"champion_version": plan.champion_version, "not_compared": plan.not_compared}} if plan.not_compared else {})
     comparison, champion_evaluation, _ = compare_on_same_folds(
         plan.dataset,
-        challenger=clone(result.model),
+        challenger=clone(challenger),
         champion=plan.champion,
         champion_reference=plan.champion_reference,
-        challenger_evaluation=result.evaluation,
+        challenger_evaluation=challenger_evaluation,
         n_splits=plan.n_splits,
         seeds=plan.seeds,
         champion_version=plan.champion_version,
         reference_description=plan.reference_description,
+        n_jobs=plan.n_jobs,
         progress=progress,
     )
     compared = {
@@ -268,6 +279,27 @@ def _save_comparison(comparison: Comparison | None, version: str, models_dir, *f
         write_comparison(folder, named)
 
 
+def _fit_beside_comparison(plan: _ChallengerPlan, challenger: ColourModel, evaluation, progress) -> tuple[TrainingResult, tuple]:
+    """The challenger's final fit on all the data and the champion's cross-validation on the same folds.
+
+    With parallel folds the final fit runs in a thread of this process while the champion's folds
+    run in the pool's processes, so no core waits for the one fit (the last round of an odd
+    number of folds leaves one idle otherwise). The fit's warnings filters are not thread-safe
+    (``warnings.catch_warnings``), so with one fold at a time, when the folds would run in this
+    process too, the two run one after the other.
+    """
+    if plan.n_jobs == 1 or plan.champion is None:
+        challenger.fit(plan.dataset)
+        return TrainingResult(challenger, evaluation, plan.dataset), _compare(plan, challenger, evaluation, progress)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="final-fit") as pool:
+        fitting = pool.submit(challenger.fit, plan.dataset)
+        compared = _compare(plan, challenger, evaluation, progress)
+        fitting.result()  # re-raises a failed fit here
+    return TrainingResult(challenger, evaluation, plan.dataset), compared
+
+
 def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tuple[str, str]:
     """Runs in the worker process (a :func:`model.jobs.job_queue.start_job` target): (search,) train, compare, save. Never promotes."""
     registry.check_writable(plan.models_dir)  # again: the folder may have changed since the job was queued
@@ -277,11 +309,14 @@ def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tup
     challenger = plan.challenger
     if plan.fresh_search:
         challenger = _searched_challenger(plan, lambda f, m: progress(search_share * f, f"search: {m}"), notes)
-    result = train_and_evaluate(
-        plan.dataset, challenger, n_splits=plan.n_splits, seeds=plan.seeds,
-        progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger {m}"),
+    challenger, evaluation = evaluate_configuration(
+        plan.dataset, challenger, n_splits=plan.n_splits, seeds=plan.seeds, n_jobs=plan.n_jobs,
+        progress=lambda f, m: progress(search_share + (train_share - search_share) * f, f"challenger cross-validation: {m}"),
     )
-    comparison, compared = _compare(plan, result, lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"))
+    progress(train_share, "challenger final fit" + (", beside the champion's cross-validation" if plan.champion is not None else ""))
+    result, (comparison, compared) = _fit_beside_comparison(
+        plan, challenger, evaluation, lambda f, m: progress(train_share + (0.95 - train_share) * f, f"scoring the {m}"),
+    )
     notes.update(compared)
     progress(0.97, "saving the challenger")
     card = save_trained(result, models_dir=plan.models_dir, store_version=plan.store_version, notes=notes)
@@ -308,6 +343,32 @@ def cv_plan() -> tuple[int, tuple[int, ...]]:
     except ValueError:
         raise ValueError(f"HUECAST_RETRAIN_CV={value!r}: use '<folds>x<seeds>' with at least 2 folds and 1 seed, e.g. '5x3'.") from None
     return folds, tuple(range(n_seeds))
+
+
+def fold_jobs(dataset: Dataset) -> int:
+    """Folds the challenger job fits at once: every core the worker may use (``joblib.cpu_count``,
+    which respects CPU affinity and container quotas), or 1 for data of fewer than
+    :data:`PARALLEL_FOLDS_MIN_FILMS` films. ``HUECAST_RETRAIN_JOBS`` overrides it (``-1``: every core).
+
+    The scores do not depend on it: each fold fits the same reseeded model on the same rows.
+
+    Raises
+    ------
+    ValueError
+        The variable is not an integer ≥ 1 or -1.
+    """
+    from joblib import cpu_count
+
+    value = os.environ.get("HUECAST_RETRAIN_JOBS", "").strip()
+    if value:
+        try:
+            jobs = int(value)
+            if jobs < 1 and jobs != -1:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"HUECAST_RETRAIN_JOBS={value!r}: use a number of parallel folds ≥ 1, or -1 for every core.") from None
+        return cpu_count() if jobs == -1 else jobs
+    return cpu_count() if len(dataset) >= PARALLEL_FOLDS_MIN_FILMS else 1
 
 
 @dataclass(frozen=True)
@@ -350,14 +411,15 @@ def _champion_to_compare(models_root: Path, store, dataset: Dataset) -> _Champio
 
 
 def score_against_champion(
-    result: TrainingResult, version: str, *, models_dir=None, store=None, n_splits: int = DEFAULT_N_SPLITS, seeds=DEFAULT_CV_SEEDS, progress=None
+    result: TrainingResult, version: str, *, models_dir=None, store=None, n_splits: int = DEFAULT_N_SPLITS, seeds=DEFAULT_CV_SEEDS,
+    n_jobs: int = 1, progress=None,
 ) -> Comparison | None:
     """Score the champion on the folds ``result`` was cross-validated on, and keep the comparison beside ``version``.
 
     For a model trained outside the job queue (``python -m model train --promote``), so
     that the door (:func:`model.registry.promotion.verdict`) finds the same comparison a
     challenger job makes. ``n_splits`` and ``seeds`` must be the ones ``result`` was
-    cross-validated with.
+    cross-validated with; ``n_jobs`` folds are fitted at once (``-1``: every core).
 
     Returns
     -------
@@ -369,9 +431,9 @@ def score_against_champion(
     champion = _champion_to_compare(root, store, result.dataset)
     plan = _ChallengerPlan(
         result.dataset, result.model, champion.model, champion.reference, champion.description, champion.version,
-        None, str(root), int(n_splits), tuple(seeds), "", False, champion.not_compared,
+        None, str(root), int(n_splits), tuple(seeds), "", False, champion.not_compared, n_jobs=int(n_jobs),
     )
-    comparison, _ = _compare(plan, result, progress)
+    comparison, _ = _compare(plan, result.model, result.evaluation, progress)
     _save_comparison(comparison, version, root)
     return comparison
 
@@ -388,7 +450,7 @@ def _challenger_plan(
     return _ChallengerPlan(
         dataset, model, champion.model, champion.reference, champion.description, champion.version, store_version, str(models_root),
         default_splits if n_splits is None else int(n_splits), default_seeds if seeds is None else tuple(seeds),
-        user.name, bool(fresh_search), champion.not_compared, tuple((notes or {}).items()),
+        user.name, bool(fresh_search), champion.not_compared, tuple((notes or {}).items()), fold_jobs(dataset),
     )
 
 
@@ -425,7 +487,8 @@ def start_challenger(
     fresh_search : bool, run :func:`model.jobs.search.run_search` on ``dataset`` first (in
         the worker) and train its best configuration instead of ``model``.
     n_splits, seeds : the leave-recipe-out folds, shared by both sides. Default
-        :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``).
+        :func:`cv_plan` (5 folds × seeds 0, 1, 2, as ``python -m model train``). The folds
+        of both sides run in parallel over :func:`fold_jobs` cores.
     notes : dict, optional, more notes for the challenger's card (the Compare page names the
         search run and configuration it came from).
 
@@ -526,57 +589,3 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
     with storage_errors(f"discard model {version}", root, registry.MODELS_DIR_SETTING):
         os.replace(source, target)
     return target
-
-
-def model_history(models_dir=None) -> pd.DataFrame:
-    """Every saved version, newest first, with its metrics, data and promotion record.
-
-    ``trained_on`` names the data as people do (:func:`model.registry.review.data_name`: the
-    upload's file names and day, or "Synthetic demo"). A version's error figures are its
-    own data's: ``comparable`` says whether they can stand beside the champion's ("yes",
-    or "no: trained on the synthetic demo: other colorants (…)").
-
-    Columns ``version, status, comparable, created_at, trained_on, n_samples, n_recipes,
-    store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
-    last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
-    """
-    root = settings.models_dir(models_dir)
-    champion = registry.champion_version(root)
-    history = registry.promotion_history(root)
-    rows = []
-    for card in registry.list_cards(root):
-        promotions = [entry for entry in history if entry.get("version") == card.version]
-        status = "champion" if card.version == champion else ("former champion" if promotions else "challenger")
-        rows.append(
-            {
-                "version": card.version,
-                "status": status,
-                "comparable": _comparable(card, champion, root),
-                "created_at": card.created_at,
-                "trained_on": review.data_name(card.dataset),
-                "n_samples": card.dataset.get("n_samples"),
-                "n_recipes": card.dataset.get("n_recipes"),
-                "store_version": (card.dataset.get("store_version") or "")[:12],
-                "delta_e00_mean": card.metrics.get("delta_e00_mean_headline"),
-                "delta_e00_p95": card.metrics.get("delta_e00_p95_headline"),
-                "spectral_mae": card.metrics.get("spectral_mae"),
-                "last_promoted_at": promotions[-1]["at"] if promotions else "",
-                "last_promoted_by": promotions[-1].get("user", "") if promotions else "",
-            }
-        )
-    columns = ["version", "status", "comparable", "created_at", "trained_on", "n_samples", "n_recipes", "store_version", "delta_e00_mean", "delta_e00_p95", "spectral_mae", "last_promoted_at", "last_promoted_by"]
-    return pd.DataFrame(rows, columns=columns).iloc[::-1].reset_index(drop=True)
-
-
-def _comparable(card: registry.ModelCard, champion: str | None, root: Path) -> str:
-    """"yes", "no: why", or "" for the champion itself (or without a readable champion)."""
-    if champion is None or card.version == champion:
-        return ""
-    try:
-        champion_card = registry.read_card(champion, root)
-    except registry.IntegrityError:
-        return ""
-    why = promotion.why_not_comparable(card, champion_card)
-    if why is None and promotion.same_folds_errors(card.version, champion, root) is None:
-        why = "never scored on the same data and folds as the champion"
-    return "yes" if why is None else f"no: {why}"

@@ -17,7 +17,7 @@ from model.evaluation.cross_validation import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
 from model.models.base import ColourModel, default_model
 from model.registry import registry
 
-__all__ = ["TrainingResult", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
+__all__ = ["TrainingResult", "evaluate_configuration", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,37 @@ class TrainingResult:
     model: ColourModel
     evaluation: Evaluation
     dataset: Dataset
+
+
+def evaluate_configuration(
+    dataset: Dataset,
+    model: ColourModel | None = None,
+    *,
+    n_splits: int = DEFAULT_N_SPLITS,
+    seeds=DEFAULT_CV_SEEDS,
+    n_jobs: int = 1,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[ColourModel, Evaluation]:
+    """The first half of :func:`train_and_evaluate`: cross-validate ``model`` grouped by recipe and pick its headline path.
+
+    The headline CIELAB path (spectral or CIELAB head) is the one with the lower
+    leave-recipe-out mean ΔE00: decided by validation, recorded in the model's config
+    when it has a ``headline`` hyperparameter.
+
+    Returns
+    -------
+    (unfitted ColourModel, Evaluation)
+        A copy of ``model`` with the chosen headline, ready for the final fit on all of
+        ``dataset``, and its evaluation reported with that headline.
+    """
+    model = clone(model if model is not None else default_model())
+    evaluation = cross_validate(dataset, model, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=progress)
+    # A model with a CIELAB head lets validation choose the path it reports; others report the spectrum's.
+    chooses_headline = "headline" in model.get_params(deep=False)
+    headline = evaluation.best_headline() if chooses_headline else model.headline
+    if chooses_headline:
+        model.set_params(headline=headline)
+    return model, evaluation.with_headline(headline)
 
 
 def train_and_evaluate(
@@ -40,10 +71,6 @@ def train_and_evaluate(
 ) -> TrainingResult:
     """Cross-validate ``model`` grouped by recipe, pick the headline path, fit on everything.
 
-    The headline CIELAB path (spectral or CIELAB head) is the one with the lower
-    leave-recipe-out mean ΔE00: decided by validation, recorded in the model's config
-    when it has a ``headline`` hyperparameter.
-
     Parameters
     ----------
     dataset : Dataset
@@ -51,20 +78,15 @@ def train_and_evaluate(
     n_splits, seeds : folds per seed and the seeds (see ``evaluation.cross_validate``).
     n_jobs : int, folds in parallel.
     progress : callable(fraction, message), optional; 0–0.85 is CV, the rest the final fit.
+
+    See :func:`evaluate_configuration` for how the headline path is chosen.
     """
-    model = clone(model if model is not None else default_model())
 
     def cv_progress(fraction, message):
         if progress:
             progress(0.85 * fraction, f"cross-validation: {message}")
 
-    evaluation = cross_validate(dataset, model, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=cv_progress)
-    # A model with a CIELAB head lets validation choose the path it reports; others report the spectrum's.
-    chooses_headline = "headline" in model.get_params(deep=False)
-    headline = evaluation.best_headline() if chooses_headline else model.headline
-    evaluation = evaluation.with_headline(headline)
-    if chooses_headline:
-        model.set_params(headline=headline)
+    model, evaluation = evaluate_configuration(dataset, model, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=cv_progress)
 
     def fit_progress(fraction, message):
         if progress:

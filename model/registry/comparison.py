@@ -158,6 +158,7 @@ def compare_on_same_folds(
     champion_version: str | None = None,
     challenger_version: str | None = None,
     reference_description: str = "",
+    n_jobs: int = 1,
     progress: Callable[[float, str], None] | None = None,
 ) -> tuple[Comparison, Evaluation, Evaluation]:
     """Score champion and challenger on the same leave-recipe-out folds of ``dataset``.
@@ -175,6 +176,7 @@ def compare_on_same_folds(
         The challenger's cross-validation from ``train_and_evaluate`` with the same
         ``n_splits`` and ``seeds`` (reused: same folds, so no need to fit it again).
     n_splits, seeds : the folds (``evaluation.grouped_folds``).
+    n_jobs : int, folds fitted in parallel (joblib; ``-1`` for every core). The scores are the same either way.
     progress : callable(fraction, message), optional
 
     Returns
@@ -188,9 +190,9 @@ def compare_on_same_folds(
     def report(offset: int, label: str):
         return (lambda fraction, message: progress((offset + fraction) / steps, f"{label}: {message}")) if progress else None
 
-    champion_evaluation = cross_validate(dataset, champion_side, n_splits=n_splits, seeds=seeds, progress=report(0, "champion"))
+    champion_evaluation = cross_validate(dataset, champion_side, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=report(0, "champion"))
     if challenger_evaluation is None:
-        challenger_evaluation = cross_validate(dataset, challenger, n_splits=n_splits, seeds=seeds, progress=report(1, "challenger"))
+        challenger_evaluation = cross_validate(dataset, challenger, n_splits=n_splits, seeds=seeds, n_jobs=n_jobs, progress=report(1, "challenger"))
         challenger_evaluation = challenger_evaluation.with_headline(challenger_evaluation.best_headline())
     same_configuration = challenger.kind == champion.kind and challenger.config() == champion.config()
     if same_configuration and champion_reference is None:

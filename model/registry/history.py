@@ -1,0 +1,72 @@
+"""The model history: every saved version with its status, its data, its figures and whether they compare.
+
+The Retrain page's history table reads it (through :mod:`model.jobs.retrain`, which
+re-exports it). Whether a version's figures can stand beside the champion's is the one
+door's rule (:func:`model.registry.promotion.why_not_comparable`): the same colorants and
+data, scored on the same folds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from model.core import settings
+from model.registry import promotion, registry, review
+
+__all__ = ["model_history"]
+
+
+def model_history(models_dir=None) -> pd.DataFrame:
+    """Every saved version, newest first, with its metrics, data and promotion record.
+
+    ``trained_on`` names the data as people do (:func:`model.registry.review.data_name`: the
+    upload's file names and day, or "Synthetic demo"). A version's error figures are its
+    own data's: ``comparable`` says whether they can stand beside the champion's ("yes",
+    or "no: trained on the synthetic demo: other colorants (…)").
+
+    Columns ``version, status, comparable, created_at, trained_on, n_samples, n_recipes,
+    store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
+    last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
+    """
+    root = settings.models_dir(models_dir)
+    champion = registry.champion_version(root)
+    history = registry.promotion_history(root)
+    rows = []
+    for card in registry.list_cards(root):
+        promotions = [entry for entry in history if entry.get("version") == card.version]
+        status = "champion" if card.version == champion else ("former champion" if promotions else "challenger")
+        rows.append(
+            {
+                "version": card.version,
+                "status": status,
+                "comparable": _comparable(card, champion, root),
+                "created_at": card.created_at,
+                "trained_on": review.data_name(card.dataset),
+                "n_samples": card.dataset.get("n_samples"),
+                "n_recipes": card.dataset.get("n_recipes"),
+                "store_version": (card.dataset.get("store_version") or "")[:12],
+                "delta_e00_mean": card.metrics.get("delta_e00_mean_headline"),
+                "delta_e00_p95": card.metrics.get("delta_e00_p95_headline"),
+                "spectral_mae": card.metrics.get("spectral_mae"),
+                "last_promoted_at": promotions[-1]["at"] if promotions else "",
+                "last_promoted_by": promotions[-1].get("user", "") if promotions else "",
+            }
+        )
+    columns = ["version", "status", "comparable", "created_at", "trained_on", "n_samples", "n_recipes", "store_version", "delta_e00_mean", "delta_e00_p95", "spectral_mae", "last_promoted_at", "last_promoted_by"]
+    return pd.DataFrame(rows, columns=columns).iloc[::-1].reset_index(drop=True)
+
+
+def _comparable(card: registry.ModelCard, champion: str | None, root: Path) -> str:
+    """"yes", "no: why", or "" for the champion itself (or without a readable champion)."""
+    if champion is None or card.version == champion:
+        return ""
+    try:
+        champion_card = registry.read_card(champion, root)
+    except registry.IntegrityError:
+        return ""
+    why = promotion.why_not_comparable(card, champion_card)
+    if why is None and promotion.same_folds_errors(card.version, champion, root) is None:
+        why = "never scored on the same data and folds as the champion"
+    return "yes" if why is None else f"no: {why}"
