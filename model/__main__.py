@@ -145,26 +145,27 @@ def _cmd_search(args) -> int:
     started = time.perf_counter()
     registry.check_writable(args.out)  # the run is saved under <out>/search/: fail before the trials, not after
     dataset = _load_data(args.data)
+    champion, version = search.champion_configuration(args.out)
     print(
-        f"Search space: {search.search_space_size():,} combinations "
-        f"({search.effective_search_space_size():,} distinct models: lbfgs ignores learning rate, batch size and early stopping)",
+        f"Search space: {search.search_space_size():,} configurations of the served kind ({search.SEARCHED_KIND}); "
+        f"the champion's configuration ({version or 'no champion: the default model'}) is scored beside them",
         file=sys.stderr,
     )
     result = search.run_search(
         dataset, n_trials=args.trials, seed=args.seed, n_folds=args.folds, test_fraction=args.test_fraction, n_jobs=args.jobs, progress=_progress,
-        cluster=args.cluster,
+        cluster=args.cluster, champion=champion, champion_version=version,
     )
     run_dir = search.save_search(result, args.out)
     print(f"Protocol: {result.meta['protocol']}")
-    columns = ["rank", "candidate", "layers", "activation", "solver", "alpha", "learning_rate_init", "batch_size", "n_ensemble", "max_iter",
-               "input_transform", "spectral_target", "n_parameters", "cv_delta_e00_mean_headline", "test_delta_e00_mean_headline",
-               "test_delta_e00_p95_headline", "test_spectral_mae", "fit_seconds"]
+    columns = ["rank", "candidate", "layers", "activation", "n_ensemble", "max_iter", "input_transform", "alpha", "residual_alpha",
+               "physics_ridge", "physics_smoothness", "blend_step", "n_parameters", "cv_delta_e00_mean_headline",
+               "test_delta_e00_mean_headline", "test_delta_e00_p95_headline", "test_spectral_mae", "fit_seconds"]
     print(f"\nTop {result.meta['n_finalists']} (ranked on CV; test recipes scored once, after ranking):")
     print(result.top()[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("\nBaseline against optimised, on the test recipes:")
     print(result.comparison().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     reference = result.references.set_index("candidate")
-    for name in (search.BASELINE, search.PHYSICS):
+    for name in search.REFERENCES:
         print(f"{name}: CV mean ΔE00 {reference.loc[name, 'cv_delta_e00_mean_headline']:.3f}, test mean ΔE00 {reference.loc[name, 'test_delta_e00_mean_headline']:.3f}")
     print(f"\nSearch ({result.meta['n_trials']} trials, n_jobs={args.jobs}) took {result.meta['seconds']:.1f} s; "
           f"command total {time.perf_counter() - started:.1f} s. Saved to {run_dir}")

@@ -11,6 +11,7 @@ import pytest
 from sklearn.base import clone
 
 from model.jobs import search
+from model.models.hybrid import HybridModel
 
 pytestmark = pytest.mark.slow
 
@@ -18,11 +19,13 @@ distributed = pytest.importorskip("dask.distributed", reason="dask.distributed i
 
 TINY_SPACE = {
     **search.SEARCH_SPACE,
-    "hidden_layer_sizes": ((8,), (16,)),
+    "hidden_layer_sizes": ((4,), (6,)),
     "n_ensemble": (1,),
-    "max_iter": (30, 60),
-    "solver": ("lbfgs",),
+    "max_iter": (10, 20),
+    "physics_ridge": (1e-3,),
+    "physics_smoothness": (1e-2,),
 }
+TINY_CHAMPION = HybridModel(hidden_layer_sizes=(5,), max_iter=15, n_ensemble=1)
 RANKING_COLUMNS = ["rank", "candidate", "config_json", "cv_delta_e00_mean_headline", "test_delta_e00_mean_headline"]
 
 
@@ -34,7 +37,7 @@ def local_cluster():
 
 def test_a_search_on_a_local_cluster_of_two_workers_ranks_as_the_local_run(tiny_dataset, quick_model, local_cluster, monkeypatch):
     monkeypatch.setattr(search, "baseline_model", lambda: clone(quick_model))
-    options = dict(n_trials=4, seed=5, n_folds=2, n_finalists=3, space=TINY_SPACE)
+    options = dict(n_trials=3, seed=5, n_folds=2, n_finalists=2, space=TINY_SPACE, champion=TINY_CHAMPION)
     local = search.run_search(tiny_dataset, n_jobs=1, **options)
     on_cluster = search.run_search(tiny_dataset, cluster=local_cluster.scheduler_address, **options)
 
@@ -44,6 +47,7 @@ def test_a_search_on_a_local_cluster_of_two_workers_ranks_as_the_local_run(tiny_
     pd.testing.assert_frame_equal(
         on_cluster.references[["candidate", "cv_delta_e00_mean_headline"]], local.references[["candidate", "cv_delta_e00_mean_headline"]]
     )
+    assert list(on_cluster.references["candidate"]) == [search.CHAMPION, search.PHYSICS, search.BASELINE]
     # The trials really ran in the workers' processes, not here.
     assert len(local_cluster.scheduler_info["workers"]) == 2
     logs = local_cluster.get_logs()

@@ -1,4 +1,5 @@
-"""The honest search: grouping, test recipes never steer the ranking, reproducibility, persistence, roles."""
+"""The honest search of the served kind: grouping, test recipes never steer the ranking, the champion's row,
+reproducibility, persistence, roles."""
 
 from __future__ import annotations
 
@@ -12,19 +13,25 @@ from sklearn.base import clone
 from model.auth.access import VIEWER, PermissionDenied
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, Dataset
 from model.jobs import search
-from model.models.fluorescent_km import FluorescentKubelkaMunkModel
+from model.models.fluorescent_km import FIT_CACHE, FluorescentKubelkaMunkModel
+from model.models.base import default_model
+from model.models.hybrid import HybridModel
 from model.registry import registry
 
-# A small space so each search on the tiny dataset takes seconds, not minutes.
+# A small space of the served kind so each search on the tiny dataset takes seconds, not minutes.
 TINY_SPACE = {
     **search.SEARCH_SPACE,
-    "hidden_layer_sizes": ((8,), (16,)),
+    "hidden_layer_sizes": ((4,), (6,)),
     "n_ensemble": (1,),
-    "max_iter": (30, 60),
-    "solver": ("lbfgs",),
+    "max_iter": (10, 20),
+    "physics_ridge": (1e-3,),
+    "physics_smoothness": (1e-2,),
 }
 TIMING_COLUMNS = ["fit_seconds", "trial_seconds", "trial_cpu_seconds", "test_fit_seconds", "test_cpu_seconds"]
-N_TRIALS = 4
+N_TRIALS = 3
+# The champion's row: a served configuration (not a trial's), cheap enough for the tiny dataset.
+CACHE_AFTER_SEARCH: dict = {}  # the physics cache's counts after the module's first search
+TINY_CHAMPION = HybridModel(hidden_layer_sizes=(5,), max_iter=15, n_ensemble=1, alpha=0.3, headline="spectral")
 
 
 @pytest.fixture()
@@ -34,7 +41,7 @@ def cheap_baseline(monkeypatch, quick_model):
 
 
 def _search(dataset, **options):
-    return search.run_search(dataset, n_trials=N_TRIALS, seed=3, n_folds=3, n_finalists=3, space=TINY_SPACE, **options)
+    return search.run_search(dataset, n_trials=N_TRIALS, seed=3, n_folds=2, n_finalists=2, space=TINY_SPACE, champion=TINY_CHAMPION, **options)
 
 
 @pytest.fixture(scope="module")
@@ -43,38 +50,61 @@ def tiny_result(tiny_dataset):
         from model import FormulationModel
 
         patch.setattr(search, "baseline_model", lambda: FormulationModel(hidden_layer_sizes=(16,), max_iter=300, n_ensemble=1, alpha=0.1))
-        return _search(tiny_dataset)
+        FIT_CACHE.clear()
+        result = _search(tiny_dataset, champion_version="v-served")  # n_jobs=1: every fit in this process, and its cache
+        CACHE_AFTER_SEARCH.update(FIT_CACHE.info())
+        return result
 
 
-def test_space_sizes_count_the_distinct_models_sampling_can_draw():
-    # Small enough to enumerate: every draw that sampling can make, normalised as sampling normalises it.
-    space = {"hidden_layer_sizes": ((8,), (8, 4)), "solver": ("adam", "lbfgs"), "batch_size": (8, 16), "early_stopping": (False, True), "alpha": (0.1,)}
-    assert search.search_space_size(space) == 2 * 2 * 2 * 2
-    distinct = {json.dumps(config.config(), sort_keys=True) for config in search.sample_configs(search.effective_search_space_size(space), seed=0, space=space)}
-    assert len(distinct) == search.effective_search_space_size(space) == 2 * 4 + 2  # lbfgs ignores batch size and early stopping
-    with pytest.raises(ValueError, match="distinct models"):
-        search.sample_configs(search.effective_search_space_size(space) + 1, space=space)
-    # The shipped space draws only the old system's 13 layouts, and is at least as large as its 1.5 M.
-    drawn = {tuple(config.hidden_layer_sizes) for config in search.sample_configs(200, seed=4)}
-    assert drawn <= set(search.LEGACY_LAYOUTS) and len(drawn) == len(search.LEGACY_LAYOUTS) == 13
-    assert search.effective_search_space_size() >= 1_000_000
-
-
-def test_sampling_is_seeded_distinct_and_within_budget():
-    first, again, other = (
-        [config.config() for config in search.sample_configs(30, seed=seed)] for seed in (1, 1, 2)
-    )
-    assert first == again
-    assert first != other
+def test_the_search_draws_the_served_kind_seeded_and_distinct():
+    first, again, other = ([config.config() for config in search.sample_configs(30, seed=seed)] for seed in (1, 1, 2))
+    assert first == again and first != other
     assert len({json.dumps(config, sort_keys=True) for config in first}) == 30
-    first = search.sample_configs(30, seed=1)
-    for config in first:
-        assert config.max_iter == 10 or search.estimated_cost(config) <= search.TRIAL_COST_CAP
-        if config.solver == "lbfgs":  # fields lbfgs ignores are normalised, so no duplicate is scored twice
-            assert config.batch_size == "auto" and config.early_stopping is False
+    configs = search.sample_configs(200, seed=4)
+    assert {type(config) for config in configs} == {HybridModel} and search.SEARCHED_KIND == "HybridModel"
+    for name, values in search.SEARCH_SPACE.items():  # only the space's values, and every one of them drawn
+        drawn = {json.dumps(getattr(config, name)) for config in configs}
+        assert drawn == {json.dumps(value) for value in values}, name
+    # The served kind's own hyperparameters: heads, their sizes and penalties, the physics' penalties, the blend.
+    assert {"hidden_layer_sizes", "alpha", "residual_alpha", "physics_ridge", "physics_smoothness", "blend_step"} <= set(search.SEARCH_SPACE)
+    assert search.search_space_size() == search.effective_search_space_size() >= 10_000
+    space = {"hidden_layer_sizes": ((4,), (8,)), "alpha": (0.1, 1.0)}
+    assert len(search.sample_configs(4, space=space)) == 4
+    with pytest.raises(ValueError, match="distinct models"):
+        search.sample_configs(5, space=space)
 
 
-def test_no_recipe_is_on_both_sides_of_any_split(tiny_dataset, monkeypatch, cheap_baseline):
+def test_results_hold_the_champions_row_and_trials_of_the_served_kind(tiny_result, tiny_dataset):
+    assert set(tiny_result.trials["kind"]) == {"HybridModel"} and len(tiny_result.trials) == N_TRIALS
+    references = tiny_result.references.set_index("candidate")
+    assert list(references.index) == [search.CHAMPION, search.PHYSICS, search.BASELINE]
+    champion = references.loc[search.CHAMPION]
+    # The served configuration, scored on the same test recipes as the finalists, with its own headline path.
+    assert json.loads(champion["config_json"]) == TINY_CHAMPION.config() and champion["kind"] == "HybridModel"
+    assert champion["headline"] == "spectral" and np.isfinite(champion["test_delta_e00_mean_headline"])
+    assert set(tiny_result.predictions(search.CHAMPION)[RECIPE_ID_COLUMN]) == set(tiny_result.meta["test_recipes"])
+    assert tiny_result.meta["champion"] == {"version": "v-served", "kind": "HybridModel", "config": TINY_CHAMPION.config()}
+    assert tiny_result.has_champion and isinstance(tiny_result.model(tiny_result.best), HybridModel)
+    assert tiny_result.model(search.CHAMPION).get_params() == TINY_CHAMPION.get_params()
+
+
+def test_the_champions_configuration_is_the_cards_or_the_default_models(tmp_path, tiny_install):
+    model, version = search.champion_configuration(tmp_path / "empty")
+    assert version is None and type(model).__name__ == "HybridModel" and model.get_params() == default_model().get_params()
+    model, version = search.champion_configuration()
+    card = registry.read_card(version)
+    assert version == registry.champion_version() and type(model).kind == card.kind and model.config() == {**card.config, "n_jobs": None}
+
+
+def test_the_physics_is_solved_once_per_training_set_across_trials(tiny_result):
+    # Every hybrid here has the default physics penalties, and KM alone is their physics: 2 outer folds × (3 inner
+    # folds + 1) training sets, and the final fit's 3 + 1, are 12 solves, whatever the number of trials.
+    hybrids = N_TRIALS + 1  # and the champion's row
+    physics_fits = hybrids * 2 * (3 + 1) + (2 + 1) * (3 + 1) + 2 + 1  # CV; the 2 finalists' and the champion's test fits; KM
+    assert CACHE_AFTER_SEARCH == {"misses": 12, "hits": physics_fits - 12, "size": 12}
+
+
+def test_no_recipe_is_on_both_sides_of_any_split(tiny_dataset, tiny_result, monkeypatch, cheap_baseline):
     """Every fit (CV folds and the final test fit) is checked against what it then predicts."""
     fits = []
 
@@ -104,8 +134,12 @@ def test_no_recipe_is_on_both_sides_of_any_split(tiny_dataset, monkeypatch, chea
     test_recipes = set(result.meta["test_recipes"])
     assert test_recipes and not test_recipes & set().union(*(fit.fit_recipes for fit in fits))
     assert set(result.test_predictions[RECIPE_ID_COLUMN]) == test_recipes
-    # (N_TRIALS + baseline + KM) × 3 folds, then 3 finalists + baseline + KM on test.
-    assert len(fits) == (N_TRIALS + 2) * 3 + 5
+    # (N_TRIALS + champion + KM + baseline) × 2 folds, then 2 finalists + the three references on test.
+    assert len(fits) == (N_TRIALS + 3) * 2 + 5
+    # The same seed gives the same ranking and the same test predictions (the spy only watches).
+    drop = [c for c in TIMING_COLUMNS if c in result.trials.columns]
+    pd.testing.assert_frame_equal(result.trials.drop(columns=drop), tiny_result.trials.drop(columns=drop))
+    pd.testing.assert_frame_equal(result.test_predictions, tiny_result.test_predictions)
 
 
 def _perturb_test_spectra(dataset: Dataset, test_recipes) -> Dataset:
@@ -126,24 +160,19 @@ def test_test_recipes_never_influence_the_ranking(tiny_dataset, tiny_result, che
     assert not np.allclose(other.trials["test_delta_e00_mean_headline"].dropna(), tiny_result.trials["test_delta_e00_mean_headline"].dropna())
 
 
-def test_same_seed_same_results(tiny_dataset, tiny_result, cheap_baseline):
-    again = _search(tiny_dataset)
-    drop = [c for c in TIMING_COLUMNS if c in again.trials.columns]
-    pd.testing.assert_frame_equal(again.trials.drop(columns=drop), tiny_result.trials.drop(columns=drop))
-    pd.testing.assert_frame_equal(again.test_predictions, tiny_result.test_predictions)
-
-
 def test_ranking_is_by_cv_then_spectral_mae(tiny_result):
     scores = tiny_result.trials[["cv_delta_e00_mean_headline", "cv_spectral_mae"]].to_numpy()
     assert list(tiny_result.trials["rank"]) == list(range(1, N_TRIALS + 1))
     assert all(tuple(a) <= tuple(b) for a, b in zip(scores[:-1], scores[1:]))
     finalists = tiny_result.trials["test_delta_e00_mean_headline"].notna()
-    assert finalists.tolist() == [True] * 3 + [False] * (N_TRIALS - 3)
+    assert finalists.tolist() == [True] * 2 + [False] * (N_TRIALS - 2)
 
 
 def test_comparison_rows_and_improvement_sign(tiny_result):
     table = tiny_result.comparison().set_index("model")
-    assert list(table.index) == ["baseline (old system's config)", f"optimised ({tiny_result.best})", "improvement (%)", "Kubelka–Munk physics"]
+    assert list(table.index) == [
+        "baseline (old system's config)", f"optimised ({tiny_result.best})", "improvement (%)", "Kubelka–Munk physics", "champion's configuration (served)",
+    ]
     baseline, optimised = table.iloc[0], table.iloc[1]
     expected = 100 * (baseline["spectral MAE"] - optimised["spectral MAE"]) / baseline["spectral MAE"]
     assert table.loc["improvement (%)", "spectral MAE"] == pytest.approx(expected)

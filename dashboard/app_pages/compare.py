@@ -1,4 +1,4 @@
-"""Compare: which configuration is best, in one sentence; then the scores; then the engineering details.
+"""Compare: whether a search found a better configuration than the served one, in one sentence; then the scores; then the details.
 
 UI only: the search, its persisted results, the comparison table and background jobs live
 in ``model.jobs.search``. A configuration is never promoted from here: it is trained as a
@@ -10,6 +10,8 @@ model did not train on: CV on the training recipes ranks, the held-out test reci
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import champion
@@ -20,13 +22,15 @@ from model.core.files import StorageError
 from model.io.safe_csv import neutralise_formulas, to_csv_bytes
 from model.jobs import retrain, search
 from model.presentation import figures
-from model.presentation.tables import search_top_table
-from model.registry import promotion, registry, review
+from model.registry import promotion, registry, review, search_review
 from model.store import intake
 from model.store.measurements import StoreError, open_store
 
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
+# Rows tall enough for two lines: the configuration in words wraps instead of being cut at 800 px.
+WRAPPED_ROW_PX = 56
+_TONE_ICONS = {"success": ":material/verified:", "info": ":material/info:", "warning": ":material/warning:"}
 
 set_up_page()
 user = current_user()
@@ -40,8 +44,21 @@ def _load(run_dir: str) -> search.SearchResult:
     return search.load_search(run_dir)
 
 
+def _finished_job(job_id: str | None):
+    """The status of a job this session saw finish, or None (none, or its folder has since been removed)."""
+    try:
+        return search.search_job_status(job_id) if job_id else None
+    except FileNotFoundError:
+        return None
+
+
 verdict_area = st.container()  # the verdict comes first; the run it is about is chosen below it
 runs = search.list_search_runs()
+# The last job this session followed to its end, and, once, the run a search it followed has just saved.
+finished = _finished_job(st.session_state.get("compare_finished"))
+if st.session_state.pop("compare_select_new", False) and finished is not None and finished.kind == search.SEARCH_JOB and finished.output:
+    if Path(finished.output) in runs:
+        st.session_state["compare_run"] = Path(finished.output)
 if not runs:
     st.info(
         "No search results yet. Run one from a terminal: "
@@ -56,10 +73,10 @@ else:
 if result is not None:
     meta = result.meta
     data = review.data_name(meta["dataset"])
-    verdict = review.search_verdict(result)
-    # Green only for good news: a network that beats both references.
-    getattr(verdict_area, verdict.tone)(verdict.sentence, icon=":material/verified:" if verdict.tone == "success" else ":material/info:")
-    if not review.search_matches_champion(meta, card):
+    verdict = search_review.search_verdict(result)
+    # Green only for good news (a configuration that predicts better than the served one); blue for "keep it".
+    getattr(verdict_area, verdict.tone)(verdict.sentence, icon=_TONE_ICONS[verdict.tone])
+    if not search_review.search_matches_champion(meta, card):
         verdict_area.warning(
             f"This search is stale: it ran on “{data}”, not on the data of the model in use "
             f"(“{review.data_name(card.dataset)}”), so its ranking may not hold for that data. "
@@ -74,7 +91,7 @@ if result is not None:
 
     st.header("Scores on recipes no model saw")
     st.dataframe(
-        neutralise_formulas(review.search_scores(result)),
+        neutralise_formulas(search_review.search_scores(result)),
         hide_index=True,
         key="compare_scores",
         column_config={
@@ -88,19 +105,25 @@ if result is not None:
     )
 
     st.header(f"Top {len(result.top())} configurations")
-    st.caption("Ranked by cross-validation on the training recipes (CV); the test columns are the held-out recipes, scored once after ranking.")
+    st.caption(
+        "Ranked by cross-validation on the training recipes (CV); the test column is the held-out recipes, scored once after ranking. "
+        + ("The last row is the served model's configuration, scored the same way." if result.has_champion else "")
+    )
     score_format = {
-        "CV mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Ranking score: leave-recipe-out CV on the training recipes only."),
+        "rank": st.column_config.NumberColumn(width="small"),
+        "configuration": st.column_config.TextColumn(width="large", help="The model in words: physics plus networks of this size."),
         "test mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Held-out test recipes, scored once after ranking."),
-        "test p95 ΔE00": st.column_config.NumberColumn(format="%.2f"),
-        "test spectral MAE": st.column_config.NumberColumn(format="%.4f", help="Mean absolute reflectance error (factor 0–1)."),
-        "test spectral R²": st.column_config.NumberColumn(format="%.3f"),
-        "fit time (s)": st.column_config.NumberColumn(format="%.2f", help="Mean wall-clock seconds per CV fit."),
+        "CV mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Ranking score: leave-recipe-out CV on the training recipes only."),
+        "95 % below (ΔE00)": st.column_config.NumberColumn(format="%.2f", help="95 % of the test errors were below this."),
+        "training (s)": st.column_config.NumberColumn(format="%.1f", help="Mean wall-clock seconds per CV fit."),
     }
-    st.dataframe(neutralise_formulas(search_top_table(result.top(), details=False)), hide_index=True, key="compare_top_table", column_config=score_format, width="stretch")
+    st.dataframe(
+        neutralise_formulas(search_review.search_top_configurations(result)), hide_index=True, key="compare_top_table",
+        column_config=score_format, width="stretch", row_height=WRAPPED_ROW_PX,
+    )
 
     st.header("One configuration on the test recipes")
-    reported = [*result.top()["candidate"], search.BASELINE, search.PHYSICS]
+    reported = [*result.top()["candidate"], *(name for name in search.REFERENCES if name in set(result.references["candidate"]))]
     candidate = st.selectbox("Configuration", reported, key="compare_candidate")
     st.plotly_chart(figures.parity_figure(result.predictions(candidate)), key="compare_parity_chart")
     st.plotly_chart(figures.recipe_errors_figure(result.per_recipe(candidate)), key="compare_recipe_chart")
@@ -111,12 +134,16 @@ if result is not None:
             f"(seed {meta['seed']}), {meta['seconds']:.0f} s."
         )
         st.dataframe(
-            neutralise_formulas(search_top_table(result.top())),
+            neutralise_formulas(search_review.search_top_configurations(result, details=True)),
             hide_index=True,
             key="compare_details_table",
+            row_height=WRAPPED_ROW_PX,
             column_config={
                 **score_format,
-                "alpha (L2)": st.column_config.NumberColumn(format="%.0e"),
+                "L2 penalty (plain heads)": st.column_config.NumberColumn(format="%.0e"),
+                "L2 penalty (residual heads)": st.column_config.NumberColumn(format="%.0e"),
+                "physics ridge": st.column_config.NumberColumn(format="%.0e"),
+                "physics smoothness": st.column_config.NumberColumn(format="%.0e"),
                 "learning rate": st.column_config.NumberColumn(format="%.0e", help="adam only; blank for lbfgs."),
             },
         )
@@ -131,9 +158,8 @@ if result is not None:
             column_config={column: st.column_config.NumberColumn(format="%.3g") for column in result.comparison().columns if column != "model"},
         )
         st.caption(
-            "The Kubelka–Munk row is physics fitted to the same training recipes. It has no emission term, so it cannot "
-            "return more light than arrives; the fluorescent yellow's films do (reflectance above 1 in the green), and "
-            "KM misses them by construction."
+            "The Kubelka–Munk row is the served model's physics alone (with its fluorescence emission term), fitted to the "
+            "same training recipes." + (" The champion's row is the served model's configuration, refitted the same way." if result.has_champion else "")
         )
         st.markdown("**Score against size**")
         st.plotly_chart(figures.score_against_size_figure(result.trials, result.references), key="compare_score_chart")
@@ -161,14 +187,23 @@ def _job_progress(job_id: str) -> None:
     if not status.finished:
         st.progress(status.fraction, text=f"{status.kind}: {status.message}")
         return
+    # Done: rerun the whole page once. A rerun of this fragment alone (what a button in it gives) never reaches
+    # the run list and the verdict above it, so the results stayed hidden until the page was left (issue 26).
+    st.session_state.pop("compare_job", None)
+    st.session_state["compare_finished"] = job_id
+    st.session_state["compare_select_new"] = True
+    _load.clear()
+    st.rerun(scope="app")
+
+
+def _job_outcome(status) -> None:
+    """What a finished job made: its message and, for a challenger, the hand-over to the one door."""
     if status.state == "done":
-        st.success(status.message)
+        st.success(status.message + (" Its results are shown above." if status.kind == search.SEARCH_JOB else ""))
         if status.kind == retrain.TRAINING_JOB and status.output:
             _hand_over(status.output)
     else:
         st.error(status.message)
-    st.session_state.pop("compare_job", None)
-    st.button("Show the results", key="compare_refresh", on_click=_load.clear)
 
 
 if user.is_admin:
@@ -177,6 +212,8 @@ if user.is_admin:
     job_id = running.job_id if running else st.session_state.get("compare_job")
     if job_id:
         _job_progress(job_id)
+    elif finished is not None:
+        _job_outcome(finished)
     left, right = st.columns(2)
     with left:
         st.subheader("New search")

@@ -1,19 +1,39 @@
-"""What the configuration search draws from: the space, seeded sampling, and a per-trial budget.
+"""What the configuration search draws from: the served kind's own hyperparameters, and the reference rows.
 
-The old system drew from about 1.5 M combinations of its network's hyperparameters;
-:data:`SEARCH_SPACE` keeps its 13 layouts and adds what scikit-learn's ``MLPRegressor``
-and :class:`~model.models.mlp.FormulationModel` offer (input transforms, spectral
-targets, ensembles), so it is at least as large.
+The served model is the :class:`~model.models.hybrid.HybridModel`: fluorescent
+Kubelka–Munk physics with MLP residual heads and plain MLP heads, blended on inner
+leave-recipe-out validation. :data:`SEARCH_SPACE` draws its own hyperparameters: the
+heads' layout, activation, iteration cap and ensemble size, the plain heads' and the
+residual heads' L2 penalties, the input transform, the physics' ridge and smoothness
+penalties, and the blend's grid step. Everything else (the inner folds, the headline,
+the fluorescence settings) stays at the served model's defaults.
+
+Reference rows
+--------------
+Every search also scores, on the same folds and the same test recipes:
+
+- :data:`CHAMPION`: the configuration that serves now (its card's kind and config; the
+  default model's when there is no champion), so the search says whether it found
+  anything better than what is in use;
+- :data:`PHYSICS`: the fluorescent Kubelka–Munk physics alone;
+- :data:`BASELINE`: the old system's network ([64, 128, 64] ReLU, adam), kept so the
+  old system's figures can still be compared.
 
 Budget
 ------
-``python -m model search --trials 50 --jobs -1`` must finish in about a minute on two
-cores, so every trial is cheap by construction, not by cutting the protocol: 3 folds,
-one CV seed, and an iteration cap that is itself a searched dimension (``max_iter`` of
-50, 100 or 200: lbfgs iterations or adam epochs; adam also stops after 10 epochs
-without improvement). A draw too dear for :data:`TRIAL_COST_CAP` has its cap halved
-(:func:`sample_configs`). The caps are recorded in every configuration, so a promoted
-configuration is refitted exactly as it was scored.
+``python -m model search --trials 50 --jobs -1`` must finish within 90 s on two cores.
+A hybrid fit nests an inner 3-fold validation, so one trial of 3 outer folds fits the
+physics 12 times and 16 MLP heads (per member) 12 times. The physics depends only on its
+own two penalties and the training recipes, which every trial shares: it is solved once
+per training set and penalty pair in each worker and reused
+(:data:`model.models.fluorescent_km.FIT_CACHE`), which is why the physics penalties have
+only two values each. The heads are what a trial pays for (most of it scikit-learn's
+per-iteration overhead, about 0.5 ms an lbfgs iteration a head), so the space keeps them
+small: at most 32 units a layer, one member and 100 iterations (the served default,
+two members and up to 2000 iterations, is scored once, as the champion's row). On the
+real data a 50-trial run with up to two members and 200 iterations cost 5.5 CPU-seconds
+a trial, and one with up to 100 iterations 4.3 (bench/search.py, a busy machine).
+:func:`estimated_cost` orders the dispatch, dearest first.
 """
 
 from __future__ import annotations
@@ -23,144 +43,115 @@ import math
 from itertools import pairwise
 
 import numpy as np
-from sklearn.base import clone
 
 from model.models.fluorescent_km import FluorescentKubelkaMunkModel
-from model.models.mlp import INPUT_TRANSFORMS, SPECTRAL_TARGETS, FormulationModel, legacy_model
+from model.models.hybrid import HybridModel
+from model.models.mlp import INPUT_TRANSFORMS, legacy_model
 
 __all__ = [
-    "LEGACY_LAYOUTS",
+    "SEARCHED_KIND",
     "SEARCH_SPACE",
-    "ADAM_ONLY_FIELDS",
+    "PHYSICS_FIELDS",
     "baseline_model",
     "BASELINE",
     "PHYSICS",
+    "CHAMPION",
+    "REFERENCES",
     "physics_model",
     "DEFAULT_TRIALS",
     "DEFAULT_FOLDS",
     "DEFAULT_TEST_FRACTION",
     "N_FINALISTS",
-    "TRIAL_COST_CAP",
     "estimated_cost",
     "search_space_size",
     "effective_search_space_size",
     "sample_configs",
 ]
 
-#: The old system's 13 hidden-layer layouts.
-LEGACY_LAYOUTS: tuple[tuple[int, ...], ...] = (
-    (32,), (64,), (128,), (64, 32), (64, 64), (128, 64), (64, 64, 32), (64, 64, 64),
-    (128, 64, 32), (64, 128, 64), (128, 128, 64), (64, 64, 64, 32), (128, 128, 64, 32),
-)
+#: The kind the search draws: the served model's.
+SEARCHED_KIND = HybridModel.kind
 
-#: Values each FormulationModel hyperparameter is drawn from. Transforms come from model.models.mlp,
-#: so a new transform added there joins the search automatically.
+#: Values each HybridModel hyperparameter is drawn from (the others keep their defaults).
+#: Transforms come from model.models.mlp, so a new transform joins the search automatically.
 SEARCH_SPACE: dict[str, tuple] = {
-    "hidden_layer_sizes": LEGACY_LAYOUTS,
-    "activation": ("relu", "tanh", "logistic"),
-    "solver": ("adam", "lbfgs"),
-    "learning_rate_init": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
-    "batch_size": (8, 16, 32, 64),
-    "alpha": (1e-5, 1e-4, 1e-3, 1e-2, 0.1, 0.3, 1.0, 3.0),
-    "early_stopping": (False, True),
+    # The plain and the residual heads (one layout, activation and iteration cap for both).
+    "hidden_layer_sizes": ((8,), (16,), (32,), (16, 16)),
+    "activation": ("tanh", "relu", "logistic"),
+    "max_iter": (25, 50, 100),
+    "n_ensemble": (1,),  # one member a trial: the dearest single lever (a second doubles the heads)
     "input_transform": INPUT_TRANSFORMS,
-    "spectral_target": SPECTRAL_TARGETS,
-    "n_ensemble": (1, 2, 3),
-    # The iteration cap (lbfgs iterations or adam epochs): searched, so its cost shows in the ranking.
-    "max_iter": (50, 100, 200),
+    # Regularisation: the plain heads' L2 penalty, and the residual heads' (they learn a small correction).
+    "alpha": (1e-3, 1e-2, 0.1, 0.3, 1.0),
+    "residual_alpha": (0.1, 0.3, 1.0, 3.0, 10.0),
+    # The physics' penalties: two values each, so the physics is solved for at most four pairs.
+    "physics_ridge": (1e-3, 1e-2),
+    "physics_smoothness": (1e-2, 1e-1),
+    # The blend's grid step (0.05 costs 0.8 s per blend on five candidates: left out).
+    "blend_step": (0.1, 0.2),
 }
+#: The fields that set the physics (the part fitted once per training set and reused).
+PHYSICS_FIELDS = ("physics_ridge", "physics_smoothness")
 
-#: Fields scikit-learn ignores for lbfgs; such draws are normalised so duplicates are not scored twice.
-ADAM_ONLY_FIELDS = ("learning_rate_init", "batch_size", "early_stopping")
-
-#: The fixed reference configuration: the old PyTorch system's architecture
-#: ([64, 128, 64] ReLU, adam, raw inputs and reflectance, one network).
+#: The old PyTorch system's architecture ([64, 128, 64] ReLU, adam, raw inputs and reflectance, one network).
 baseline_model = legacy_model
-#: Candidate names of the two reference rows in results.
+#: Candidate names of the three reference rows in results.
 BASELINE = "baseline"
 PHYSICS = "kubelka-munk"
+CHAMPION = "champion"
+REFERENCES = (CHAMPION, PHYSICS, BASELINE)
 
-
-def physics_model() -> FluorescentKubelkaMunkModel:
-    """The physics reference row: the fluorescent Kubelka–Munk film (issue 12), unfitted."""
-    return FluorescentKubelkaMunkModel()
-
-#: Per-trial budget in :func:`estimated_cost` units (about 1 s of one core per CV fit):
-#: what lets 50 trials × 3 folds finish in about a minute on two cores.
-TRIAL_COST_CAP = 400.0
-_MIN_ITER = 10
 DEFAULT_TRIALS = 50
 DEFAULT_FOLDS = 3
 DEFAULT_TEST_FRACTION = 0.2
 N_FINALISTS = 10
 
 
+def physics_model() -> FluorescentKubelkaMunkModel:
+    """The physics reference row: the fluorescent Kubelka–Munk film (issue 12), unfitted.
+
+    Its defaults are the served hybrid's physics, so its fits come from the physics cache.
+    """
+    return FluorescentKubelkaMunkModel()
+
+
 def search_space_size(space: dict[str, tuple] | None = None) -> int:
-    """Number of combinations in ``space`` (the product of its dimensions), as the old system counted."""
+    """Number of combinations in ``space`` (the product of its dimensions)."""
     space = SEARCH_SPACE if space is None else space
     return math.prod(len(values) for values in space.values())
 
 
 def effective_search_space_size(space: dict[str, tuple] | None = None) -> int:
-    """Distinct models in ``space``: lbfgs ignores learning rate, batch size and early stopping."""
-    space = SEARCH_SPACE if space is None else space
-    total = 0
-    for solver in space["solver"]:
-        sizes = [len(values) for name, values in space.items() if name != "solver" and (solver != "lbfgs" or name not in ADAM_ONLY_FIELDS)]
-        total += math.prod(sizes)
-    return total
+    """Distinct models in ``space``: every combination is one (the hybrid's heads all use lbfgs)."""
+    return search_space_size(space)
 
 
-def _normalise(model: FormulationModel) -> FormulationModel:
-    if model.solver == "lbfgs":
-        default = FormulationModel().get_params()
-        return clone(model).set_params(**{name: default[name] for name in ADAM_ONLY_FIELDS})
-    return model
+def estimated_cost(config) -> float:
+    """Relative cost of fitting an unfitted model ``config``, to send the dearest trials first.
 
-
-def estimated_cost(config: FormulationModel, n_rows: int = 60, n_inputs: int = 5) -> float:
-    """Relative fitting cost of an unfitted model ``config``: networks × iterations × optimiser steps × network size.
-
-    One unit is roughly 2 ms of one core (measured on this project's 2-core machine for a
-    [32] lbfgs model on ~50 rows). Used only to keep trials within :data:`TRIAL_COST_CAP`.
+    For a hybrid: members × iterations × network size (its physics is shared between
+    trials). The reference rows (another kind) count as dearest.
     """
-    widths = (n_inputs, *config.hidden_layer_sizes, 31)
+    if not isinstance(config, HybridModel):
+        return math.inf
+    widths = (5, *config.hidden_layer_sizes, 31)
     weights = sum(a * b for a, b in pairwise(widths))
-    if config.solver == "lbfgs":
-        steps = 1
-    else:
-        rows = 0.9 * n_rows if config.early_stopping else n_rows
-        batch = min(rows, config.batch_size) if isinstance(config.batch_size, int) else min(rows, 200)
-        steps = math.ceil(rows / batch)
-    return config.n_ensemble * config.max_iter * steps * (1 + weights / 6000)
+    return config.n_ensemble * config.max_iter * (1 + weights / 2000)
 
 
-def _within_budget(config: FormulationModel, cap: float) -> FormulationModel:
-    # Halve the iteration cap of a configuration too dear for the budget (big adam
-    # ensembles with small batches); the CV score then shows what that costs in accuracy.
-    while config.max_iter > _MIN_ITER and estimated_cost(config) > cap:
-        config = clone(config).set_params(max_iter=max(_MIN_ITER, config.max_iter // 2))
-    return config
-
-
-def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None, cost_cap: float | None = None) -> list[FormulationModel]:
-    """``n_trials`` distinct unfitted models (configurations) drawn uniformly from ``space`` with a seeded generator.
+def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None = None) -> list[HybridModel]:
+    """``n_trials`` distinct unfitted hybrids drawn uniformly from ``space`` with a seeded generator.
 
     Parameters
     ----------
-    n_trials : int, ≥ 1 and at most the number of distinct models in ``space``.
+    n_trials : int, ≥ 1 and at most the number of combinations in ``space``.
     seed : int, the same seed gives the same list.
-    space : dict of field name → tuple of values, default :data:`SEARCH_SPACE`.
-    cost_cap : float, default :data:`TRIAL_COST_CAP`
-        A draw whose :func:`estimated_cost` exceeds it has its ``max_iter`` halved until
-        it fits (never below 10); ``float("inf")`` turns the budget off.
+    space : dict of HybridModel field name → tuple of values, default :data:`SEARCH_SPACE`.
 
     Raises
     ------
     ValueError
-        ``n_trials`` is below 1 or above the number of distinct models in ``space``.
+        ``n_trials`` is below 1 or above the number of combinations in ``space``.
     """
-    cost_cap = TRIAL_COST_CAP if cost_cap is None else cost_cap
     space = SEARCH_SPACE if space is None else space
     if n_trials < 1:
         raise ValueError(f"n_trials={n_trials!r}: run at least 1 trial (the default is {DEFAULT_TRIALS}).")
@@ -168,11 +159,10 @@ def sample_configs(n_trials: int, seed: int = 0, space: dict[str, tuple] | None 
     if n_trials > available:
         raise ValueError(f"n_trials={n_trials}: the space has only {available} distinct models; ask for fewer trials.")
     rng = np.random.default_rng(seed)
-    configs: list[FormulationModel] = []
+    configs: list[HybridModel] = []
     seen: set[str] = set()
     while len(configs) < n_trials:
-        draw = {name: values[int(rng.integers(len(values)))] for name, values in space.items()}
-        config = _within_budget(_normalise(FormulationModel(**draw)), cost_cap)
+        config = HybridModel(**{name: values[int(rng.integers(len(values)))] for name, values in space.items()})
         key = json.dumps(config.config(), sort_keys=True)
         if key not in seen:
             seen.add(key)

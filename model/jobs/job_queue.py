@@ -41,6 +41,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import traceback
 import uuid
@@ -272,7 +273,23 @@ def _run_worker(job_dir: str, niceness: int, lock_descriptor: int, target: Calla
         (job_dir / TRACEBACK_FILE).write_text(traceback.format_exc(), encoding="utf-8")
         raise
     finally:
+        _stop_pool_workers()  # before the lock is released: the next job starts with their memory free
         os.close(lock_descriptor)
+
+
+def _stop_pool_workers() -> None:
+    """Stop the worker processes joblib keeps for reuse, if this job started any.
+
+    loky's reusable executor keeps its workers (about 700 MB for a search) for 300 s after
+    their last task, for a next ``Parallel`` call that a finished job never makes. A
+    multiprocessing child leaves through ``os._exit``, which runs no ``atexit`` hook, so
+    loky's own clean-up at exit never ran and they outlived the job, and the server (issue 26).
+    """
+    loky = sys.modules.get("joblib.externals.loky.reusable_executor")
+    # Its one executor, if any (get_reusable_executor() would make one of this machine's size to stop it).
+    executor = getattr(loky, "_executor", None) if loky is not None else None
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 def _spawn_worker(job_dir: Path, kind: str, lock_descriptor: int, target: Callable, args: tuple, niceness: int) -> multiprocessing.Process:

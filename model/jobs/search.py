@@ -6,15 +6,19 @@ ranked configurations on its test split, so its "best" score was optimistic. Her
 1. A fraction of the *recipes* (default 20 %) is set aside as test before anything
    else (:func:`model.evaluation.cross_validation.split_test_recipes`; both thicknesses and every repeat
    of a recipe go to the same side).
-2. Each sampled configuration (:mod:`model.evaluation.search_space`) is scored by
+2. Each sampled configuration of the served kind (:mod:`model.evaluation.search_space`:
+   the hybrid's heads, their sizes and penalties, the physics' penalties, the blend) is scored by
    leave-recipe-out cross-validation on the remaining recipes only
    (:func:`model.evaluation.cross_validation.cross_validate`, one seed, the same folds for
    every trial). The ranking score is the mean CIEDE2000 of the headline CIELAB path
    (the better of the two paths in that CV, as ``model.jobs.training`` chooses it);
    spectral MAE breaks ties.
 3. The test recipes are used once, after the ranking, to report the finalists (the top
-   10), the fixed baseline (:data:`baseline_model`, the old system's architecture) and
-   the Kubelka–Munk physics model, all fitted on the same training recipes.
+   10) and the three reference rows, all fitted on the same training recipes: the
+   champion's configuration (:func:`champion_configuration`: what serves now, scored as
+   the trials are), the Kubelka–Munk physics alone and the old system's network
+   (:data:`baseline_model`). So the search answers one question first: did it find a
+   configuration that predicts better than the one in use?
 
 The result and its files (plain CSV and JSON under ``<models dir>/search/<run id>/``)
 are in :mod:`model.jobs.search_result`. A search started from the dashboard runs in the
@@ -50,16 +54,17 @@ from model.core import settings
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from model.evaluation import cross_validate, score_prediction, search_space, split_test_recipes, summarise
 from model.evaluation.search_space import (  # noqa: F401 - every name of search_space is re-exported (see __all__)
-    ADAM_ONLY_FIELDS,
     BASELINE,
+    CHAMPION,
     DEFAULT_FOLDS,
     DEFAULT_TEST_FRACTION,
     DEFAULT_TRIALS,
-    LEGACY_LAYOUTS,
     N_FINALISTS,
     PHYSICS,
+    PHYSICS_FIELDS,
+    REFERENCES,
     SEARCH_SPACE,
-    TRIAL_COST_CAP,
+    SEARCHED_KIND,
     baseline_model,
     effective_search_space_size,
     estimated_cost,
@@ -77,7 +82,8 @@ from model.jobs.search_result import (
     with_config_columns,
     with_headline,
 )
-from model.models.base import ColourModel
+from model.models.base import ColourModel, default_model, model_from_config
+from model.models.fluorescence import without_readings
 from model.registry import registry
 
 # One import for the whole search: the space (search_space) and the result's files
@@ -90,6 +96,7 @@ __all__ = [  # noqa: PLE0604 - search_space.__all__ whole, so a name added there
     "list_search_runs",
     "latest_search",
     "run_search",
+    "champion_configuration",
     "SearchJob",
     "SearchBusy",
     "start_search_job",
@@ -150,7 +157,9 @@ def _cross_validate_candidate(candidate: str, config: ColourModel, train: Datase
     with threadpool_limits(1), parallel_config(backend="sequential"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and batch-size clipping: the CV score judges them
         evaluation = cross_validate(train, factory, n_splits=n_folds, seeds=(cv_seed,), n_jobs=1)
-    headline = evaluation.best_headline() if "headline" in config.get_params(deep=False) else config.headline
+    # A trial's headline path is chosen by this CV; the champion's row is scored as it serves, on its own.
+    chosen = "headline" in config.get_params(deep=False) and candidate != CHAMPION
+    headline = evaluation.best_headline() if chosen else config.headline
     metrics = evaluation.with_headline(headline).metrics
     row = {"candidate": candidate, "headline": headline}
     row.update({f"cv_{key}": metrics[key] for key in _CV_KEYS})
@@ -206,16 +215,48 @@ def _cross_validate_all(candidates: list, train: Dataset, n_folds: int, seed: in
     """One CV row per candidate, in the order of ``candidates``, with its ``config_json``."""
     rows = []
     runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    # Dearest first (the fixed references, then by estimated cost), so no worker idles at the end.
-    dispatch = sorted(candidates, key=lambda item: -(math.inf if item[0] in (BASELINE, PHYSICS) else estimated_cost(item[1])))
+    # Dearest first (the reference rows, then by estimated cost), so no worker idles at the end. Trials that
+    # share a physics are sent together, so each worker meets few physics and solves each once (its cache).
+    dispatch = sorted(candidates, key=lambda item: (
+        -estimated_cost(item[1]) if item[0] in REFERENCES else 0.0, _physics_of(item[1]), -estimated_cost(item[1]),
+    ))
     tasks = (delayed(_cross_validate_candidate)(name, config, train, n_folds, seed) for name, config in dispatch)
     for done, row in enumerate(runner(tasks), start=1):
         rows.append(row)
         report(0.85 * done / len(candidates), f"cross-validated {done}/{len(candidates)} candidates")
     cv = pd.DataFrame(rows).set_index("candidate").loc[[name for name, _ in candidates]].reset_index()
     config_of = dict(candidates)
+    cv["kind"] = [type(config_of[name]).kind for name in cv["candidate"]]
     cv["config_json"] = ["" if name == PHYSICS else json.dumps(config_of[name].config()) for name in cv["candidate"]]
     return cv
+
+
+def _physics_of(config: ColourModel) -> str:
+    """The physics penalties of a hybrid (what its cached physics depends on), as a sort key; "" for another kind."""
+    params = config.get_params(deep=False)
+    return json.dumps([params.get(name) for name in PHYSICS_FIELDS]) if all(name in params for name in PHYSICS_FIELDS) else ""
+
+
+def champion_configuration(models_dir=None) -> tuple[ColourModel, str | None]:
+    """The configuration that serves now, unfitted, and its version: the champion card's kind and config.
+
+    With no champion, the default model (:func:`model.models.base.default_model`) and None.
+    Its ``n_jobs`` is cleared: in a search the trials, not the heads, run in parallel.
+
+    Raises
+    ------
+    IntegrityError
+        The champion's card cannot be read (:func:`model.registry.registry.read_card`).
+    """
+    version = registry.champion_version(models_dir)
+    model = default_model() if version is None else model_from_config(*_kind_and_config(registry.read_card(version, models_dir)))
+    if "n_jobs" in model.get_params(deep=False):
+        model.set_params(n_jobs=None)
+    return model, version
+
+
+def _kind_and_config(card) -> tuple[str, dict]:
+    return card.kind, dict(card.config)
 
 
 def _rank(cv: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -243,7 +284,10 @@ def _report_on_test(reported: list[str], config_of: dict, headline_of: dict, tra
     return pd.DataFrame(rows).drop(columns="n_parameters"), test_predictions.reset_index(drop=True)
 
 
-def _run_meta(dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int, seed: int, n_folds: int, test_fraction: float, n_jobs: int, n_finalists: int, space: dict, seconds: float, cpu_seconds: float) -> dict:
+def _run_meta(
+    dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int, seed: int, n_folds: int, test_fraction: float, n_jobs: int,
+    n_finalists: int, space: dict, champion: ColourModel, champion_version: str | None, seconds: float, cpu_seconds: float,
+) -> dict:
     """The run's ``run.json``: its id, the protocol in words, the space, the data's provenance and timings."""
     created_at = datetime.now(timezone.utc)
     fingerprint = dataset.fingerprint()
@@ -254,7 +298,8 @@ def _run_meta(dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int,
             f"{test.n_recipes} of {dataset.n_recipes} recipes ({test_fraction:.0%}) held out as test before the search; "
             f"each trial scored by {n_folds}-fold leave-recipe-out CV on the other {train.n_recipes} recipes (CV seed {seed}); "
             "ranked by mean ΔE00 of the better CIELAB path, spectral MAE breaks ties; "
-            f"the top {n_finalists}, the baseline and Kubelka–Munk refitted on all training recipes and scored once on test."
+            f"the top {n_finalists}, the champion's configuration, Kubelka–Munk and the old system's network "
+            "refitted on all training recipes and scored once on test."
         ),
         "seed": seed,
         "n_trials": n_trials,
@@ -265,6 +310,8 @@ def _run_meta(dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int,
         "space": {name: [list(v) if isinstance(v, tuple) else v for v in values] for name, values in space.items()},
         "space_size": search_space_size(space),
         "effective_space_size": effective_search_space_size(space),
+        "searched_kind": SEARCHED_KIND,
+        "champion": {"version": champion_version, "kind": type(champion).kind, "config": champion.config()},
         "baseline_config": baseline_model().config(),
         "dataset": {"name": dataset.name, "fingerprint": fingerprint, "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "colorants": list(dataset.colorants)},
         "test_recipes": sorted(np.unique(test.recipe_ids).tolist()),
@@ -272,7 +319,6 @@ def _run_meta(dataset: Dataset, train: Dataset, test: Dataset, *, n_trials: int,
         "seconds": round(seconds, 2),
         # Core-seconds spent in the candidates (excludes worker start-up); /n cores ≈ wall time on a quiet machine.
         "cpu_seconds": round(cpu_seconds, 2),
-        "trial_cost_cap": TRIAL_COST_CAP,
         "library_versions": registry.library_versions(),
     }
 
@@ -321,7 +367,8 @@ def run_search(
     n_jobs: int = 1,
     n_finalists: int = N_FINALISTS,
     space: dict[str, tuple] | None = None,
-    cost_cap: float | None = None,
+    champion: ColourModel | None = None,
+    champion_version: str | None = None,
     progress: Callable[[float, str], None] | None = None,
     cluster: str | None = None,
 ) -> SearchResult:
@@ -338,8 +385,12 @@ def run_search(
     test_fraction : float, share of recipes held out as test (default 0.2).
     n_jobs : int, trials in parallel through joblib (``-1`` for every core).
     n_finalists : int, how many of the best trials are reported on test (default 10).
-    space : dict, default :data:`SEARCH_SPACE`.
-    cost_cap : float, default :data:`TRIAL_COST_CAP` (see :func:`sample_configs`).
+    space : dict, default :data:`SEARCH_SPACE` (HybridModel fields).
+    champion : ColourModel, optional
+        The configuration that serves now, unfitted (:func:`champion_configuration`): the
+        :data:`CHAMPION` row, scored on the same folds and test recipes as the trials.
+        Default: the default model (what serves when there is no champion).
+    champion_version : str, optional, its version, recorded in ``run.json``.
     progress : callable(fraction 0–1, message), optional
     cluster : str, optional
         A Dask scheduler's address: the trials run on its workers (all of them; ``n_jobs``
@@ -361,10 +412,14 @@ def run_search(
         if progress:
             progress(min(1.0, fraction), message)
 
-    train, test = _train_and_test(dataset, test_fraction, seed, n_folds)
-    configs = sample_configs(n_trials, seed, space, cost_cap)
+    # The search scores colour. A model's fluorescence head (ct/s, fitted from the readings) never changes a colour
+    # prediction, so the candidates fit without it: a third of a small hybrid's fit, the same every trial.
+    # (The run's provenance below is the data as given: its fingerprint is the one a champion's card names.)
+    train, test = _train_and_test(without_readings(dataset), test_fraction, seed, n_folds)
+    configs = sample_configs(n_trials, seed, space)
+    champion = default_model() if champion is None else champion
     candidates = [(f"trial-{index:03d}", config) for index, config in enumerate(configs, start=1)]
-    candidates += [(BASELINE, baseline_model()), (PHYSICS, physics_model())]
+    candidates += [(CHAMPION, champion), (PHYSICS, physics_model()), (BASELINE, baseline_model())]
     report(0.0, f"{len(configs)} trials on {train.n_recipes} training recipes, {test.n_recipes} test recipes held out")
     with joblib_backend(cluster) as where:
         # On a cluster, n_jobs=-1 is every worker (joblib runs n_jobs=1 in this process whatever the backend).
@@ -372,12 +427,12 @@ def run_search(
         cv = _cross_validate_all(candidates, train, n_folds, seed, workers, report)
         trials, references = _rank(cv)
         # The test recipes are touched here, once, after the ranking is fixed.
-        reported = [*trials["candidate"].head(n_finalists), BASELINE, PHYSICS]
+        reported = [*trials["candidate"].head(n_finalists), *REFERENCES]
         test_table, test_predictions = _report_on_test(reported, dict(candidates), dict(zip(cv["candidate"], cv["headline"])), train, test, workers, report)
     trials, references = (with_config_columns(frame.merge(test_table, on="candidate", how="left")) for frame in (trials, references))
     meta = _run_meta(
         dataset, train, test, n_trials=len(configs), seed=seed, n_folds=n_folds, test_fraction=test_fraction, n_jobs=n_jobs,
-        n_finalists=n_finalists, space=space, seconds=time.perf_counter() - started,
+        n_finalists=n_finalists, space=space, champion=champion, champion_version=champion_version, seconds=time.perf_counter() - started,
         cpu_seconds=float(cv["trial_cpu_seconds"].sum() + test_table["test_cpu_seconds"].sum()),
     )
     meta.update(where)
@@ -414,7 +469,8 @@ def active_search_job(*, jobs_dir=None) -> SearchJob | None:
 
 
 def _search_worker(job_dir: Path, progress, dataset: Dataset, options: dict, models_dir: str) -> tuple[str, str]:
-    result = run_search(dataset, progress=progress, **options)
+    champion, version = champion_configuration(models_dir)  # the champion when the search starts, not when it was queued
+    result = run_search(dataset, progress=progress, champion=champion, champion_version=version, **options)
     run_dir = save_search(result, models_dir)
     return f"Search {result.run_id} finished in {result.meta['seconds']:.0f} s; best {result.best}.", str(run_dir)
 

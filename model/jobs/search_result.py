@@ -1,4 +1,4 @@
-"""A search's result: the trials, the two references, the test predictions, and their files.
+"""A search's result: the trials, the reference rows, the test predictions, and their files.
 
 Results are plain files (no pickles) under ``<models dir>/search/<run id>/``:
 ``run.json`` (protocol, space, timings, provenance), ``trials.csv`` (every trial's
@@ -19,7 +19,7 @@ from sklearn.base import clone
 from model.core import settings
 from model.core.files import staged_folder
 from model.core.schema import RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN
-from model.evaluation.search_space import ADAM_ONLY_FIELDS, BASELINE, N_FINALISTS, PHYSICS, physics_model
+from model.evaluation.search_space import BASELINE, CHAMPION, N_FINALISTS, PHYSICS, physics_model
 from model.models.base import ColourModel, model_from_config
 from model.models.mlp import FormulationModel
 
@@ -39,8 +39,14 @@ SEARCH_FOLDER = "search"
 RUN_FILE = "run.json"
 TRIALS_FILE = "trials.csv"
 PREDICTIONS_FILE = "test_predictions.csv"
-# The readable config columns of a trials table, in order; "layers" stands for hidden_layer_sizes.
-_CONFIG_COLUMNS = ("layers", "activation", "solver", "alpha", "learning_rate_init", "batch_size", "early_stopping", "input_transform", "spectral_target", "n_ensemble", "max_iter")
+# The readable config columns of a trials table, in order; "layers" stands for hidden_layer_sizes. The hybrid's
+# fields first, then the old network's (the baseline row, and searches saved before the hybrid was searched).
+_CONFIG_COLUMNS = (
+    "layers", "activation", "n_ensemble", "max_iter", "input_transform", "alpha", "residual_alpha", "physics_ridge",
+    "physics_smoothness", "blend_step", "solver", "learning_rate_init", "batch_size", "early_stopping", "spectral_target",
+)
+# Fields scikit-learn ignores for lbfgs: shown blank there.
+_ADAM_ONLY_FIELDS = ("learning_rate_init", "batch_size", "early_stopping")
 
 
 def with_headline(model: ColourModel, headline: str) -> ColourModel:
@@ -63,7 +69,9 @@ class SearchResult:
         ΔE00 is CIEDE2000; spectral errors are on the reflectance factor (0–1);
         CIELAB errors are in L*a*b* units.
     references : DataFrame
-        The same columns for :data:`BASELINE` and :data:`PHYSICS` (rank NaN).
+        The same columns for :data:`CHAMPION` (the configuration serving when the search
+        ran), :data:`PHYSICS` and :data:`BASELINE` (rank NaN). Searches saved before the
+        champion's row have only the last two. ``kind`` names each row's model kind.
     test_predictions : DataFrame
         Per-measurement test predictions of finalists and references: ``candidate``,
         ids, inputs, measured and predicted L*, a*, b* (headline path), ``delta_e00``,
@@ -90,8 +98,13 @@ class SearchResult:
         """The ``n`` best trials, for the top-10 table."""
         return self.trials.head(n).reset_index(drop=True)
 
+    @property
+    def has_champion(self) -> bool:
+        """Whether the champion's configuration was scored (searches saved before it was are not)."""
+        return bool((self.references["candidate"] == CHAMPION).any())
+
     def all_rows(self) -> pd.DataFrame:
-        """Trials and the two reference rows together."""
+        """Trials and the reference rows together."""
         return pd.concat([self.trials, self.references], ignore_index=True)
 
     def row(self, candidate: str) -> pd.Series:
@@ -106,7 +119,9 @@ class SearchResult:
         row = self.row(candidate)
         if candidate == PHYSICS:
             return physics_model()
-        return with_headline(model_from_config(FormulationModel.kind, json.loads(row["config_json"])), row["headline"])
+        # Searches saved before the hybrid was searched have no kind column: their trials were networks.
+        kind = row["kind"] if isinstance(row.get("kind"), str) else FormulationModel.kind
+        return with_headline(model_from_config(kind, json.loads(row["config_json"])), row["headline"])
 
     def predictions(self, candidate: str) -> pd.DataFrame:
         """Per-measurement test predictions of one reported candidate (empty if it was not a finalist)."""
@@ -119,9 +134,10 @@ class SearchResult:
         return table.sort_values("delta_e00", ascending=False).reset_index(drop=True)
 
     def comparison(self) -> pd.DataFrame:
-        """Baseline against optimised on the test recipes, with % improvement, plus the physics row.
+        """Baseline against optimised on the test recipes, with % improvement, plus the physics and champion rows.
 
-        Rows: baseline, optimised, improvement (%), Kubelka–Munk. Columns: mean ΔE00,
+        Rows: baseline, optimised, improvement (%), Kubelka–Munk, and the champion's
+        configuration when the search scored it. Columns: mean ΔE00,
         spectral MAE, RMSE, R² (reflectance 0–1), CIELAB MAE, RMSE, R², parameters and
         training time (s, one fit on the training recipes). Improvement is positive when
         the optimised model is better: lower for errors, time and parameters, higher for R².
@@ -152,6 +168,9 @@ class SearchResult:
                 improvement[label] = 100.0 * (before - after) / abs(before) if before else math.nan
         table.loc["improvement (%)"] = pd.Series(improvement)
         order = [table.index[0], table.index[1], "improvement (%)", table.index[2]]
+        if self.has_champion:
+            table.loc["champion's configuration (served)"] = [float(self.row(CHAMPION)[key]) for key in columns]
+            order.append("champion's configuration (served)")
         return table.loc[order].rename_axis("model").reset_index()
 
 
@@ -161,13 +180,14 @@ def _config_cell(config: dict | None, name: str):
         return None
     if name == "layers":
         return "-".join(str(int(n)) for n in config["hidden_layer_sizes"])
-    if name in ADAM_ONLY_FIELDS and config["solver"] == "lbfgs":
+    if name in _ADAM_ONLY_FIELDS and config.get("solver") == "lbfgs":
         return None
-    return config[name]
+    return config.get(name)
 
 
 def with_config_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Readable config columns before ``headline``, from ``config_json`` (``layers`` as "64-128-64"; adam-only fields blank for lbfgs)."""
+    """Readable config columns before ``headline``, from ``config_json`` (``layers`` as "64-128-64"; a field the
+    row's kind lacks, and adam-only fields of an lbfgs network, blank)."""
     frame = frame.copy()
     configs = [json.loads(text) if text else None for text in frame["config_json"]]
     position = list(frame.columns).index("headline")
