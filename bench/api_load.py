@@ -77,7 +77,7 @@ def admin_loop(url: str, key: str, models_dir: str, every_s: float, stop, promot
     """In its own process: retrain on the demo data, save, promote through the API; repeat."""
     os.nice(10)
     from model import FormulationModel, load_dataset
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
     info = {"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "demo (API load bench)"}
@@ -87,7 +87,7 @@ def admin_loop(url: str, key: str, models_dir: str, every_s: float, stop, promot
         started = time.monotonic()
         try:
             model = FormulationModel(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed).fit(dataset)
-            card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=models_dir)
+            card = ModelRegistry(models_dir).save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info)
             connection = http.client.HTTPConnection(where.hostname, where.port, timeout=120)
             connection.request("POST", "/api/v1/model/promote", json.dumps({"version": card.version, "confirm": True, "override_reason": "API load bench: a retrain of the demo every few seconds"}),
                                {"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
@@ -178,11 +178,11 @@ class Verifier:
     def _expected(self, version: str, index: int) -> np.ndarray:
         import pandas as pd
 
-        from model.registry import registry
+        from model.registry.registry import ModelRegistry
 
         if (version, index) not in self.expected:
             if version not in self.models:
-                self.models[version] = registry.load_model(version, self.models_dir)[0]
+                self.models[version] = ModelRegistry(self.models_dir).load_model(version)[0]
             model = self.models[version]
             frame = pd.DataFrame(self.recipes[index])[list(model.input_columns)]
             self.expected[(version, index)] = model.predict(frame).to_frame()[CHECKED].to_numpy(dtype=float)
@@ -265,13 +265,13 @@ def _print_summary(summary: dict, admin_errors) -> None:
 
 def main(argv=None) -> int:
     args = _arguments(argv)
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     if args.client_cpus:
         os.sched_setaffinity(0, {int(c) for c in args.client_cpus.split(",")})
     if args.hostile:
         return hostile_main(args)
-    shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    shipped, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
     batches = {1000 + i: _recipes(shipped, BATCH, seed=100 + i) for i in range(4)}
     root = Path(tempfile.mkdtemp(prefix="huecast-api-load-"))
@@ -521,9 +521,9 @@ def _print_hostile(figures: dict, expected: dict[str, set[int]]) -> None:
 
 def hostile_main(args) -> int:
     """``--hostile``: start a server, warm it, run the mix once, check every prediction, report."""
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    shipped, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    shipped, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     singles = {i: [recipe] for i, recipe in enumerate(_recipes(shipped, 64, seed=1))}
     attacks = _attacks(shipped)
     root = Path(tempfile.mkdtemp(prefix="huecast-api-hostile-"))

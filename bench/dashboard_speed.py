@@ -45,7 +45,7 @@ from dashboard import state
 from dashboard.server import start_dashboard, stop_dashboard, wait_until_healthy
 from model import THICKNESS_COLUMN
 from model.io.safe_csv import to_csv_bytes
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.serving import batch
 
 # This script is not named dashboard.py: run as a file, its folder comes first on the
@@ -349,7 +349,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="fresh servers for --startup-only (default 5; the median is reported)")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    model, card = registry.load_champion()
+    model, card = ModelRegistry().load_champion()
     figures = {"model": card.version, "cpu_count": os.cpu_count(), "load_average_1min": round(os.getloadavg()[0], 2)}
     if args.startup_only:
         figures.update(bench_startup(args.repeats))

@@ -73,7 +73,7 @@ class Admin(threading.Thread):
     def run(self) -> None:
         from model import FormulationModel, load_dataset
         from model.auth.access import LOCAL_ADMIN
-        from model.registry import registry
+        from model.registry.registry import ModelRegistry
 
         dataset, _ = load_dataset(REPO_ROOT / "data" / "demo")
         seed = 0
@@ -82,8 +82,9 @@ class Admin(threading.Thread):
             try:
                 model = FormulationModel(hidden_layer_sizes=(16,), max_iter=200, n_ensemble=1, alpha=0.1, random_state=seed).fit(dataset)
                 info = {"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "demo (load bench)"}
-                card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=self.models_dir)
-                registry.promote(card.version, self.models_dir, user=LOCAL_ADMIN)
+                models = ModelRegistry(self.models_dir)
+                card = models.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info)
+                models.promote(card.version, user=LOCAL_ADMIN)
                 self.promotions.append((time.monotonic(), card.version))
             except Exception as error:  # noqa: BLE001 - the bench reports every failure
                 self.errors.append(f"admin: {type(error).__name__}: {error}")
@@ -253,9 +254,9 @@ def main(argv=None) -> int:
     if args.browser_cpus:
         os.sched_setaffinity(0, {int(cpu) for cpu in args.browser_cpus.split(",")})  # Chromium inherits it
 
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    model, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    model, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     colorant = darkest_colorant(model)
     high = float(model.training_range_.maximum[colorant])
     print(f"typing {colorant} (0–{high:g} wt %)", flush=True)

@@ -60,10 +60,11 @@ def main() -> None:
     from model.auth.access import LOCAL_ADMIN
     from model.io import read_upload
     from model.jobs import retrain
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
     from model.store.measurements import MeasurementStore
 
-    shipped = registry.read_card(registry.champion_version(REPO_ROOT / "trained_models"), REPO_ROOT / "trained_models")
+    shipped_models = ModelRegistry(REPO_ROOT / "trained_models")
+    shipped = shipped_models.read_card(shipped_models.champion_version())
     configured = default_model() if args.default_model else model_from_config(shipped.kind, shipped.config)
     files = [(name, (REAL_DATA / name).read_bytes()) for name in ("Spectra.csv", "Concentrations.csv")]
     n_splits, seeds = retrain.cv_plan()
@@ -89,8 +90,10 @@ def main() -> None:
     print(f"champion's data: {len(dataset)} films of {dataset.n_recipes} recipes; the upload: {len(prepared.dataset)} films of {prepared.dataset.n_recipes}")
     champion_fit_started = time.perf_counter()
     champion = clone(configured).fit(dataset)
-    card = registry.save_model(champion, metrics={}, dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
-    registry.promote(card.version, user=LOCAL_ADMIN)
+    models = ModelRegistry()
+    dataset_info = {"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"}
+    card = models.save_model(champion, metrics={}, dataset_info=dataset_info)
+    models.promote(card.version, user=LOCAL_ADMIN)
     champion_fit_s = time.perf_counter() - champion_fit_started
 
     # Timed: the upload committed to a store (the champion's, or with --same-data a fresh one),

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from model.core import colorimetry
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def main() -> int:
     seconds = best_of(5, lambda: colorimetry.reflectance_to_Lab(spectra))
     print(f"batch colorimetry, 100,000 spectra → CIELAB: {seconds:.3f} s (goal ≤ 0.2 s)")
 
-    model, card = registry.load_champion()
+    model, card = ModelRegistry().load_champion()
     ranges = card.dataset["training_range"]
     columns = [*model.colorants_, "thickness_um"]
     recipes = pd.DataFrame({c: rng.uniform(ranges["minimum"][c], ranges["maximum"][c], 10_000) for c in columns})
@@ -64,7 +64,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         source, output = Path(folder) / "recipes.csv", Path(folder) / "predictions.csv"
         recipes.to_csv(source, index=False)
-        command = [sys.executable, "-m", "model", "predict", "--model", str(registry.settings.models_dir()), "--input", str(source), "--output", str(output)]
+        command = [sys.executable, "-m", "model", "predict", "--model", str(ModelRegistry().root), "--input", str(source), "--output", str(output)]
         seconds = best_of(3, lambda: subprocess.run(command, cwd=ROOT, check=True, capture_output=True))
         rows = len(pd.read_csv(output))
     print(f"python -m model predict, {rows:,} recipes end to end: {seconds:.2f} s (goal ≤ 2 s; model {card.version})")
@@ -85,7 +85,7 @@ def main() -> int:
         source, output = Path(folder) / "recipes.csv", Path(folder) / "predictions.csv"
         million.insert(0, "name", [f"recipe {i}" for i in range(len(million))])
         million.to_csv(source, index=False)
-        command = [sys.executable, "-m", "model", "predict", "--model", str(registry.settings.models_dir()), "--input", str(source), "--output", str(output)]
+        command = [sys.executable, "-m", "model", "predict", "--model", str(ModelRegistry().root), "--input", str(source), "--output", str(output)]
         load = os.getloadavg()[0]
         started = time.perf_counter()
         subprocess.run(command, cwd=ROOT, check=True, capture_output=True)

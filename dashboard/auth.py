@@ -74,6 +74,7 @@ __all__ = [
     "current_user",
     "render_account",
     "admin_gate",
+    "admin_reachable",
 ]
 
 _LOG = logging.getLogger("huecast.access")
@@ -380,6 +381,11 @@ def _password_form(key: str) -> None:
         submitted = st.form_submit_button("Sign in as admin")
     if submitted:
         _try_password(password)
+
+
+def admin_reachable(user: User) -> bool:
+    """Whether this user is admin or could sign in as one (False on a reachable server with no sign-in configured)."""
+    return user.is_admin or _sign_in_mode() != "local"
 
 
 def _local_viewer_note() -> str:

@@ -25,6 +25,7 @@ import streamlit as st
 from dashboard import readiness
 from dashboard.auth import current_user, render_account
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import data_name, find_training_data
 from model.serving import explore
 
@@ -48,13 +49,19 @@ class NoChampion(RuntimeError):
     """No model in the models directory could be loaded."""
 
 
+def _champion_pointer() -> tuple[str, str | None]:
+    """The models folder (as a string: it keys the caches below) and its champion pointer, read afresh."""
+    models = ModelRegistry()
+    return str(models.root), models.champion_version()
+
+
 @st.cache_resource(show_spinner="Loading the champion model…", max_entries=4)
 def _load_champion(pointer: str, models_dir: str):
     # Keyed on the pointer (and folder): a promotion by another session changes the pointer,
     # so the next rerun asks for a new key and loads the new champion. Never mutate the result.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model, card = registry.load_champion(models_dir, fallback=True)
+        model, card = ModelRegistry(models_dir).load_champion(fallback=True)
     # With a fallback, the registry's last warning says why the champion was passed over.
     fallback_reason = str(caught.pop().message) if caught and card.version != pointer else None
     for warning in caught:  # anything else (a library version mismatch) goes to the log as before
@@ -67,7 +74,7 @@ def _load_serving_snapshot(pointer: str, models_dir: str):
     # Keyed like _load_champion. A snapshot that fails its check is logged once (this result
     # is cached) and the full model, checked on its own, serves instead.
     try:
-        return registry.load_serving(pointer, models_dir)
+        return ModelRegistry(models_dir).load_serving(pointer)
     except (FileNotFoundError, registry.IntegrityError, ValueError) as error:
         _SERVING_LOG.warning("The serving snapshot of champion %s cannot be used (%s); the full model serves instead.", pointer, error)
         return None, None
@@ -79,8 +86,7 @@ def serving_snapshot():
     Never waits for scikit-learn (the warm start's first phase asks before it is imported);
     a model kind without a snapshot is served by its full model (:func:`served`).
     """
-    models_dir = str(registry.settings.models_dir())
-    pointer = registry.champion_version(models_dir)
+    models_dir, pointer = _champion_pointer()
     if pointer is None:
         return None, None
     return _load_serving_snapshot(pointer, models_dir)
@@ -103,15 +109,15 @@ def served(full: bool = False):
     What predicts (its serving snapshot, else the full model), or with ``full`` the
     full model; both predict the same numbers. The same caches as :func:`predictor` and
     :func:`full_model`, so the API and the pages serve one model. Raises what
-    :func:`model.registry.registry.load_champion` raises; shows nothing.
+    :meth:`model.registry.registry.ModelRegistry.load_champion` raises; shows nothing.
     """
     if not full:
         snapshot, card = serving_snapshot()
         if snapshot is not None:
             return snapshot, card
     readiness.wait_for_heavy_imports()
-    models_dir = str(registry.settings.models_dir())
-    model, card, _ = _load_champion(registry.champion_version(models_dir), models_dir)
+    models_dir, pointer = _champion_pointer()
+    model, card, _ = _load_champion(pointer, models_dir)
     return model, card
 
 
@@ -119,12 +125,11 @@ def serving_status() -> tuple[str, str | None]:
     """Whether the champion serves as promoted: ``("ok", None)``, or ``("degraded", why)``.
 
     Degraded while a fallback serves: the champion failed its check and the last good one
-    serves (:func:`model.registry.registry.load_champion`'s fallback), or the champion's serving
+    serves (:meth:`model.registry.registry.ModelRegistry.load_champion`'s fallback), or the champion's serving
     snapshot failed its check and its full model serves. Reads the caches that
     :func:`served` fills (call that first); loads nothing else.
     """
-    models_dir = str(registry.settings.models_dir())
-    pointer = registry.champion_version(models_dir)
+    models_dir, pointer = _champion_pointer()
     if pointer is None:
         return "ok", None
     snapshot, snapshot_card = _load_serving_snapshot(pointer, models_dir)
@@ -145,7 +150,7 @@ def full_model():
 
     Reads the champion pointer on every call (one small file), so a promotion made in
     another session is picked up on the next rerun. When the champion fails its
-    integrity check, :func:`model.registry.registry.load_champion` serves the last good one;
+    integrity check, :meth:`model.registry.registry.ModelRegistry.load_champion` serves the last good one;
     the page then shows why, and that an admin can roll back.
 
     Returns
@@ -158,8 +163,7 @@ def full_model():
         No version in the models directory loads; the page has already shown an error.
     """
     readiness.wait_for_heavy_imports()
-    models_dir = str(registry.settings.models_dir())
-    pointer = registry.champion_version(models_dir)
+    models_dir, pointer = _champion_pointer()
     try:
         model, card, fallback_reason = _load_champion(pointer, models_dir)
     except (registry.IntegrityError, registry.StorageError, ValueError) as error:  # a damaged, unreadable or wrongly signed champion

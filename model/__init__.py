@@ -35,10 +35,9 @@ _PUBLIC = {
     "load_dataset": "model.io",
     "IntegrityError": "model.registry.registry",
     "ModelCard": "model.registry.registry",
-    "load_model": "model.registry.registry",
-    "load_champion": "model.registry.registry",
-    "save_model": "model.registry.registry",
-    "promote": "model.registry.registry",
+    # The models folder (ModelRegistry().load_champion() …); a model starts serving only through
+    # model.registry.promotion.promote, the one door, so no promote is exported here.
+    "ModelRegistry": "model.registry.registry",
     "TrainingResult": "model.jobs.training",
     "train_and_evaluate": "model.jobs.training",
 }

@@ -38,9 +38,10 @@ def _cmd_train(args) -> int:
     from model.evaluation import format_metrics
     from model.jobs.search import joblib_backend
     from model.jobs.training import save_trained, train_and_evaluate
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    registry.check_writable(args.out)  # before minutes of cross-validation, not after
+    models = ModelRegistry(args.out)
+    models.check_writable()  # before minutes of cross-validation, not after
     dataset = _load_data(args.data)
     # On a cluster the folds run on its workers (joblib's dask backend sends the data to a worker once,
     # not once per fold); n_jobs=-1 there means every worker. The final fit runs here.
@@ -51,7 +52,7 @@ def _cmd_train(args) -> int:
         )
     card = save_trained(result, models_dir=args.out)
     print(format_metrics(result.evaluation.metrics, title=f"Model {card.version} (headline path: {result.model.headline})"))
-    first_model = registry.champion_version(args.out) is None
+    first_model = models.champion_version() is None
     if args.promote or first_model:
         # The one door to the champion: a comparison on the same folds, its verdict, then --yes.
         from model.jobs import retrain
@@ -72,7 +73,7 @@ def _cmd_train(args) -> int:
             return 1
         why = "" if args.promote else " (the first model in this directory)"
         print(f"Promoted {card.version} to champion{why}.")
-    print(f"Saved to {Path(args.out or registry.settings.models_dir()) / card.version}")
+    print(f"Saved to {models.root / card.version}")
     return 0
 
 
@@ -118,20 +119,22 @@ def _cmd_predict(args) -> int:
 def _cmd_report(args) -> int:
     from model.presentation.report import build_report
     from model.registry import registry, review
+    from model.registry.registry import ModelRegistry
 
-    source = Path(args.model) if args.model else registry.settings.models_dir()
+    source = Path(args.model) if args.model else ModelRegistry().root
     if (source / registry.CARD_FILE).is_file():
-        version, models_dir = source.name, source.parent
+        version, models = source.name, ModelRegistry(source.parent)
     else:
-        version, models_dir = registry.champion_version(source), source
+        models = ModelRegistry(source)
+        version = models.champion_version()
         if version is None:
             print(f"error: no champion in {source}; pass --model with a model version folder, or train one first.", file=sys.stderr)
             return 2
-    card = registry.read_card(version, models_dir)
-    out_of_fold = review.out_of_fold_table(card, models_dir, progress=_progress)
+    card = models.read_card(version)
+    out_of_fold = review.out_of_fold_table(card, models.root, progress=_progress)
     if out_of_fold is None:
         print("warning: the training data of this model cannot be found; the report shows summary figures only.", file=sys.stderr)
-    Path(args.out).write_text(build_report(card, out_of_fold, models_dir), encoding="utf-8")
+    Path(args.out).write_text(build_report(card, out_of_fold, models.root), encoding="utf-8")
     print(f"Wrote the report of model {version} to {args.out}", file=sys.stderr)
     return 0
 
@@ -140,10 +143,10 @@ def _cmd_search(args) -> int:
     import time
 
     from model.jobs import search
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     started = time.perf_counter()
-    registry.check_writable(args.out)  # the run is saved under <out>/search/: fail before the trials, not after
+    ModelRegistry(args.out).check_writable()  # the run is saved under <out>/search/: fail before the trials, not after
     dataset = _load_data(args.data)
     champion, version = search.champion_configuration(args.out)
     print(
@@ -174,14 +177,15 @@ def _cmd_search(args) -> int:
 
 def _cmd_sign(args) -> int:
     from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    root = registry.settings.models_dir(args.models_dir)
+    models = ModelRegistry(args.models_dir)
     if args.all:  # every folder with a card, signed or not: list_cards would skip the unsigned ones
-        versions = sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / registry.CARD_FILE).is_file())
+        versions = sorted(p.name for p in models.root.iterdir() if not p.name.startswith(".") and (p / registry.CARD_FILE).is_file())
     else:
         versions = [args.version]
     for version in versions:
-        card = registry.sign_card(version, root)
+        card = models.sign_card(version)
         headline = card.metrics.get("delta_e00_mean_headline")
         shown = "unknown" if headline is None else f"{headline:.3f}"
         print(f"Signed {card.version} ({card.kind}, created {card.created_at}, mean ΔE00 {shown}); its files match the card.")

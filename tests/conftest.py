@@ -55,9 +55,9 @@ def quick_model():
 @pytest.fixture(scope="session")
 def shipped():
     """The shipped demo champion and its card, from the checkout's trained_models/ (read only)."""
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    return registry.load_champion(_REPO_ROOT / "trained_models")
+    return ModelRegistry(_REPO_ROOT / "trained_models").load_champion()
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def tiny_install(isolated_install, tiny_dataset, quick_model):
 
     from model.auth.access import LOCAL_ADMIN
     from model.io import PreparedUpload
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
     from model.store.measurements import MeasurementStore
 
     models_dir, data_dir = isolated_install.models_dir, isolated_install.data_dir
@@ -141,13 +141,8 @@ def tiny_install(isolated_install, tiny_dataset, quick_model):
     # A plain fit is enough for a champion here; its card names the store version it saw.
     first = store.to_dataset()
     model = clone(unfitted).fit(first)
-    card = registry.save_model(
-        model,
-        metrics={"delta_e00_mean_headline": 1.0},
-        dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes, "name": "first"},
-        models_dir=models_dir,
-    )
-    registry.promote(card.version, models_dir, user=LOCAL_ADMIN)
+    card = ModelRegistry(models_dir).save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": first.fingerprint(), "store_version": store.version(), "n_samples": len(first), "n_recipes": first.n_recipes, "name": "first"})
+    ModelRegistry(models_dir).promote(card.version, user=LOCAL_ADMIN)
     return {"models_dir": models_dir, "store": store, "card": card, "model": model, "unfitted": unfitted}
 
 
@@ -180,14 +175,9 @@ def glowing_dataset():
 def glowing_install(isolated_install, glowing_dataset, quick_model):
     """An isolated install whose champion (a quick FormulationModel) has a fluorescence head, trained on ``glowing_dataset``."""
     from model.auth.access import LOCAL_ADMIN
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     model = clone(quick_model).fit(glowing_dataset)
-    card = registry.save_model(
-        model,
-        metrics={"delta_e00_mean_headline": 1.0, "fluorescence_mae": 123.0, "fluorescence_rmse": 150.0, "fluorescence_r2": 0.95, "fluorescence_n_samples": 30},
-        dataset_info={"fingerprint": glowing_dataset.fingerprint(), "n_samples": len(glowing_dataset), "n_recipes": glowing_dataset.n_recipes, "name": "glowing"},
-        models_dir=isolated_install.models_dir,
-    )
-    registry.promote(card.version, isolated_install.models_dir, user=LOCAL_ADMIN)
+    card = ModelRegistry(isolated_install.models_dir).save_model(model, metrics={"delta_e00_mean_headline": 1.0, "fluorescence_mae": 123.0, "fluorescence_rmse": 150.0, "fluorescence_r2": 0.95, "fluorescence_n_samples": 30}, dataset_info={"fingerprint": glowing_dataset.fingerprint(), "n_samples": len(glowing_dataset), "n_recipes": glowing_dataset.n_recipes, "name": "glowing"})
+    ModelRegistry(isolated_install.models_dir).promote(card.version, user=LOCAL_ADMIN)
     return {"models_dir": isolated_install.models_dir, "card": card, "model": model}

@@ -21,6 +21,7 @@ from model.auth.passwords import hash_password
 from model.io import PreparedUpload
 from model.jobs import job_queue, retrain, search
 from model.registry import promotion, registry
+from model.registry.registry import ModelRegistry
 from model.store.measurements import MeasurementStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def stocked(hosted, tmp_path, tiny_dataset):
 
 
 def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: Path):
-    version = registry.champion_version(models_dir)
+    version = ModelRegistry(models_dir).champion_version()
     prepared = PreparedUpload(dataset.subset(np.arange(8, 12)), None, ("more.csv",), "more")
     jobs_dir = tmp_path / "jobs"
     return {
@@ -139,7 +140,7 @@ def _viewer_calls(models_dir: Path, store: MeasurementStore, dataset, tmp_path: 
         "promote": lambda user: retrain.promote_challenger(version, user=user, models_dir=models_dir),
         "roll back": lambda user: retrain.rollback(version, user=user, models_dir=models_dir),
         "discard a challenger": lambda user: retrain.discard_challenger(version, user=user, models_dir=models_dir),
-        "promote in the registry": lambda user: registry.promote(version, models_dir, user=user),
+        "promote in the registry": lambda user: ModelRegistry(models_dir).promote(version, user=user),
         "start a search": lambda user: search.start_search_job(dataset, user=user, models_dir=models_dir),
         "promote through the door": lambda user: promotion.promote(version, user=user, confirm=True, models_dir=models_dir),
         "roll back through the door": lambda user: promotion.promote(version, user=user, confirm=True, action="rollback", models_dir=models_dir),

@@ -67,9 +67,9 @@ def keyed_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def shipped_model():
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    return registry.load_champion(REPO_ROOT / "trained_models")
+    return ModelRegistry(REPO_ROOT / "trained_models").load_champion()
 
 
 def random_recipes(model, n: int, seed: int = 3) -> pd.DataFrame:
@@ -239,14 +239,14 @@ def test_formulate_returns_candidates_and_names_bad_fields(keyed_server, shipped
 
 
 def test_keys_reads_need_a_key_here_and_admin_needs_an_admin_key(keyed_server, tiny_dataset, quick_model):
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     url = keyed_server["url"]
     assert call(url, "/api/v1/health")[0] == 401
     assert call(url, "/api/v1/health", key=VIEWER_KEY)[0] == 200
     assert call(url, "/api/v1/model", key=ADMIN_KEY)[0] == 200
 
-    challenger = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={"name": "tiny"}, models_dir=keyed_server["models_dir"])
+    challenger = ModelRegistry(keyed_server["models_dir"]).save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={"name": "tiny"})
     assert call(url, "/api/v1/model/promote", {"version": challenger.version})[0] == 401
     status, body = call(url, "/api/v1/model/promote", {"version": challenger.version}, key=VIEWER_KEY)
     assert status == 403 and "viewer key" in body["error"]["message"]
@@ -261,7 +261,7 @@ def test_keys_reads_need_a_key_here_and_admin_needs_an_admin_key(keyed_server, t
     reason = "a tiny model for this test"
     status, body = call(url, "/api/v1/model/promote", {"version": challenger.version, "confirm": True, "override_reason": reason}, key=ADMIN_KEY)
     assert (status, body["champion"], body["override_reason"], body["verdict"]["needs_override"]) == (200, challenger.version, reason, True), body
-    assert registry.promotion_history(keyed_server["models_dir"])[-1] | {"at": None} == {
+    assert ModelRegistry(keyed_server["models_dir"]).promotion_history()[-1] | {"at": None} == {
         "at": None, "action": "promote", "version": challenger.version, "previous": body["verdict"]["champion_version"], "user": "api key lab lead",
         "verdict": "not comparable", "verdict_sentence": body["verdict"]["sentence"], "confirmed": True, "override_reason": reason,
     }
@@ -305,7 +305,8 @@ def test_a_server_on_a_reachable_address_without_secrets_has_no_admin(tmp_path):
         assert status == 401 and "admin API key" in body["error"]["message"]
         page = _page_text(url)
     assert "You are a viewer" in page and "python3 -m model.auth.passwords" in page
-    assert "Retrain" not in page
+    # No admin can sign in here, so no page offers a way to Retrain (the demo notice says who retrains instead).
+    assert "Retrain" not in page and "An admin retrains it" in page
 
 
 def _page_text(url: str) -> str:
@@ -319,6 +320,8 @@ def _page_text(url: str) -> str:
             page = browser.new_page()
             open_app(sync_api, page, url)
             page.get_by_text("You are a viewer").wait_for(timeout=60_000)
+            # The shipped champion is the demo model: its notice is the last thing the page writes.
+            page.get_by_text("This is the demo model").wait_for(timeout=60_000)
             return page.inner_text("body")
         finally:
             browser.close()

@@ -20,10 +20,10 @@ GOOD = {"FluoYellow": 5, "BiVaYellow": 2, "PhthaloGreen": 0.5, "PearlBlue": 0, "
 @pytest.fixture(scope="module")
 def served(repo_root):
     """``(snapshot, card)``: the shipped champion as the server predicts with it (read only)."""
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     models_dir = repo_root / "trained_models"
-    snapshot, card = registry.load_serving(registry.champion_version(models_dir), models_dir)
+    snapshot, card = ModelRegistry(models_dir).load_serving(ModelRegistry(models_dir).champion_version())
     assert snapshot is not None, "the shipped champion has a serving snapshot"
     assert list(snapshot.colorants_) == list(GOOD)[:-1], "GOOD names the shipped champion's colorants"
     return snapshot, card

@@ -25,6 +25,7 @@ from dashboard import champion
 from model.auth.access import LOCAL_ADMIN
 from model.auth.api_keys import ApiKeys, hash_key, new_key
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.serving import api
 
 #: Generous upper bound on any wait in these tests; reached only when the behaviour is broken.
@@ -223,7 +224,7 @@ def test_no_error_body_shows_an_absolute_server_path(isolated_install, shipped, 
     assert not _paths_in(answer.content.decode(), models_dir, isolated_install.data_dir), answer.content
     # Versions that cannot be promoted: no card; an unreadable card.
     model, card = shipped
-    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v1-unreadable")
+    ModelRegistry(models_dir).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="v1-unreadable")
     (models_dir / "v1-unreadable" / registry.CARD_FILE).write_text("{not json", encoding="utf-8")
     (models_dir / "v2-no-card").mkdir()
     for version in ("v1-unreadable", "v2-no-card"):
@@ -241,7 +242,7 @@ def test_no_error_body_shows_an_absolute_server_path(isolated_install, shipped, 
 @pytest.mark.parametrize("version", ["..", "../models", "v1/../../etc", "..\\v1", "/etc/passwd", "v1\\x", ".hidden", "v1 two", "v" * 129])
 def test_a_version_name_outside_the_registry_pattern_is_refused_with_422(isolated_install, admin_key, monkeypatch, version):
     promoted = []
-    monkeypatch.setattr(registry, "promote", lambda *args, **kwargs: promoted.append(args))
+    monkeypatch.setattr(ModelRegistry, "promote", lambda *args, **kwargs: promoted.append(args))
     answer = request("POST", "/api/v1/model/promote", {"version": version}, admin_key)
     assert answer.status == 422 and answer.json()["error"]["field"] == "version", answer.content
     assert "not a model version name" in answer.json()["error"]["message"]
@@ -259,10 +260,10 @@ def two_champions(isolated_install, shipped):
     model, card = shipped
     root = isolated_install.models_dir
     for version in ("v1-good", "v2-champion"):
-        registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=root, version=version)
+        ModelRegistry(root).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            registry.promote(version, root, user=LOCAL_ADMIN)
+            ModelRegistry(root).promote(version, user=LOCAL_ADMIN)
     champion.clear_champion_cache()
     yield root
     champion.clear_champion_cache()

@@ -13,7 +13,7 @@ import pytest
 from sklearn.base import clone
 
 from model.models.base import ColourModel, model_from_config, model_kinds
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -194,8 +194,8 @@ def _small(kind: type[ColourModel]) -> ColourModel:
 @pytest.mark.parametrize("kind", sorted(model_kinds()))
 def test_registry_round_trips_every_kind_of_model(kind, tiny_dataset, tmp_path):
     model = _small(model_kinds()[kind]).fit(tiny_dataset)
-    card = registry.save_model(model, metrics={}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=tmp_path)
-    loaded, loaded_card = registry.load_model(card.version, tmp_path)
+    card = ModelRegistry(tmp_path).save_model(model, metrics={}, dataset_info={"fingerprint": tiny_dataset.fingerprint()})
+    loaded, loaded_card = ModelRegistry(tmp_path).load_model(card.version)
     assert type(loaded) is type(model) and loaded_card.kind == kind
     recipes = tiny_dataset.recipes.head(5)
     np.testing.assert_array_equal(loaded.predict(recipes).reflectance, model.predict(recipes).reflectance)
@@ -225,7 +225,7 @@ def test_every_kind_follows_the_contract(kind, tiny_dataset):
 
 def test_save_model_refuses_what_is_not_a_colour_model(tmp_path):
     with pytest.raises(TypeError, match="ColourModel"):
-        registry.save_model(object(), metrics={}, dataset_info={}, models_dir=tmp_path)
+        ModelRegistry(tmp_path).save_model(object(), metrics={}, dataset_info={})
     assert list(tmp_path.iterdir()) == []
 
 

@@ -23,6 +23,7 @@ import pytest
 
 import model.__main__ as cli
 from model.registry import backup, registry
+from model.registry.registry import ModelRegistry
 from model.store.measurements import STORE_FILE, MeasurementStore
 
 
@@ -47,11 +48,11 @@ def test_a_restored_install_serves_the_same_champion_with_the_same_predictions_a
     assert "Restored 24 measurements" in capsys.readouterr().out
     monkeypatch.undo()
 
-    model, card = registry.load_champion(models)
+    model, card = ModelRegistry(models).load_champion()
     assert card == tiny_install["card"]
     recipes = tiny_install["store"].to_dataset().recipes.iloc[:5]
     np.testing.assert_array_equal(model.predict(recipes).reflectance, tiny_install["model"].predict(recipes).reflectance)
-    assert registry.promotion_history(models) == registry.promotion_history(tiny_install["models_dir"])
+    assert ModelRegistry(models).promotion_history() == ModelRegistry(tiny_install["models_dir"]).promotion_history()
 
     restored, original = MeasurementStore(data / STORE_FILE, seed=False), tiny_install["store"]
     assert restored.version() == original.version()

@@ -24,9 +24,9 @@ def test_changing_a_concentration_changes_L_star_in_the_browser(server):
     sync_api = playwright_or_skip()
     ARTEFACTS.mkdir(exist_ok=True)
 
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    model, _ = registry.load_champion()
+    model, _ = ModelRegistry().load_champion()
     colorant = model.colorants_[0]
     with sync_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)

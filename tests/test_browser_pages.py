@@ -52,9 +52,9 @@ def _shot(page, name: str) -> Path:
 
 
 def test_every_page_does_its_main_task_in_a_browser(sync_api, server, tmp_path):
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    model, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    model, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     colorants = list(model.colorants_)
     url = server["url"]
     max_upload_mb = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))["server"]["maxUploadSize"]

@@ -92,14 +92,14 @@ def quick_server(sync_api, tmp_path_factory):
     from model.auth.access import LOCAL_ADMIN
     from model.core import settings
     from model.io import load_dataset
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     root = tmp_path_factory.mktemp("browser-ux-retrain")
     demo, _ = load_dataset(settings.demo_data_dir())
     model = FormulationModel(hidden_layer_sizes=(32,), max_iter=500, n_ensemble=2, alpha=0.1).fit(demo)
     info = {"name": demo.name, "fingerprint": demo.fingerprint(), "n_samples": len(demo), "n_recipes": demo.n_recipes, "colorants": list(demo.colorants)}
-    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info, models_dir=root / "models")
-    registry.promote(card.version, root / "models", user=LOCAL_ADMIN)
+    card = ModelRegistry(root / "models").save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=info)
+    ModelRegistry(root / "models").promote(card.version, user=LOCAL_ADMIN)
     env = {
         "HUECAST_MODELS_DIR": str(root / "models"),
         "HUECAST_DATA_DIR": str(root / "data"),
@@ -148,9 +148,9 @@ def go_by_sidebar(page, title: str) -> None:
 
 
 def colorants():
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
-    model, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    model, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     return list(model.colorants_)
 
 

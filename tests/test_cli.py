@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from model import BAND_COLUMNS
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 # Every test runs the command line in a fresh Python process.
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ def test_train_saves_reports_and_promotes_the_first_model(trained_dir):
     out, result = trained_dir
     assert "headline path" in result.stdout and "leave-recipe-out" in result.stdout
     assert "Matched by name" in result.stderr  # the match report is printed
-    model, card = registry.load_champion(out)
+    model, card = ModelRegistry(out).load_champion()
     assert card.dataset["n_samples"] == 105 and card.dataset["n_recipes"] == 51
     assert card.config["hidden_layer_sizes"] == [16]
     assert card.notes["headline"] in ("spectral", "head")
@@ -42,7 +42,7 @@ def test_train_saves_reports_and_promotes_the_first_model(trained_dir):
 
 def test_predict_writes_inputs_plus_colour_and_spectrum(trained_dir, tmp_path, repo_root):
     out, _ = trained_dir
-    model, _ = registry.load_champion(out)
+    model, _ = ModelRegistry(out).load_champion()
     names = list(model.colorants_)
     recipes = pd.DataFrame({name: ["0"] * 2 for name in names})
     recipes[names[0]] = ["10%", "0"]
@@ -69,7 +69,7 @@ def test_predict_writes_inputs_plus_colour_and_spectrum(trained_dir, tmp_path, r
 
 def test_predict_reports_bad_rows_and_still_predicts_good_ones(trained_dir, tmp_path, repo_root):
     out, _ = trained_dir
-    model, _ = registry.load_champion(out)
+    model, _ = ModelRegistry(out).load_champion()
     names = list(model.colorants_)
     lines = [",".join([*names, "thickness_um"]), ",".join(["1"] * len(names) + ["8"]), ",".join(["abc"] + ["1"] * (len(names) - 1) + ["8"])]
     source = tmp_path / "bad.csv"
@@ -84,7 +84,7 @@ def test_predict_reports_bad_rows_and_still_predicts_good_ones(trained_dir, tmp_
 
 def test_predict_refuses_a_file_without_thickness(trained_dir, tmp_path, repo_root):
     out, _ = trained_dir
-    model, _ = registry.load_champion(out)
+    model, _ = ModelRegistry(out).load_champion()
     source = tmp_path / "no_thickness.csv"
     source.write_text(",".join(model.colorants_) + "\n" + ",".join(["1"] * len(model.colorants_)) + "\n")
     result = run_cli("predict", "--model", out, "--input", source, "--output", tmp_path / "x.csv", cwd=repo_root)
@@ -97,7 +97,7 @@ def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
     config.write_text(json.dumps({"hidden_layer_sizes": [8], "max_iter": 200, "n_ensemble": 1}))
     result = run_cli("train", "--data", real_data_dir, "--out", tmp_path / "models", "--config", config, "--folds", 2, "--seeds", 0, cwd=repo_root)
     assert result.returncode == 0, result.stderr
-    card = registry.load_champion(tmp_path / "models")[1]
+    card = ModelRegistry(tmp_path / "models").load_champion()[1]
     assert card.dataset["n_samples"] == 83 and card.dataset["n_recipes"] == 43
     assert card.dataset["colorants"] == ["GXT-10", "BiVaO4", "PG", "PearlB"]
     # Fluorescence.csv is read, the head is scored leave-recipe-out, and the card and the table say so.
@@ -108,7 +108,7 @@ def test_train_on_the_real_folder_as_it_is(real_data_dir, tmp_path, repo_root):
 
 def test_predict_has_the_fluorescence_column_filled_by_a_head_and_empty_without(trained_dir, tiny_install, tmp_path, repo_root):
     out, _ = trained_dir
-    model, _ = registry.load_champion(out)
+    model, _ = ModelRegistry(out).load_champion()
     assert model.has_fluorescence, "the demo data has a Fluorescence.csv, so its model has a head"
     recipes = pd.DataFrame({c: [0.0, 0.0] for c in model.colorants_})
     fluorescent = model.fluorescence_head_.fluorescent_colorants_[0]
@@ -159,7 +159,7 @@ print(json.dumps({"code": code, "sklearn": "sklearn" in sys.modules, "joblib": "
 def test_predict_with_the_shipped_champion_uses_its_serving_snapshot(tmp_path, repo_root):
     """The shipped hybrid has a serving snapshot: predict reads it, imports neither scikit-learn nor joblib,
     and gives the full model's numbers."""
-    model, card = registry.load_champion(repo_root / "trained_models")
+    model, card = ModelRegistry(repo_root / "trained_models").load_champion()
     recipes = pd.DataFrame({name: [1.0, 0.0, 5.0] for name in model.colorants_})
     recipes["thickness_um"] = [8.0, 12.0, 10.0]
     source, target = tmp_path / "recipes.csv", tmp_path / "predictions.csv"
@@ -184,6 +184,6 @@ def test_train_on_a_dask_cluster_scores_as_the_local_run(trained_dir, tmp_path, 
         result = run_cli("train", "--data", repo_root / "data" / "demo", "--out", tmp_path / "models", "--config", config, "--folds", 2,
                          "--seeds", 0, "--cluster", cluster.scheduler_address, cwd=repo_root)
     assert result.returncode == 0, result.stderr
-    _, on_cluster = registry.load_champion(tmp_path / "models")
-    _, local = registry.load_champion(local_dir)
+    _, on_cluster = ModelRegistry(tmp_path / "models").load_champion()
+    _, local = ModelRegistry(local_dir).load_champion()
     assert on_cluster.metrics["delta_e00_mean_headline"] == local.metrics["delta_e00_mean_headline"]

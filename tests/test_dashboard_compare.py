@@ -15,7 +15,8 @@ from model.core.files import atomic_write_json
 from model.jobs import job_queue
 from model.jobs.search_result import list_search_runs, load_search
 from model.presentation import figures
-from model.registry import registry, search_review
+from model.registry import search_review
+from model.registry.registry import ModelRegistry
 from model.store import intake
 from model.store.measurements import open_store
 
@@ -27,7 +28,7 @@ def _models_dir(repo_root, tmp_path, with_search: bool):
     source = repo_root / "trained_models"
     target = tmp_path / "models"
     target.mkdir()
-    version = registry.champion_version(source)
+    version = ModelRegistry(source).champion_version()
     shutil.copytree(source / version, target / version)
     shutil.copy(source / "CHAMPION", target / "CHAMPION")
     if with_search:
@@ -192,11 +193,11 @@ def test_the_page_opens_with_the_verdict_then_the_scores(repo_root, tmp_path, mo
 
 def test_a_search_of_other_data_than_the_champions_is_marked_stale(repo_root, tmp_path, monkeypatch):
     models = _models_dir(repo_root, tmp_path, with_search=True)
-    version = registry.champion_version(models)
+    version = ModelRegistry(models).champion_version()
     card_path = models / version / "card.json"
     card = card_path.read_text(encoding="utf-8")
     # The champion now names other data (as after promoting a model of real measurements).
-    card_path.write_text(card.replace(registry.read_card(version, models).dataset["fingerprint"], "0" * 64), encoding="utf-8")
+    card_path.write_text(card.replace(ModelRegistry(models).read_card(version).dataset["fingerprint"], "0" * 64), encoding="utf-8")
     monkeypatch.setenv("HUECAST_MODELS_DIR", str(models))
     monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
     app = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()

@@ -9,14 +9,15 @@ from dashboard import state
 from model import THICKNESS_COLUMN, TrainingRange
 from model.auth.access import LOCAL_ADMIN
 from model.registry import registry, review
+from model.registry.registry import ModelRegistry
 from model.serving import explore
 
 
 def _promoted(root, model, evaluation, info):
     """``root`` holding ``model`` promoted to champion, with its metrics and out-of-fold table."""
-    card = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root)
+    card = ModelRegistry(root).save_model(model, metrics=evaluation.metrics, dataset_info=info)
     review.save_out_of_fold(evaluation, card.version, root)
-    registry.promote(card.version, root, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(card.version, user=LOCAL_ADMIN)
     return root
 
 
@@ -87,7 +88,7 @@ def test_overview_headline_card_and_report(app, models_dir):
     assert "% of recipes under 1.0" in headline and "% under 2.0" in headline
     assert "synthetic demo" not in headline  # the lab's data: no demo caveat
     text = " ".join(m.value for m in app.markdown)
-    assert registry.champion_version(models_dir) in text and "first champion" in text
+    assert ModelRegistry(models_dir).champion_version() in text and "first champion" in text
     assert "ΔE00 (CIEDE2000)" in app.caption[0].value
 
 
@@ -233,7 +234,7 @@ def test_formulate_offers_no_fluorescence_minimum_without_a_head(app):
 def test_overview_and_report_give_the_fluorescence_error_of_a_head(glowing_app, glowing_models_dir):
     glowing_app.switch_page("app_pages/overview.py").run()
     assert not glowing_app.exception
-    card = registry.read_card(registry.champion_version(glowing_models_dir), glowing_models_dir)
+    card = ModelRegistry(glowing_models_dir).read_card(ModelRegistry(glowing_models_dir).champion_version())
     text = " ".join(m.value for m in glowing_app.markdown)
     assert f"**Fluorescence error (never-seen recipes):** {card.metrics['fluorescence_mae']:.0f} ct/s on average" in text
     [table] = [frame.value for frame in glowing_app.dataframe if "error (ct/s)" in frame.value.columns]
@@ -247,7 +248,7 @@ def test_overview_and_report_give_the_fluorescence_error_of_a_head(glowing_app, 
 def test_overview_and_report_say_nothing_of_fluorescence_without_a_head(app, models_dir):
     app.switch_page("app_pages/overview.py").run()
     assert "Fluorescence" not in " ".join(m.value for m in app.markdown)
-    card = registry.read_card(registry.champion_version(models_dir), models_dir)
+    card = ModelRegistry(models_dir).read_card(ModelRegistry(models_dir).champion_version())
     from model.presentation.report import build_report
 
     assert "Fluorescence" not in build_report(card, review.load_out_of_fold(card.version, models_dir), models_dir)
@@ -312,8 +313,8 @@ def test_overview_never_shows_was_against_a_model_of_other_data(tmp_path, monkey
     root = tmp_path / "models"
     demo_info = {"name": "demo", "fingerprint": "d" * 64, "n_samples": 105, "n_recipes": 51, "colorants": ["FluoYellow", "BiVaYellow", "PearlBlue", "CarbonBlack"]}
     demo_metrics = {**tiny_evaluated.evaluation.metrics, "delta_e00_median_headline": 0.39}
-    registry.save_model(tiny_evaluated.model, metrics=demo_metrics, dataset_info=demo_info, models_dir=root, version="demo")
-    registry.promote("demo", root, user=LOCAL_ADMIN)
+    ModelRegistry(root).save_model(tiny_evaluated.model, metrics=demo_metrics, dataset_info=demo_info, version="demo")
+    ModelRegistry(root).promote("demo", user=LOCAL_ADMIN)
     _promoted(root, tiny_evaluated.model, tiny_evaluated.evaluation, tiny_evaluated.info)  # the lab's model replaces the demo's
     app = _dashboard(root, tmp_path, monkeypatch, repo_root)
     app.switch_page("app_pages/overview.py").run()
@@ -330,7 +331,7 @@ def _repeated_out_of_fold(models_dir, bad_sample: str | None = None):
     """The champion's saved out-of-fold table repeated as three CV seeds; seed 1 misses ``bad_sample`` by ΔE00 100."""
     import pandas as pd
 
-    version = registry.champion_version(models_dir)
+    version = ModelRegistry(models_dir).champion_version()
     single = review.load_out_of_fold(version, models_dir)
     seeds = []
     for seed in (0, 1, 2):

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from model import THICKNESS_COLUMN, TrainingRange
 from model.presentation.wording import band_sentence
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import find_training_data
 from model.serving import explore
 from tests._downloads import downloaded_table, record_downloads
@@ -93,7 +93,7 @@ def test_pins_at_most_four_recipes(app):
 
 def test_broken_champion_falls_back_to_the_last_good_champion(tmp_path, monkeypatch, repo_root, shipped):
     _, card = shipped
-    good = registry.settings.models_dir() / card.version
+    good = ModelRegistry().root / card.version
     shutil.copytree(good, tmp_path / card.version)
     shutil.copytree(good, tmp_path / "zz-tampered")
     tampered_card = json.loads((tmp_path / "zz-tampered" / "card.json").read_text())
@@ -158,7 +158,7 @@ def test_the_page_states_the_prediction_uncertainty(app, shipped):
 
 def test_a_broken_champion_with_no_earlier_one_stops_every_page_with_errors(tmp_path, monkeypatch, repo_root, shipped):
     _, card = shipped
-    shutil.copytree(registry.settings.models_dir() / card.version, tmp_path / card.version)
+    shutil.copytree(ModelRegistry().root / card.version, tmp_path / card.version)
     with open(tmp_path / card.version / "model.joblib", "ab") as handle:
         handle.write(b"tampered")
     (tmp_path / "CHAMPION").write_text(card.version + "\n")

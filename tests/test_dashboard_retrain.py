@@ -19,7 +19,8 @@ from model.auth.passwords import hash_password
 from model.core import settings
 from model.io import read_upload
 from model.jobs import retrain
-from model.registry import promotion, registry
+from model.registry import promotion
+from model.registry.registry import ModelRegistry
 from model.store import intake
 from model.store.measurements import STORE_FILE, open_store
 
@@ -141,9 +142,9 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
         at.text_area(key="retrain_promote_reason").input("test: the tiny challenger").run()
     at.button(key="retrain_promote").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(hosted["models_dir"]) == challenger
+    assert ModelRegistry(hosted["models_dir"]).champion_version() == challenger
     assert f"Version {challenger} now serves" in texts(at)
-    card = registry.read_card(challenger, hosted["models_dir"])
+    card = ModelRegistry(hosted["models_dir"]).read_card(challenger)
     assert card.dataset["store_version"] == hosted["store"].version()
 
     # Rollback: offered (it served and was scored on the same folds), confirmed, restores the earlier predictions exactly.
@@ -156,11 +157,11 @@ def test_admin_uploads_retrains_compares_promotes_and_rolls_back(hosted, tiny_da
         at.text_area(key="retrain_rollback_reason").input("test: back to the first").run()
         at.button(key="retrain_rollback").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(hosted["models_dir"]) == old
-    restored, _ = registry.load_champion(hosted["models_dir"])
+    assert ModelRegistry(hosted["models_dir"]).champion_version() == old
+    restored, _ = ModelRegistry(hosted["models_dir"]).load_champion()
     np.testing.assert_array_equal(restored.predict(tiny_dataset.recipes).reflectance, hosted["model"].predict(tiny_dataset.recipes).reflectance)
     np.testing.assert_array_equal(restored.predict(tiny_dataset.recipes).Lab, hosted["model"].predict(tiny_dataset.recipes).Lab)
-    assert [entry["action"] for entry in registry.promotion_history(hosted["models_dir"])][-2:] == ["promote", "rollback"]
+    assert [entry["action"] for entry in ModelRegistry(hosted["models_dir"]).promotion_history()][-2:] == ["promote", "rollback"]
 
 
 def test_review_upload_applies_only_the_accepted_suggestions(tmp_path):
@@ -276,7 +277,7 @@ def test_a_finished_challenger_waits_in_the_records_for_any_admin_session(tiny_i
     models_dir = tiny_install["models_dir"]
     jobs_dir = settings.data_dir() / "jobs"
     assert retrain.pending_challenger() is None
-    challenger = registry.save_model(tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info={"name": "first"}, models_dir=models_dir, version="challenger-1").version
+    challenger = ModelRegistry(models_dir).save_model(tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info={"name": "first"}, version="challenger-1").version
     _finished_training_job(jobs_dir, "20261201-100000-aaaaaa", challenger, tiny_install["card"].version)
     _finished_training_job(jobs_dir, "20261130-100000-bbbbbb", tiny_install["card"].version, "older")  # an older job: not the newest
     waiting = retrain.pending_challenger()
@@ -413,10 +414,7 @@ def test_model_history_names_its_columns_in_words_in_the_order_they_are_needed(t
 def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_dataset):
     models_dir, first = tiny_install["models_dir"], tiny_install["card"].version
     # A challenger of the same data, waiting in the records as a finished training job leaves it.
-    challenger = registry.save_model(
-        tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info=dict(tiny_install["card"].dataset), models_dir=models_dir,
-        version="challenger-1",
-    ).version
+    challenger = ModelRegistry(models_dir).save_model(tiny_install["model"], metrics={"delta_e00_mean_headline": 0.9}, dataset_info=dict(tiny_install["card"].dataset), version="challenger-1").version
     _finished_training_job(settings.data_dir() / "jobs", "20261201-100000-eeeeee", challenger, first)
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
     at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
@@ -425,7 +423,7 @@ def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_da
         at.text_area(key="retrain_promote_reason").input("test: the same model").run()
     at.button(key="retrain_promote").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(models_dir) == challenger
+    assert ModelRegistry(models_dir).champion_version() == challenger
     said = f"Version {challenger} now serves; {first} is kept for rollback."
     assert any(box.value.startswith(said) for box in at.success) and any(toast.value.startswith(said) for toast in at.toast)
     at.run()  # said once, not on every later run
@@ -436,5 +434,5 @@ def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_da
         at.text_area(key="retrain_rollback_reason").input("test: back to the first").run()
     at.button(key="retrain_rollback").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(models_dir) == first
+    assert ModelRegistry(models_dir).champion_version() == first
     assert any(box.value.startswith(f"Version {first} now serves; {challenger} is kept for rollback.") for box in at.success)

@@ -17,7 +17,7 @@ from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICT
 from model.formulation import Constraints, Target, formulate
 from model.models import FluorescentKubelkaMunkModel, HybridModel, KubelkaMunkModel
 from model.models.fluorescence import FluorescenceHead, fit_fluorescence_head, fluorescence_readings, without_readings
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +124,8 @@ def test_the_hybrid_fits_the_head_once_at_the_top(glowing_dataset, monkeypatch):
 
 
 def test_registry_round_trip_keeps_the_head(glowing_model, glowing_dataset, tmp_path):
-    card = registry.save_model(glowing_model, metrics={"fluorescence_mae": 1.0}, dataset_info={"fingerprint": glowing_dataset.fingerprint()}, models_dir=tmp_path)
-    loaded, loaded_card = registry.load_model(card.version, tmp_path)
+    card = ModelRegistry(tmp_path).save_model(glowing_model, metrics={"fluorescence_mae": 1.0}, dataset_info={"fingerprint": glowing_dataset.fingerprint()})
+    loaded, loaded_card = ModelRegistry(tmp_path).load_model(card.version)
     assert loaded_card.version == card.version
     assert type(loaded) is type(glowing_model) and loaded.has_fluorescence
     glowing = np.flatnonzero(glowing_dataset.recipes["FluoYellow"].to_numpy() > 0.0)
@@ -133,7 +133,7 @@ def test_registry_round_trip_keeps_the_head(glowing_model, glowing_dataset, tmp_
     fluorescence = loaded.predict(recipes).fluorescence_cts
     assert np.all(fluorescence[5:] > 0.0), "films with FluoYellow: the loaded head predicts no fluorescence"
     np.testing.assert_array_equal(fluorescence, glowing_model.predict(recipes).fluorescence_cts)
-    assert registry.read_card(card.version, tmp_path).metrics["fluorescence_mae"] == 1.0
+    assert ModelRegistry(tmp_path).read_card(card.version).metrics["fluorescence_mae"] == 1.0
 
 
 def test_leave_recipe_out_scores_fluorescence_in_the_colour_fold_loop(glowing_dataset, quick_model, tiny_evaluated):

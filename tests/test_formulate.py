@@ -18,7 +18,7 @@ from model.formulation import (
     parse_spectrum,
 )
 from model.models.physics import KubelkaMunkModel
-from model.registry.registry import load_champion
+from model.registry.registry import ModelRegistry
 
 SPECTRUM = np.linspace(0.05, 0.9, 31)
 
@@ -30,7 +30,7 @@ def tiny_model(tiny_dataset, quick_model):
 
 @pytest.fixture(scope="module")
 def demo_champion(repo_root):
-    model, _ = load_champion(repo_root / "trained_models")  # read only
+    model, _ = ModelRegistry(repo_root / "trained_models").load_champion()  # read only
     return model
 
 

@@ -44,6 +44,7 @@ from model.io import (
 )
 from model.io.safe_csv import to_csv_bytes
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.serving.batch import MAX_BATCH_ROWS, predict_csv, problems_frame
 from model.store.measurements import MeasurementStore
 
@@ -161,7 +162,7 @@ def generic_cases(prefix: str, valid: bytes):
 @pytest.fixture(scope="module")
 def champion():
     """The shipped demo champion (read only)."""
-    model, _ = registry.load_champion(REPO_ROOT / "trained_models")
+    model, _ = ModelRegistry(REPO_ROOT / "trained_models").load_champion()
     return model
 
 
@@ -238,7 +239,7 @@ BATCH_TEST_CAP = 2  # rows; the real cap (MAX_BATCH_ROWS) is tested below on its
 def _champion_colorants() -> list[str]:
     # Read from the card at collection time (cheap: no unpickling) so the corpus follows the model.
     models_dir = REPO_ROOT / "trained_models"
-    return list(registry.read_card(registry.champion_version(models_dir), models_dir).dataset["colorants"])
+    return list(ModelRegistry(models_dir).read_card(ModelRegistry(models_dir).champion_version()).dataset["colorants"])
 
 
 def _batch_corpus():

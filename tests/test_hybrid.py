@@ -13,7 +13,7 @@ from model.evaluation import cross_validate
 from model.evaluation.folds import grouped_folds
 from model.models import hybrid
 from model.models.hybrid import LAB_CANDIDATES, SPECTRAL_CANDIDATES, HybridModel, choose_blend, simplex_grid
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 
 def quick_hybrid(**changes) -> HybridModel:
@@ -124,8 +124,8 @@ def test_the_spy_would_catch_a_leak(tiny_dataset, monkeypatch):
 
 
 def test_registry_saves_and_loads_the_hybrid(fitted, tiny_dataset, tmp_path):
-    card = registry.save_model(fitted, metrics={}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=tmp_path)
-    loaded, loaded_card = registry.load_model(card.version, tmp_path)
+    card = ModelRegistry(tmp_path).save_model(fitted, metrics={}, dataset_info={"fingerprint": tiny_dataset.fingerprint()})
+    loaded, loaded_card = ModelRegistry(tmp_path).load_model(card.version)
     assert loaded_card.kind == "HybridModel"
     recipes = tiny_dataset.recipes.head(6)
     before, after = fitted.predict(recipes), loaded.predict(recipes)

@@ -39,16 +39,12 @@ T22H_SPECTRUM = [
 def real_champion(real_data_dir, tmp_path_factory, quick_model):
     """A quick model trained on the real data, saved with a card (fluorescence R² recorded) in its own models folder."""
     from model.io import load_dataset
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
 
     dataset = load_dataset(real_data_dir)[0]
     model = clone(quick_model).fit(dataset)
     models_dir = tmp_path_factory.mktemp("legacy") / "models"
-    card = registry.save_model(
-        model, metrics={"delta_e00_mean_headline": 1.0, "fluorescence_r2": 0.93},
-        dataset_info={"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"},
-        models_dir=models_dir,
-    )
+    card = ModelRegistry(models_dir).save_model(model, metrics={"delta_e00_mean_headline": 1.0, "fluorescence_r2": 0.93}, dataset_info={"fingerprint": dataset.fingerprint(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
     return model, card, models_dir, dataset
 
 
@@ -325,7 +321,7 @@ def legacy_server(real_data_dir, tmp_path_factory, quick_model):
     from model.auth.access import LOCAL_ADMIN
     from model.auth.api_keys import hash_key, new_key
     from model.io import PreparedUpload, load_dataset
-    from model.registry import registry
+    from model.registry.registry import ModelRegistry
     from model.store.measurements import STORE_FILE, MeasurementStore
 
     root = tmp_path_factory.mktemp("legacy-server")
@@ -334,12 +330,8 @@ def legacy_server(real_data_dir, tmp_path_factory, quick_model):
     store.add(PreparedUpload(load_dataset(real_data_dir)[0], None, ("pp-inks",), "real"), user=LOCAL_ADMIN)
     dataset = store.to_dataset()
     model = clone(quick_model).fit(dataset)
-    card = registry.save_model(
-        model, metrics={"delta_e00_mean_headline": 1.0, "fluorescence_r2": 0.93},
-        dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"},
-        models_dir=models_dir,
-    )
-    registry.promote(card.version, models_dir, user=LOCAL_ADMIN)
+    card = ModelRegistry(models_dir).save_model(model, metrics={"delta_e00_mean_headline": 1.0, "fluorescence_r2": 0.93}, dataset_info={"fingerprint": dataset.fingerprint(), "store_version": store.version(), "n_samples": len(dataset), "n_recipes": dataset.n_recipes, "name": "pp-inks"})
+    ModelRegistry(models_dir).promote(card.version, user=LOCAL_ADMIN)
     viewer, admin = new_key(), new_key()
     secrets = root / "secrets.toml"
     secrets.write_text(

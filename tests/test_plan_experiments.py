@@ -19,7 +19,7 @@ from model.formulation.experiments import default_constraints, length_scale, pla
 from model.io.recipes import read_recipe_table
 from model.models import HybridModel
 from model.presentation import figures
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import find_training_data
 from model.simulate import DEMO_COLORANTS, measure, simulate_reflectance
 from model.store import intake
@@ -179,7 +179,7 @@ def _instrument_export(names, reflectance) -> bytes:
 def test_the_download_round_trips_through_the_retrain_upload_and_a_retrain(tiny_install):
     """Plan on the champion's own training data, 'measure' the download with the simulator, upload it the
     way the Retrain page does, store it, retrain a small model: it now knows the new recipes."""
-    champion, card = registry.load_champion(tiny_install["models_dir"])
+    champion, card = ModelRegistry(tiny_install["models_dir"]).load_champion()
     training = find_training_data(card, tiny_install["store"])
     assert training.dataset is not None, training.description
     plan = plan_experiments(champion, training.dataset, batch_size=3)
@@ -263,8 +263,8 @@ def test_a_viewer_can_plan_too(tiny_install, repo_root):
 
 def test_the_page_warns_when_the_training_data_is_out_of_reach(isolated_install, tiny_dataset, quick_model, repo_root):
     model = clone(quick_model).fit(tiny_dataset)
-    card = registry.save_model(model, metrics={}, dataset_info={"fingerprint": "0" * 64, "name": "lost"}, models_dir=isolated_install.models_dir)
-    registry.promote(card.version, isolated_install.models_dir, user=LOCAL_ADMIN)
+    card = ModelRegistry(isolated_install.models_dir).save_model(model, metrics={}, dataset_info={"fingerprint": "0" * 64, "name": "lost"})
+    ModelRegistry(isolated_install.models_dir).promote(card.version, user=LOCAL_ADMIN)
     at = _open_plan_page(repo_root)
     assert at.warning and at.warning[0].value.startswith("Cannot plan: the model's training data is in neither")
     assert not at.get("download_button") and not [button for button in at.button if button.key == "plan_run"]

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from model.auth.access import LOCAL_ADMIN, User
 from model.jobs import retrain
 from model.registry import promotion, registry
+from model.registry.registry import ModelRegistry
 from model.registry.comparison import Comparison, write_comparison
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -47,14 +48,14 @@ def door(isolated_install, tiny_evaluated):
     """A champion ``v1`` (mean ΔE00 1.03) and a challenger ``v2`` of the same data that scored 1.21 on the same folds."""
     root = isolated_install.models_dir
     model, info = tiny_evaluated.model, tiny_evaluated.info
-    registry.save_model(model, metrics={"delta_e00_mean_headline": 1.03}, dataset_info=info, models_dir=root, version="v1")
-    registry.promote("v1", root, user=LOCAL_ADMIN)
-    registry.save_model(model, metrics={"delta_e00_mean_headline": 1.21}, dataset_info=info, models_dir=root, version="v2")
+    ModelRegistry(root).save_model(model, metrics={"delta_e00_mean_headline": 1.03}, dataset_info=info, version="v1")
+    ModelRegistry(root).promote("v1", user=LOCAL_ADMIN)
+    ModelRegistry(root).save_model(model, metrics={"delta_e00_mean_headline": 1.21}, dataset_info=info, version="v2")
     return root
 
 
 def _log(root) -> list[dict]:
-    return registry.promotion_history(root)
+    return ModelRegistry(root).promotion_history()
 
 
 # ---- the door itself ---------------------------------------------------------------------
@@ -75,10 +76,10 @@ def test_a_losing_challenger_is_refused_until_confirmed_with_a_reason_which_is_l
     with pytest.raises(promotion.PromotionRefused, match="at most 2,000") as refused:  # a reason, not a document in the log
         retrain.promote_challenger("v2", user=LEAD, confirm=True, override_reason="x" * (promotion.MAX_REASON_CHARS + 1), models_dir=door)
     assert refused.value.field == "override_reason"
-    assert registry.champion_version(door) == "v1" and _log(door) == before
+    assert ModelRegistry(door).champion_version() == "v1" and _log(door) == before
 
     retrain.promote_challenger("v2", user=LEAD, confirm=True, override_reason=" the champion's data had a bad batch ", models_dir=door)
-    assert registry.champion_version(door) == "v2"
+    assert ModelRegistry(door).champion_version() == "v2"
     entry = _log(door)[-1]
     assert {key: entry[key] for key in ("action", "version", "previous", "user", "verdict", "override_reason", "confirmed")} == {
         "action": "promote", "version": "v2", "previous": "v1", "user": "lab lead", "verdict": "worse",
@@ -88,24 +89,24 @@ def test_a_losing_challenger_is_refused_until_confirmed_with_a_reason_which_is_l
 
 
 def test_a_better_challenger_needs_only_confirmation_and_is_good_news(door, tiny_evaluated):
-    registry.save_model(tiny_evaluated.model, metrics={"delta_e00_mean_headline": 0.9}, dataset_info=tiny_evaluated.info, models_dir=door, version="v3")
+    ModelRegistry(door).save_model(tiny_evaluated.model, metrics={"delta_e00_mean_headline": 0.9}, dataset_info=tiny_evaluated.info, version="v3")
     verdict = promotion.verdict("v3", models_dir=door)
     assert (verdict.outcome, verdict.tone, verdict.needs_override) == ("better", "success", False)
     assert verdict.sentence.startswith("v3 predicts 13 % closer than the champion v1: mean ΔE00 0.90 against 1.03")
     with pytest.raises(promotion.PromotionRefused, match="confirm"):
         promotion.promote("v3", user=LEAD, models_dir=door)
     promotion.promote("v3", user=LEAD, confirm=True, models_dir=door)
-    assert registry.champion_version(door) == "v3" and "override_reason" not in _log(door)[-1]
+    assert ModelRegistry(door).champion_version() == "v3" and "override_reason" not in _log(door)[-1]
 
 
 def test_the_first_promotion_needs_no_comparison_and_says_so(isolated_install, tiny_evaluated):
     root = isolated_install.models_dir
-    registry.save_model(tiny_evaluated.model, metrics={}, dataset_info={}, models_dir=root, version="v1")
+    ModelRegistry(root).save_model(tiny_evaluated.model, metrics={}, dataset_info={}, version="v1")
     verdict = promotion.verdict("v1")
     assert (verdict.outcome, verdict.tone, verdict.needs_override) == ("first", "info", False)
     assert "There is no champion yet, so there is nothing to compare with" in verdict.sentence
     promotion.promote("v1", user=LEAD, confirm=True)
-    assert registry.champion_version(root) == "v1" and _log(root)[-1]["verdict"] == "first"
+    assert ModelRegistry(root).champion_version() == "v1" and _log(root)[-1]["verdict"] == "first"
 
 
 def test_a_saved_same_folds_comparison_is_read_in_either_direction(door):
@@ -119,17 +120,18 @@ def test_a_saved_same_folds_comparison_is_read_in_either_direction(door):
     with pytest.raises(promotion.PromotionRefused, match="written reason"):
         retrain.rollback("v1", user=LEAD, confirm=True, models_dir=door)
     retrain.rollback("v1", user=LEAD, confirm=True, override_reason="v2 misbehaves on the new batch", models_dir=door)
-    assert registry.champion_version(door) == "v1"
+    assert ModelRegistry(door).champion_version() == "v1"
     assert (_log(door)[-1]["action"], _log(door)[-1]["override_reason"]) == ("rollback", "v2 misbehaves on the new batch")
 
 
 def test_nothing_but_the_door_moves_the_champion_pointer():
-    """Every way a model starts serving goes through model.registry.promotion: nothing else calls registry.promote."""
+    """Every way a model starts serving goes through model.registry.promotion: nothing else calls ModelRegistry.promote."""
     callers = [
         str(path.relative_to(REPO_ROOT))
         for folder in ("model", "dashboard")
         for path in (REPO_ROOT / folder).rglob("*.py")
-        if re.search(r"\bregistry\.promote\(", path.read_text(encoding="utf-8"))
+        # Any .promote( call but the door's own (promotion.promote): the registry's method, on any object.
+        if re.search(r"(?<!\bpromotion)\.promote\(", path.read_text(encoding="utf-8"))
     ]
     assert callers == ["model/registry/promotion.py"], callers
 
@@ -164,7 +166,7 @@ def test_the_api_answers_with_the_verdict_and_needs_confirm_and_a_reason_for_a_l
     assert (status, body["error"]["field"]) == (422, "confirm")
     status, body = promote(confirm=True, reason="typo")
     assert (status, body["error"]["field"]) == (422, "reason") and "override_reason" in body["error"]["message"]
-    assert registry.champion_version(door) == "v1"
+    assert ModelRegistry(door).champion_version() == "v1"
 
     status, body = promote(confirm=True, override_reason="needed for the customer's trial")
     assert (status, body["champion"], body["override_reason"]) == (200, "v2", "needed for the customer's trial")
@@ -201,11 +203,11 @@ def test_cli_train_promote_prints_the_verdict_and_needs_yes_and_a_reason_for_a_w
     assert cli(train(1)) == 1
     out, err = capsys.readouterr()
     assert "Verdict: The champion v1 predicts 15 % closer than" in out and "Not promoted: run it with --yes" in err
-    assert registry.champion_version(door) == "v1" and len(scored) == 1 and scored[0][1:] == (2, (0,))
+    assert ModelRegistry(door).champion_version() == "v1" and len(scored) == 1 and scored[0][1:] == (2, (0,))
     assert cli([*train(2), "--yes"]) == 1
-    assert "add --override-reason" in capsys.readouterr().err and registry.champion_version(door) == "v1"
+    assert "add --override-reason" in capsys.readouterr().err and ModelRegistry(door).champion_version() == "v1"
     assert cli([*train(3), "--yes", "--override-reason", "trying the new default"]) == 0
-    promoted = registry.champion_version(door)
+    promoted = ModelRegistry(door).champion_version()
     assert promoted == scored[-1][0] and f"Promoted {promoted} to champion." in capsys.readouterr().out
     entry = _log(door)[-1]
     assert (entry["user"], entry["override_reason"], entry["verdict"]) == (LOCAL_ADMIN.name, "trying the new default", "worse")
@@ -227,7 +229,7 @@ def _waiting_challenger(version: str, champion: str, comparison: Comparison | No
     (folder / "status.json").write_text(json.dumps(status), encoding="utf-8")
     if comparison is not None:
         write_comparison(folder, comparison)
-        write_comparison(registry.settings.models_dir() / version, comparison)
+        write_comparison(ModelRegistry().root / version, comparison)
     return job_id
 
 
@@ -247,12 +249,12 @@ def test_retrain_promote_shows_the_verdict_first_and_needs_confirmation_and_a_re
     assert at.button(key="retrain_promote").disabled
     at.checkbox(key="retrain_promote_confirm").check().run()
     assert at.button(key="retrain_promote").disabled  # a worse model also needs a reason
-    assert registry.champion_version(door) == "v1"
+    assert ModelRegistry(door).champion_version() == "v1"
     at.text_area(key="retrain_promote_reason").input("a customer asked for this version").run()
     assert not at.button(key="retrain_promote").disabled
     at.button(key="retrain_promote").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(door) == "v2"
+    assert ModelRegistry(door).champion_version() == "v2"
     assert (_log(door)[-1]["override_reason"], _log(door)[-1]["user"]) == ("a customer asked for this version", LOCAL_ADMIN.name)
 
 
@@ -261,9 +263,9 @@ def history(door, tiny_evaluated):
     """Served in order: demo (other colorants), v0 and v1 (the tiny data); v-never was saved but never served."""
     model, info = tiny_evaluated.model, tiny_evaluated.info
     for version, metrics, dataset_info in (("demo", 0.48, DEMO_INFO), ("v0", 1.1, info), ("v-never", 0.5, info)):
-        registry.save_model(model, metrics={"delta_e00_mean_headline": metrics}, dataset_info=dataset_info, models_dir=door, version=version)
+        ModelRegistry(door).save_model(model, metrics={"delta_e00_mean_headline": metrics}, dataset_info=dataset_info, version=version)
     for version in ("demo", "v0", "v1"):
-        registry.promote(version, door, user=LOCAL_ADMIN)
+        ModelRegistry(door).promote(version, user=LOCAL_ADMIN)
     return door
 
 
@@ -276,7 +278,7 @@ def test_rollback_offers_no_incompatible_or_never_served_model(history):
         with pytest.raises(promotion.PromotionRefused, match=match) as refused:
             retrain.rollback(version, user=LEAD, confirm=True, override_reason="try", models_dir=history)
         assert refused.value.field == "version"
-    assert registry.champion_version(history) == "v1"
+    assert ModelRegistry(history).champion_version() == "v1"
     table = retrain.model_history(history).set_index("version")["comparable"]
     assert table["demo"].startswith("no: trained on the synthetic demo: other colorants") and table["v0"] == "yes" and table["v1"] == ""
 
@@ -291,7 +293,7 @@ def test_the_retrain_page_offers_rollback_only_to_comparable_former_champions_an
     at.text_area(key="retrain_rollback_reason").input("v1 drifts on the new batch").run()
     at.button(key="retrain_rollback").click().run()
     assert not at.exception, at.exception
-    assert registry.champion_version(history) == "v0" and _log(history)[-1]["action"] == "rollback"
+    assert ModelRegistry(history).champion_version() == "v0" and _log(history)[-1]["action"] == "rollback"
 
 
 # ---- Compare hands over; it never promotes ---------------------------------------------------
@@ -303,12 +305,12 @@ def test_compare_trains_a_configuration_as_a_challenger_and_never_promotes(isola
     from model.jobs.search_result import list_search_runs, load_search
 
     root = isolated_install.copy_shipped_models()
-    champion = registry.champion_version(root)
+    champion = ModelRegistry(root).champion_version()
     started = []
 
     def start_challenger(dataset, *, user, model, store, store_version, notes):
         started.append((model.config(), notes))
-        registry.save_model(tiny_evaluated.model, metrics={}, dataset_info=tiny_evaluated.info, models_dir=root, version="trained-1")
+        ModelRegistry(root).save_model(tiny_evaluated.model, metrics={}, dataset_info=tiny_evaluated.info, version="trained-1")
         _waiting_challenger("trained-1", champion, None)
         return "20261201-100000-aaaaaa"
 
@@ -323,7 +325,7 @@ def test_compare_trains_a_configuration_as_a_challenger_and_never_promotes(isola
     result = load_search(list_search_runs(root)[0])
     choice = at.selectbox(key="compare_challenger_candidate").value
     assert started == [(result.model(choice).config(), {"search_run": result.run_id, "search_candidate": choice})]
-    assert registry.champion_version(root) == champion  # handed over, not promoted
+    assert ModelRegistry(root).champion_version() == champion  # handed over, not promoted
     assert any(promotion.verdict("trained-1").sentence == element.value for kind in ("warning", "info", "success") for element in getattr(at, kind))
     assert [link.label for link in at.get("page_link") if "trained-1" in link.label] == ["Promote or discard trained-1 on the Retrain page"]
     shutil.rmtree(root / "trained-1")
@@ -349,15 +351,15 @@ def _run_worker_in_process(isolated_install, dataset, model, monkeypatch, tmp_pa
     job_dir = tmp_path / "job"
     job_dir.mkdir()
     _, version = retrain._train_challenger_job(job_dir, lambda fraction, message: None, plan)
-    return compared + cross_validated, registry.read_card(version, isolated_install.models_dir)
+    return compared + cross_validated, ModelRegistry(isolated_install.models_dir).read_card(version)
 
 
 def test_a_champion_of_other_colorants_is_not_cross_validated_in_a_retrain(isolated_install, glowing_dataset, tiny_dataset, quick_model, monkeypatch, tmp_path):
     # The champion was trained on FluoYellow, BiVaYellow and PhthaloGreen; the new data has other colorants.
     champion_info = {"name": "glowing", "fingerprint": glowing_dataset.fingerprint(), "colorants": list(glowing_dataset.colorants)}
     assert set(glowing_dataset.colorants) != set(tiny_dataset.colorants)
-    champion = registry.save_model(clone(quick_model).fit(glowing_dataset), metrics={}, dataset_info=champion_info, models_dir=isolated_install.models_dir)
-    registry.promote(champion.version, isolated_install.models_dir, user=LOCAL_ADMIN)
+    champion = ModelRegistry(isolated_install.models_dir).save_model(clone(quick_model).fit(glowing_dataset), metrics={}, dataset_info=champion_info)
+    ModelRegistry(isolated_install.models_dir).promote(champion.version, user=LOCAL_ADMIN)
     calls, card = _run_worker_in_process(isolated_install, tiny_dataset, clone(quick_model), monkeypatch, tmp_path)
     assert calls == []  # neither the comparison nor any cross-validation of the champion
     assert "other colorants" in card.notes["compared_with"]["not_compared"]
@@ -382,20 +384,20 @@ def test_the_previous_champion_is_compared_only_on_the_same_data(isolated_instal
     root = isolated_install.models_dir
     model, info = tiny_evaluated.model, tiny_evaluated.info
     metrics = {"delta_e00_mean_headline": 1.0, "delta_e00_median_headline": 0.83}
-    registry.save_model(model, metrics={**metrics, "delta_e00_median_headline": 0.39}, dataset_info=DEMO_INFO, models_dir=root, version="demo")
-    registry.save_model(model, metrics=metrics, dataset_info=info, models_dir=root, version="real")
+    ModelRegistry(root).save_model(model, metrics={**metrics, "delta_e00_median_headline": 0.39}, dataset_info=DEMO_INFO, version="demo")
+    ModelRegistry(root).save_model(model, metrics=metrics, dataset_info=info, version="real")
     other_data = {**info, "fingerprint": "e" * 64, "name": "other upload"}
-    registry.save_model(model, metrics={**metrics, "delta_e00_median_headline": 0.7}, dataset_info=other_data, models_dir=root, version="older")
+    ModelRegistry(root).save_model(model, metrics={**metrics, "delta_e00_median_headline": 0.7}, dataset_info=other_data, version="older")
     for version in ("demo", "real"):
-        registry.promote(version, root, user=LOCAL_ADMIN)
-    sentence = review.previous_champion_comparison(registry.read_card("real", root), root)
+        ModelRegistry(root).promote(version, user=LOCAL_ADMIN)
+    sentence = review.previous_champion_comparison(ModelRegistry(root).read_card("real"), root)
     assert not re.search(r"was \d", sentence) and "0.39" not in sentence and "trained on the synthetic demo: other colorants" in sentence
     # Same colorants, other data, never scored on the same folds: named, not compared.
-    registry.promote("older", root, user=LOCAL_ADMIN)
-    registry.promote("real", root, user=LOCAL_ADMIN)
-    sentence = review.previous_champion_comparison(registry.read_card("real", root), root)
+    ModelRegistry(root).promote("older", user=LOCAL_ADMIN)
+    ModelRegistry(root).promote("real", user=LOCAL_ADMIN)
+    sentence = review.previous_champion_comparison(ModelRegistry(root).read_card("real"), root)
     assert not re.search(r"was \d", sentence) and "never scored on the same recipes" in sentence
     # With the comparison made when "real" was trained (the same folds), the figures stand side by side.
     write_comparison(root / "real", _comparison("older", "real", champion_error=1.2, challenger_error=1.0, n_recipes=16))
-    sentence = review.previous_champion_comparison(registry.read_card("real", root), root)
+    sentence = review.previous_champion_comparison(ModelRegistry(root).read_card("real"), root)
     assert "on the same 16 recipes and folds it has a lower mean colour error (1.00 ΔE00, was 1.20)" in sentence

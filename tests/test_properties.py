@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, RECIPE_ID_COLUMN, SAMPLE_ID_COLUMN, THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
 from model.io import read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 FAST = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 N_BANDS = len(WAVELENGTHS_NM)
@@ -208,7 +208,7 @@ def test_darker_film_has_lower_lightness(reflectance, scale):
 
 @pytest.fixture(scope="module")
 def champion():
-    model, _ = registry.load_champion(Path(__file__).resolve().parents[1] / "trained_models")
+    model, _ = ModelRegistry(Path(__file__).resolve().parents[1] / "trained_models").load_champion()
     return model
 
 

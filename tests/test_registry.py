@@ -14,12 +14,13 @@ from model import IntegrityError
 from model.auth.access import LOCAL_ADMIN
 from model.jobs import retrain
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 
 @pytest.fixture
 def saved(tmp_path, tiny_dataset, quick_model):
     model = clone(quick_model).fit(tiny_dataset)
-    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()}, models_dir=tmp_path)
+    card = ModelRegistry(tmp_path).save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info={"fingerprint": tiny_dataset.fingerprint()})
     return tmp_path, model, card
 
 
@@ -32,12 +33,12 @@ def test_save_writes_joblib_and_card_with_provenance(saved):
     assert data["config"]["hidden_layer_sizes"] == list(model.hidden_layer_sizes)
     assert {"scikit-learn", "numpy", "colour-science"} <= set(data["library_versions"])
     assert data["dataset"]["fingerprint"]
-    assert registry.champion_version(root) is None  # saving never promotes
+    assert ModelRegistry(root).champion_version() is None  # saving never promotes
 
 
 def test_load_returns_the_same_predictions(saved, tiny_dataset):
     root, model, card = saved
-    loaded, loaded_card = registry.load_model(card.version, root)
+    loaded, loaded_card = ModelRegistry(root).load_model(card.version)
     assert loaded_card == card
     np.testing.assert_array_equal(loaded.predict(tiny_dataset.recipes).reflectance, model.predict(tiny_dataset.recipes).reflectance)
 
@@ -47,65 +48,65 @@ def test_tampered_model_file_is_refused(saved):
     path = root / card.version / "model.joblib"
     path.write_bytes(path.read_bytes() + b"\x00")
     with pytest.raises(IntegrityError, match="modified after it was saved"):
-        registry.load_model(card.version, root)
+        ModelRegistry(root).load_model(card.version)
 
 
 def test_version_name_cannot_escape_the_models_directory(saved):
     root, _, _ = saved
     with pytest.raises(IntegrityError):
-        registry.load_model("../elsewhere", root)
+        ModelRegistry(root).load_model("../elsewhere")
 
 
 def test_promote_and_roll_back_move_the_pointer(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
     other = clone(quick_model).set_params(random_state=5).fit(tiny_dataset)
-    second = registry.save_model(other, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=root, version="second")
-    registry.promote(second.version, root, user=LOCAL_ADMIN)
-    assert registry.champion_version(root) == "second"
-    registry.promote(first.version, root, action="rollback", user=LOCAL_ADMIN)
-    assert registry.load_champion(root)[1].version == first.version
-    assert [entry["action"] for entry in registry.promotion_history(root)] == ["promote", "promote", "rollback"]
-    assert {c.version for c in registry.list_cards(root)} == {first.version, "second"}
+    second = ModelRegistry(root).save_model(other, metrics={}, dataset_info={"fingerprint": "x"}, version="second")
+    ModelRegistry(root).promote(second.version, user=LOCAL_ADMIN)
+    assert ModelRegistry(root).champion_version() == "second"
+    ModelRegistry(root).promote(first.version, action="rollback", user=LOCAL_ADMIN)
+    assert ModelRegistry(root).load_champion()[1].version == first.version
+    assert [entry["action"] for entry in ModelRegistry(root).promotion_history()] == ["promote", "promote", "rollback"]
+    assert {c.version for c in ModelRegistry(root).list_cards()} == {first.version, "second"}
 
 
 def test_promote_refuses_a_broken_version_and_keeps_the_champion(saved):
     root, _, card = saved
-    registry.promote(card.version, root, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(card.version, user=LOCAL_ADMIN)
     (root / "broken").mkdir()
     (root / "broken" / "card.json").write_text("{not json")
     with pytest.raises(IntegrityError):
-        registry.promote("broken", root, user=LOCAL_ADMIN)
-    assert registry.champion_version(root) == card.version
+        ModelRegistry(root).promote("broken", user=LOCAL_ADMIN)
+    assert ModelRegistry(root).champion_version() == card.version
 
 
 def test_versions_are_never_overwritten(saved, tiny_dataset):
     root, model, card = saved
     with pytest.raises(FileExistsError):
-        registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version=card.version)
+        ModelRegistry(root).save_model(model, metrics={}, dataset_info={}, version=card.version)
     assert not list(root.glob(".staging-*"))
 
 
 def test_no_champion_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m model train"):
-        registry.load_champion(tmp_path)
+        ModelRegistry(tmp_path).load_champion()
 
 
 def test_readers_see_a_whole_pointer_during_promotions(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    second = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
-    registry.promote(first.version, root, user=LOCAL_ADMIN)
+    second = ModelRegistry(root).save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, version="second")
+    ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
     seen, stop = set(), threading.Event()
 
     def read():
         while not stop.is_set():
-            seen.add(registry.champion_version(root))
+            seen.add(ModelRegistry(root).champion_version())
 
     reader = threading.Thread(target=read)
     reader.start()
     for _ in range(20):
-        registry.promote(second.version, root, user=LOCAL_ADMIN)
-        registry.promote(first.version, root, user=LOCAL_ADMIN)
+        ModelRegistry(root).promote(second.version, user=LOCAL_ADMIN)
+        ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
     stop.set()
     reader.join()
     assert seen <= {first.version, second.version}
@@ -116,22 +117,22 @@ def test_a_viewer_cannot_promote(saved):
 
     root, _, card = saved
     with pytest.raises(PermissionDenied, match="needs an admin"):
-        registry.promote(card.version, root, user=User("guest", "viewer"))
-    assert registry.champion_version(root) is None
+        ModelRegistry(root).promote(card.version, user=User("guest", "viewer"))
+    assert ModelRegistry(root).champion_version() is None
 
 
 def test_tampered_champion_falls_back_to_the_last_good_one(saved, tiny_dataset, quick_model):
     root, _, first = saved
-    registry.promote(first.version, root, user=LOCAL_ADMIN)
-    second = registry.save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, models_dir=root, version="second")
-    registry.promote(second.version, root, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
+    second = ModelRegistry(root).save_model(clone(quick_model).fit(tiny_dataset), metrics={}, dataset_info={}, version="second")
+    ModelRegistry(root).promote(second.version, user=LOCAL_ADMIN)
     (root / "second" / "model.joblib").write_bytes(b"not a model")
     with pytest.raises(IntegrityError):
-        registry.load_champion(root)
+        ModelRegistry(root).load_champion()
     with pytest.warns(UserWarning, match="last good champion"):
-        _, card = registry.load_champion(root, fallback=True)
+        _, card = ModelRegistry(root).load_champion(fallback=True)
     assert card.version == first.version
-    assert registry.champion_version(root) == "second"  # the pointer is an admin's decision
+    assert ModelRegistry(root).champion_version() == "second"  # the pointer is an admin's decision
 
 
 # --------------------------------------------------------------------------------------
@@ -148,8 +149,8 @@ def test_pointer_log_cards_and_model_files_get_the_umask_mode_not_a_private_one(
     model = clone(quick_model).fit(tiny_dataset)
     previous = os.umask(0o002)
     try:
-        card = registry.save_model(model, metrics={}, dataset_info={}, models_dir=tmp_path, version="v1")
-        registry.promote(card.version, tmp_path, user=LOCAL_ADMIN)
+        card = ModelRegistry(tmp_path).save_model(model, metrics={}, dataset_info={}, version="v1")
+        ModelRegistry(tmp_path).promote(card.version, user=LOCAL_ADMIN)
     finally:
         os.umask(previous)
     folder = tmp_path / "v1"
@@ -170,14 +171,14 @@ BAD_VERSION_NAMES = ["../elsewhere", "a/b", "/etc/passwd", "..", "v1..2", ".hidd
 def test_a_version_name_outside_the_pattern_is_refused_wherever_it_would_become_a_path(saved, name):
     root, model, _ = saved
     calls = {
-        "read_card": lambda: registry.read_card(name, root),
-        "load_model": lambda: registry.load_model(name, root),
-        "load_serving": lambda: registry.load_serving(name, root),
-        "check_version": lambda: registry.check_version(name, root),
-        "promote": lambda: registry.promote(name, root, user=LOCAL_ADMIN),
+        "read_card": lambda: ModelRegistry(root).read_card(name),
+        "load_model": lambda: ModelRegistry(root).load_model(name),
+        "load_serving": lambda: ModelRegistry(root).load_serving(name),
+        "check_version": lambda: ModelRegistry(root).check_version(name),
+        "promote": lambda: ModelRegistry(root).promote(name, user=LOCAL_ADMIN),
         "rollback": lambda: retrain.rollback(name, user=LOCAL_ADMIN, models_dir=root),
         "discard": lambda: retrain.discard_challenger(name, user=LOCAL_ADMIN, models_dir=root),
-        "save_model": lambda: registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version=name),
+        "save_model": lambda: ModelRegistry(root).save_model(model, metrics={}, dataset_info={}, version=name),
     }
     for where, call in calls.items():
         with pytest.raises(ValueError, match=re.escape(registry.VERSION_PATTERN)) as caught:
@@ -250,16 +251,16 @@ FIX_WORDS = ("HUECAST_MODELS_DIR", "may not write", "write permission")
 
 def test_promote_rollback_save_and_discard_in_a_read_only_folder_say_what_to_fix(saved, tiny_dataset, quick_model, make_read_only):
     root, model, first = saved
-    registry.promote(first.version, root, user=LOCAL_ADMIN)
-    second = registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version="second")
-    history = registry.promotion_history(root)
+    ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
+    second = ModelRegistry(root).save_model(model, metrics={}, dataset_info={}, version="second")
+    history = ModelRegistry(root).promotion_history()
     make_read_only(root)
     attempts = {
         "promote": lambda: retrain.promote_challenger(second.version, user=LOCAL_ADMIN, models_dir=root),
         "rollback": lambda: retrain.rollback(first.version, user=LOCAL_ADMIN, models_dir=root),
-        "save": lambda: registry.save_model(model, metrics={}, dataset_info={}, models_dir=root, version="third"),
+        "save": lambda: ModelRegistry(root).save_model(model, metrics={}, dataset_info={}, version="third"),
         "discard": lambda: retrain.discard_challenger(second.version, user=LOCAL_ADMIN, models_dir=root),
-        "check": lambda: registry.check_writable(root),
+        "check": lambda: ModelRegistry(root).check_writable(),
     }
     for action, attempt in attempts.items():
         with pytest.raises(registry.StorageError) as caught:
@@ -268,8 +269,8 @@ def test_promote_rollback_save_and_discard_in_a_read_only_folder_say_what_to_fix
         assert all(word in message for word in FIX_WORDS), f"{action}: {message}"
         assert str(root) not in message, "the message may reach a web client: the folder is named by its setting"
         assert caught.value.folder == root
-    assert registry.champion_version(root) == first.version
-    assert registry.promotion_history(root) == history
+    assert ModelRegistry(root).champion_version() == first.version
+    assert ModelRegistry(root).promotion_history() == history
     assert sorted(path.name for path in root.iterdir()) == sorted([first.version, "second", "CHAMPION", "promotions.jsonl"])
 
 
@@ -277,7 +278,7 @@ def test_promote_rollback_save_and_discard_in_a_read_only_folder_say_what_to_fix
 def test_a_read_only_mount_or_a_full_disk_is_named_as_such(tmp_path, monkeypatch, code, advice):
     _deny_writes(monkeypatch, tmp_path, code)
     with pytest.raises(registry.StorageError, match=advice):
-        registry.check_writable(tmp_path / "models")
+        ModelRegistry(tmp_path / "models").check_writable()
 
 
 def test_cli_train_into_a_read_only_folder_fails_before_reading_data_or_training(tmp_path, monkeypatch, capsys, make_read_only):

@@ -15,6 +15,7 @@ from model.auth.access import LOCAL_ADMIN
 from model.presentation.report import build_report
 from model.presentation.swatches import swatch_grid_html
 from model.registry import registry, review
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import TrainingData
 
 
@@ -24,11 +25,11 @@ def models_dir(tmp_path_factory, tiny_evaluated):
     root = tmp_path_factory.mktemp("models")
     evaluation, model, info = tiny_evaluated.evaluation, tiny_evaluated.model, tiny_evaluated.info
     worse = {**evaluation.metrics, **{f"delta_e00_{stat}_headline": evaluation.metrics[f"delta_e00_{stat}_headline"] + 1.0 for stat in ("mean", "median")}}
-    first = registry.save_model(model, metrics=worse, dataset_info=info, models_dir=root, version="v1")
-    second = registry.save_model(model, metrics=evaluation.metrics, dataset_info=info, models_dir=root, version="v2")
+    first = ModelRegistry(root).save_model(model, metrics=worse, dataset_info=info, version="v1")
+    second = ModelRegistry(root).save_model(model, metrics=evaluation.metrics, dataset_info=info, version="v2")
     review.save_out_of_fold(evaluation, second.version, root)
-    registry.promote(first.version, root, user=LOCAL_ADMIN)
-    registry.promote(second.version, root, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(first.version, user=LOCAL_ADMIN)
+    ModelRegistry(root).promote(second.version, user=LOCAL_ADMIN)
     return root
 
 
@@ -41,7 +42,7 @@ def test_out_of_fold_round_trip(models_dir):
 
 
 def test_summary_counts_recipes_each_averaged_over_its_films_and_seeds(models_dir):
-    card = registry.read_card("v2", models_dir)
+    card = ModelRegistry(models_dir).read_card("v2")
     # Recipe a: films a1, a2; recipe b: film b1. Seed 1 misses a1 by 6: averaged in, not counted as its own error.
     table = pd.DataFrame({
         "seed": [0, 0, 0, 1, 1, 1],
@@ -105,13 +106,13 @@ def test_out_of_fold_table_prefers_the_saved_table(models_dir, monkeypatch):
 
     monkeypatch.setattr(review, "find_training_data", no_search)
     calls = []
-    table = review.out_of_fold_table(registry.read_card("v2", models_dir), models_dir, progress=lambda *call: calls.append(call))
+    table = review.out_of_fold_table(ModelRegistry(models_dir).read_card("v2"), models_dir, progress=lambda *call: calls.append(call))
     pd.testing.assert_frame_equal(table, review.load_out_of_fold("v2", models_dir))
     assert calls == []
 
 
 def test_out_of_fold_table_recomputes_from_the_training_data(models_dir, monkeypatch, tiny_dataset):
-    card = registry.read_card("v1", models_dir)  # no saved table
+    card = ModelRegistry(models_dir).read_card("v1")  # no saved table
     monkeypatch.setattr(review, "find_training_data", lambda found: TrainingData(tiny_dataset, "test"))
     calls = []
     table = review.out_of_fold_table(card, models_dir, progress=lambda fraction, message: calls.append((fraction, message)))
@@ -124,7 +125,7 @@ def test_out_of_fold_table_recomputes_from_the_training_data(models_dir, monkeyp
 def test_out_of_fold_table_is_none_without_table_or_data(models_dir, monkeypatch):
     monkeypatch.setattr(review, "find_training_data", lambda card: TrainingData(None, "nowhere"))
     calls = []
-    assert review.out_of_fold_table(registry.read_card("v1", models_dir), models_dir, progress=lambda *call: calls.append(call)) is None
+    assert review.out_of_fold_table(ModelRegistry(models_dir).read_card("v1"), models_dir, progress=lambda *call: calls.append(call)) is None
     assert calls == []
 
 
@@ -134,11 +135,11 @@ def test_recipe_wins_counts_every_side_even_when_it_wins_nothing():
 
 
 def test_comparison_with_previous_champion(models_dir):
-    sentence = review.previous_champion_comparison(registry.read_card("v2", models_dir), models_dir)
+    sentence = review.previous_champion_comparison(ModelRegistry(models_dir).read_card("v2"), models_dir)
     assert "previous champion (v1" in sentence and "lower mean colour error" in sentence
-    card = registry.read_card("v2", models_dir)
+    card = ModelRegistry(models_dir).read_card("v2")
     assert f"({card.metrics['delta_e00_mean_headline']:.2f} ΔE00, was" in sentence  # the sidebar's figure, not a median
-    assert "first champion" in review.previous_champion_comparison(registry.read_card("v1", models_dir), models_dir)
+    assert "first champion" in review.previous_champion_comparison(ModelRegistry(models_dir).read_card("v1"), models_dir)
 
 
 def test_cli_report_is_self_contained(models_dir, tmp_path):
@@ -166,7 +167,7 @@ def test_report_opens_in_headless_chromium(models_dir, tmp_path):
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "report.html"
-    card = registry.read_card("v2", models_dir)
+    card = ModelRegistry(models_dir).read_card("v2")
     out_of_fold = review.load_out_of_fold("v2", models_dir)
     # Readings for the fluorescence table (the tiny model has no head): its headers must sit over their columns.
     out_of_fold = out_of_fold.assign(fluorescence_measured_cts=1000.0, fluorescence_predicted_cts=np.linspace(900.0, 1200.0, len(out_of_fold)))
@@ -215,7 +216,7 @@ def test_data_sets_carry_the_names_people_gave_them(isolated_install, tiny_datas
 def test_the_report_of_a_demo_model_says_its_figures_are_simulated(models_dir):
     from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT
 
-    card = registry.read_card("v2", models_dir)
+    card = ModelRegistry(models_dir).read_card("v2")
     table = review.load_out_of_fold("v2", models_dir)
     assert DEMO_ACCURACY_CAVEAT not in build_report(card, table, models_dir)
     demo = dataclasses.replace(card, dataset={**card.dataset, "name": "demo"})

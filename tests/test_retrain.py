@@ -19,7 +19,7 @@ from model.auth.access import LOCAL_ADMIN, VIEWER, PermissionDenied
 from model.core import settings
 from model.io import PreparedUpload
 from model.jobs import job_queue, retrain, search
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import find_training_data
 from model.store.measurements import MeasurementStore
 
@@ -37,7 +37,7 @@ def second_model(install, tiny_dataset):
     """A different saved model (another seed) of the champion's data, as good by its card (so the door asks
     only for confirmation), not promoted."""
     model = clone(install["unfitted"]).set_params(random_state=7).fit(tiny_dataset.subset(np.arange(24)))
-    card = registry.save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=dict(install["card"].dataset), models_dir=install["models_dir"])
+    card = ModelRegistry(install["models_dir"]).save_model(model, metrics={"delta_e00_mean_headline": 1.0}, dataset_info=dict(install["card"].dataset))
     return model, card
 
 
@@ -95,11 +95,11 @@ def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, 
         retrain.start_challenger(install["store"].to_dataset(), user=LOCAL_ADMIN, n_splits=3, seeds=(0,))
     status = retrain.wait_for_job(job, timeout=240)
     assert status.state == "done", status.message
-    assert registry.champion_version(install["models_dir"]) == install["card"].version  # never promoted
+    assert ModelRegistry(install["models_dir"]).champion_version() == install["card"].version  # never promoted
     comparison = retrain.load_comparison(job)
     assert comparison.challenger_version == status.challenger_version and comparison.champion_version == install["card"].version
     assert "training data (store version" in comparison.protocol
-    card = registry.read_card(status.challenger_version, install["models_dir"])
+    card = ModelRegistry(install["models_dir"]).read_card(status.challenger_version)
     assert card.dataset["store_version"] == install["store"].version() and card.dataset["n_samples"] == len(tiny_dataset)
     assert card.notes["compared_with"]["champion_version"] == install["card"].version
     history = retrain.model_history(install["models_dir"])
@@ -109,7 +109,7 @@ def test_worker_trains_scores_and_saves_a_challenger_without_promoting(install, 
 @pytest.mark.slow  # starts a worker process and kills it
 def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, tiny_dataset):
     store, models_dir = install["store"], install["models_dir"]
-    before = (store.counts(), store.version(), registry.champion_version(models_dir), [c.version for c in registry.list_cards(models_dir)])
+    before = (store.counts(), store.version(), ModelRegistry(models_dir).champion_version(), [c.version for c in ModelRegistry(models_dir).list_cards()])
     expected = install["model"].predict(tiny_dataset.recipes)
     # Enough folds that the worker is surely still fitting when it is killed.
     job = retrain.start_challenger(store.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=store.version(), n_splits=5, seeds=(0, 1, 2, 3))
@@ -120,8 +120,8 @@ def test_killing_the_worker_mid_run_leaves_store_and_champion_intact(install, ti
     os.kill(status.pid, signal.SIGKILL)
     status = retrain.wait_for_job(job, timeout=30)
     assert status.state == "failed" and "stopped before finishing" in status.message and "-9" in status.message
-    assert (store.counts(), store.version(), registry.champion_version(models_dir), [c.version for c in registry.list_cards(models_dir)]) == before
-    model, card = registry.load_champion(models_dir)
+    assert (store.counts(), store.version(), ModelRegistry(models_dir).champion_version(), [c.version for c in ModelRegistry(models_dir).list_cards()]) == before
+    model, card = ModelRegistry(models_dir).load_champion()
     assert card.version == install["card"].version
     np.testing.assert_array_equal(model.predict(tiny_dataset.recipes).reflectance, expected.reflectance)
     assert retrain.active_job() is None  # a new training may start
@@ -211,13 +211,14 @@ def test_liveness_comes_from_the_lock_not_the_process_table(tmp_path):
 
 _PROMOTE_LOOP = """
 import sys
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.auth.access import LOCAL_ADMIN
 root, first, second = sys.argv[1:4]
+models = ModelRegistry(root)
 print("ready", flush=True)
 while True:
-    registry.promote(second, root, user=LOCAL_ADMIN)
-    registry.promote(first, root, action="rollback", user=LOCAL_ADMIN)
+    models.promote(second, user=LOCAL_ADMIN)
+    models.promote(first, action="rollback", user=LOCAL_ADMIN)
 """
 
 
@@ -235,17 +236,17 @@ def test_killing_a_process_during_promotion_leaves_a_loadable_champion(install, 
     try:
         assert process.stdout.readline().strip() == b"ready"
         deadline = time.monotonic() + 60
-        while len(registry.promotion_history(models_dir)) < 6 and time.monotonic() < deadline:
+        while len(ModelRegistry(models_dir).promotion_history()) < 6 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    assert len(registry.promotion_history(models_dir)) >= 6  # it was promoting when killed; the log still parses
-    model, card = registry.load_champion(models_dir)
+    assert len(ModelRegistry(models_dir).promotion_history()) >= 6  # it was promoting when killed; the log still parses
+    model, card = ModelRegistry(models_dir).load_champion()
     assert card.version in predictions
     np.testing.assert_array_equal(model.predict(tiny_dataset.recipes).reflectance, predictions[card.version].reflectance)
-    old, _ = registry.load_model(install["card"].version, models_dir)
+    old, _ = ModelRegistry(models_dir).load_model(install["card"].version)
     np.testing.assert_array_equal(old.predict(tiny_dataset.recipes).Lab, predictions[install["card"].version].Lab)
     assert install["store"].counts()["n_included"] == len(tiny_dataset)
 
@@ -265,7 +266,7 @@ def test_twenty_threads_predict_while_a_promotion_happens(install, tiny_dataset)
         try:
             while not stop.is_set():
                 asked_after_promotion = promoted.is_set()
-                model, card = registry.load_champion(models_dir)
+                model, card = ModelRegistry(models_dir).load_champion()
                 prediction = model.predict(recipes)
                 whole = expected[card.version]
                 # One complete model: every array matches that version's own predictions.
@@ -299,9 +300,9 @@ def test_rollback_restores_the_earlier_predictions_exactly(install, tiny_dataset
     before = install["model"].predict(tiny_dataset.recipes)
     _, other_card = second_model(install, tiny_dataset)
     retrain.promote_challenger(other_card.version, user=LOCAL_ADMIN, confirm=True, models_dir=models_dir)
-    assert not np.array_equal(registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes).reflectance, before.reflectance)
+    assert not np.array_equal(ModelRegistry(models_dir).load_champion()[0].predict(tiny_dataset.recipes).reflectance, before.reflectance)
     retrain.rollback(install["card"].version, user=LOCAL_ADMIN, confirm=True, models_dir=models_dir)
-    after = registry.load_champion(models_dir)[0].predict(tiny_dataset.recipes)
+    after = ModelRegistry(models_dir).load_champion()[0].predict(tiny_dataset.recipes)
     np.testing.assert_array_equal(after.reflectance, before.reflectance)
     np.testing.assert_array_equal(after.Lab, before.Lab)
     history = retrain.model_history(models_dir)
@@ -314,7 +315,7 @@ def test_discard_hides_a_challenger_but_never_a_champion(install, tiny_dataset):
     with pytest.raises(ValueError, match="is or was the champion"):
         retrain.discard_challenger(install["card"].version, user=LOCAL_ADMIN, models_dir=models_dir)
     retrain.discard_challenger(other_card.version, user=LOCAL_ADMIN, models_dir=models_dir)
-    assert [c.version for c in registry.list_cards(models_dir)] == [install["card"].version]
+    assert [c.version for c in ModelRegistry(models_dir).list_cards()] == [install["card"].version]
     assert (models_dir / f".discarded-{other_card.version}" / "model.joblib").is_file()
 
 
@@ -329,7 +330,7 @@ def test_viewers_are_refused_by_the_model_functions(install, tiny_dataset):
         retrain.rollback(other_card.version, user=VIEWER, models_dir=models_dir)
     with pytest.raises(PermissionDenied):
         retrain.discard_challenger(other_card.version, user=VIEWER, models_dir=models_dir)
-    assert registry.champion_version(models_dir) == install["card"].version
+    assert ModelRegistry(models_dir).champion_version() == install["card"].version
 
 
 def test_cv_plan_reads_the_environment(monkeypatch):
@@ -388,7 +389,7 @@ def test_the_worker_fits_the_folds_of_both_sides_in_parallel(install, monkeypatc
     _, version = retrain._train_challenger_job(tmp_path, lambda fraction, message: None, plan)
     assert asked == {"challenger": 2, "champion": 2}
     assert retrain.load_comparison(tmp_path.name, jobs_dir=tmp_path.parent).challenger_version == version
-    saved, _ = registry.load_model(version, install["models_dir"])
+    saved, _ = ModelRegistry(install["models_dir"]).load_model(version)
     dataset = store.to_dataset()
     serial = clone(saved).fit(dataset)  # the final fit made beside the champion's folds is the ordinary fit
     np.testing.assert_array_equal(saved.predict(dataset.recipes).reflectance, serial.predict(dataset.recipes).reflectance)

@@ -16,7 +16,7 @@ from model.jobs import search
 from model.models.fluorescent_km import FIT_CACHE, FluorescentKubelkaMunkModel
 from model.models.base import default_model
 from model.models.hybrid import HybridModel
-from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 # A small space of the served kind so each search on the tiny dataset takes seconds, not minutes.
 TINY_SPACE = {
@@ -92,8 +92,8 @@ def test_the_champions_configuration_is_the_cards_or_the_default_models(tmp_path
     model, version = search.champion_configuration(tmp_path / "empty")
     assert version is None and type(model).__name__ == "HybridModel" and model.get_params() == default_model().get_params()
     model, version = search.champion_configuration()
-    card = registry.read_card(version)
-    assert version == registry.champion_version() and type(model).kind == card.kind and model.config() == {**card.config, "n_jobs": None}
+    card = ModelRegistry().read_card(version)
+    assert version == ModelRegistry().champion_version() and type(model).kind == card.kind and model.config() == {**card.config, "n_jobs": None}
 
 
 def test_the_physics_is_solved_once_per_training_set_across_trials(tiny_result):
@@ -200,4 +200,4 @@ def test_viewers_cannot_search(tiny_dataset, tiny_result, tmp_path):
     # to the champion (tests/test_promotion_door.py).
     with pytest.raises(PermissionDenied):
         search.start_search_job(tiny_dataset, user=VIEWER, models_dir=tmp_path)
-    assert not (tmp_path / "search").exists() and registry.champion_version(tmp_path) is None
+    assert not (tmp_path / "search").exists() and ModelRegistry(tmp_path).champion_version() is None

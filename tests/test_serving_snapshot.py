@@ -30,6 +30,7 @@ from model.models.mlp_forward import head_program, head_programs
 from model.models.serving_form import ServingSnapshot, blended_prediction, recipe_inputs, run_program
 from model.models.snapshot import FORMAT_VERSION
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 
 def quick_hybrid(**changes) -> HybridModel:
@@ -247,7 +248,7 @@ def test_a_head_it_cannot_replay_stops_the_fit_instead_of_predicting_another_way
 @pytest.fixture(scope="module")
 def saved_hybrid(glowing_hybrid, tmp_path_factory):
     models_dir = tmp_path_factory.mktemp("models")
-    card = registry.save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=models_dir)
+    card = ModelRegistry(models_dir).save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"})
     return models_dir, card
 
 
@@ -255,40 +256,40 @@ def test_the_registry_saves_and_checks_the_snapshot(saved_hybrid, glowing_hybrid
     models_dir, card = saved_hybrid
     path = models_dir / card.version / registry.SERVING_FILE
     assert path.is_file() and card.serving_sha256 == registry._sha256(path)
-    assert registry.read_card(card.version, models_dir).serving_sha256 == card.serving_sha256
-    snapshot, loaded_card = registry.load_serving(card.version, models_dir)
+    assert ModelRegistry(models_dir).read_card(card.version).serving_sha256 == card.serving_sha256
+    snapshot, loaded_card = ModelRegistry(models_dir).load_serving(card.version)
     assert loaded_card == card
     assert_same_prediction(snapshot.predict(recipes[0]), glowing_hybrid.predict(recipes[0]), rtol=0, atol=0)
-    model, _ = registry.load_model(card.version, models_dir)  # the full model still loads beside it
+    model, _ = ModelRegistry(models_dir).load_model(card.version)  # the full model still loads beside it
     assert_same_prediction(model.predict(recipes[0]), snapshot.predict(recipes[0]), rtol=0, atol=0)
 
 
 def test_a_tampered_snapshot_is_refused(glowing_hybrid, tmp_path):
-    card = registry.save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=tmp_path)
+    card = ModelRegistry(tmp_path).save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"})
     path = tmp_path / card.version / registry.SERVING_FILE
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(registry.IntegrityError, match="modified after it was saved"):
-        registry.load_serving(card.version, tmp_path)
+        ModelRegistry(tmp_path).load_serving(card.version)
     path.unlink()
     with pytest.raises(registry.IntegrityError, match="no serving.npz"):
-        registry.load_serving(card.version, tmp_path)
+        ModelRegistry(tmp_path).load_serving(card.version)
     # A version is served only when every file of it matches its card: a changed model file refuses the snapshot too.
-    other = registry.save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=tmp_path, version="other")
+    other = ModelRegistry(tmp_path).save_model(glowing_hybrid, metrics={}, dataset_info={"fingerprint": "x"}, version="other")
     with open(tmp_path / other.version / registry.MODEL_FILE, "ab") as handle:
         handle.write(b"\x00")
     with pytest.raises(registry.IntegrityError, match="'other' was modified after it was saved"):
-        registry.load_serving(other.version, tmp_path)
+        ModelRegistry(tmp_path).load_serving(other.version)
 
 
 def test_a_model_without_a_snapshot_saves_and_loads_as_before(quick_model, tiny_dataset, tmp_path):
     model = clone(quick_model).fit(tiny_dataset)
     assert model.serving_snapshot() is None and model.fluorescent_colorants == ()
-    card = registry.save_model(model, metrics={}, dataset_info={"fingerprint": "x"}, models_dir=tmp_path)
+    card = ModelRegistry(tmp_path).save_model(model, metrics={}, dataset_info={"fingerprint": "x"})
     assert card.serving_sha256 is None and not (tmp_path / card.version / registry.SERVING_FILE).exists()
-    assert registry.load_serving(card.version, tmp_path) == (None, card)
-    loaded, loaded_card = registry.load_model(card.version, tmp_path)
+    assert ModelRegistry(tmp_path).load_serving(card.version) == (None, card)
+    loaded, loaded_card = ModelRegistry(tmp_path).load_model(card.version)
     assert loaded_card == card
     np.testing.assert_allclose(loaded.predict(tiny_dataset.recipes.head(3)).Lab, model.predict(tiny_dataset.recipes.head(3)).Lab)
 
@@ -303,7 +304,7 @@ def test_serving_a_snapshot_imports_neither_scikit_learn_nor_scipy_nor_joblib(sa
         import model.models.snapshot, model.registry.registry
         snapshot = model.models.snapshot.load({str(models_dir / card.version / "serving.npz")!r})
         snapshot.predict(pd.read_csv({str(recipes_path)!r}))
-        snapshot, card = model.registry.registry.load_serving({card.version!r}, {str(models_dir)!r})
+        snapshot, card = model.registry.registry.ModelRegistry({str(models_dir)!r}).load_serving({card.version!r})
         prediction = snapshot.predict(pd.read_csv({str(recipes_path)!r}))
         assert prediction.fluorescence_cts is not None
         heavy = sorted({{name.split(".")[0] for name in sys.modules}} & {{"sklearn", "scipy", "joblib"}})

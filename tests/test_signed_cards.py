@@ -19,6 +19,7 @@ import pytest
 import model.__main__ as cli
 from model.auth.access import LOCAL_ADMIN
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 SECRET = "a-test-secret-of-sufficient-length"
 
@@ -47,10 +48,10 @@ def signed_install(isolated_install, shipped, no_secret, monkeypatch):
     model, card = shipped
     root = isolated_install.models_dir
     for version in ("v1", "v2"):
-        registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=root, version=version)
+        ModelRegistry(root).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            registry.promote(version, root, user=LOCAL_ADMIN)
+            ModelRegistry(root).promote(version, user=LOCAL_ADMIN)
     return root
 
 
@@ -62,21 +63,22 @@ def _edit_card(root, version, change) -> None:
 
 
 def test_a_saved_card_is_signed_and_loads(signed_install):
-    card = registry.read_card("v2", signed_install)
+    card = ModelRegistry(signed_install).read_card("v2")
     assert card.signature and card.signature.startswith("hmac-sha256:")
-    model, loaded = registry.load_model("v2", signed_install)
+    model, loaded = ModelRegistry(signed_install).load_model("v2")
     assert loaded == card
-    snapshot, _ = registry.load_serving("v2", signed_install)
+    snapshot, _ = ModelRegistry(signed_install).load_serving("v2")
     assert snapshot is not None
 
 
 def test_a_changed_metric_on_a_signed_card_is_refused(signed_install):
     # The probe's example: a mean ΔE00 of 0.48 shown as 9.48, the files untouched.
     _edit_card(signed_install, "v2", lambda data: data["metrics"].update(delta_e00_mean_headline=9.48))
-    for load in (registry.read_card, registry.load_model, registry.load_serving, registry.check_version):
+    models = ModelRegistry(signed_install)
+    for load in (models.read_card, models.load_model, models.load_serving, models.check_version):
         with pytest.raises(registry.IntegrityError, match=r"does not carry this server's signature.*python -m model sign --version v2"):
-            load("v2", signed_install)
-    assert "v2" not in {card.version for card in registry.list_cards(signed_install)}
+            load("v2")
+    assert "v2" not in {card.version for card in ModelRegistry(signed_install).list_cards()}
 
 
 def test_a_replaced_pickle_with_a_matching_hash_is_never_unpickled(signed_install, tmp_path):
@@ -86,9 +88,9 @@ def test_a_replaced_pickle_with_a_matching_hash_is_never_unpickled(signed_instal
     sha256 = hashlib.sha256(model_path.read_bytes()).hexdigest()
     _edit_card(signed_install, "v2", lambda data: data.update(sha256=sha256))  # the hash matches again
     with pytest.raises(registry.IntegrityError, match="does not carry this server's signature"):
-        registry.load_champion(signed_install)
+        ModelRegistry(signed_install).load_champion()
     with pytest.warns(UserWarning, match="Serving the last good champion, v1"):
-        _, card = registry.load_champion(signed_install, fallback=True)
+        _, card = ModelRegistry(signed_install).load_champion(fallback=True)
     assert card.version == "v1"
     assert not marker.exists(), "a pickle behind a card this server did not sign was unpickled"
 
@@ -96,16 +98,16 @@ def test_a_replaced_pickle_with_a_matching_hash_is_never_unpickled(signed_instal
 def test_an_unsigned_card_is_refused_and_the_admin_is_told_how_to_sign_it(isolated_install, shipped, no_secret, monkeypatch, capsys):
     model, card = shipped
     root = isolated_install.models_dir
-    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=root, version="old")
+    ModelRegistry(root).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="old")
     card_path = root / "old" / registry.CARD_FILE
     before = json.loads(card_path.read_text(encoding="utf-8"))
     assert before["signature"] is None  # saved before a secret was configured
     monkeypatch.setenv("HUECAST_SECRET", SECRET)
     with pytest.raises(registry.IntegrityError, match=r"is not signed.*python -m model sign --version old"):
-        registry.load_model("old", root)
+        ModelRegistry(root).load_model("old")
     assert cli.main(["sign", "--version", "old", "--models-dir", str(root)]) == 0
     assert "Signed old" in capsys.readouterr().out
-    _, signed = registry.load_model("old", root)
+    _, signed = ModelRegistry(root).load_model("old")
     after = json.loads(card_path.read_text(encoding="utf-8"))
     assert signed.signature and after == {**before, "signature": signed.signature}  # only the signature was added
 
@@ -123,16 +125,16 @@ def test_sign_refuses_a_version_whose_files_do_not_match_and_needs_a_secret(sign
 def test_a_card_signed_with_another_secret_is_refused(signed_install, monkeypatch):
     monkeypatch.setenv("HUECAST_SECRET", "another-secret-of-sufficient-length")
     with pytest.raises(registry.IntegrityError, match="signed with another secret"):
-        registry.read_card("v1", signed_install)
-    assert registry.list_cards(signed_install) == []
+        ModelRegistry(signed_install).read_card("v1")
+    assert ModelRegistry(signed_install).list_cards() == []
 
 
 def test_without_a_secret_cards_are_neither_signed_nor_checked(isolated_install, shipped, no_secret):
     """As before signing existed: the shipped demo champion is unsigned and must keep loading."""
     model, card = shipped
     root = isolated_install.models_dir
-    saved = registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=root, version="v1")
+    saved = ModelRegistry(root).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="v1")
     assert saved.signature is None and card.signature is None
     _edit_card(root, "v1", lambda data: data["metrics"].update(delta_e00_mean_headline=9.48))
-    _, loaded = registry.load_model("v1", root)
+    _, loaded = ModelRegistry(root).load_model("v1")
     assert loaded.metrics["delta_e00_mean_headline"] == 9.48  # the hash proves the files, not the card: why a hosted server sets a secret

@@ -20,6 +20,7 @@ from model.auth.access import LOCAL_ADMIN
 from model.formulation import SpectrumParseError, Target
 from model.io import IngestError, read_instrument_export, read_recipe_table, read_recipes_for_prediction, read_tidy_csv, read_upload
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.serving.batch import predict_csv
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -38,10 +39,10 @@ def models_dir(isolated_install, shipped):
     root = isolated_install.models_dir
     info = dict(card.dataset)
     for version in ("v1-good", "v2-champion"):
-        registry.save_model(model, metrics=card.metrics, dataset_info=info, models_dir=root, version=version)
+        ModelRegistry(root).save_model(model, metrics=card.metrics, dataset_info=info, version=version)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            registry.promote(version, root, user=LOCAL_ADMIN)
+            ModelRegistry(root).promote(version, user=LOCAL_ADMIN)
     return root
 
 
@@ -59,23 +60,23 @@ def tamper(models_dir: Path, version: str) -> None:
 def test_a_tampered_champion_is_refused_with_a_clear_message(models_dir):
     tamper(models_dir, "v2-champion")
     with pytest.raises(registry.IntegrityError, match=r"Model 'v2-champion' was modified after it was saved \(SHA-256 .* does not match the card's .*roll back"):
-        registry.load_champion(models_dir)
+        ModelRegistry(models_dir).load_champion()
 
 
 def test_fallback_serves_the_last_good_champion_and_leaves_the_pointer(models_dir):
     tamper(models_dir, "v2-champion")
     with pytest.warns(UserWarning, match=r"v2-champion.*modified.*Serving the last good champion, v1-good"):
-        _, card = registry.load_champion(models_dir, fallback=True)
+        _, card = ModelRegistry(models_dir).load_champion(fallback=True)
     assert card.version == "v1-good"
-    assert registry.champion_version(models_dir) == "v2-champion"  # an admin decides on a rollback
+    assert ModelRegistry(models_dir).champion_version() == "v2-champion"  # an admin decides on a rollback
 
 
 def test_fallback_skips_a_newer_version_that_was_never_promoted(models_dir, shipped):
     model, card = shipped
-    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v3-unpromoted")
+    ModelRegistry(models_dir).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="v3-unpromoted")
     tamper(models_dir, "v2-champion")
     with pytest.warns(UserWarning):
-        _, served = registry.load_champion(models_dir, fallback=True)
+        _, served = ModelRegistry(models_dir).load_champion(fallback=True)
     assert served.version == "v1-good"
 
 
@@ -104,9 +105,9 @@ def test_each_fault_is_refused_and_the_previous_champion_served(models_dir, faul
     else:
         joblib.dump(MarkerPickle(marker), folder / registry.MODEL_FILE)
     with pytest.raises(registry.IntegrityError, match=phrase):
-        registry.load_champion(models_dir)
+        ModelRegistry(models_dir).load_champion()
     with pytest.warns(UserWarning, match="Serving the last good champion, v1-good"):
-        _, card = registry.load_champion(models_dir, fallback=True)
+        _, card = ModelRegistry(models_dir).load_champion(fallback=True)
     assert card.version == "v1-good"
     assert not marker.exists(), "a file that failed its hash check was unpickled"
 
@@ -116,10 +117,10 @@ def test_a_hostile_champion_pointer_is_refused(models_dir, pointer):
     (models_dir / registry.POINTER_FILE).write_text(pointer + "\n", encoding="utf-8")
     if not pointer:
         with pytest.raises(FileNotFoundError, match="No champion model"):
-            registry.load_champion(models_dir)
+            ModelRegistry(models_dir).load_champion()
         return
     with pytest.raises(registry.IntegrityError):
-        registry.load_champion(models_dir)
+        ModelRegistry(models_dir).load_champion()
 
 
 def test_a_card_with_an_unknown_library_version_warns(models_dir):
@@ -128,7 +129,7 @@ def test_a_card_with_an_unknown_library_version_warns(models_dir):
     card["library_versions"]["scikit-learn"] = "0.0.1-unknown"
     card_path.write_text(json.dumps(card), encoding="utf-8")
     with pytest.warns(UserWarning, match=r"saved with scikit-learn 0.0.1-unknown; this is .*retrain to be sure"):
-        _, loaded = registry.load_champion(models_dir)
+        _, loaded = ModelRegistry(models_dir).load_champion()
     assert loaded.version == "v2-champion"  # a warning, not a refusal
 
 
@@ -166,7 +167,7 @@ def test_dashboard_with_a_tampered_champion_warns_and_still_predicts_with_the_pr
 def test_dashboard_fallback_is_the_previous_champion_not_a_newer_unpromoted_challenger(models_dir, shipped):
     """The page falls back along the promotions log, never to a newer challenger nobody promoted."""
     model, card = shipped
-    registry.save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), models_dir=models_dir, version="v3-unpromoted")
+    ModelRegistry(models_dir).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="v3-unpromoted")
     tamper(models_dir, "v2-champion")
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
     assert not at.exception, at.exception
@@ -256,7 +257,7 @@ def test_formulating_with_the_serving_snapshot_gives_the_full_models_candidates(
     from model.formulation import Constraints, formulate
 
     model, card = shipped
-    snapshot, _ = registry.load_serving(card.version, REPO_ROOT / "trained_models")
+    snapshot, _ = ModelRegistry(REPO_ROOT / "trained_models").load_serving(card.version)
     assert snapshot is not None and type(snapshot).__name__ == "ServingSnapshot"
     target, constraints = Target.from_hex("#3c8c5a"), Constraints(thicknesses_um=[12.0])
     by_snapshot = formulate(snapshot, target, constraints, n_candidates=2)
@@ -294,4 +295,4 @@ def test_the_api_formulates_without_unpickling_the_model(nothing_unpickled):
     from dashboard import api as routes
 
     answer = json.loads(routes._answer("formulate", {"target": {"hex": "#3c8c5a"}, "n_candidates": 1, "constraints": {"thicknesses_um": [12]}}))
-    assert len(answer["candidates"]) == 1 and answer["model_version"] == registry.champion_version(nothing_unpickled.models_dir)
+    assert len(answer["candidates"]) == 1 and answer["model_version"] == ModelRegistry(nothing_unpickled.models_dir).champion_version()

@@ -41,10 +41,14 @@ def _retrain_gate() -> None:
 
 
 def _link_to_retrain() -> None:
-    """A link to the Retrain page in this tab: the page itself for an admin, its sign-in gate for anyone else."""
+    """A link to the Retrain page in this tab: the page itself for an admin, its sign-in gate for anyone who can sign in."""
     from dashboard import auth
 
-    target = RETRAIN_SCRIPT if auth.current_user().is_admin else st.Page(_retrain_gate, title="Retrain", url_path=RETRAIN_URL_PATH)
+    user = auth.current_user()
+    if not auth.admin_reachable(user):  # nobody can sign in as admin here: a link would lead to a closed door
+        st.caption("An admin retrains it on the lab's measurements; this server has no admin sign-in yet (the sidebar says how to add one).")
+        return
+    target = RETRAIN_SCRIPT if user.is_admin else st.Page(_retrain_gate, title="Retrain", url_path=RETRAIN_URL_PATH)
     try:
         st.page_link(target, label=RETRAIN_LINK_LABEL, icon=":material/model_training:")
     except StreamlitAPIException:  # the navigation has no Retrain page: the plain address still leads there

@@ -10,24 +10,25 @@ from model.io.safe_csv import neutralise_formulas
 from model.presentation import figures, report
 from model.presentation.demo_notice import DEMO_ACCURACY_CAVEAT
 from model.presentation.swatches import swatch_grid_html
-from model.registry import registry, review
+from model.registry import review
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import trained_on_demo
 
 set_up_page()
 model, card = champion.full_model()
-models_dir = str(registry.settings.models_dir())
+models_dir = str(ModelRegistry().root)
 
 
 @st.cache_data(show_spinner="This model has no saved test predictions; recomputing them once (about a minute)…", max_entries=4)
 def _out_of_fold(version: str, models_dir: str):
     # Keyed by version (immutable once saved) and shared by all users; never mutate the result.
-    return review.out_of_fold_table(registry.read_card(version, models_dir), models_dir)
+    return review.out_of_fold_table(ModelRegistry(models_dir).read_card(version), models_dir)
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _report_html(version: str, models_dir: str) -> bytes:
     # The report inlines Plotly (several MB), so it is built once per version, not per rerun.
-    return report.build_report(registry.read_card(version, models_dir), _out_of_fold(version, models_dir), models_dir).encode("utf-8")
+    return report.build_report(ModelRegistry(models_dir).read_card(version), _out_of_fold(version, models_dir), models_dir).encode("utf-8")
 
 
 out_of_fold = _out_of_fold(card.version, models_dir)

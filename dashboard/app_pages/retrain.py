@@ -30,6 +30,7 @@ from model.io.upload import MAX_UPLOAD_ROWS
 from model.jobs import retrain
 from model.presentation import figures, tables
 from model.registry import promotion, registry, review
+from model.registry.registry import ModelRegistry
 from model.store import intake
 from model.store.measurements import MeasurementStore, StoreError, open_store
 
@@ -301,7 +302,7 @@ if status is not None and status.state == "done" and status.challenger_version:
     ready, confirmed, reason = confirm_step(verdict, "retrain_promote", f"make {challenger} the champion") if verdict is not None else (False, False, "")
     promote_column, discard_column = st.columns(2)
     if promote_column.button(f"Promote {challenger}", key="retrain_promote", type="primary", disabled=not ready):
-        previous = registry.champion_version()
+        previous = ModelRegistry().champion_version()
         _act(
             lambda: retrain.promote_challenger(challenger, user=user, confirm=confirmed, override_reason=reason),
             None,
@@ -336,7 +337,7 @@ if offered:
     show_verdict(offered[target])
     ready, confirmed, reason = confirm_step(offered[target], "retrain_rollback", f"make {target} the champion again")
     if st.button(f"Roll back to {target}", key="retrain_rollback", disabled=not ready):
-        previous = registry.champion_version()
+        previous = ModelRegistry().champion_version()
         _act(
             lambda: retrain.rollback(target, user=user, confirm=confirmed, override_reason=reason),
             None,

@@ -265,7 +265,12 @@ def _run_worker(job_dir: str, niceness: int, lock_descriptor: int, target: Calla
             _update(job_dir, fraction=round(float(fraction), 4), message=message)
 
     try:
-        message, output = target(job_dir, progress, *args)
+        try:
+            message, output = target(job_dir, progress, *args)
+        finally:
+            # Before the final status: a job reads as finished (and the next may start) only once its
+            # workers' memory is free.
+            _stop_pool_workers()
         _update(job_dir, state="done", fraction=1.0, message=message, output=output)
     except BaseException as error:  # the status file is the only way to tell the page
         kind = _read(job_dir).kind
@@ -273,7 +278,6 @@ def _run_worker(job_dir: str, niceness: int, lock_descriptor: int, target: Calla
         (job_dir / TRACEBACK_FILE).write_text(traceback.format_exc(), encoding="utf-8")
         raise
     finally:
-        _stop_pool_workers()  # before the lock is released: the next job starts with their memory free
         os.close(lock_descriptor)
 
 

@@ -2,7 +2,7 @@
 
 Training runs in a lower-priority worker process (:mod:`model.jobs.job_queue`): a fit takes
 every core for minutes, and a process can be killed without leaving a half-written
-model behind (``registry.save_model`` stages the folder and renames it into place). The
+model behind (``ModelRegistry.save_model`` stages the folder and renames it into place). The
 job runs in the one job queue shared with the configuration search (``<data dir>/jobs/``):
 a challenger cannot start while a search or a promotion runs, nor the other way round.
 Its status file can be read by any session.
@@ -40,6 +40,7 @@ from model.jobs import job_queue, search
 from model.jobs.training import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS, TrainingResult, evaluate_configuration, save_trained
 from model.models.base import ColourModel, default_model, model_from_config
 from model.registry import promotion, registry
+from model.registry.registry import ModelRegistry
 from model.registry.comparison import SUMMARY_METRICS, TIE_DELTA_E00, Comparison, compare_on_same_folds, read_comparison, write_comparison
 from model.registry.history import model_history
 from model.registry.training_data import find_training_data
@@ -168,14 +169,14 @@ def pending_challenger(*, models_dir=None, jobs_dir=None) -> JobStatus | None:
 
 def _awaits_decision(version: str, models_dir=None) -> bool:
     """True when ``version`` is saved, visible, and was never the champion."""
-    root = settings.models_dir(models_dir)
+    models = ModelRegistry(models_dir)
     try:
         registry.check_version_name(version)
     except ValueError:
         return False  # not a name the registry writes, so not a challenger it saved
-    if not (root / version / registry.CARD_FILE).is_file():
+    if not (models.root / version / registry.CARD_FILE).is_file():
         return False  # discarded (renamed to .discarded-…) or never saved here
-    ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
+    ever_served = {entry.get("version") for entry in models.promotion_history()} | {models.champion_version()}
     return version not in ever_served
 
 
@@ -302,7 +303,7 @@ def _fit_beside_comparison(plan: _ChallengerPlan, challenger: ColourModel, evalu
 
 def _train_challenger_job(job_dir: Path, progress, plan: _ChallengerPlan) -> tuple[str, str]:
     """Runs in the worker process (a :func:`model.jobs.job_queue.start_job` target): (search,) train, compare, save. Never promotes."""
-    registry.check_writable(plan.models_dir)  # again: the folder may have changed since the job was queued
+    ModelRegistry(plan.models_dir).check_writable()  # again: the folder may have changed since the job was queued
     search_share = 0.4 if plan.fresh_search else 0.0
     train_share = search_share + (0.95 - search_share) * (0.6 if plan.champion is not None else 1.0)
     notes = {"trained_by": plan.started_by, "role": "challenger", "job_id": job_dir.name, **dict(plan.notes)}
@@ -391,11 +392,12 @@ def _champion_to_compare(models_root: Path, store, dataset: Dataset) -> _Champio
     it cannot predict those recipes, so cross-validating it would only cost time. The
     training data is None without a ``store`` or when it cannot be rebuilt.
     """
-    version = registry.champion_version(models_root)
+    models = ModelRegistry(models_root)
+    version = models.champion_version()
     if version is None:
         return _ChampionToCompare()
     try:
-        card = registry.read_card(version, models_root)
+        card = models.read_card(version)
     except registry.IntegrityError:
         return _ChampionToCompare()
     found = find_training_data(card, store) if store is not None else None
@@ -503,7 +505,7 @@ def start_challenger(
         before any training starts, with what to change.
     """
     require_admin(user, "train a challenger")
-    models_root = registry.check_writable(models_dir)
+    models_root = ModelRegistry(models_dir).check_writable()
     plan = _challenger_plan(
         dataset, user=user, model=model, store=store, store_version=store_version, models_root=models_root,
         n_splits=n_splits, seeds=seeds, fresh_search=fresh_search, notes=notes,
@@ -577,15 +579,15 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
         The models folder cannot be written; the message says what to change.
     """
     require_admin(user, "discard a challenger")
-    root = settings.models_dir(models_dir)
+    models = ModelRegistry(models_dir)
     registry.check_version_name(version)
-    ever_served = {entry.get("version") for entry in registry.promotion_history(root)} | {registry.champion_version(root)}
+    ever_served = {entry.get("version") for entry in models.promotion_history()} | {models.champion_version()}
     if version in ever_served:
         raise ValueError(f"Model {version} is or was the champion; it stays in the history. Roll back to another version instead.")
-    source = root / version
+    source = models.root / version
     if not (source / registry.CARD_FILE).is_file():
         raise ValueError(f"{version!r} is not a saved model version in the models folder.")
-    target = root / f".discarded-{version}"
-    with storage_errors(f"discard model {version}", root, registry.MODELS_DIR_SETTING):
+    target = models.root / f".discarded-{version}"
+    with storage_errors(f"discard model {version}", models.root, registry.MODELS_DIR_SETTING):
         os.replace(source, target)
     return target

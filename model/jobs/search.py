@@ -85,6 +85,7 @@ from model.jobs.search_result import (
 from model.models.base import ColourModel, default_model, model_from_config
 from model.models.fluorescence import without_readings
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 # One import for the whole search: the space (search_space) and the result's files
 # (search_result) are re-exported, so callers keep writing ``search.SEARCH_SPACE``.
@@ -246,10 +247,11 @@ def champion_configuration(models_dir=None) -> tuple[ColourModel, str | None]:
     Raises
     ------
     IntegrityError
-        The champion's card cannot be read (:func:`model.registry.registry.read_card`).
+        The champion's card cannot be read (:meth:`model.registry.registry.ModelRegistry.read_card`).
     """
-    version = registry.champion_version(models_dir)
-    model = default_model() if version is None else model_from_config(*_kind_and_config(registry.read_card(version, models_dir)))
+    models = ModelRegistry(models_dir)
+    version = models.champion_version()
+    model = default_model() if version is None else model_from_config(*_kind_and_config(models.read_card(version)))
     if "n_jobs" in model.get_params(deep=False):
         model.set_params(n_jobs=None)
     return model, version
@@ -498,10 +500,10 @@ def start_search_job(
     SearchBusy
         A job (a search or a challenger training) is running; the message says which.
     StorageError
-        The models folder cannot be written (:func:`model.registry.registry.check_writable`).
+        The models folder cannot be written (:meth:`model.registry.registry.ModelRegistry.check_writable`).
     """
     require_admin(user, "start a hyperparameter search")
-    registry.check_writable(models_dir)  # a search saves its run there: fail now, not after the trials
+    ModelRegistry(models_dir).check_writable()  # a search saves its run there: fail now, not after the trials
     options = {"n_trials": int(n_trials), "seed": int(seed), "n_jobs": int(n_jobs), "n_folds": int(n_folds)}
     args = (dataset, options, str(settings.models_dir(models_dir)))
     details = {"description": f"a configuration search of {int(n_trials)} trials", "follow_on": "the Compare page"}

@@ -16,6 +16,7 @@ from model.evaluation import Evaluation, cross_validate
 from model.evaluation.cross_validation import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
 from model.models.base import ColourModel, default_model
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 
 __all__ = ["TrainingResult", "evaluate_configuration", "train_and_evaluate", "save_trained", "DEFAULT_CV_SEEDS", "DEFAULT_N_SPLITS"]
 
@@ -130,11 +131,10 @@ def save_trained(result: TrainingResult, *, models_dir=None, store_version: str 
         "headline_reason": "lower leave-recipe-out mean ΔE00 of the two CIELAB paths",
         **_fluorescence_notes(result.model),
     }
-    return registry.save_model(
+    return ModelRegistry(models_dir).save_model(
         result.model,
         metrics=result.evaluation.metrics,
         dataset_info=dataset_info,
-        models_dir=models_dir,
         notes={**protocol, **(notes or {})},
         tables={registry.OUT_OF_FOLD_FILE: result.evaluation.per_sample},
     )

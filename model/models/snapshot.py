@@ -120,7 +120,7 @@ def load(path) -> ServingSnapshot:
     except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise ValueError(
             f"The serving snapshot {path} cannot be read ({error}). Load the full model instead "
-            "(model.registry.registry.load_model), or retrain (python -m model train --data <folder>): a saved model "
+            "(model.registry.registry.ModelRegistry(models_dir).load_model(version)), or retrain (python -m model train --data <folder>): a saved model "
             "writes its snapshot beside it."
         ) from None
 

@@ -48,6 +48,7 @@ from pathlib import Path, PurePosixPath
 from model.core import settings
 from model.core.files import atomic_file, storage_errors
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.store.measurements import STORE_FILE
 
 __all__ = ["BACKUP_FORMAT", "BackupSummary", "RestoreSummary", "BackupError", "backup", "restore"]
@@ -284,7 +285,7 @@ def restore(archive_path, *, models_dir=None, data_dir=None) -> RestoreSummary:
 
     Nothing is unpickled. After the files are in place, the champion is checked as the
     registry would before serving it (card, signature with a secret, file hashes:
-    :func:`registry.check_version`); a failure there is listed in the summary's
+    :meth:`~model.registry.registry.ModelRegistry.check_version`); a failure there is listed in the summary's
     ``problems``, not raised, because the files are restored as they were backed up.
 
     Parameters
@@ -337,15 +338,16 @@ def restore(archive_path, *, models_dir=None, data_dir=None) -> RestoreSummary:
 
 
 def _restore_summary(models_root: Path, data_root: Path, manifest: dict) -> RestoreSummary:
+    models = ModelRegistry(models_root)
     problems = []
-    champion = registry.champion_version(models_root)
+    champion = models.champion_version()
     if champion is not None:
         try:
-            registry.check_version(champion, models_root)
+            models.check_version(champion)
         except (registry.IntegrityError, registry.StorageError, ValueError) as error:
             problems.append(f"The champion {champion} does not pass its check: {error}")
     n_measurements = _restored_store(data_root / STORE_FILE) if (data_root / STORE_FILE).is_file() else None
     if n_measurements != manifest.get("n_measurements"):
         problems.append(f"The restored store holds {n_measurements} measurements; the backup's manifest says {manifest.get('n_measurements')}.")
-    versions = tuple(card.version for card in registry.list_cards(models_root))
+    versions = tuple(card.version for card in models.list_cards())
     return RestoreSummary(models_root, data_root, champion, versions, n_measurements, problems)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from model.core import settings
 from model.registry import promotion, registry, review
+from model.registry.registry import ModelRegistry
 
 __all__ = ["model_history"]
 
@@ -30,18 +30,22 @@ def model_history(models_dir=None) -> pd.DataFrame:
     store_version, delta_e00_mean, delta_e00_p95, spectral_mae, last_promoted_at,
     last_promoted_by``. ``status`` is ``champion``, ``former champion`` or ``challenger``.
     """
-    root = settings.models_dir(models_dir)
-    champion = registry.champion_version(root)
-    history = registry.promotion_history(root)
+    models = ModelRegistry(models_dir)
+    champion = models.champion_version()
+    history = models.promotion_history()
+    try:
+        champion_card = None if champion is None else models.read_card(champion)
+    except registry.IntegrityError:
+        champion_card = None  # the champion's own row says what is wrong with it; the others are not compared
     rows = []
-    for card in registry.list_cards(root):
+    for card in models.list_cards():
         promotions = [entry for entry in history if entry.get("version") == card.version]
         status = "champion" if card.version == champion else ("former champion" if promotions else "challenger")
         rows.append(
             {
                 "version": card.version,
                 "status": status,
-                "comparable": _comparable(card, champion, root),
+                "comparable": _comparable(card, champion_card, models.root),
                 "created_at": card.created_at,
                 "trained_on": review.data_name(card.dataset),
                 "n_samples": card.dataset.get("n_samples"),
@@ -58,15 +62,11 @@ def model_history(models_dir=None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).iloc[::-1].reset_index(drop=True)
 
 
-def _comparable(card: registry.ModelCard, champion: str | None, root: Path) -> str:
+def _comparable(card: registry.ModelCard, champion_card: registry.ModelCard | None, root: Path) -> str:
     """"yes", "no: why", or "" for the champion itself (or without a readable champion)."""
-    if champion is None or card.version == champion:
-        return ""
-    try:
-        champion_card = registry.read_card(champion, root)
-    except registry.IntegrityError:
+    if champion_card is None or card.version == champion_card.version:
         return ""
     why = promotion.why_not_comparable(card, champion_card)
-    if why is None and promotion.same_folds_errors(card.version, champion, root) is None:
+    if why is None and promotion.same_folds_errors(card.version, champion_card.version, root) is None:
         why = "never scored on the same data and folds as the champion"
     return "yes" if why is None else f"no: {why}"

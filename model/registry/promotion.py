@@ -2,7 +2,7 @@
 
 Retrain's Promote, a configuration from Compare (trained as a challenger first), a
 rollback, ``POST /api/v1/model/promote`` and ``python -m model train --promote`` all call
-:func:`promote`, and nothing else moves the champion pointer (``registry.promote``). The
+:func:`promote`, and nothing else moves the champion pointer (``ModelRegistry.promote``). The
 door
 
 1. finds the **verdict** (:func:`verdict`): the version against the current champion on the
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from model.auth.access import User, require_admin
-from model.core import settings
 from model.registry import registry
+from model.registry.registry import ModelRegistry
 from model.registry.comparison import COMPARISON_FILE, Comparison, read_comparison
 from model.registry.training_data import data_name, trained_on_demo
 from model.store.measurements import DEMO_DATA_NAME
@@ -201,11 +201,11 @@ def same_folds_errors(version: str, other: str, models_dir=None) -> tuple[float,
     None when they were never scored that way (other colorants or data, and no saved
     comparison between them): then no figure of one may stand beside the other's.
     """
-    root = settings.models_dir(models_dir)
-    card, other_card = registry.read_card(version, root), registry.read_card(other, root)
+    models = ModelRegistry(models_dir)
+    card, other_card = models.read_card(version), models.read_card(other)
     if why_not_comparable(card, other_card):
         return None
-    scored = _saved_comparison(root, version, other) or _card_comparison(card, other_card)
+    scored = _saved_comparison(models.root, version, other) or _card_comparison(card, other_card)
     return None if scored is None else (scored.version_error, scored.champion_error, scored.n_recipes, scored.basis)
 
 
@@ -216,9 +216,9 @@ def same_folds_errors(version: str, other: str, models_dir=None) -> tuple[float,
 
 def served_versions(models_dir=None) -> list[str]:
     """Versions that ever served (the promotions log, and the champion), most recently promoted first."""
-    root = settings.models_dir(models_dir)
-    promoted = [entry.get("version") for entry in reversed(registry.promotion_history(root))]
-    return [version for version in dict.fromkeys([registry.champion_version(root), *promoted]) if version]
+    models = ModelRegistry(models_dir)
+    promoted = [entry.get("version") for entry in reversed(models.promotion_history())]
+    return [version for version in dict.fromkeys([models.champion_version(), *promoted]) if version]
 
 
 def _scored_sentence(version: str, champion: str, scored: _Scored, action: str) -> tuple[str, str]:
@@ -259,25 +259,25 @@ def verdict(version: str, *, action: str = "promote", models_dir=None) -> Verdic
     """
     if action not in _VERBS:
         raise ValueError(f"action={action!r}: use 'promote' or 'rollback'.")
-    root = settings.models_dir(models_dir)
-    card = registry.read_card(version, root)
-    champion = registry.champion_version(root)
+    models = ModelRegistry(models_dir)
+    card = models.read_card(version)
+    champion = models.champion_version()
 
     def shut(why: str) -> Verdict:
         return Verdict(version, champion, action, "refused", why, refusal=why)
 
-    if action == "rollback" and version not in served_versions(root):
+    if action == "rollback" and version not in served_versions(models.root):
         return shut(f"{version} never served, so there is nothing to roll back to; promote it instead (it is then compared with the champion).")
     if champion is None:
         return Verdict(version, None, action, "first", f"There is no champion yet, so there is nothing to compare with: {version} will be the first model to serve.")
     if champion == version:
         return shut(f"{version} is already the champion.")
     try:
-        champion_card = registry.read_card(champion, root)
+        champion_card = models.read_card(champion)
     except registry.IntegrityError as error:
         return Verdict(version, champion, action, "champion unreadable", f"The champion {champion} cannot be read ({error}), so there is nothing to compare with.")
     other_colorants = why_not_comparable(card, champion_card)
-    scored = None if other_colorants else (_saved_comparison(root, version, champion) or _card_comparison(card, champion_card))
+    scored = None if other_colorants else (_saved_comparison(models.root, version, champion) or _card_comparison(card, champion_card))
     if scored is not None:
         outcome, sentence = _scored_sentence(version, champion, scored, action)
         return Verdict(version, champion, action, outcome, sentence, scored.version_error, scored.champion_error, scored.basis)
@@ -327,11 +327,12 @@ def promote(version: str, *, user: User, confirm: bool = False, override_reason:
         Not confirmed (``field="confirm"``), a worse or incomparable model without a reason
         (``"override_reason"``), or a version the door never lets through (``"version"``).
     registry.IntegrityError, registry.StorageError
-        As :func:`model.registry.registry.promote`: the pointer and the log stay as they were.
+        As :meth:`model.registry.registry.ModelRegistry.promote`: the pointer and the log stay as they were.
     """
     require_admin(user, f"{action} a model")
-    root = registry.check_writable(models_dir)  # a folder that cannot be written is said before anyone confirms
-    decided = verdict(version, action=action, models_dir=root)
+    models = ModelRegistry(models_dir)
+    models.check_writable()  # a folder that cannot be written is said before anyone confirms
+    decided = verdict(version, action=action, models_dir=models.root)
     if decided.refusal:
         raise PromotionRefused(decided.refusal, field="version", verdict=decided)
     if confirm is not True:
@@ -348,7 +349,7 @@ def promote(version: str, *, user: User, confirm: bool = False, override_reason:
     record = {"verdict": decided.outcome, "verdict_sentence": decided.sentence, "confirmed": True}
     if reason:
         record["override_reason"] = reason
-    registry.promote(version, root, user=user, action=action, record=record)
+    models.promote(version, user=user, action=action, record=record)
     return decided
 
 
@@ -359,14 +360,14 @@ def rollback_options(models_dir=None, newest: int = 10) -> list[Verdict]:
     whose :attr:`~Verdict.refusal` is set is shown as not offered, with that reason. A card
     that can no longer be read is left out.
     """
-    root = settings.models_dir(models_dir)
-    champion = registry.champion_version(root)
+    models = ModelRegistry(models_dir)
+    champion = models.champion_version()
     options = []
-    for version in served_versions(root):
+    for version in served_versions(models.root):
         if version == champion:
             continue
         try:
-            options.append(verdict(version, action="rollback", models_dir=root))
+            options.append(verdict(version, action="rollback", models_dir=models.root))
         except (registry.IntegrityError, ValueError):
             continue
         if len(options) == newest:

@@ -35,6 +35,7 @@ from model.evaluation import cross_validate
 from model.evaluation.metrics import FLUORESCENCE_MEASURED, FLUORESCENCE_PREDICTED
 from model.models.base import model_from_config
 from model.registry import promotion, registry
+from model.registry.registry import ModelRegistry
 from model.registry.training_data import data_name, find_training_data
 
 __all__ = [
@@ -388,12 +389,13 @@ def previous_champion_comparison(card: registry.ModelCard, models_dir=None) -> s
     (:func:`model.registry.promotion.same_folds_errors`). A model of other data or colorants
     (the synthetic demo) is named, never compared. A written override reason is quoted.
     """
-    history = [entry for entry in registry.promotion_history(models_dir) if entry.get("version") == card.version]
+    models = ModelRegistry(models_dir)
+    history = [entry for entry in models.promotion_history() if entry.get("version") == card.version]
     previous_version = history[-1].get("previous") if history else None
     if not previous_version:
         return "This is the first champion: there is no earlier model to compare with."
     try:
-        previous = registry.read_card(previous_version, models_dir)
+        previous = models.read_card(previous_version)
     except registry.IntegrityError:
         return f"It replaced model {previous_version}, whose card can no longer be read."
     reason = history[-1].get("override_reason")
