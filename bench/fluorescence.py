@@ -78,6 +78,7 @@ def rows(variants: bool) -> dict:
         "head (32,)": lambda seed: FluorescenceHead(hidden_layer_sizes=(32,), random_state=SEED_STRIDE * seed),
         "head (8, 8)": lambda seed: FluorescenceHead(hidden_layer_sizes=(8, 8), random_state=SEED_STRIDE * seed),
         "head 1 network": lambda seed: FluorescenceHead(n_ensemble=1, random_state=SEED_STRIDE * seed),
+        "head 5 networks": lambda seed: FluorescenceHead(n_ensemble=5, random_state=SEED_STRIDE * seed),
     }
 
 

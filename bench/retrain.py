@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--new-recipes", type=int, default=5, help="recipes the timed upload adds to the champion's data (default 5)")
     parser.add_argument("--same-data", action="store_true", help="the champion is trained on all of the data (no new recipes)")
     parser.add_argument("--default-model", action="store_true", help="both sides use default_model()'s configuration instead of the shipped champion's")
+    parser.add_argument("--timeline", action="store_true", help="print the job's progress messages as they change, with the seconds since the upload")
     args = parser.parse_args()
     if not REAL_DATA.is_dir():
         raise SystemExit(f"The real data is absent: no folder {REAL_DATA}.")
@@ -103,7 +104,7 @@ def main() -> None:
     result = target.add(prepared, user=LOCAL_ADMIN)
     commit_s = time.perf_counter() - t0
     job = retrain.start_challenger(target.to_dataset(), user=LOCAL_ADMIN, store=store, store_version=target.version())
-    status = retrain.wait_for_job(job, timeout=3600, poll_seconds=0.5)
+    status = _follow(job, t0) if args.timeline else retrain.wait_for_job(job, timeout=3600, poll_seconds=0.5)
     total_s = read_s + (time.perf_counter() - t0)
     if status.state != "done":
         raise SystemExit(f"training did not finish: {status.state}: {status.message}")
@@ -118,6 +119,21 @@ def main() -> None:
     print(comparison.summary.to_string(float_format=lambda v: f"{v:.4f}"))
     wins = comparison.per_recipe["winner"].value_counts().to_dict()
     print(f"per recipe (tie < {retrain.TIE_DELTA_E00} ΔE00): {wins}")
+
+
+def _follow(job: str, t0: float):
+    """Wait for the job, printing each new progress message with the seconds since ``t0`` (where the time goes)."""
+    from model.jobs import retrain
+
+    last = None
+    while True:
+        status = retrain.job_status(job)
+        if status.message != last:
+            print(f"  {time.perf_counter() - t0:6.1f} s  {status.fraction:5.1%}  {status.message}", flush=True)
+            last = status.message
+        if status.finished:
+            return status
+        time.sleep(0.1)
 
 
 if __name__ == "__main__":

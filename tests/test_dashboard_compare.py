@@ -70,8 +70,9 @@ def test_shows_top_ten_in_words_then_the_served_model_and_the_baseline_table(rep
     assert not [column for column in table.columns if "_" in column]
     assert len(table) == 11 and list(table["rank"].iloc[:10]) == list(range(1, 11)) and pd.isna(table["rank"].iloc[10])
     assert table["CV mean ΔE00"].iloc[:10].is_monotonic_increasing
-    assert table["configuration"].iloc[0].startswith("physics + ") and table["configuration"].iloc[10].startswith("served model: physics + ")
-    assert top.proto.row_height >= 2 * 24  # two lines: the configuration wraps instead of being cut
+    assert table["configuration"].iloc[0].startswith("physics + ") and table["configuration"].iloc[10].startswith("served: physics + ")
+    # A table cell does not wrap: the configuration is said in few enough words to fit its column at 800 px.
+    assert table["configuration"].str.len().max() <= 44 and top.proto.columns and '"width": "medium"' in top.proto.columns
     details = _table_with(app, "L2 penalty (residual heads)")
     for column in ("trial", "neurons per layer", "activation", "members", "max iterations", "inputs", "L2 penalty (plain heads)",
                    "physics ridge", "physics smoothness", "blend step", "parameters", "test mean ΔE00", "CV mean ΔE00"):
@@ -270,3 +271,6 @@ def test_verdict_and_scores_in_words_of_a_search_saved_before_the_champions_row(
     assert list(scores["vs old configuration"]) == ["50 % lower error", "60 % lower error", "—"]
     assert search_review.describe_configuration({"layers": "32", "n_ensemble": 1}) == "one network with one layer of 32 neurons"
     assert search_review.describe_configuration({"layers": "32", "n_ensemble": 1, "kind": "HybridModel"}) == "physics + one set of networks with one layer of 32 neurons"
+    # In a table cell: short enough for an 800 px window.
+    assert search_review.describe_configuration({"layers": "16-16", "n_ensemble": 2, "kind": "HybridModel"}, short=True) == "physics + 2 nets of 16-16 neurons"
+    assert search_review.describe_configuration({"layers": "128-64", "n_ensemble": 1}, short=True) == "1 net of 128-64 neurons"

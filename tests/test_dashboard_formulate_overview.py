@@ -216,12 +216,12 @@ def test_formulate_takes_a_minimum_fluorescence_and_shows_each_candidates(glowin
     glowing_app.number_input(key="formulate_L").set_value(85.0)
     glowing_app.number_input(key="formulate_a").set_value(-5.0)
     glowing_app.number_input(key="formulate_b").set_value(60.0)
-    glowing_app.number_input(key="formulate_min_fluorescence").set_value(3000.0)
+    glowing_app.number_input(key="formulate_min_fluorescence").set_value(1500.0)
     glowing_app.button(key="formulate_run").click().run()
     assert not glowing_app.exception
     result = glowing_app.session_state["formulate_result"]
-    assert result.min_fluorescence_cts == 3000.0
-    assert result.fluorescence_met is True and all(c.fluorescence_cts >= 3000.0 for c in result.candidates)
+    assert result.min_fluorescence_cts == 1500.0
+    assert result.fluorescence_met is True and all(c.fluorescence_cts >= 1500.0 for c in result.candidates)
     shown = [m.value for m in glowing_app.markdown if m.value.startswith("Fluorescence:")]
     assert shown == [f"Fluorescence: {c.fluorescence_cts:,.0f} ct/s (predicted)" for c in result.candidates]
 

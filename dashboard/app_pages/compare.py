@@ -28,8 +28,6 @@ from model.store.measurements import StoreError, open_store
 
 # A background job's status file is read this often while it runs.
 POLL_SECONDS = 1.0
-# Rows tall enough for two lines: the configuration in words wraps instead of being cut at 800 px.
-WRAPPED_ROW_PX = 56
 _TONE_ICONS = {"success": ":material/verified:", "info": ":material/info:", "warning": ":material/warning:"}
 
 set_up_page()
@@ -111,7 +109,7 @@ if result is not None:
     )
     score_format = {
         "rank": st.column_config.NumberColumn(width="small"),
-        "configuration": st.column_config.TextColumn(width="large", help="The model in words: physics plus networks of this size."),
+        "configuration": st.column_config.TextColumn(width="medium", help="The model in words: physics plus networks of this size."),
         "test mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Held-out test recipes, scored once after ranking."),
         "CV mean ΔE00": st.column_config.NumberColumn(format="%.2f", help="Ranking score: leave-recipe-out CV on the training recipes only."),
         "95 % below (ΔE00)": st.column_config.NumberColumn(format="%.2f", help="95 % of the test errors were below this."),
@@ -119,7 +117,7 @@ if result is not None:
     }
     st.dataframe(
         neutralise_formulas(search_review.search_top_configurations(result)), hide_index=True, key="compare_top_table",
-        column_config=score_format, width="stretch", row_height=WRAPPED_ROW_PX,
+        column_config=score_format, width="stretch",
     )
 
     st.header("One configuration on the test recipes")
@@ -137,7 +135,6 @@ if result is not None:
             neutralise_formulas(search_review.search_top_configurations(result, details=True)),
             hide_index=True,
             key="compare_details_table",
-            row_height=WRAPPED_ROW_PX,
             column_config={
                 **score_format,
                 "L2 penalty (plain heads)": st.column_config.NumberColumn(format="%.0e"),

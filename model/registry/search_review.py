@@ -33,20 +33,25 @@ __all__ = [
 ]
 
 
-def describe_configuration(row: Mapping) -> str:
+def describe_configuration(row: Mapping, *, short: bool = False) -> str:
     """A search row's model in words.
 
     A hybrid (``kind`` ``"HybridModel"``): ``"physics + 2 sets of networks, each with one layer of 32 neurons"``;
     a network: ``"2 networks, each with layers of 128 and 64 neurons"``; the physics row:
     ``"the Kubelka–Munk physics model"``. ``row`` is a row of
     :class:`model.jobs.search_result.SearchResult` (``layers`` as ``"128-64"``, ``n_ensemble``, ``kind``).
+    ``short`` gives the same in a table cell's width: ``"physics + 2 nets of 32 neurons"``,
+    ``"1 net of 128-64 neurons"``.
     """
     layers = [part for part in str(row.get("layers", "") or "").split("-") if part and part != "nan"]
     if not layers:
         return "the Kubelka–Munk physics model" if row.get("candidate") == PHYSICS else "a network"
-    size = f"one layer of {layers[0]} neurons" if len(layers) == 1 else f"layers of {', '.join(layers[:-1])} and {layers[-1]} neurons"
     ensemble = row.get("n_ensemble")
     count = int(ensemble) if ensemble is not None and not (isinstance(ensemble, float) and math.isnan(ensemble)) else 1
+    if short:
+        nets = f"{count} net{'s' if count > 1 else ''} of {'-'.join(layers)} neurons"
+        return f"physics + {nets}" if row.get("kind") == "HybridModel" else nets
+    size = f"one layer of {layers[0]} neurons" if len(layers) == 1 else f"layers of {', '.join(layers[:-1])} and {layers[-1]} neurons"
     if row.get("kind") == "HybridModel":
         return f"physics + {count} sets of networks, each with {size}" if count > 1 else f"physics + one set of networks with {size}"
     return f"{count} networks, each with {size}" if count > 1 else f"one network with {size}"
@@ -205,7 +210,7 @@ def search_scores(result) -> pd.DataFrame:
 def search_top_configurations(result, *, details: bool = False) -> pd.DataFrame:
     """The top configurations of a search and the served model's, as a reader compares them.
 
-    Columns, in the order a reader needs them: ``rank``, ``configuration`` (in words, see
+    Columns, in the order a reader needs them: ``rank``, ``configuration`` (in short words, see
     :func:`describe_configuration`), ``test mean ΔE00`` (held-out recipes, scored once after
     ranking), ``CV mean ΔE00`` (the ranking score: cross-validation on the training recipes),
     ``95 % below (ΔE00)`` and ``training (s)`` (one CV fit, wall clock). With ``details``,
@@ -220,7 +225,7 @@ def search_top_configurations(result, *, details: bool = False) -> pd.DataFrame:
         rows.append(result.references[result.references["candidate"] == CHAMPION])
     frame = pd.concat(rows, ignore_index=True)
     words = [
-        f"served model: {describe_configuration(row)}" if row.get("candidate") == CHAMPION else describe_configuration(row)
+        f"served: {describe_configuration(row, short=True)}" if row.get("candidate") == CHAMPION else describe_configuration(row, short=True)
         for row in frame.to_dict("records")
     ]
     table = pd.DataFrame({
