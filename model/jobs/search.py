@@ -251,18 +251,18 @@ def champion_configuration(models_dir=None) -> tuple[ColourModel, str | None]:
     """
     models = ModelRegistry(models_dir)
     version = models.champion_version()
-    model = default_model() if version is None else model_from_config(*_kind_and_config(models.read_card(version)))
+    if version is None:
+        model = default_model()
+    else:
+        card = models.read_card(version)
+        model = model_from_config(card.kind, dict(card.config))
     if "n_jobs" in model.get_params(deep=False):
         model.set_params(n_jobs=None)
     return model, version
 
 
-def _kind_and_config(card) -> tuple[str, dict]:
-    return card.kind, dict(card.config)
-
-
 def _rank(cv: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The trials, ranked (``rank`` 1 is best), and the two reference rows (``rank`` NaN)."""
+    """The trials, ranked (``rank`` 1 is best), and the reference rows (``rank`` NaN)."""
     is_trial = cv["candidate"].str.startswith("trial-")
     trials = cv[is_trial].sort_values(_RANK_COLUMNS, kind="mergesort").reset_index(drop=True)
     trials.insert(0, "rank", np.arange(1, len(trials) + 1))
