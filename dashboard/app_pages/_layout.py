@@ -46,7 +46,9 @@ def _link_to_retrain() -> None:
 
     user = auth.current_user()
     if not auth.admin_reachable(user):  # nobody can sign in as admin here: a link would lead to a closed door
-        st.caption("An admin retrains it on the lab's measurements; this server has no admin sign-in yet (the sidebar says how to add one).")
+        st.caption(
+            "An admin retrains it on the lab's measurements; this server has no admin sign-in yet (the sidebar says how to add one)."
+        )
         return
     target = RETRAIN_SCRIPT if user.is_admin else st.Page(_retrain_gate, title="Retrain", url_path=RETRAIN_URL_PATH)
     try:
