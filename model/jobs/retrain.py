@@ -176,8 +176,7 @@ def _awaits_decision(version: str, models_dir=None) -> bool:
         return False  # not a name the registry writes, so not a challenger it saved
     if not (models.root / version / registry.CARD_FILE).is_file():
         return False  # discarded (renamed to .discarded-…) or never saved here
-    ever_served = {entry.get("version") for entry in models.promotion_history()} | {models.champion_version()}
-    return version not in ever_served
+    return version not in promotion.served_versions(models.root)
 
 
 def cancel_job(job_id: str, *, user: User, jobs_dir=None) -> JobStatus:
@@ -581,8 +580,7 @@ def discard_challenger(version: str, *, user: User, models_dir=None) -> Path:
     require_admin(user, "discard a challenger")
     models = ModelRegistry(models_dir)
     registry.check_version_name(version)
-    ever_served = {entry.get("version") for entry in models.promotion_history()} | {models.champion_version()}
-    if version in ever_served:
+    if version in promotion.served_versions(models.root):
         raise ValueError(f"Model {version} is or was the champion; it stays in the history. Roll back to another version instead.")
     source = models.root / version
     if not (source / registry.CARD_FILE).is_file():
