@@ -43,9 +43,9 @@ from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from model.core.schema import FLUORESCENCE_COLUMN, THICKNESS_COLUMN, Dataset
+from model.core.threads import one_blas_thread
 
 # The networks' features and log target live in a light module: the serving form replays them by name.
 from model.models.features import _to_log, recipe_features
@@ -172,7 +172,7 @@ class FluorescenceHead(BaseEstimator):
         self.networks_ = []
         if self.n_trained_ >= 2:
             target = _to_log(readings[train])[:, None]
-            with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+            with warnings.catch_warnings(), one_blas_thread():
                 warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs at max_iter; the CV says whether it matters
                 warnings.simplefilter("ignore", DataConversionWarning)  # the 1-column target, on purpose (see _network)
                 self.networks_ = [self._network(self.random_state + k).fit(X[train], target) for k in range(self.n_ensemble)]

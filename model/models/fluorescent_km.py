@@ -83,12 +83,12 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import least_squares, nnls
 from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
-from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.film_optics import excitation_bands, fluorescence_emission, fluorescent_film_reflectance, saunderson
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN, WAVELENGTHS_NM, Dataset
+from model.core.threads import one_blas_thread
 from model.models.base import ColourModel, Progress, check_recipe_values
 from model.models.colorant_checks import warn_degenerate_colorants
 from model.models.fit_cache import FitCache, content_key
@@ -465,8 +465,8 @@ class FluorescentKubelkaMunkModel(ColourModel):
         fluorescent = self._fluorescent_names(dataset)
         problem = _JointFit(self, inputs[:, :-1], inputs[:, -1], reflectance, [colorants.index(name) for name in fluorescent])
         # One BLAS thread: at this size (a normal matrix of a few hundred columns) a threaded
-        # BLAS spends more time synchronising than computing (a hybrid fit: 9.6 s → 5.9 s on 2 cores).
-        with threadpool_limits(limits=1, user_api="blas"):
+        # BLAS spends more time synchronising than computing (model.core.threads).
+        with one_blas_thread():
             solution = self._solve(problem)
         self._store(problem, solution, colorants, fluorescent)
         self.cost_ = float(0.5 * np.sum(problem.residuals(solution) ** 2))

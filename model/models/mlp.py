@@ -23,11 +23,11 @@ from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils._param_validation import Interval, StrOptions  # see ColourModel._parameter_constraints
-from threadpoolctl import threadpool_limits
 
 from model.core import colorimetry
 from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import Dataset
+from model.core.threads import one_blas_thread
 from model.models.base import ColourModel, Progress
 
 # The heads' feature maps and target transforms live in a light module: the serving form replays them by name.
@@ -292,8 +292,8 @@ class FormulationModel(ColourModel):
 def _fit_head(head, X: np.ndarray, y: np.ndarray):
     # The matrices are small: threaded BLAS spends longer synchronising than computing (a
     # fit measured 29 s threaded against 6 s on one thread on a busy machine), and heads
-    # and cross-validation folds already run in parallel through joblib.
-    with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
+    # and cross-validation folds already run in parallel through joblib (model.core.threads).
+    with warnings.catch_warnings(), one_blas_thread():
         # lbfgs on a small dataset often stops at max_iter; the CV score says whether it matters.
         warnings.simplefilter("ignore", ConvergenceWarning)
         return head.fit(X, y)
