@@ -18,6 +18,7 @@ from model.registry import registry
 from model.serving import batch
 from model.serving.batch import predict_csv, predict_csv_to_file
 from model.serving.csv_text import csv_text
+from model.serving import plain_csv
 from model.serving.plain_csv import read_plain_recipes
 from model.simulate.scale import FILMS_UM, scale_dataset, synthetic_colorants
 
@@ -91,12 +92,34 @@ def test_the_fast_reader_returns_the_full_readers_table_or_steps_aside(champion,
     full, problems = read_recipes_for_prediction(plain, colorants)
     assert fast is not None and not problems
     pd.testing.assert_frame_equal(fast, full, check_exact=True)
+    # A program writes a small concentration with an exponent (pandas: 6.5e-05); still plain.
+    tiny = table.astype({colorants[1]: float})
+    tiny.loc[[5, 250], colorants[1]] = [6.5e-05, 1.25e-07]
+    exponent = tiny.to_csv(index=False).encode()
+    assert b"6.5e-05" in exponent and b"1.25e-07" in exponent
+    fast, (full, problems) = read_plain_recipes(exponent, colorants), read_recipes_for_prediction(exponent, colorants)
+    assert fast is not None and not problems
+    pd.testing.assert_frame_equal(fast, full, check_exact=True)
     # Not plain: a percent sign, a semicolon file, a value out of range beyond the rows both readers read.
     assert read_plain_recipes(plain.replace(b",0.5,", b",0.5%,", 1), colorants) is None
     assert read_plain_recipes(plain.replace(b",", b";"), colorants) is None
     late = recipes_csv(champion, 300)
     late.loc[290, colorants[0]] = 150.0
     assert read_plain_recipes(late.to_csv(index=False).encode(), colorants) is None
+
+
+def test_the_fast_reader_without_pyarrow_reads_the_same_table(champion, monkeypatch):
+    # pyarrow comes with streamlit; without it pandas' C parser reads the cells, to the same table.
+    colorants = list(champion.colorants_)
+    table = recipes_csv(champion, 300, seed=4)
+    table.loc[[7, 260], colorants[0]] = [3.5e-05, 2e-10]
+    plain = table.to_csv(index=False).encode()
+    with_arrow = read_plain_recipes(plain, colorants)
+    monkeypatch.setattr(plain_csv, "_PARSER", "c")
+    without = read_plain_recipes(plain, colorants)
+    assert with_arrow is not None and without is not None
+    pd.testing.assert_frame_equal(without, with_arrow, check_exact=True)
+    pd.testing.assert_frame_equal(without, read_recipes_for_prediction(plain, colorants)[0], check_exact=True)
 
 
 def test_csv_text_writes_what_pandas_writes():

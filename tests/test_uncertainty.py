@@ -217,6 +217,25 @@ def test_difficulty_features_are_the_same_row_by_row_and_in_bounded_blocks(monke
     np.testing.assert_allclose(whole[:, FEATURES.index("local_error")], reference.errors[neighbours].mean(axis=1), rtol=1e-12)
 
 
+@pytest.mark.parametrize("k", [1, 2])
+def test_the_nearest_search_finds_what_sorting_every_distance_finds_ties_included(k):
+    """Exact ties (a duplicated trained recipe, a recipe on a grid, a recipe that is a trained one) go to
+    the lower index, as a stable sort of every exact distance orders them."""
+    import model.models.difficulty as difficulty
+
+    rng = np.random.default_rng(11)
+    trained = rng.integers(0, 6, (80, 4)).astype(float)  # on a grid: many equal distances
+    trained[7] = trained[3]
+    # Recipes midway between two trained ones: equal distances but for rounding, which the matrix-product form can misorder.
+    centres, offsets = rng.uniform(5, 50, (60, 4)), rng.uniform(-0.5, 0.5, (60, 4))
+    trained = np.vstack([trained, centres + offsets, centres - offsets])
+    rows = np.vstack([rng.integers(0, 6, (300, 4)).astype(float), trained[:10], centres])
+    found = difficulty._exact_nearest(rows, trained, k)
+    every = ((rows[:, None, :] - trained[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(found, np.argsort(every, axis=1, kind="stable")[:, :k])
+    assert found[300 + 3, 0] == 3 and found[300 + 7, 0] == 3  # the duplicate's lower index
+
+
 def test_a_signal_constant_in_training_does_not_overflow_the_band():
     rng = np.random.default_rng(8)
     X, predicted, measured, recipe_of = _simulated_films(rng, 30)
