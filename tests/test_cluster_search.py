@@ -89,3 +89,27 @@ def test_the_cluster_backend_lets_workers_reuse_memory_as_a_plain_process_does()
     for worker, faults in before.items():
         assert faults > 50 * 100  # each 8 MB array mapped afresh: hundreds of page faults each (fewer with huge pages)
         assert after[worker] < faults / 10, (faults, after[worker])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's (Linux)")
+def test_a_worker_started_with_the_preload_is_ready_before_its_first_task():
+    # `dask worker ADDRESS --preload model.jobs.dask_worker`: the fit's imports done and the allocator set at start,
+    # even for a worker that no joblib_backend ever connected to.
+    def state() -> tuple[bool, int]:
+        import resource
+        import sys
+
+        import numpy as np
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(50):
+            array = np.ones(1_000_000)
+            del array
+        return "sklearn.neural_network" in sys.modules, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=":0", preload=["model.jobs.dask_worker"],
+    ) as cluster, distributed.Client(cluster.scheduler_address) as client:
+        (imported, faults), = client.run(state).values()
+    assert imported
+    assert faults < 50 * 100 / 10  # not an 8 MB array mapped afresh each time (as dask's own setting does)

@@ -4,11 +4,11 @@ The full reader (:func:`model.io.read_recipes_for_prediction`) checks every cell
 Python so that it can say, for each bad one, its row, its column and what was expected;
 a million recipes take it most of a minute. Most large files are plain: a comma between
 fields, no quoting, every number written in digits (``12.5``, or ``6.5e-05`` as a program
-writes a small one), every value in range.
-:func:`read_plain_recipes` reads such a file with pandas' C parser and checks it in whole
-columns; it returns exactly the table the full reader would (the first rows are read by
-both and compared), or None the moment anything is not plain, and the caller then uses
-the full reader, whose messages it cannot match.
+writes a small one), every value in range. :func:`read_plain_recipes` reads such a file
+with pandas (pyarrow's parser, or the C one without pyarrow) and checks it in whole columns;
+it returns exactly the table the full reader would (the first rows are read by both and
+compared), or None the moment anything is not plain, and the caller then uses the full
+reader, whose messages it cannot match.
 
 Scales: concentrations in wt % (0–100), film thickness in µm.
 """
