@@ -436,3 +436,20 @@ def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_da
     assert not at.exception, at.exception
     assert ModelRegistry(models_dir).champion_version() == first
     assert any(box.value.startswith(f"Version {first} now serves; {challenger} is kept for rollback.") for box in at.success)
+
+
+def test_a_colorant_column_left_blank_in_every_row_is_shown_as_read_as_zero(hosted):
+    """Issue 27: not one refusal per row, and not a silent guess either: the review says what was assumed."""
+    demo = settings.demo_data_dir()
+    lines = (demo / "Concentrations.csv").read_text(encoding="utf-8").splitlines()
+    blank = lines[0].split(",")[-1]
+    recipes = "\n".join([lines[0], *(line.rsplit(",", 1)[0] + "," for line in lines[1:])]) + "\n"
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
+    at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
+    at.get("file_uploader")[0].set_value([("Spectra.csv", (demo / "Spectra.csv").read_bytes(), "text/csv"), ("Concentrations.csv", recipes.encode(), "text/csv")])
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    [note] = [w.value for w in at.warning if "is empty in all" in w.value]
+    assert f"column '{blank}' is empty in all {len(lines) - 1} rows, so it was read as 0 wt %" in note and "Delete the column" in note
+    assert int({m.label: m.value for m in at.metric}["Recipes"]) > 0

@@ -497,3 +497,43 @@ def test_recipe_finder_offers_the_same_near_misses_as_a_scan_of_every_recipe(rec
         assert recipe_id is None and f"several are close ({', '.join(expected)})" in reason
     else:
         assert recipe_id is None and "or spelled alike" in reason
+
+
+def test_a_colorant_column_empty_in_all_10000_rows_is_read_as_zero_with_one_warning_naming_it(tmp_path):
+    """Issue 27: a lab's whole database with a colorant none of its recipes uses, left blank, is read
+    (and then trains with the model's own warning), not refused with a message per row."""
+    import warnings
+
+    from model.io.cells import UnusedColorantWarning
+    from model.io.recipes import parse_recipe_table
+    from model.simulate.scale import scale_dataset
+
+    data = scale_dataset(10_000, 5, seed=2)
+    unused = data.colorants[2]
+    table = data.table.copy()
+    table[unused] = np.nan  # written as empty cells
+    path = tmp_path / "database.csv"
+    table.to_csv(path, index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read = read_tidy_csv(path)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UnusedColorantWarning)]
+    assert len(messages) == 1 and f"'{unused}' is empty in all 10,000 rows" in messages[0] and "read as 0 wt %" in messages[0]
+    assert len(read) == 10_000 and (read.table[unused] == 0.0).all()
+    other = [c for c in data.colorants if c != unused]
+    np.testing.assert_array_equal(read.table[other].to_numpy(), data.table[other].to_numpy())
+
+    # The instrument's recipe table: the same.
+    recipes = "Sample ID,GXT-10 (%),PG (%),PearlB (%)\n" + "".join(f"R{i},{i % 7}%,,1%\n" for i in range(10_000))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parsed = parse_recipe_table(recipes, "Concentrations.csv")
+    assert [str(w.message).split(":")[1].strip()[:20] for w in caught if issubclass(w.category, UnusedColorantWarning)] == ["column 'PG (%)' is e"]
+    assert (parsed.frame["PG"] == 0.0).all() and parsed.frame["GXT-10"].iloc[3] == 3.0
+
+    # Empty in some rows only: a missing value, still refused row by row.
+    table.loc[5:, unused] = 1.0
+    table.to_csv(path, index=False)
+    with pytest.raises(IngestError) as refused:
+        read_tidy_csv(path)
+    assert len(refused.value.problems) == 5 and all(p.column == unused and "the cell is empty" in p.message for p in refused.value.problems)

@@ -473,8 +473,14 @@ def test_measurements_upload_reviews_as_the_retrain_page_and_stores_only_on_comm
     suggested = [entry["measured_name"] for entry in review["suggestions"]]
     assert suggested and review["n_already_stored"] == 83 - len(suggested) and len(review["left_out"]) >= len(suggested)
     status, review, _ = http(url, "/api/v1/measurements", {"files": real_files, "accept_suggestions": suggested}, key=admin)
-    assert status == 200 and review["n_new"] == 0 and review["n_already_stored"] == 83
+    assert status == 200 and review["n_new"] == 0 and review["n_already_stored"] == 83 and review["notes"] == []
     header = "sample_id,recipe_id,GXT-10,BiVaO4,PG,PearlB,thickness_um," + ",".join(BAND_COLUMNS)
+    # A colorant column left blank in every row: read as 0 wt %, and the review says so (issue 27).
+    spectrum = ",".join(f"{value:g}" for value in T22H_SPECTRUM)
+    blank_pg = {"files": [{"name": "blank.csv", "content": f"{header}\nZ1@8,Z1,20,5,,0,8,{spectrum}\nZ1@12,Z1,20,5,,0,12,{spectrum}\n"}]}
+    status, review, _ = http(url, "/api/v1/measurements", blank_pg, key=admin)
+    assert status == 200 and review["n_new"] == 2, review
+    assert len(review["notes"]) == 1 and "column 'PG' is empty in all 2 rows, so it was read as 0 wt %" in review["notes"][0]
     row = "T22H-again,T22,20,5,1.5,0,12," + ",".join(f"{value + 0.001:g}" for value in T22H_SPECTRUM)
     tidy = {"files": [{"name": "again.csv", "content": f"{header}\n{row}\n"}]}
     status, review, _ = http(url, "/api/v1/measurements", tidy, key=admin)

@@ -59,7 +59,8 @@ spectrum = st.lists(reflectance_value, min_size=N_BANDS, max_size=N_BANDS)
 @st.composite
 def recipe_tables(draw):
     colorants = draw(colorant_names)
-    ids = _unique(draw(st.lists(_NAME, min_size=1, max_size=8)), key=_key)
+    # _unique also drops names reserved for columns ("a", "Name"): keep drawing until one id is left.
+    ids = draw(st.lists(_NAME, min_size=1, max_size=8).map(lambda names: _unique(names, key=_key)).filter(bool))
     rows = [[recipe_id, *draw(st.lists(concentration, min_size=len(colorants), max_size=len(colorants)))] for recipe_id in ids]
     return colorants, rows
 

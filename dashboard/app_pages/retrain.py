@@ -107,6 +107,8 @@ def _show_upload_review(upload: intake.UploadReview) -> None:
     columns[2].metric("Recipes", upload.n_recipes)
     columns[3].metric("Unmatched (left out)", len(upload.left_out))
     columns[4].metric("Duplicate readings (kept)", upload.n_duplicates)
+    for note in upload.prepared.notes:  # what reading assumed (a colorant column left blank, read as 0 wt %)
+        st.warning(note)
     report = upload.prepared.report
     if report is not None:
         if upload.left_out:

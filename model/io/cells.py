@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -191,6 +192,48 @@ def read_concentrations(
             "(the rest of the film is binder). Check for a misplaced decimal point.",
         )
     return values
+
+
+class UnusedColorantWarning(UserWarning):
+    """A colorant column is empty in every row of a file: it was read as 0 wt % (see :func:`fill_unused_colorants`)."""
+
+
+def fill_unused_colorants(table, positions: Sequence[int]) -> list[str]:
+    """Read a colorant column that is empty in every row as 0 wt %, in place; warn once per such column.
+
+    A lab's export may carry a column for every colorant it stocks, blank where no recipe of
+    the file uses it. Refusing each of its empty cells would bury that one fact under a message
+    per row (10,000 of them for 10,000 recipes); the model, when it trains, warns again about a
+    colorant no film holds. A column empty in only some rows is still refused cell by cell: a
+    missing value there is not an unused colorant, nor is the empty cell of a file of one row.
+
+    Parameters
+    ----------
+    table : model.io.text.Table, whose rows are filled in place.
+    positions : the colorant columns' positions in the header.
+
+    Returns
+    -------
+    list of str, the headers of the columns read as 0 (each also warned as :class:`UnusedColorantWarning`).
+    """
+    if len(table.rows) < 2:  # one recipe's empty cell is a missing value, not a column left blank
+        return []
+    # A row too short to hold the cell is refused for its length; it does not make the column empty.
+    empty = [p for p in positions if all(p < len(fields) and not fields[p].strip() for _, fields in table.rows)]
+    for _, fields in table.rows:
+        for position in empty:
+            fields[position] = "0"
+    headers = [table.header[position] for position in empty]
+    for header in headers:
+        warnings.warn(
+            UnusedColorantWarning(
+                f"{table.file}: column {header!r} is empty in all {len(table.rows):,} rows, so it was read as 0 wt % "
+                "(a colorant none of these recipes uses). Delete the column if this colorant is not part of the data; "
+                "if its amounts are missing, fill them in and upload again."
+            ),
+            stacklevel=3,
+        )
+    return headers
 
 
 def read_bands(

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from model.core.schema import RECIPE_ID_COLUMN
-from model.io.cells import CONCENTRATION, TOTAL_TOLERANCE, read_concentrations
+from model.io.cells import CONCENTRATION, TOTAL_TOLERANCE, fill_unused_colorants, read_concentrations
 from model.io.columns import column_key, strip_unit
 from model.io.matching import name_key
 from model.io.problems import ProblemLog, fail
@@ -85,6 +85,7 @@ def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> 
             fail(file, table.header_row, header, "expected a colorant name before the unit, e.g. 'GXT-10 (%)'.")
     fail_on_duplicate_columns(table, [id_header.casefold(), *map(column_key, colorant_headers)])
     require_rows(table, "recipe")
+    fill_unused_colorants(table, range(1, len(table.header)))
 
     log = ProblemLog(file)
     first_row_of_key: dict[str, tuple[int, str]] = {}

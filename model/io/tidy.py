@@ -24,7 +24,9 @@ from model.core.schema import (
     THICKNESS_COLUMN,
     Dataset,
 )
-from model.io.cells import CONCENTRATION, FLUORESCENCE, REFLECTANCE, THICKNESS, TOTAL_TOLERANCE, read_bands, read_concentrations
+from model.io.cells import (
+    CONCENTRATION, FLUORESCENCE, REFLECTANCE, THICKNESS, TOTAL_TOLERANCE, fill_unused_colorants, read_bands, read_concentrations,
+)
 from model.io.columns import band_columns_by_wavelength, band_wavelength, column_key, missing_bands_message, strip_unit
 from model.io.problems import ProblemLog
 from model.io.text import Table, fail_on_duplicate_columns, plain_numbers, read_table, read_text, refuse_rows_beyond, require_rows
@@ -83,6 +85,7 @@ def parse_tidy(text: str, file: str, *, max_rows: int | None = None) -> Dataset:
         refuse_rows_beyond(table, max_rows, "measurement rows", f"Split it into files of at most {max_rows:,} rows and upload each on its own.")
     columns = _tidy_columns(table)
     require_rows(table, "measurement")
+    fill_unused_colorants(table, columns.colorant_position_list)
 
     log = ProblemLog(file)
     reader = _TidyRowReader(table, columns, log)

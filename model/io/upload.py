@@ -8,13 +8,15 @@ and, optionally, a fluorescence table (in any order, told apart by content).
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import pandas as pd
 
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
+from model.io.cells import UnusedColorantWarning
 from model.io.export import find_export_header, parse_instrument_export
 from model.io.fluorescence import FluorescenceTable, is_fluorescence_table, match_fluorescence, parse_fluorescence_table
 from model.io.matching import ACCEPTED, MatchReport, MeasurementMatcher
@@ -51,6 +53,9 @@ class PreparedUpload:
         SHA-256 over the files' bytes (file names and order ignored).
     accepted : tuple of str
         Measured names whose near-miss suggestion was accepted.
+    notes : tuple of str
+        What reading the files assumed, for the person uploading to see: a colorant column empty
+        in every row, read as 0 wt % (:class:`model.io.cells.UnusedColorantWarning`).
     """
 
     dataset: Dataset
@@ -58,6 +63,7 @@ class PreparedUpload:
     source_files: tuple[str, ...]
     content_hash: str
     accepted: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 #: The most rows one uploaded table may hold: measurement rows of an export or a tidy CSV,
@@ -120,6 +126,8 @@ class UploadFiles:
         The recipe table.
     fluorescence : FluorescenceTable or None
         The optional fluorescence table.
+    notes : tuple of str
+        As :attr:`PreparedUpload.notes`.
     """
 
     names: tuple[str, ...]
@@ -128,6 +136,7 @@ class UploadFiles:
     measurements: pd.DataFrame | None = None
     recipes: RecipeTable | None = None
     fluorescence: FluorescenceTable | None = None
+    notes: tuple[str, ...] = ()
 
     @cached_property
     def _matcher(self) -> MeasurementMatcher:
@@ -137,7 +146,7 @@ class UploadFiles:
         """Match the export to its recipe table (and the readings to the films), accepting the
         near misses named in ``accept``; see :func:`read_upload`."""
         if self.tidy is not None:
-            return PreparedUpload(self.tidy, None, self.names, self.content_hash)
+            return PreparedUpload(self.tidy, None, self.names, self.content_hash, notes=self.notes)
         export_name, recipe_name = self.names[:2]
         recipes = self.recipes.frame
         dataset, report = self._matcher.match(accept=accept)
@@ -149,7 +158,7 @@ class UploadFiles:
             recipe_ids = recipes[RECIPE_ID_COLUMN].astype(str).tolist()
             dataset, report.fluorescence = match_fluorescence(dataset, self.fluorescence, recipe_ids, accept=accept)
             accepted += tuple(entry.measured_name for entry in report.fluorescence.used if entry.status == ACCEPTED and entry.measured_name not in accepted)
-        return PreparedUpload(dataset, report, self.names, self.content_hash, accepted)
+        return PreparedUpload(dataset, report, self.names, self.content_hash, accepted, self.notes)
 
 
 def read_upload_files(files: Sequence[tuple[str, bytes]]) -> UploadFiles:
@@ -161,6 +170,16 @@ def read_upload_files(files: Sequence[tuple[str, bytes]]) -> UploadFiles:
         As :func:`read_upload`, except for a failed match.
     """
     files = [(str(name), bytes(content)) for name, content in files]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnusedColorantWarning)
+        read = _read_files(files)
+    notes = tuple(str(w.message) for w in caught if issubclass(w.category, UnusedColorantWarning))
+    for other in (w for w in caught if not issubclass(w.category, UnusedColorantWarning)):
+        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)  # not ours to keep
+    return replace(read, notes=notes) if notes else read
+
+
+def _read_files(files: list[tuple[str, bytes]]) -> UploadFiles:
     if len(files) == 1:
         return _read_tidy_upload(files)
     if len(files) not in (2, 3):

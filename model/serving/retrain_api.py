@@ -178,7 +178,8 @@ def upload_measurements(payload: Any, user) -> dict[str, Any]:
         The review: ``n_new``, ``n_already_stored``, ``n_recipes``, ``n_duplicates``,
         ``suggestions`` (near misses: ``measured_name``, ``recipe_id``, ``reason``),
         ``left_out`` and ``suspect`` (one sentence each), ``clashes``, ``fluorescence``
-        (its headline, or null); ``committed`` and, when committed, ``n_added``,
+        (its headline, or null), ``notes`` (what reading assumed, one sentence each: a
+        colorant column empty in every row, read as 0 wt %); ``committed`` and, when committed, ``n_added``,
         ``message`` and ``store_version``.
 
     Raises
@@ -215,6 +216,7 @@ def upload_measurements(payload: Any, user) -> dict[str, Any]:
         "left_out": [entry.describe() for entry in review.left_out], "suspect": [entry.describe() for entry in review.suspect],
         "clashes": [clash.describe() for clash in review.clashes],
         "fluorescence": review.fluorescence.headline if review.fluorescence is not None else None,
+        "notes": list(review.prepared.notes),
         "committed": False,
     }
     if not flags["commit"]:
