@@ -64,6 +64,12 @@ def read_recipe_table(path_or_buffer, *, name: str | None = None, max_rows: int 
         as duplicates, because matching ignores those), a value that is not a finite
         number from 0 to 100, a recipe whose concentrations add up to more than 100 %, or
         more than ``max_rows`` recipes.
+
+    Warns
+    -----
+    UnusedColorantWarning
+        A colorant column empty in every row (of two or more): it is read as 0 wt %
+        (:func:`model.io.cells.fill_unused_colorants`).
     """
     text, file = read_text(path_or_buffer, name, "a recipe table")
     table = parse_recipe_table(text, file, max_rows=max_rows)

@@ -73,6 +73,12 @@ def read_tidy_csv(path_or_buffer, *, name: str | None = None, max_rows: int | No
         above 0 and below 1000 µm, a band that is not a finite number from 0 to 5, a
         fluorescence reading that is not a finite number of 0 ct/s or more, or more than
         ``max_rows`` rows.
+
+    Warns
+    -----
+    UnusedColorantWarning
+        A colorant column empty in every row (of two or more): it is read as 0 wt %
+        (:func:`model.io.cells.fill_unused_colorants`).
     """
     text, file = read_text(path_or_buffer, name, "a tidy measurement CSV")
     return parse_tidy(text, file, max_rows=max_rows)
