@@ -214,7 +214,8 @@ def fill_unused_colorants(table, positions: Sequence[int]) -> list[str]:
 
     Returns
     -------
-    list of str, the headers of the columns read as 0 (each also warned as :class:`UnusedColorantWarning`).
+    list of str, one sentence per column read as 0 (each also warned as :class:`UnusedColorantWarning`),
+    for a caller that shows what reading assumed (the Retrain review, the API's ``notes``).
     """
     if len(table.rows) < 2:  # one recipe's empty cell is a missing value, not a column left blank
         return []
@@ -223,17 +224,15 @@ def fill_unused_colorants(table, positions: Sequence[int]) -> list[str]:
     for _, fields in table.rows:
         for position in empty:
             fields[position] = "0"
-    headers = [table.header[position] for position in empty]
-    for header in headers:
-        warnings.warn(
-            UnusedColorantWarning(
-                f"{table.file}: column {header!r} is empty in all {len(table.rows):,} rows, so it was read as 0 wt % "
-                "(a colorant none of these recipes uses). Delete the column if this colorant is not part of the data; "
-                "if its amounts are missing, fill them in and upload again."
-            ),
-            stacklevel=3,
-        )
-    return headers
+    notes = [
+        f"{table.file}: column {table.header[position]!r} is empty in all {len(table.rows):,} rows, so it was read as 0 wt % "
+        "(a colorant none of these recipes uses). Delete the column if this colorant is not part of the data; "
+        "if its amounts are missing, fill them in and upload again."
+        for position in empty
+    ]
+    for note in notes:
+        warnings.warn(UnusedColorantWarning(note), stacklevel=3)
+    return notes
 
 
 def read_bands(

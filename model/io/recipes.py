@@ -28,6 +28,7 @@ class RecipeTable:
     frame: pd.DataFrame
     colorants: list[str]
     percent_marked: bool  # a percent unit in a header or a percent sign in a value
+    notes: tuple[str, ...] = ()  # what reading assumed (model.io.cells.fill_unused_colorants)
 
 
 def read_recipe_table(path_or_buffer, *, name: str | None = None, max_rows: int | None = None) -> tuple[pd.DataFrame, list[str]]:
@@ -91,7 +92,7 @@ def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> 
             fail(file, table.header_row, header, "expected a colorant name before the unit, e.g. 'GXT-10 (%)'.")
     fail_on_duplicate_columns(table, [id_header.casefold(), *map(column_key, colorant_headers)])
     require_rows(table, "recipe")
-    fill_unused_colorants(table, range(1, len(table.header)))
+    notes = tuple(fill_unused_colorants(table, range(1, len(table.header))))
 
     log = ProblemLog(file)
     first_row_of_key: dict[str, tuple[int, str]] = {}
@@ -109,7 +110,7 @@ def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> 
 
     frame = pd.DataFrame({RECIPE_ID_COLUMN: ids})
     frame[list(colorants)] = matrix if matrix is not None else np.asarray(concentrations, dtype=float)
-    return RecipeTable(frame, list(colorants), percent_marked=any(units) or percent_signs)
+    return RecipeTable(frame, list(colorants), percent_marked=any(units) or percent_signs, notes=notes)
 
 
 def _plain_concentrations(table: Table) -> np.ndarray | None:

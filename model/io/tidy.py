@@ -31,7 +31,7 @@ from model.io.columns import band_columns_by_wavelength, band_wavelength, column
 from model.io.problems import ProblemLog
 from model.io.text import Table, fail_on_duplicate_columns, plain_numbers, read_table, read_text, refuse_rows_beyond, require_rows
 
-__all__ = ["parse_tidy", "read_tidy_csv"]
+__all__ = ["parse_tidy", "parse_tidy_with_notes", "read_tidy_csv"]
 
 _TIDY_ID_COLUMNS = (SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN)
 _KNOWN_COLUMNS = {SAMPLE_ID_COLUMN, RECIPE_ID_COLUMN, THICKNESS_COLUMN, SOURCE_COLUMN, FLUORESCENCE_COLUMN}
@@ -86,12 +86,17 @@ def read_tidy_csv(path_or_buffer, *, name: str | None = None, max_rows: int | No
 
 def parse_tidy(text: str, file: str, *, max_rows: int | None = None) -> Dataset:
     """:func:`read_tidy_csv` of text already read; ``file`` names it in messages."""
+    return parse_tidy_with_notes(text, file, max_rows=max_rows)[0]
+
+
+def parse_tidy_with_notes(text: str, file: str, *, max_rows: int | None = None) -> tuple[Dataset, tuple[str, ...]]:
+    """:func:`parse_tidy`, and what reading assumed, one sentence each (a blank colorant column read as 0 wt %)."""
     table = read_table(text, file, _WHAT, max_rows)
     if max_rows is not None:
         refuse_rows_beyond(table, max_rows, "measurement rows", f"Split it into files of at most {max_rows:,} rows and upload each on its own.")
     columns = _tidy_columns(table)
     require_rows(table, "measurement")
-    fill_unused_colorants(table, columns.colorant_position_list)
+    notes = tuple(fill_unused_colorants(table, columns.colorant_position_list))
 
     log = ProblemLog(file)
     reader = _TidyRowReader(table, columns, log)
@@ -105,7 +110,7 @@ def parse_tidy(text: str, file: str, *, max_rows: int | None = None) -> Dataset:
     frame[numbers] = frame[numbers].astype(float)
     if frame[FLUORESCENCE_COLUMN].isna().all():  # data without readings has no such column
         frame = frame.drop(columns=FLUORESCENCE_COLUMN)
-    return Dataset(frame, tuple(colorants), name=Path(file).stem)
+    return Dataset(frame, tuple(colorants), name=Path(file).stem), notes
 
 
 @dataclass(frozen=True)

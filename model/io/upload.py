@@ -8,22 +8,20 @@ and, optionally, a fluorescence table (in any order, told apart by content).
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
 
 from model.core.schema import RECIPE_ID_COLUMN, Dataset
-from model.io.cells import UnusedColorantWarning
 from model.io.export import find_export_header, parse_instrument_export
 from model.io.fluorescence import FluorescenceTable, is_fluorescence_table, match_fluorescence, parse_fluorescence_table
 from model.io.matching import ACCEPTED, MatchReport, MeasurementMatcher
 from model.io.problems import IngestError, Problem, fail
 from model.io.recipes import RecipeTable, parse_recipe_table
 from model.io.text import read_table, read_text, refuse_rows_beyond, split_lines
-from model.io.tidy import parse_tidy
+from model.io.tidy import parse_tidy_with_notes
 
 __all__ = ["MAX_UPLOAD_ROWS", "PreparedUpload", "UploadFiles", "files_content_hash", "read_upload", "read_upload_files"]
 
@@ -55,7 +53,7 @@ class PreparedUpload:
         Measured names whose near-miss suggestion was accepted.
     notes : tuple of str
         What reading the files assumed, for the person uploading to see: a colorant column empty
-        in every row, read as 0 wt % (:class:`model.io.cells.UnusedColorantWarning`).
+        in every row, read as 0 wt % (:func:`model.io.cells.fill_unused_colorants`).
     """
 
     dataset: Dataset
@@ -170,16 +168,6 @@ def read_upload_files(files: Sequence[tuple[str, bytes]]) -> UploadFiles:
         As :func:`read_upload`, except for a failed match.
     """
     files = [(str(name), bytes(content)) for name, content in files]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UnusedColorantWarning)
-        read = _read_files(files)
-    notes = tuple(str(w.message) for w in caught if issubclass(w.category, UnusedColorantWarning))
-    for other in (w for w in caught if not issubclass(w.category, UnusedColorantWarning)):
-        warnings.warn_explicit(other.message, other.category, other.filename, other.lineno)  # not ours to keep
-    return replace(read, notes=notes) if notes else read
-
-
-def _read_files(files: list[tuple[str, bytes]]) -> UploadFiles:
     if len(files) == 1:
         return _read_tidy_upload(files)
     if len(files) not in (2, 3):
@@ -195,7 +183,7 @@ def _read_files(files: list[tuple[str, bytes]]) -> UploadFiles:
         _refuse_too_many_readings(fluorescence_name, fluorescence_text)
         fluorescence = parse_fluorescence_table(fluorescence_text, fluorescence_name)
         names = (*names, fluorescence_name)
-    return UploadFiles(names, files_content_hash(files), measurements=measurements, recipes=recipes, fluorescence=fluorescence)
+    return UploadFiles(names, files_content_hash(files), measurements=measurements, recipes=recipes, fluorescence=fluorescence, notes=recipes.notes)
 
 
 _SHAPES = "upload one tidy CSV, or an instrument export together with its recipe table (and, optionally, a fluorescence table)"
@@ -267,10 +255,10 @@ def _read_tidy_upload(files: Sequence[tuple[str, bytes]]) -> UploadFiles:
     name, content = files[0]
     text, name = read_text(content, name, "a tidy measurement CSV")
     try:
-        dataset = parse_tidy(text, name, max_rows=MAX_UPLOAD_ROWS)
+        dataset, notes = parse_tidy_with_notes(text, name, max_rows=MAX_UPLOAD_ROWS)
     except IngestError:
         if find_export_header(split_lines(text)) is not None:
             message = "this is a spectrophotometer export; upload the recipe table with it (two files)."
             raise IngestError([Problem(name, None, None, message)]) from None
         raise
-    return UploadFiles((name,), files_content_hash(files), tidy=dataset)
+    return UploadFiles((name,), files_content_hash(files), tidy=dataset, notes=notes)
