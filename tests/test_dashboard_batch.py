@@ -110,6 +110,24 @@ def test_row_cap_names_the_limit_and_what_to_do(shipped):
     assert batch.predict_csv(to_csv_bytes(rows), model, max_rows=None).n_predicted == 6
 
 
+def test_each_batch_in_a_threaded_server_gets_its_own_notes_and_only_those(shipped):
+    # The server reads uploads in several threads. Notes collected with warnings.catch_warnings
+    # (process-wide state) could be lost or land in another request's result.
+    from concurrent.futures import ThreadPoolExecutor
+
+    model, _ = shipped
+    rows = pd.concat([batch.template_frame(model)] * 500, ignore_index=True)  # long enough for the threads to overlap
+
+    def read(index: int) -> tuple[int, list[str]]:
+        extra = rows.assign(**{f"lot_{index}": 1.0})  # a column of numbers the model does not know
+        return index, batch.predict_csv(to_csv_bytes(extra), model, name=f"file_{index}.csv").warnings
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(read, range(32)))
+    for index, notes in results:
+        assert len(notes) == 1 and notes[0].startswith(f"file_{index}.csv: column 'lot_{index}' is not one of the model's colorants"), notes
+
+
 def test_large_batch_is_predicted_in_chunks_in_file_order(shipped, monkeypatch):
     model, _ = shipped
     monkeypatch.setattr(batch, "_CHUNK_ROWS", 4)

@@ -333,6 +333,22 @@ def test_prediction_warns_about_an_unknown_numeric_column():
     assert recipes.columns.tolist() == ["TiO2", "GXT-10", "PG", THICKNESS_COLUMN] and problems == []
 
 
+def test_the_notes_reader_returns_the_note_and_warns_nothing():
+    import warnings
+
+    from model.io import read_recipes_for_prediction_with_notes
+
+    text = "GXT-10,PG,TiO2,thickness_um\n5,0,3,8\n"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        recipes, problems, notes = read_recipes_for_prediction_with_notes(text.encode(), PREDICTION_COLORANTS, name="recipes.csv")
+    assert problems == [] and len(recipes) == 1
+    assert notes == [
+        "recipes.csv: column 'TiO2' is not one of the model's colorants (GXT-10, PG); "
+        "it is passed through unchanged and does not affect the prediction."
+    ]
+
+
 # --------------------------------------------------------------------------------------
 # Malformed files: each is refused with the file, row, column and what was expected
 # --------------------------------------------------------------------------------------

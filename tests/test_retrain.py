@@ -75,6 +75,23 @@ def test_less_champion_data_is_scored_on_the_same_folds(tiny_dataset, quick_mode
     assert got == pytest.approx(expected)
 
 
+def test_the_comparison_names_a_colorant_the_new_data_cannot_teach(tiny_dataset, quick_model):
+    # The fits warn about it in the job's process, where no person reads; the comparison carries it to the
+    # Retrain page and the API's job report.
+    from model.core.schema import Dataset
+
+    table = tiny_dataset.table.copy()
+    table["Once"] = np.where(table["recipe_id"] == table["recipe_id"].iloc[0], 2.0, 0.0)
+    data = Dataset(table, (*tiny_dataset.colorants, "Once"), tiny_dataset.name)
+    config = clone(quick_model).set_params(hidden_layer_sizes=(4,), max_iter=30)
+    comparison, _, _ = retrain.compare_on_same_folds(data, challenger=config, champion=config, champion_reference=None, n_splits=2, seeds=(0,))
+    [note] = [warning for warning in comparison.warnings if "Colorant" in warning]
+    assert f"'Once' is in only one recipe ({str(data.recipe_ids[0])!r})" in note and "Add a few loadings" in note
+
+    plain, _, _ = retrain.compare_on_same_folds(tiny_dataset, challenger=config, champion=config, champion_reference=None, n_splits=2, seeds=(0,))
+    assert not [warning for warning in plain.warnings if "Colorant" in warning]
+
+
 def test_champion_training_data_is_found_by_store_version(install):
     found = find_training_data(install["card"], install["store"])
     assert len(found.dataset) == 24 and "store version" in found.description

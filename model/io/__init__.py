@@ -35,7 +35,7 @@ from model.io.export import INSTRUMENT_LAB_COLUMNS, is_instrument_export, read_i
 from model.io.fluorescence import read_fluorescence_table
 from model.io.folder import load_dataset
 from model.io.matching import FluorescenceReport, MatchEntry, MatchReport, ThicknessRule, match_measurements
-from model.io.prediction_input import read_recipes_for_prediction
+from model.io.prediction_input import read_recipes_for_prediction, read_recipes_for_prediction_with_notes
 from model.io.problems import MAX_REPORTED_PROBLEMS, IngestError, Problem
 from model.io.recipes import read_recipe_table
 from model.io.spectrum_text import SpectrumParseError, parse_spectrum
@@ -62,6 +62,7 @@ __all__ = [
     "read_instrument_export",
     "read_recipe_table",
     "read_recipes_for_prediction",
+    "read_recipes_for_prediction_with_notes",
     "read_tidy_csv",
     "read_upload",
 ]

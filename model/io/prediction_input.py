@@ -19,7 +19,7 @@ from model.io.columns import column_key, is_thickness_header, strip_unit
 from model.io.problems import Problem, ProblemLog, fail
 from model.io.text import Table, fail_on_duplicate_columns, read_table, read_text, require_rows
 
-__all__ = ["read_recipes_for_prediction"]
+__all__ = ["read_recipes_for_prediction", "read_recipes_for_prediction_with_notes"]
 
 
 def read_recipes_for_prediction(
@@ -69,6 +69,30 @@ def read_recipes_for_prediction(
         For an extra column of numbers the model does not know: it is passed through and
         does not change the prediction, which may not be what the user meant.
     """
+    recipes, problems, notes = read_recipes_for_prediction_with_notes(
+        path_or_buffer, colorants, name=name, max_rows=max_rows, suggest_renames=suggest_renames
+    )
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return recipes, problems
+
+
+def read_recipes_for_prediction_with_notes(
+    path_or_buffer, colorants: Sequence[str], *, name: str | None = None, max_rows: int | None = None, suggest_renames: bool = True
+) -> tuple[pd.DataFrame, list[Problem], list[str]]:
+    """:func:`read_recipes_for_prediction`, with its notes returned instead of warned.
+
+    For a server that reads files in several threads: collecting warnings
+    (``warnings.catch_warnings``) changes process-wide state, so one request's note could be
+    lost or shown to another. Same parameters and exceptions.
+
+    Returns
+    -------
+    recipes, problems : as :func:`read_recipes_for_prediction`
+    notes : list of str
+        One sentence per extra column of numbers the model does not know (passed through,
+        not used by the prediction).
+    """
     text, file = read_text(path_or_buffer, name, "a CSV of recipes")
     colorants = list(colorants)
     table = read_table(text, file, f"a CSV of recipes ({', '.join(colorants)}, {THICKNESS_COLUMN})", max_rows)
@@ -82,14 +106,14 @@ def read_recipes_for_prediction(
             f"Split it into files of at most {max_rows} rows.",
         )
     require_rows(table, "recipe")
-    role_of_position = _column_roles(table, colorants, suggest_renames)
+    role_of_position, notes = _column_roles(table, colorants, suggest_renames)
     log = ProblemLog(file, limit=None)  # every left-out row must be reported
     frame = _valid_recipes(table, role_of_position, colorants, log)
-    return frame, sorted(log.problems, key=lambda problem: (problem.row or 0))
+    return frame, sorted(log.problems, key=lambda problem: (problem.row or 0)), notes
 
 
-def _column_roles(table: Table, colorants: Sequence[str], suggest_renames: bool = True) -> dict[int, str]:
-    """What each column holds: a colorant name, THICKNESS_COLUMN or "" for passthrough."""
+def _column_roles(table: Table, colorants: Sequence[str], suggest_renames: bool = True) -> tuple[dict[int, str], list[str]]:
+    """What each column holds (a colorant name, THICKNESS_COLUMN or "" for passthrough), and the notes on them."""
     colorant_of_key = {column_key(colorant): colorant for colorant in colorants}
     role_of_position: dict[int, str] = {}
     for position, header in enumerate(table.header):
@@ -101,8 +125,8 @@ def _column_roles(table: Table, colorants: Sequence[str], suggest_renames: bool 
     # collapse into one in the output table, silently losing a column of the user's data.
     keys = [role or f"passthrough {table.header[position].strip()}" for position, role in role_of_position.items()]
     fail_on_duplicate_columns(table, keys)
-    _check_prediction_columns(table, role_of_position, colorants, suggest_renames)
-    return role_of_position
+    notes = _check_prediction_columns(table, role_of_position, colorants, suggest_renames)
+    return role_of_position, notes
 
 
 def _valid_recipes(table: Table, role_of_position: Mapping[int, str], colorants: Sequence[str], log: ProblemLog) -> pd.DataFrame:
@@ -139,7 +163,8 @@ def _valid_recipes(table: Table, role_of_position: Mapping[int, str], colorants:
     return pd.concat([frame, values], axis=1) if passthrough else values
 
 
-def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str], colorants: Sequence[str], suggest_renames: bool = True) -> None:
+def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str], colorants: Sequence[str], suggest_renames: bool = True) -> list[str]:
+    """Refuse a missing colorant or thickness column and an unknown one in percent; a note per unknown column of numbers."""
     log = ProblemLog(table.file)
     present = set(role_of_position.values())
     extra_headers = [table.header[p] for p, role in role_of_position.items() if not role]
@@ -164,13 +189,11 @@ def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str],
         elif cells and all(parse_number(cell, decimal_comma=True) is not None for cell in cells if cell):
             unknown_numeric_headers.append(header)
     log.raise_if_any()
-    for header in unknown_numeric_headers:
-        warnings.warn(
-            f"{table.file}: column {header!r} is not one of the model's colorants ({', '.join(colorants)}); "
-            "it is passed through unchanged and does not affect the prediction.",
-            UserWarning,
-            stacklevel=4,
-        )
+    return [
+        f"{table.file}: column {header!r} is not one of the model's colorants ({', '.join(colorants)}); "
+        "it is passed through unchanged and does not affect the prediction."
+        for header in unknown_numeric_headers
+    ]
 
 
 def _closest_hint(wanted: str, headers: Sequence[str]) -> str:

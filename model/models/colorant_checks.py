@@ -21,7 +21,7 @@ import numpy as np
 
 from model.core.schema import Dataset
 
-__all__ = ["ColorantWarning", "degenerate_colorants", "warn_degenerate_colorants", "quiet_colorant_warnings"]
+__all__ = ["ColorantWarning", "degenerate_colorants", "degenerate_colorant_notes", "warn_degenerate_colorants", "quiet_colorant_warnings"]
 
 
 class ColorantWarning(UserWarning):
@@ -43,24 +43,32 @@ def degenerate_colorants(dataset: Dataset) -> tuple[list[str], dict[str, str]]:
     return absent, single
 
 
-def warn_degenerate_colorants(dataset: Dataset, stacklevel: int = 3) -> None:
-    """One :class:`ColorantWarning` per colorant the data cannot teach, naming it and saying what to do."""
+def degenerate_colorant_notes(dataset: Dataset) -> list[str]:
+    """One sentence per colorant the data cannot teach, naming it and saying what to do.
+
+    For a caller that shows them (the retraining's comparison, on the Retrain page and in the
+    API's job report) rather than relying on a warning reaching a person.
+    """
     absent, single = degenerate_colorants(dataset)
-    for name in absent:
-        warnings.warn(
+    return [
+        *(
             f"Colorant {name!r} is 0 wt % or empty in all {len(dataset)} training films: the model cannot learn what it does, "
-            "so its predictions for recipes that hold it are guesses. Drop the column, or add films that hold it.",
-            ColorantWarning,
-            stacklevel=stacklevel,
-        )
-    for name, recipe in single.items():
-        warnings.warn(
+            "so its predictions for recipes that hold it are guesses. Drop the column, or add films that hold it."
+            for name in absent
+        ),
+        *(
             f"Colorant {name!r} is in only one recipe ({recipe!r}): what the model learns of it rests on that recipe alone, "
             "so predictions at other loadings or in other mixtures are poorly founded, and validation cannot score it "
-            "(with that recipe held out no training recipe holds it). Add a few loadings of it (a ladder).",
-            ColorantWarning,
-            stacklevel=stacklevel,
-        )
+            "(with that recipe held out no training recipe holds it). Add a few loadings of it (a ladder)."
+            for name, recipe in single.items()
+        ),
+    ]
+
+
+def warn_degenerate_colorants(dataset: Dataset, stacklevel: int = 3) -> None:
+    """One :class:`ColorantWarning` per sentence of :func:`degenerate_colorant_notes`."""
+    for note in degenerate_colorant_notes(dataset):
+        warnings.warn(note, ColorantWarning, stacklevel=stacklevel)
 
 
 @contextmanager

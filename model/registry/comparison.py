@@ -43,6 +43,7 @@ from model.core.schema import RECIPE_ID_COLUMN, Dataset
 from model.evaluation import Evaluation, cross_validate
 from model.evaluation.cross_validation import DEFAULT_CV_SEEDS, DEFAULT_N_SPLITS
 from model.models.base import ColourModel
+from model.models.colorant_checks import degenerate_colorant_notes
 
 __all__ = ["TIE_DELTA_E00", "SUMMARY_METRICS", "Comparison", "compare_on_same_folds", "write_comparison", "read_comparison"]
 
@@ -185,6 +186,7 @@ def compare_on_same_folds(
     """
     seeds = tuple(seeds)
     champion_side, basis, warnings_ = _champion_side(dataset, champion, champion_reference, reference_description)
+    warnings_ += degenerate_colorant_notes(dataset)  # the fits warn too, but from a job process no person reads
     steps = 1 if challenger_evaluation is not None else 2
 
     def report(offset: int, label: str):

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, THICKNESS_COLUMN
-from model.io import IngestError, Problem, read_recipes_for_prediction
+from model.io import IngestError, Problem, read_recipes_for_prediction_with_notes
 from model.io.safe_csv import neutralise_formulas
 from model.serving.csv_text import csv_text
 from model.serving.plain_csv import read_plain_recipes
@@ -135,7 +134,7 @@ def predict_csv(
     """
     if progress:
         progress(0.0, "Reading and checking the file…")
-    recipes, problems, caught = _read_checked(source, model, name, max_rows, suggest_renames)
+    recipes, problems, notes = _read_checked(source, model, name, max_rows, suggest_renames)
     input_columns = list(model.input_columns)
     passthrough = [column for column in recipes.columns if column not in input_columns]
     _refuse_output_names(passthrough, name)
@@ -144,7 +143,7 @@ def predict_csv(
     table = pd.concat(frames, ignore_index=True) if frames else _empty_table(input_columns, passthrough)
     if progress:
         progress(1.0, f"Predicted {n_rows:,} recipes.")
-    return BatchResult(table=table, problems=list(problems), warnings=caught)
+    return BatchResult(table=table, problems=list(problems), warnings=notes)
 
 
 def predict_csv_to_file(
@@ -162,7 +161,7 @@ def predict_csv_to_file(
     Keep ``chunk_rows`` at its default for the same numbers to the last bit: a network's
     matrix products over a batch of another size may sum in another order (BLAS).
     """
-    recipes, problems, caught = _read_checked(source, model, name, None)
+    recipes, problems, notes = _read_checked(source, model, name, None)
     input_columns = list(model.input_columns)
     passthrough = [column for column in recipes.columns if column not in input_columns]
     _refuse_output_names(passthrough, name)
@@ -179,7 +178,7 @@ def predict_csv_to_file(
             handle.write(text)
         if len(recipes) == 0:  # no valid row: the header alone, as write_csv writes an empty table
             neutralise_formulas(_empty_table(input_columns, passthrough)).to_csv(handle, index=False)
-    return BatchResult(table=_empty_table(input_columns, passthrough), problems=list(problems), warnings=caught, n_written=len(recipes))
+    return BatchResult(table=_empty_table(input_columns, passthrough), problems=list(problems), warnings=notes, n_written=len(recipes))
 
 
 def _chunk_text(model, rows: pd.DataFrame, passthrough: list[str], header: bool) -> str:
@@ -193,16 +192,12 @@ def _chunk_text(model, rows: pd.DataFrame, passthrough: list[str], header: bool)
 def _read_checked(
     source, model, name: str | None, max_rows: int | None, suggest_renames: bool = True
 ) -> tuple[pd.DataFrame, list[Problem], list[str]]:
-    """The valid recipes, the problems and the warnings of a CSV: :func:`read_plain_recipes` when the file allows, else the full reader."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        recipes = read_plain_recipes(source, list(model.colorants_), name=name, max_rows=max_rows)
-        problems = []
-        if recipes is None:
-            recipes, problems = read_recipes_for_prediction(
-                source, list(model.colorants_), name=name, max_rows=max_rows, suggest_renames=suggest_renames
-            )
-    return recipes, list(problems), [str(w.message) for w in caught]
+    """The valid recipes, the problems and the notes of a CSV: :func:`read_plain_recipes` when the file allows, else the full reader."""
+    recipes = read_plain_recipes(source, list(model.colorants_), name=name, max_rows=max_rows)
+    if recipes is not None:  # a plain file has neither problems nor notes
+        return recipes, [], []
+    # The notes come back, not as warnings: collecting warnings is not thread-safe in a server.
+    return read_recipes_for_prediction_with_notes(source, list(model.colorants_), name=name, max_rows=max_rows, suggest_renames=suggest_renames)
 
 
 def _predicted_chunks(recipes: pd.DataFrame, model, passthrough: list[str], chunk_rows: int, progress: ProgressCallback | None):

@@ -18,14 +18,13 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
-from model.io import IngestError, read_recipes_for_prediction
+from model.io import IngestError, read_recipes_for_prediction_with_notes
 from model.io.cells import CONCENTRATION, THICKNESS, TOTAL_TOLERANCE
 from model.io.columns import column_key, is_thickness_header
 from model.io.text import read_text
@@ -108,15 +107,13 @@ def _floats(column: pd.Series) -> np.ndarray:
 
 
 def _checked_head(text: str, colorants: list[str], file: str) -> pd.DataFrame | None:
-    """The full reader's table of the first rows, or None when it finds a problem or warns."""
+    """The full reader's table of the first rows, or None when it finds a problem or has a note."""
     head_text = "\n".join(text.split("\n", _CHECKED_ROWS + 1)[: _CHECKED_ROWS + 1])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            head, problems = read_recipes_for_prediction(head_text.encode("utf-8"), colorants, name=file)
-        except IngestError:
-            return None
-    return None if problems or caught else head
+    try:
+        head, problems, notes = read_recipes_for_prediction_with_notes(head_text.encode("utf-8"), colorants, name=file)
+    except IngestError:
+        return None
+    return None if problems or notes else head
 
 
 def _plain_table(cells: pd.DataFrame, colorants: list[str], head: pd.DataFrame) -> pd.DataFrame | None:
