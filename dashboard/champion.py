@@ -18,7 +18,6 @@ nothing and raises. Importing this module imports neither scikit-learn nor SciPy
 from __future__ import annotations
 
 import logging
-import warnings
 
 import streamlit as st
 
@@ -59,14 +58,7 @@ def _champion_pointer() -> tuple[str, str | None]:
 def _load_champion(pointer: str, models_dir: str):
     # Keyed on the pointer (and folder): a promotion by another session changes the pointer,
     # so the next rerun asks for a new key and loads the new champion. Never mutate the result.
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        model, card = ModelRegistry(models_dir).load_champion(fallback=True)
-    # With a fallback, the registry's last warning says why the champion was passed over.
-    fallback_reason = str(caught.pop().message) if caught and card.version != pointer else None
-    for warning in caught:  # anything else (a library version mismatch) goes to the log as before
-        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
-    return model, card, fallback_reason
+    return ModelRegistry(models_dir).load_champion_or_fallback()
 
 
 @st.cache_resource(show_spinner="Loading the champion model…", max_entries=4)

@@ -71,6 +71,19 @@ def test_fallback_serves_the_last_good_champion_and_leaves_the_pointer(models_di
     assert ModelRegistry(models_dir).champion_version() == "v2-champion"  # an admin decides on a rollback
 
 
+def test_the_server_gets_the_fallback_reason_returned_not_warned(models_dir):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning here would fail the test
+        _, card, reason = ModelRegistry(models_dir).load_champion_or_fallback()
+        assert card.version == "v2-champion" and reason is None
+        tamper(models_dir, "v2-champion")
+        _, card, reason = ModelRegistry(models_dir).load_champion_or_fallback()
+    assert card.version == "v1-good"
+    assert reason.startswith("Model 'v2-champion' was modified") and reason.endswith("Serving the last good champion, v1-good, instead.")
+
+
 def test_fallback_skips_a_newer_version_that_was_never_promoted(models_dir, shipped):
     model, card = shipped
     ModelRegistry(models_dir).save_model(model, metrics=card.metrics, dataset_info=dict(card.dataset), version="v3-unpromoted")

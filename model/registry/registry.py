@@ -509,26 +509,47 @@ class ModelRegistry:
             The champion's file fails its hash check (and, with ``fallback``, so does
             every earlier champion).
         """
-        root = self.root
-        version = self.champion_version()
-        if version is None:
-            raise FileNotFoundError(
-                f"No champion model in {root}. Train and promote one: python -m model train --data data/demo --promote"
-            )
+        if not fallback:
+            return self._load_pointed_champion()
+        model, card, reason = self.load_champion_or_fallback()
+        if reason is not None:
+            warnings.warn(reason, stacklevel=2)
+        return model, card
+
+    def load_champion_or_fallback(self):
+        """:meth:`load_champion` with ``fallback=True``, returning why it fell back instead of warning.
+
+        For a server, where collecting a warning (``warnings.catch_warnings``) is not thread-safe.
+
+        Returns
+        -------
+        (model, ModelCard, reason)
+            ``reason`` is None when the champion itself loaded; otherwise a sentence naming the
+            failure and the earlier champion served instead.
+
+        Raises
+        ------
+        As :meth:`load_champion`.
+        """
         try:
-            return self.load_model(version)
+            return (*self._load_pointed_champion(), None)
         except IntegrityError as error:
-            if not fallback:
-                raise
             failure = error
         for candidate in self.earlier_champions():
             try:
                 model, card = self.load_model(candidate)
             except IntegrityError:
                 continue
-            warnings.warn(f"{failure} Serving the last good champion, {candidate}, instead.", stacklevel=2)
-            return model, card
+            return model, card, f"{failure} Serving the last good champion, {candidate}, instead."
         raise failure
+
+    def _load_pointed_champion(self):
+        version = self.champion_version()
+        if version is None:
+            raise FileNotFoundError(
+                f"No champion model in {self.root}. Train and promote one: python -m model train --data data/demo --promote"
+            )
+        return self.load_model(version)
 
 
 def load_from_path(path) -> tuple[object, ModelCard]:
