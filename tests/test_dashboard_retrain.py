@@ -457,3 +457,10 @@ def test_a_colorant_column_left_blank_in_every_row_is_shown_as_read_as_zero(host
     [note] = [w.value for w in at.warning if "is empty in all" in w.value]
     assert f"column '{blank}' is empty in all {len(lines) - 1} rows, so it was read as 0 wt %" in note and "Delete the column" in note
     assert int({m.label: m.value for m in at.metric}["Recipes"]) > 0
+
+    # Stored, the upload keeps what reading assumed: its record on disk, listed under Uploads.
+    with pytest.warns(UnusedColorantWarning):
+        at.button(key="retrain_commit").click().run()
+    assert not at.exception, at.exception
+    uploads = open_store().uploads()
+    assert uploads["notes"].tolist() == ["", note]  # the demo seed assumed nothing

@@ -115,6 +115,24 @@ def test_tidy_csv_upload_round_trips_and_repeated_readings_are_kept(empty_store,
     assert result.n_added == 1 and len(empty_store.measurements("R0")) == 3
 
 
+def test_a_store_from_before_notes_and_readings_opens_and_keeps_its_data(tmp_path, tiny_dataset):
+    # A lab's store made by an earlier Huecast lacks the columns added since; opening it adds them.
+    path = tmp_path / "measurements.sqlite3"
+    MeasurementStore(path, seed=False).add(read_upload([("first.csv", tidy_bytes(tiny_dataset.subset(np.arange(12))))]), user=LOCAL_ADMIN)
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE uploads DROP COLUMN notes")
+        connection.execute("ALTER TABLE measurements DROP COLUMN fluorescence_cts")
+    store = MeasurementStore(path, seed=False)
+    assert store.uploads()["notes"].tolist() == [""] and len(store.to_dataset()) == 12
+
+    blank = tiny_dataset.subset(np.arange(12, 24)).table.assign(**{tiny_dataset.colorants[-1]: np.nan})
+    with pytest.warns(UserWarning, match="read as 0 wt %"):
+        prepared = read_upload([("second.csv", tidy_bytes(type(tiny_dataset)(blank, tiny_dataset.colorants)))])
+    store.add(prepared, user=LOCAL_ADMIN)
+    [note] = prepared.notes
+    assert store.uploads()["notes"].tolist() == ["", note] and len(store.to_dataset()) == 24
+
+
 def test_seeded_from_the_demo_data_once_and_the_demo_fingerprint_is_found(isolated_install):
     store = open_store()
     assert store.path.parent == isolated_install.data_dir

@@ -368,7 +368,10 @@ with include_column:
 
 uploads = store.uploads()
 with st.expander("Uploads"):
-    st.dataframe(neutralise_formulas(uploads), hide_index=True, width="stretch", key="retrain_uploads")
+    st.dataframe(
+        neutralise_formulas(uploads), hide_index=True, width="stretch", key="retrain_uploads",
+        column_config={"notes": st.column_config.TextColumn("notes", width="large", help="What reading the files assumed, e.g. a colorant column left blank, read as 0 wt %.")},
+    )
     labels = intake.upload_labels(uploads)
     if labels:
         upload_id = st.selectbox("Upload", list(labels), format_func=labels.get, key="retrain_upload_pick")

@@ -274,9 +274,12 @@ class MeasurementStore:
             return [row[0] for row in connection.execute("SELECT DISTINCT recipe_id FROM measurements ORDER BY recipe_id")]
 
     def uploads(self) -> pd.DataFrame:
-        """One row per upload: ``upload_id, source_files, uploaded_by, uploaded_at, n_added, n_already, n_included, name``.
+        """One row per upload: ``upload_id, source_files, uploaded_by, uploaded_at, n_added, n_already, n_included, name, notes``.
 
         ``name`` is what people call it: the file names and day, or :data:`DEMO_DATA_NAME`.
+        ``notes`` is what reading the files assumed (a colorant column left blank, read as
+        0 wt %), one sentence each, joined; empty when it assumed nothing or the upload was
+        stored before notes were kept.
         """
         with closing(self._connect()) as connection:
             rows = connection.execute(
@@ -294,10 +297,11 @@ class MeasurementStore:
                     "n_already": row["n_already"],
                     "n_included": row["n_included"],
                     "name": upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
+                    "notes": " ".join(json.loads(row["notes"] or "[]")),
                 }
                 for row in rows
             ],
-            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included", "name"],
+            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included", "name", "notes"],
         )
 
     def counts(self) -> dict[str, int]:
@@ -445,8 +449,11 @@ class MeasurementStore:
             return UploadResult(None, 0, n_already, same_files_as, version, f"Nothing added: all {n_already} measurements are already in the store{where}.")
         self._check_recipes_agree(connection, dataset, new_positions)
         cursor = connection.execute(
-            "INSERT INTO uploads (source_files, content_hash, uploaded_by, uploaded_at, n_added, n_already, accepted) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, now_utc(), len(new_positions), n_already, json.dumps(list(prepared.accepted))),
+            "INSERT INTO uploads (source_files, content_hash, uploaded_by, uploaded_at, n_added, n_already, accepted, notes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                json.dumps(list(prepared.source_files)), prepared.content_hash, uploader, now_utc(), len(new_positions), n_already,
+                json.dumps(list(prepared.accepted)), json.dumps(list(prepared.notes)),
+            ),
         )
         upload_id = int(cursor.lastrowid)
         connection.executemany(

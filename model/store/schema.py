@@ -15,7 +15,8 @@ CREATE TABLE IF NOT EXISTS uploads (
     uploaded_at   TEXT    NOT NULL,   -- ISO 8601 UTC
     n_added       INTEGER NOT NULL,
     n_already     INTEGER NOT NULL,
-    accepted      TEXT    NOT NULL    -- JSON list of accepted near-miss names
+    accepted      TEXT    NOT NULL,   -- JSON list of accepted near-miss names
+    notes         TEXT                -- JSON list of what reading assumed; NULL = recorded before notes were kept
 );
 CREATE TABLE IF NOT EXISTS measurements (
     id              INTEGER PRIMARY KEY,
@@ -50,8 +51,8 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 # Columns added after the first release: (table, column, SQL type). A store created before
-# gains them when opened (NULL in old rows, which means "no reading"), so old stores keep working.
-_ADDED_COLUMNS = (("measurements", "fluorescence_cts", "REAL"),)
+# gains them when opened (NULL in old rows: "no reading", "no notes kept"), so old stores keep working.
+_ADDED_COLUMNS = (("measurements", "fluorescence_cts", "REAL"), ("uploads", "notes", "TEXT"))
 
 
 def add_missing_columns(connection) -> None:
