@@ -84,7 +84,8 @@ def test_the_comparison_names_a_colorant_the_new_data_cannot_teach(tiny_dataset,
     table["Once"] = np.where(table["recipe_id"] == table["recipe_id"].iloc[0], 2.0, 0.0)
     data = Dataset(table, (*tiny_dataset.colorants, "Once"), tiny_dataset.name)
     config = clone(quick_model).set_params(hidden_layer_sizes=(4,), max_iter=30)
-    comparison, _, _ = retrain.compare_on_same_folds(data, challenger=config, champion=config, champion_reference=None, n_splits=2, seeds=(0,))
+    with pytest.warns(UserWarning, match="'Once' is in only one recipe"):  # the fits' ColorantWarning, for the log
+        comparison, _, _ = retrain.compare_on_same_folds(data, challenger=config, champion=config, champion_reference=None, n_splits=2, seeds=(0,))
     [note] = [warning for warning in comparison.warnings if "Colorant" in warning]
     assert f"'Once' is in only one recipe ({str(data.recipe_ids[0])!r})" in note and "Add a few loadings" in note
 
