@@ -90,6 +90,8 @@ MAX_SESSION_HOURS = 24.0 * 30
 SESSION_ROUTE = "/account/session"
 #: Where a server with no ``[server] secret`` keeps the key that signs its cookies (in the data folder).
 KEY_FILE = "sign-in.key"
+#: Where sign-outs are kept (in the data folder), so a signed-out cookie stays refused after a restart.
+SIGNED_OUT_FILE = "signed-out.txt"
 _ACCOUNT_KEY = "account:admin"
 _MAX_TOKEN_BODY_BYTES = 256
 _UNKNOWN_ADDRESS = "unknown"
@@ -103,7 +105,7 @@ _LIMITER = AttemptLimiter(max_attempts=SIGN_IN_ATTEMPTS_PER_MINUTE, window_s=60.
 _TOKENS = OneTimeTokens(lifetime_s=60.0)
 _lock = threading.Lock()
 _keys: dict[str, bytes] = {}  # data folder -> the signing key kept there
-_cookie_signers: dict[tuple, SignInCookies] = {}  # (key, lifetime, password hash) -> its signer (and its sign-outs)
+_cookie_signers: dict[tuple, SignInCookies] = {}  # (key, lifetime, password hash, data folder) -> its signer (and its sign-outs)
 
 
 def bind_address() -> str:
@@ -235,12 +237,18 @@ def _signing_key() -> bytes:
 
 
 def _cookie_signer() -> SignInCookies:
-    """The signer for today's settings; one object per settings, so a sign-out is remembered by every session."""
+    """The signer for today's settings; one object per settings, so a sign-out is remembered by every session
+    (and, in the data folder's :data:`SIGNED_OUT_FILE`, across restarts)."""
     lifetime_s = _session_hours() * 3600.0
     password_hash = str(_secrets_section("auth").get("admin_password_hash", ""))
     key = _signing_key()
+    signed_out = settings.data_dir() / SIGNED_OUT_FILE
     with _lock:
-        return _cookie_signers.setdefault((key, lifetime_s, password_hash), SignInCookies(key, lifetime_s, password_hash))
+        found = _cookie_signers.get((key, lifetime_s, password_hash, str(signed_out)))
+        if found is None:
+            found = SignInCookies(key, lifetime_s, password_hash, signed_out_file=signed_out)
+            _cookie_signers[(key, lifetime_s, password_hash, str(signed_out))] = found
+        return found
 
 
 def _request_cookies() -> dict:

@@ -239,6 +239,33 @@ def test_a_signed_cookie_says_who_until_when_and_nothing_else_passes():
     assert cookies.role(fresh) is None  # signed out
 
 
+def test_a_sign_out_is_kept_on_disk_across_restarts_and_processes(tmp_path, caplog):
+    now = [1_000_000.0]
+    path = tmp_path / "data" / "signed-out.txt"
+
+    def server() -> SignInCookies:  # a server process started with the same settings and data folder
+        return SignInCookies(b"k" * 32, 3600.0, PASSWORD_HASH, clock=lambda: now[0], signed_out_file=path)
+
+    first, other = server(), server()
+    kept, ended = first.issue(), first.issue()
+    assert other.role(ended) == "admin"
+    first.revoke(ended)
+    assert first.role(ended) is None and other.role(ended) is None  # the other process reads the file anew
+    assert server().role(ended) is None and server().role(kept) == "admin"  # after a restart
+    with open(path, "a", encoding="ascii") as file:
+        file.write("cut-short-by-a-crash\n")
+    assert server().role(ended) is None and server().role(kept) == "admin"
+
+    # Where the folder cannot be written, a sign-out still holds in this process, and the log says why.
+    blocked = SignInCookies(b"k" * 32, 3600.0, PASSWORD_HASH, clock=lambda: now[0], signed_out_file=tmp_path / "a-file" / "signed-out.txt")
+    (tmp_path / "a-file").write_text("not a folder")
+    value = blocked.issue()
+    with caplog.at_level("WARNING", logger="huecast.auth"):
+        blocked.revoke(value)
+    assert blocked.role(value) is None
+    assert "could not be kept in signed-out.txt" in caplog.text and "until this server restarts" in caplog.text
+
+
 def _post(url: str, body: bytes = b"", method: str = "POST", cookie: str | None = None):
     request = urllib.request.Request(url, data=body if method == "POST" else None, method=method, headers={"Cookie": cookie} if cookie else {})
     try:
@@ -276,6 +303,9 @@ def test_the_route_trades_a_one_time_token_for_an_httponly_strict_cookie_and_cle
     status, set_cookies = _post(session_route, method="DELETE", cookie=f"{SignInCookies.NAME}={value}")
     assert status == 204 and set_cookies and "max-age=0" in set_cookies[0].lower()
     assert auth._cookie_signer().role(value) is None  # revoked, not only cleared
+    auth._cookie_signers.clear()  # a restart: the sign-out is read back from the data folder
+    assert auth._cookie_signer().role(value) is None
+    assert (hosted.data_dir / auth.SIGNED_OUT_FILE).is_file()
 
 
 def _browser_token(at: AppTest) -> str:

@@ -15,6 +15,7 @@ import collections
 import hashlib
 import hmac
 import ipaddress
+import logging
 import os
 import secrets
 import threading
@@ -38,6 +39,8 @@ __all__ = [
     "OneTimeTokens",
     "load_or_create_key",
 ]
+
+_LOG = logging.getLogger("huecast.auth")
 
 ROLES = ("viewer", "admin")
 
@@ -262,12 +265,17 @@ class SignInCookies:
     password_hash : str, default ""
         The admin password's stored hash (see :mod:`model.auth.passwords`).
     clock : callable returning Unix seconds, default :func:`time.time`
+    signed_out_file : path-like, optional
+        Where sign-outs are kept (one ``<nonce> <expiry>`` line each, appended), so that a
+        signed-out cookie stays refused after a restart and by every server process sharing
+        the data folder. Without it, or when it cannot be written, sign-outs are kept in this
+        process only (the log says so).
     """
 
     NAME = "huecast_admin"
     _VERSION = "v1"
 
-    def __init__(self, secret: bytes, lifetime_s: float, password_hash: str = "", clock=time.time) -> None:
+    def __init__(self, secret: bytes, lifetime_s: float, password_hash: str = "", clock=time.time, signed_out_file=None) -> None:
         if lifetime_s <= 0:
             raise ValueError(f"lifetime_s={lifetime_s!r}: a sign-in must last a positive time.")
         self.lifetime_s = float(lifetime_s)
@@ -275,6 +283,8 @@ class SignInCookies:
         self._key = hmac.new(bytes(secret), b"huecast sign-in cookie\0" + str(password_hash).encode("utf-8"), hashlib.sha256).digest()
         self._revoked: dict[str, float] = {}  # nonce -> expiry, shared by every session of the process
         self._lock = threading.Lock()
+        self._file = Path(signed_out_file) if signed_out_file is not None else None
+        self._file_seen: tuple[int, int] | None = None  # (size, mtime_ns) of the file when last read
 
     def _signature(self, payload: str) -> str:
         return hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).hexdigest()
@@ -306,12 +316,16 @@ class SignInCookies:
             return None
         role, expires_at, nonce = fields
         with self._lock:
+            self._read_signed_out_file()
             if self.clock() >= expires_at or nonce in self._revoked:
                 return None
         return role
 
     def revoke(self, value) -> None:
-        """End a sign-in (sign-out): its cookie is refused from now on, in this process, until it would expire anyway."""
+        """End a sign-in (sign-out): its cookie is refused from now on, until it would expire anyway.
+
+        Kept in ``signed_out_file`` when there is one, so a restart does not bring it back.
+        """
         fields = self._fields(value)
         if fields is None:
             return
@@ -320,6 +334,47 @@ class SignInCookies:
             now = self.clock()
             self._revoked = {kept: until for kept, until in self._revoked.items() if until > now}
             self._revoked[nonce] = expires_at
+            if self._file is not None:
+                try:
+                    self._file.parent.mkdir(parents=True, exist_ok=True)
+                    # One short line in append mode: writes of other processes do not interleave with it.
+                    with open(self._file, "a", encoding="ascii") as file:
+                        file.write(f"{nonce} {expires_at}\n")
+                except OSError as error:
+                    _LOG.warning(
+                        "A sign-out could not be kept in %s (%s): it holds until this server restarts. "
+                        "Make the data folder writable.", self._file.name, error.strerror or error,
+                    )
+
+    def _read_signed_out_file(self) -> None:
+        """Take in sign-outs that this or another process wrote since the file was last read (one ``stat`` otherwise)."""
+        if self._file is None:
+            return
+        try:
+            status = self._file.stat()
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            _LOG.warning("Sign-outs cannot be read from %s (%s).", self._file.name, error.strerror or error)
+            return
+        seen = (status.st_size, status.st_mtime_ns)
+        if seen == self._file_seen:
+            return
+        try:
+            lines = self._file.read_text(encoding="ascii", errors="replace").splitlines()
+        except OSError as error:
+            _LOG.warning("Sign-outs cannot be read from %s (%s).", self._file.name, error.strerror or error)
+            return
+        now = self.clock()
+        for line in lines:
+            nonce, _, until = line.partition(" ")
+            try:
+                expires_at = float(until)
+            except ValueError:
+                continue  # a line cut short by a crash: that sign-out is lost, the others hold
+            if expires_at > now:
+                self._revoked[nonce] = expires_at
+        self._file_seen = seen
 
 
 class OneTimeTokens:
