@@ -70,6 +70,7 @@ from model.store.records import (
     now_utc,
     sha256_text,
     upload_name,
+    upload_table,
 )
 from model.store.schema import SCHEMA, add_missing_columns
 
@@ -286,23 +287,7 @@ class MeasurementStore:
                 "SELECT u.*, (SELECT COUNT(*) FROM measurements m WHERE m.upload_id = u.id AND m.excluded = 0) AS n_included "
                 "FROM uploads u ORDER BY u.id"
             ).fetchall()
-        return pd.DataFrame(
-            [
-                {
-                    "upload_id": row["id"],
-                    "source_files": ", ".join(json.loads(row["source_files"])),
-                    "uploaded_by": row["uploaded_by"],
-                    "uploaded_at": row["uploaded_at"],
-                    "n_added": row["n_added"],
-                    "n_already": row["n_already"],
-                    "n_included": row["n_included"],
-                    "name": upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
-                    "notes": " ".join(json.loads(row["notes"] or "[]")),
-                }
-                for row in rows
-            ],
-            columns=["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included", "name", "notes"],
-        )
+        return upload_table(rows)
 
     def counts(self) -> dict[str, int]:
         """``n_measurements`` (stored), ``n_included``, ``n_recipes`` (of included), ``n_uploads``."""

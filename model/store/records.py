@@ -49,6 +49,7 @@ __all__ = [
     "plain_day",
     "sha256_text",
     "upload_name",
+    "upload_table",
 ]
 
 SEED_UPLOADER = "demo seed"
@@ -273,6 +274,28 @@ def upload_name(source_files: str, uploaded_by: str, uploaded_at: str) -> str:
     if uploaded_by == SEED_UPLOADER:
         return DEMO_DATA_NAME
     return f"{' + '.join(json.loads(source_files))} (uploaded {plain_day(uploaded_at)})"
+
+
+def upload_table(rows: Sequence) -> pd.DataFrame:
+    """The uploads' records (rows of the ``uploads`` table with their ``n_included``) as :meth:`MeasurementStore.uploads` gives them."""
+    columns = ["upload_id", "source_files", "uploaded_by", "uploaded_at", "n_added", "n_already", "n_included", "name", "notes"]
+    return pd.DataFrame(
+        [
+            {
+                "upload_id": row["id"],
+                "source_files": ", ".join(json.loads(row["source_files"])),
+                "uploaded_by": row["uploaded_by"],
+                "uploaded_at": row["uploaded_at"],
+                "n_added": row["n_added"],
+                "n_already": row["n_already"],
+                "n_included": row["n_included"],
+                "name": upload_name(row["source_files"], row["uploaded_by"], row["uploaded_at"]),
+                "notes": " ".join(json.loads(row["notes"] or "[]")),  # NULL: stored before notes were kept
+            }
+            for row in rows
+        ],
+        columns=columns,
+    )
 
 
 def dataset_name(upload_names: Sequence[str]) -> str:
