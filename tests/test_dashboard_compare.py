@@ -207,13 +207,33 @@ def test_a_search_of_other_data_than_the_champions_is_marked_stale(repo_root, tm
     assert any(w.value.startswith("This search is stale: it ran on “Synthetic demo”") for w in app.warning), [w.value for w in app.warning]
 
 
+def test_after_a_promotion_the_page_says_the_search_scored_the_former_champion(repo_root, tmp_path, monkeypatch):
+    models = _models_dir(repo_root, tmp_path, with_search=True)
+    former = ModelRegistry(models).champion_version()
+    now = "20991231-000000-0000000a"  # the same model promoted again under another version, as after a retrain
+    shutil.copytree(models / former, models / now)
+    card_path = models / now / "card.json"
+    card_path.write_text(card_path.read_text(encoding="utf-8").replace(former, now), encoding="utf-8")
+    (models / "CHAMPION").write_text(now + "\n", encoding="utf-8")
+    monkeypatch.setenv("HUECAST_MODELS_DIR", str(models))
+    monkeypatch.setenv("HUECAST_DATA_DIR", str(tmp_path / "data"))
+    app = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    assert not [box.value for box in (*app.info, *app.success) if "Keep it" in box.value or "closer than the served model" in box.value]
+    assert any(box.value.startswith(f"This search was scored against {former}, the model that served when it ran; {now} serves now") for box in app.warning)
+    scores = _table_with(app, "mean error (ΔE00)")
+    assert f"served when searched ({former})" in list(scores["configuration"])
+
+
 class _Result:
     """Just what search_review reads of a SearchResult."""
 
     best = "trial-002"
 
     def __init__(self, rows: pd.DataFrame, has_champion: bool):
-        self.rows, self.has_champion, self.meta = rows, has_champion, {"test_recipes": ["R1", "R2", "R3"]}
+        self.rows, self.has_champion = rows, has_champion
+        self.meta = {"test_recipes": ["R1", "R2", "R3"], "champion": {"version": "v-then"}}
 
     def row(self, name):
         return self.rows[self.rows["candidate"] == name].iloc[0]
@@ -248,6 +268,20 @@ def test_the_verdict_against_the_served_model_in_words_and_colour():
     scores = search_review.search_scores(_Result(_rows(trial_002=1.00, champion=1.25, baseline=2.0, kubelka_munk=1.4), True))
     assert list(scores["configuration"]) == ["best found (trial-002)", "served model (champion)", "physics alone (Kubelka–Munk)", "old system's network"]
     assert list(scores["vs served model"]) == ["20 % lower error", "—", "12 % higher error", "60 % higher error"]
+
+
+def test_after_a_promotion_the_verdict_claims_nothing_about_the_model_now_serving():
+    # Said "Keep it" about the served model with the figures of the champion the search had scored (review, 2026-12-07).
+    result = _Result(_rows(trial_002=1.25, champion=1.10, baseline=2.0, kubelka_munk=1.4), True)
+    assert search_review.search_verdict(result, serving_version="v-then").sentence.endswith("Keep it.")
+    verdict = search_review.search_verdict(result, serving_version="v-now")
+    assert verdict.tone == "warning" and "Keep it" not in verdict.sentence
+    assert verdict.sentence.startswith("This search was scored against v-then, the model that served when it ran; v-now serves now")
+    assert verdict.sentence.endswith("Run a new search to compare configurations with the model in use.")
+    scores = search_review.search_scores(result, serving_version="v-now")
+    assert list(scores["configuration"])[1] == "served when searched (v-then)"
+    assert "vs served when searched" in scores and "vs served model" not in scores
+    assert search_review.former_champion(result, "v-now") == "v-then" and search_review.former_champion(result, "v-then") is None
 
 
 def test_verdict_and_scores_in_words_of_a_search_saved_before_the_champions_row():

@@ -71,7 +71,8 @@ else:
 if result is not None:
     meta = result.meta
     data = review.data_name(meta["dataset"])
-    verdict = search_review.search_verdict(result)
+    verdict = search_review.search_verdict(result, serving_version=card.version)
+    former = search_review.former_champion(result, card.version)  # the champion the search scored, if another serves now
     # Green only for good news (a configuration that predicts better than the served one); blue for "keep it".
     getattr(verdict_area, verdict.tone)(verdict.sentence, icon=_TONE_ICONS[verdict.tone])
     if not search_review.search_matches_champion(meta, card):
@@ -89,7 +90,7 @@ if result is not None:
 
     st.header("Scores on recipes no model saw")
     st.dataframe(
-        neutralise_formulas(search_review.search_scores(result)),
+        neutralise_formulas(search_review.search_scores(result, serving_version=card.version)),
         hide_index=True,
         key="compare_scores",
         column_config={
@@ -105,7 +106,8 @@ if result is not None:
     st.header(f"Top {len(result.top())} configurations")
     st.caption(
         "Ranked by cross-validation on the training recipes (CV); the test column is the held-out recipes, scored once after ranking. "
-        + ("The last row is the served model's configuration, scored the same way." if result.has_champion else "")
+        + (f"The last row is {f'the configuration of {former}, which served when the search ran' if former else 'the served model’s configuration'}, scored the same way."
+           if result.has_champion else "")
     )
     score_format = {
         "rank": st.column_config.NumberColumn(width="small"),
@@ -116,7 +118,7 @@ if result is not None:
         "training (s)": st.column_config.NumberColumn(format="%.1f", help="Mean wall-clock seconds per CV fit."),
     }
     st.dataframe(
-        neutralise_formulas(search_review.search_top_configurations(result)), hide_index=True, key="compare_top_table",
+        neutralise_formulas(search_review.search_top_configurations(result, serving_version=card.version)), hide_index=True, key="compare_top_table",
         column_config=score_format, width="stretch",
     )
 
@@ -132,7 +134,7 @@ if result is not None:
             f"(seed {meta['seed']}), {meta['seconds']:.0f} s."
         )
         st.dataframe(
-            neutralise_formulas(search_review.search_top_configurations(result, details=True)),
+            neutralise_formulas(search_review.search_top_configurations(result, details=True, serving_version=card.version)),
             hide_index=True,
             key="compare_details_table",
             column_config={

@@ -30,6 +30,7 @@ __all__ = [
     "search_scores",
     "search_top_configurations",
     "search_matches_champion",
+    "former_champion",
 ]
 
 
@@ -102,12 +103,16 @@ class SearchVerdict:
     champion_error: float | None = None
 
 
-def search_verdict(result) -> SearchVerdict:
+def search_verdict(result, *, serving_version: str | None = None) -> SearchVerdict:
     """Which configuration a search found best, its error on unseen recipes, and how that compares with what serves.
 
     Parameters
     ----------
     result : :class:`model.jobs.search_result.SearchResult`
+    serving_version : str, optional
+        The champion serving now. When the search scored another one (a model was promoted
+        since it ran), the verdict says so in a warning and claims nothing about the model in
+        use; None trusts the search's champion row to be the one serving.
 
     Returns
     -------
@@ -126,6 +131,9 @@ def search_verdict(result) -> SearchVerdict:
     best_error, baseline_error, physics_error = (float(row["test_delta_e00_mean_headline"]) for row in (best_row, baseline_row, physics_row))
     description = describe_configuration(best_row)
     if getattr(result, "has_champion", False):
+        searched = former_champion(result, serving_version)
+        if searched is not None:
+            return _verdict_against_former_champion(result, searched, serving_version, description, best_error, baseline_error, physics_error)
         return _verdict_against_champion(result, description, best_error, baseline_error, physics_error)
     references = sorted([(physics_error, "the physics model alone"), (baseline_error, "the old system's configuration")])
     (winner_error, winner), (other_error, other) = references
@@ -142,6 +150,31 @@ def search_verdict(result) -> SearchVerdict:
         f"No configuration here beats it; {other} missed by {other_error:.2f}."
     )
     return SearchVerdict(result.best, description, best_error, baseline_error, physics_error, sentence, tone="warning")
+
+
+def former_champion(result, serving_version: str | None) -> str | None:
+    """The version a search scored as the champion when another one (``serving_version``) serves now; else None."""
+    searched = ((result.meta or {}).get("champion") or {}).get("version")
+    if serving_version is None or not searched or searched == serving_version:
+        return None
+    return str(searched)
+
+
+def _verdict_against_former_champion(
+    result, searched: str, serving_version: str, description: str, best_error: float, baseline_error: float, physics_error: float
+) -> SearchVerdict:
+    champion_error = float(result.row(CHAMPION)["test_delta_e00_mean_headline"])
+    n_test = len(result.meta.get("test_recipes", []))
+    over = f" over {n_test} test recipes" if n_test else ""
+    sentence = (
+        f"This search was scored against {searched}, the model that served when it ran; {serving_version} serves now, so it says "
+        f"nothing about the model in use. Against {searched}, the best configuration found, {result.best} ({description}), missed "
+        f"recipes it never saw by {best_error:.2f} ΔE00 on average{over}, and {searched} by {champion_error:.2f}. "
+        "Run a new search to compare configurations with the model in use."
+    )
+    return SearchVerdict(
+        result.best, description, best_error, baseline_error, physics_error, sentence, tone="warning", champion_error=champion_error,
+    )
 
 
 def _verdict_against_champion(result, description: str, best_error: float, baseline_error: float, physics_error: float) -> SearchVerdict:
@@ -174,8 +207,12 @@ _SCORE_COLUMNS = {
 }
 
 
-def search_scores(result) -> pd.DataFrame:
+def search_scores(result, *, serving_version: str | None = None) -> pd.DataFrame:
     """The best configuration, the served model's, the physics model and the old system's, scored on the test recipes.
+
+    With ``serving_version`` other than the champion the search scored, that row is named
+    "served when searched (<version>)", not "served model", and the comparison column
+    ``vs served when searched``.
 
     Returns
     -------
@@ -188,10 +225,14 @@ def search_scores(result) -> pd.DataFrame:
         no model saw (the search's held-out test recipes).
     """
     has_champion = getattr(result, "has_champion", False)
+    former = former_champion(result, serving_version) if has_champion else None
     labels = [(result.best, f"best found ({result.best})")]
-    labels += [(CHAMPION, "served model (champion)")] if has_champion else []
+    labels += [(CHAMPION, f"served when searched ({former})" if former else "served model (champion)")] if has_champion else []
     labels += [(PHYSICS, "physics alone (Kubelka–Munk)"), (BASELINE, "old system's network")]
-    anchor, against = (CHAMPION, "vs served model") if has_champion else (BASELINE, "vs old configuration")
+    if has_champion:
+        anchor, against = CHAMPION, "vs served when searched" if former else "vs served model"
+    else:
+        anchor, against = BASELINE, "vs old configuration"
     anchor_error = float(result.row(anchor)["test_delta_e00_mean_headline"])
     rows = []
     for name, label in labels:
@@ -207,7 +248,7 @@ def search_scores(result) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def search_top_configurations(result, *, details: bool = False) -> pd.DataFrame:
+def search_top_configurations(result, *, details: bool = False, serving_version: str | None = None) -> pd.DataFrame:
     """The top configurations of a search and the served model's, as a reader compares them.
 
     Columns, in the order a reader needs them: ``rank``, ``configuration`` (in short words, see
@@ -216,16 +257,17 @@ def search_top_configurations(result, *, details: bool = False) -> pd.DataFrame:
     ``95 % below (ΔE00)`` and ``training (s)`` (one CV fit, wall clock). With ``details``,
     the settings follow, named in words (``trial``, ``members``, ``L2 penalty (plain heads)`` …).
 
-    The served model's configuration is the last row (rank blank) when the search scored it.
-    ΔE00 is CIEDE2000.
+    The served model's configuration is the last row (rank blank) when the search scored it
+    ("served then: …" when ``serving_version`` is another champion). ΔE00 is CIEDE2000.
     """
+    served = "served then" if getattr(result, "has_champion", False) and former_champion(result, serving_version) else "served"
     top = result.top()
     rows = [top]
     if getattr(result, "has_champion", False):
         rows.append(result.references[result.references["candidate"] == CHAMPION])
     frame = pd.concat(rows, ignore_index=True)
     words = [
-        f"served: {describe_configuration(row, short=True)}" if row.get("candidate") == CHAMPION else describe_configuration(row, short=True)
+        f"{served}: {describe_configuration(row, short=True)}" if row.get("candidate") == CHAMPION else describe_configuration(row, short=True)
         for row in frame.to_dict("records")
     ]
     table = pd.DataFrame({
