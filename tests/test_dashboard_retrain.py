@@ -407,9 +407,9 @@ def test_model_history_names_its_columns_in_words_in_the_order_they_are_needed(t
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT_S).run()
     at.switch_page(str(Path(APP).parent / "app_pages" / "retrain.py")).run()
     [history] = [frame.value for frame in at.dataframe if "version" in frame.value.columns and "status" in frame.value.columns]
-    assert list(history.columns[:5]) == ["version", "status", "trained on", "mean error (ΔE00)", "trained"]
+    assert list(history.columns[:5]) == ["version", "status", "trained on", "mean error per film (ΔE00)", "trained"]
     assert not [column for column in history.columns if "_" in column]  # no n_samples, created_at …
-    assert history["mean error (ΔE00)"].iloc[0] == 1.0 and history["trained"].iloc[0].endswith("UTC")
+    assert history["mean error per film (ΔE00)"].iloc[0] == 1.0 and history["trained"].iloc[0].endswith("UTC")
 
 
 def test_promote_and_rollback_say_which_version_now_serves(tiny_install, tiny_dataset):

@@ -129,8 +129,11 @@ def test_any_colour_model_can_be_formulated_for(tiny_dataset):
     """The search reads only the model contract, so the Kubelka–Munk baseline works as well as the MLP."""
     physics = KubelkaMunkModel().fit(tiny_dataset)
     own_colour = physics.predict(tiny_dataset.recipes.iloc[[3]]).Lab[0]
-    result = formulate(physics, Target.from_Lab(*own_colour), n_candidates=1)
-    assert result.reachable and result.best.delta_e00 < 0.5
+    # Every training recipe holds some of each colorant: kept at or above the trained minimum, the recipe
+    # found stays in the trained range, where a match counts as reached.
+    inside = Constraints(minimum={c: physics.training_range_.minimum[c] for c in physics.colorants_})
+    result = formulate(physics, Target.from_Lab(*own_colour), inside, n_candidates=1)
+    assert result.reachable and result.best.delta_e00 < 0.5 and not result.best.out_of_range
 
 
 def test_predict_arrays_agrees_with_predict(tiny_model, tiny_dataset):
@@ -171,6 +174,22 @@ def test_unreachable_saturated_red_is_explained_not_raised(demo_champion):
     assert result.best.delta_e00 > 5
     assert "Not reachable" in result.explanation
     assert any("chroma" in reason for reason in result.shortfalls)
+
+
+def test_a_match_only_outside_the_trained_range_is_not_called_reached(demo_champion):
+    # Seen in review: PhthaloGreen allowed to 30 wt % (trained to about 2) gave a green "Reached: 0.27 ΔE00"
+    # while every recipe held 19-26 wt % of it.
+    result = formulate(demo_champion, Target.from_hex("#3c8c5a"), Constraints(maximum={"PhthaloGreen": 30.0}), seed=0)
+    assert all(candidate.out_of_range for candidate in result.candidates), [c.recipe for c in result.candidates]
+    assert min(candidate.delta_e00 for candidate in result.candidates) <= 1.0  # a close prediction, which the model cannot stand behind
+    assert not result.reachable
+    assert result.explanation.startswith("Not a reliable match: the closest recipe is predicted")
+    assert "PhthaloGreen" in result.explanation and "Keep the colorants within their trained range" in result.explanation
+
+
+def test_a_bad_thickness_is_named_in_plain_numbers(tiny_model):
+    with pytest.raises(ValueError, match=r"^Allowed thicknesses \(-5, 0 µm\): give one or more positive film thicknesses in µm\.$"):
+        Constraints(thicknesses_um=[0.0, -5.0]).resolve(tiny_model)
 
 
 def test_round_trip_on_real_data(real_data_dir):

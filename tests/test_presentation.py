@@ -193,9 +193,9 @@ def test_model_history_and_comparison_tables_name_order_and_round_for_a_reader()
         "spectral_mae": 0.0107777, "last_promoted_at": "", "last_promoted_by": "",
     }])
     shown = tables.model_history_table(history)
-    assert list(shown.columns[:5]) == ["version", "status", "trained on", "mean error (ΔE00)", "trained"]
+    assert list(shown.columns[:5]) == ["version", "status", "trained on", "mean error per film (ΔE00)", "trained"]
     row = shown.iloc[0]
-    assert (row["mean error (ΔE00)"], row["spectral error (reflectance 0–1)"]) == (19.83, 0.0108)
+    assert (row["mean error per film (ΔE00)"], row["spectral error (reflectance 0–1)"]) == (19.83, 0.0108)
     assert (row["trained"], row["last promoted"]) == ("07 Dec 2026, 04:46 UTC", "")
     summary = pd.DataFrame({"champion": [19.83164, 0.0123456], "challenger": [1.234567, 0.0107777], "better": ["challenger", "challenger"]},
                            index=pd.Index(["mean ΔE00", "spectral MAE (reflectance 0–1)"], name="metric"))

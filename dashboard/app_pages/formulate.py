@@ -15,6 +15,7 @@ from model.presentation import figures
 from model.presentation.swatches import swatch_pair_html
 from model.presentation.wording import UNCALIBRATED_NOTE, band_sentence
 from model.serving import explore
+from model.store.measurements import open_store
 
 RESULT_KEY = "formulate_result"
 # What the stored result was searched for: a result is shown only while the target is the same.
@@ -30,9 +31,8 @@ trained = model.training_range_
 
 
 @st.cache_data(show_spinner="Loading the measured samples…", max_entries=2)
-def _store_dataset(_version_key: str):
-    from model.store.measurements import open_store
-
+def _store_dataset(store_version: str):
+    # Keyed on the store's version: an upload, exclusion or inclusion changes the samples offered.
     return open_store().to_dataset()
 
 
@@ -54,7 +54,7 @@ def _read_target() -> Target | None:
                 height=110,
             )
             return Target.from_pasted(text) if text.strip() else None
-        dataset = _store_dataset(card.version)
+        dataset = _store_dataset(open_store().version())
         sample_id = st.selectbox("Measured sample (from the measurement store)", list(dataset.sample_ids), key="formulate_sample")
         return Target.from_sample(dataset, sample_id) if sample_id else None
     except (SpectrumParseError, ValueError) as error:

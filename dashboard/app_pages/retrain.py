@@ -328,7 +328,10 @@ st.dataframe(
         "comparable with the champion": st.column_config.TextColumn(
             "comparable with the champion", width="large", help="Error figures of models trained on other data or colorants cannot be compared.",
         ),
-        "mean error (ΔE00)": st.column_config.NumberColumn("mean error (ΔE00)", help="Leave-recipe-out mean CIEDE2000 on the model's own data."),
+        "mean error per film (ΔE00)": st.column_config.NumberColumn(
+            "mean error per film (ΔE00)",
+            help="Leave-recipe-out mean CIEDE2000 over the films of the model's own data. Overview averages each recipe's films first, so its figures differ a little.",
+        ),
     },
 )
 options = promotion.rollback_options(newest=ROLLBACK_ROWS)

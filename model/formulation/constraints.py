@@ -118,5 +118,6 @@ class Constraints:
         else:
             thicknesses = np.unique(np.asarray(list(self.thicknesses_um), dtype=float))
         if not len(thicknesses) or np.any(~np.isfinite(thicknesses)) or np.any(thicknesses <= 0):
-            raise ValueError(f"Allowed thicknesses {list(thicknesses)} µm: give one or more positive thicknesses.")
+            given = ", ".join(f"{value:g}" for value in thicknesses) or "none"
+            raise ValueError(f"Allowed thicknesses ({given} µm): give one or more positive film thicknesses in µm.")
         return thicknesses

@@ -82,14 +82,14 @@ def _metamerism(reflectance: np.ndarray, target_reflectance: np.ndarray) -> dict
 
 
 def explain_outcome(
-    target: Target, best: Candidate, colorants: list[str], lower: np.ndarray, upper: np.ndarray, max_total: float | None
+    target: Target, candidates: list[Candidate], colorants: list[str], lower: np.ndarray, upper: np.ndarray, max_total: float | None
 ) -> tuple[bool, list[str], str]:
-    """Whether ``best`` reaches the target and, in words, how it falls short if not.
+    """Whether a recipe found reaches the target and, in words, how the best falls short if not.
 
     Parameters
     ----------
     target : Target
-    best : Candidate, the best recipe found.
+    candidates : list of Candidate, the recipes found, the best (closest predicted) first.
     colorants : list of str, the model's colorants in input order.
     lower, upper : numpy.ndarray, the allowed wt % per colorant (equal for fixed ones).
     max_total : float or None, the maximum total in wt %.
@@ -97,15 +97,25 @@ def explain_outcome(
     Returns
     -------
     reachable : bool
-        ``best`` is within :data:`REACHED_DELTA_E00` of the target.
+        A recipe inside the trained range is predicted within :data:`REACHED_DELTA_E00` of
+        the target. One outside it does not count: there the model extrapolates, and a
+        small predicted ΔE00 is not a match the model can stand behind.
     shortfalls : list of str
-        How its colour differs, biggest difference first (empty when reached).
+        How the best recipe's colour differs, biggest difference first (empty when reached).
     explanation : str
         One paragraph for the chemist: the ΔE00, the shortfalls, the limits it runs into
         and what to try.
     """
+    best = candidates[0]
+    trusted = [c for c in candidates if c.delta_e00 <= REACHED_DELTA_E00 and not c.out_of_range]
+    if trusted:
+        return True, [], f"Reached: the best recipe is predicted {trusted[0].delta_e00:.2f} ΔE00 from the target (below 1 is hard to see)."
     if best.delta_e00 <= REACHED_DELTA_E00:
-        return True, [], f"Reached: the best recipe is predicted {best.delta_e00:.2f} ΔE00 from the target (below 1 is hard to see)."
+        return False, [], (
+            f"Not a reliable match: the closest recipe is predicted {best.delta_e00:.2f} ΔE00 from the target, but only outside the "
+            f"trained range ({best.out_of_range_detail}), where the model extrapolates. Keep the colorants within their trained "
+            "range under Constraints, or make and measure this recipe and retrain to extend the range."
+        )
     shortfalls = _shortfalls(target.Lab, best.Lab)
     best_vector = np.array([best.recipe[c] for c in [*colorants, THICKNESS_COLUMN]])
     limits = _limit_notes(best_vector, colorants, lower, upper, max_total)

@@ -164,7 +164,7 @@ def formulate(
     final_objective, _ = scorer.score(refined)
     chosen = _distinct(refined, np.argsort(final_objective), upper - lower, n_candidates)
     candidates = describe_candidates(model, target, colorants, refined[chosen])  # best objective first
-    reachable, shortfalls, explanation = explain_outcome(target, candidates[0], colorants, lower, upper, constraints.max_total)
+    reachable, shortfalls, explanation = explain_outcome(target, candidates, colorants, lower, upper, constraints.max_total)
     met, fluorescence_sentence = _fluorescence_verdict(scorer, constraints, candidates, colorants, lower, upper, thicknesses, refined)
     return FormulationResult(
         target=target, candidates=safest_first(candidates), reachable=reachable and met is not False,

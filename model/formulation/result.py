@@ -145,11 +145,11 @@ class FormulationResult:
     candidates : list of Candidate, mutually distinct: the trustworthy ones first, each
         group by expected ΔE00 to the target (:func:`safest_first`).
     reachable : bool
-        The candidate with the best objective (risky or not) is within
-        :data:`REACHED_DELTA_E00` of the target.
+        A candidate inside the trained range is within :data:`REACHED_DELTA_E00` of the
+        target (one that matches only outside it does not count: the model extrapolates there).
     explanation : str
-        In words: reached, or how the closest recipe falls short (too dark, too weak in
-        chroma, hue off…) and which limit it runs into.
+        In words: reached, matched only outside the trained range, or how the closest recipe
+        falls short (too dark, too weak in chroma, hue off…) and which limit it runs into.
     shortfalls : tuple of str, the individual reasons (empty when reached).
     seconds : float, wall time of the search.
     n_predictions : int, recipes predicted during the search.
