@@ -211,9 +211,22 @@ def _folder_names(models_dir: str, data_dir: str) -> tuple[tuple[str, str], ...]
 
 
 async def _body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it passes :data:`model.serving.api.MAX_BODY_BYTES`."""
+    """The request body, refused with 413 as soon as it passes :data:`model.serving.api.MAX_BODY_BYTES`.
+
+    A body sent as another type than JSON is refused with 415 before it is read: a web page on
+    any origin may POST ``text/plain`` or a form without asking first (no CORS preflight), and
+    would otherwise run a formulation here and hold the heavy lane. No ``Content-Type`` at all
+    is taken as JSON, as the old system's server (FastAPI) took it.
+    """
     from model.serving import api
 
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise api.ApiError(
+            415, f"The request body is sent as {api._shown(content_type)}; expected JSON with the header Content-Type: application/json "
+            "(curl: -H 'Content-Type: application/json').",
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > api.MAX_BODY_BYTES:
         raise api.ApiError(413, f"The request body has {int(declared):,} bytes; expected at most {api.MAX_BODY_BYTES:,}. Send fewer recipes per request.")

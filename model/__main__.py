@@ -239,7 +239,7 @@ def _add_model_commands(commands) -> None:
     """train, evaluate, predict and report."""
     train = commands.add_parser("train", help="cross-validate, fit on all data, save a new model version")
     _add_cv_options(train)
-    train.add_argument("--out", help="models directory (default trained_models/)")
+    train.add_argument("--out", help="models directory (default HUECAST_MODELS_DIR, else trained_models/)")
     train.add_argument("--promote", action="store_true", help="compare with the champion on the same folds, print the verdict, promote with --yes")
     train.add_argument("--yes", action="store_true", help="with --promote: confirm the promotion after the verdict (without it, nothing is promoted)")
     train.add_argument("--cluster", metavar="ADDRESS", help="run the cross-validation's folds on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
@@ -261,7 +261,7 @@ def _add_model_commands(commands) -> None:
 
     report = commands.add_parser("report", help="write the stakeholder accuracy report as one self-contained HTML file")
     report.add_argument("--out", required=True, help="where to write the HTML report")
-    report.add_argument("--model", help="a model version folder, or a models directory (its champion); default trained_models/")
+    report.add_argument("--model", help="a model version folder, or a models directory (its champion); default HUECAST_MODELS_DIR, else trained_models/")
     report.set_defaults(run=_cmd_report)
 
 
@@ -273,7 +273,7 @@ def _add_search_command(commands) -> None:
     search.add_argument("--seed", type=int, default=0, help="seeds the test split, the sampling and the folds (default 0)")
     search.add_argument("--folds", type=int, default=3, help="leave-recipe-out folds on the training recipes (default 3)")
     search.add_argument("--test-fraction", type=float, default=0.2, help="share of recipes held out as test (default 0.2)")
-    search.add_argument("--out", help="models directory; results go to <out>/search/<run id>/ (default trained_models/)")
+    search.add_argument("--out", help="models directory; results go to <out>/search/<run id>/ (default HUECAST_MODELS_DIR, else trained_models/)")
     search.add_argument("--cluster", metavar="ADDRESS", help="run the trials on a Dask cluster, e.g. tcp://scheduler:8786 (default: this machine's cores)")
     search.set_defaults(run=_cmd_search)
 

@@ -29,10 +29,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 VIEWER_KEY, ADMIN_KEY = new_key(), new_key()
 
 
-def call(url: str, path: str, body=None, *, key: str | None = None, raw: bytes | None = None, method: str | None = None):
+def call(
+    url: str, path: str, body=None, *, key: str | None = None, raw: bytes | None = None, method: str | None = None,
+    content_type: str | None = "application/json",
+):
     """``(status, parsed JSON)`` of one request; a 4xx/5xx is returned, not raised."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": content_type} if content_type else {}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(url + path, data=data, headers=headers, method=method or ("POST" if data is not None else "GET"))
@@ -178,6 +181,39 @@ def test_bad_requests_get_a_4xx_naming_the_field(keyed_server, payload, raw, sta
     if field:
         assert body["error"]["field"].startswith(field)
     assert "Traceback" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "content_type, status",
+    [("text/plain", 415), ("application/x-www-form-urlencoded", 415), ("multipart/form-data; boundary=x", 415),
+     ("application/json; charset=utf-8", 200), ("application/vnd.api+json", 200)],
+)
+def test_a_body_must_be_sent_as_json(keyed_server, content_type, status, shipped_model):
+    # A page on any origin may POST text/plain or a form without a CORS preflight; JSON needs one.
+    model, _ = shipped_model
+    recipe = {**{name: 0.0 for name in model.colorants_}, "thickness_um": 8.0}
+    got, body = call(keyed_server["url"], "/api/v1/predict", {"recipes": [recipe]}, key=VIEWER_KEY, content_type=content_type)
+    assert got == status, body
+    if status == 415:
+        assert "expected JSON with the header Content-Type: application/json" in body["error"]["message"]
+
+
+def test_a_body_without_a_content_type_is_read_as_json(keyed_server, shipped_model):
+    # As the old system's server (FastAPI) read it. urllib would add a form type, so the request is made by hand.
+    import http.client
+    from urllib.parse import urlparse
+
+    model, _ = shipped_model
+    where = urlparse(keyed_server["url"])
+    body = json.dumps({"recipes": [{**{name: 0.0 for name in model.colorants_}, "thickness_um": 8.0}]}).encode()
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+    connection.putrequest("POST", "/api/v1/predict", skip_accept_encoding=True)
+    connection.putheader("Authorization", f"Bearer {VIEWER_KEY}")
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    answer = connection.getresponse()
+    assert answer.status == 200, answer.read()
+    connection.close()
 
 
 def test_a_body_over_the_cap_gets_413_before_it_is_read(keyed_server):

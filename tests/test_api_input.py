@@ -165,10 +165,14 @@ HEX = {"hex": "#9fc24a"}
         ({"target": {"hex": "#9fc24a", "lab": [50, 0, 0]}}, "target.lab", "Did you mean 'Lab'?"),
         ({"target": {"hex": "#" + "9" * 100_000}}, "target.hex", "(100,001 characters)"),
         ({"target": HEX, "n_starts": 1000}, "n_starts", "not a field of a formulate request"),
+        ({"target": {"spectrum": [50.0] * 31}}, "target.spectrum", "If these are percent, divide them by 100"),
+        ({"target": {"spectrum": [0.5] * 30 + [-7.0]}}, "target.spectrum", "value at 700 nm is -7; expected reflectance factors from 0 to 5"),
+        ({"target": {"Lab": [1000, 0, 0]}}, "target.Lab", "outside L* 0–100"),
+        ({"target": HEX, "constraints": {"colorants": ["PhthaloGreen"], "minimum": {"FluoYellow": 3}}}, "constraints", "not among the allowed colorants"),
     ],
     ids=["9 thicknesses", "10,000 thicknesses", "11 candidates", "a colorant twice", "more colorants than the model's", "colorant near miss",
          "minimum of an unknown colorant", "constraint near miss", "30-band spectrum", "100,000-band spectrum", "Lab of 4", "two targets",
-         "100,000-character hex", "starts are not a field"],
+         "100,000-character hex", "starts are not a field", "spectrum in percent", "negative band", "L* of 1000", "minimum of an excluded colorant"],
 )
 def test_formulate_caps_every_list_and_count_with_a_422_naming_it(served, payload, field, words):
     snapshot, card = served

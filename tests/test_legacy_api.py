@@ -153,6 +153,17 @@ def test_an_alias_is_accepted_only_when_declared(real_champion):
         legacy.ColorantNames(model.colorants_, {"PG": "GXT-10"})
 
 
+def test_an_alias_of_a_colorant_the_served_model_lacks_is_named_as_such():
+    # Review: with the docs' GXT = "GXT-10" and the demo champion, the refusal told the admin to declare the alias they had declared.
+    names = legacy.ColorantNames(["FluoYellow", "PhthaloGreen"], {"GXT": "GXT-10"})
+    with pytest.raises(ApiError) as refused_alias:
+        names.colorant("GXT", "concentrations.GXT")
+    assert refused_alias.value.status == 400 and refused_alias.value.message.startswith(
+        "concentrations.GXT is declared as an alias of 'GXT-10' ([api.aliases]), but the served model has no colorant 'GXT-10'."
+    )
+    assert "Expected only FluoYellow, PhthaloGreen (colorants)." in refused_alias.value.message
+
+
 def test_a_batch_with_one_bad_recipe_is_refused_whole_naming_its_position(real_champion):
     model, card, _, _ = real_champion
     bodies = [*OLD_SCRIPT_BODIES[:3], {"concentrations": {"GXT": 5, "BiVaO4": "x"}, "thickness": 8}, OLD_SCRIPT_BODIES[4]]

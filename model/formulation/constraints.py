@@ -71,6 +71,13 @@ class Constraints:
                 raise ValueError(f"Colorant {name!r} is not one this model knows; it knows {colorants}.")
         if not allowed:
             raise ValueError("No colorant is allowed; allow at least one.")
+        # A limit on a colorant left out would be dropped without a word: a minimum cannot be met.
+        excluded = [name for name, low in self.minimum.items() if name not in allowed and float(low) > 0]
+        if excluded:
+            raise ValueError(
+                f"A minimum is set for {', '.join(excluded)}, which is not among the allowed colorants ({', '.join(allowed)}); "
+                "allow it, or remove its minimum."
+            )
         lower, upper = self._concentration_bounds(colorants, allowed, model.training_range_.maximum)
         self._check_total(lower)
         self._check_fluorescence()

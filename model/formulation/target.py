@@ -13,6 +13,7 @@ import numpy as np
 
 from model.core import colorimetry
 from model.core.schema import BAND_COLUMNS, WAVELENGTHS_NM, Dataset
+from model.io.cells import MAX_REFLECTANCE
 from model.io.spectrum_text import parse_spectrum
 
 __all__ = ["Target"]
@@ -55,10 +56,19 @@ class Target:
 
     @classmethod
     def from_Lab(cls, L: float, a: float, b: float, label: str | None = None) -> Target:
-        """A CIELAB target (D65, 10°; L* 0–100)."""
+        """A CIELAB target (D65, 10°; L* 0–100, a* and b* −128 to 128, the Formulate page's ranges).
+
+        A fluorescent film can measure above L* 100: give such a target as its spectrum
+        (:meth:`from_spectrum`), which also lets the search match the emission.
+        """
         Lab = np.array([L, a, b], dtype=float)
         if not np.all(np.isfinite(Lab)):
             raise ValueError(f"CIELAB target {Lab.tolist()} is not finite; give three numbers L*, a*, b*.")
+        if not 0.0 <= Lab[0] <= 100.0 or np.any(np.abs(Lab[1:]) > 128.0):
+            raise ValueError(
+                f"CIELAB target L* {Lab[0]:g}, a* {Lab[1]:g}, b* {Lab[2]:g} is outside L* 0–100, a* and b* −128 to 128; "
+                "give a colour in those ranges (a fluorescent target above L* 100 as its spectrum)."
+            )
         return cls(Lab=Lab, label=label or f"L* {L:.1f}, a* {a:.1f}, b* {b:.1f}")
 
     @classmethod
@@ -78,10 +88,28 @@ class Target:
 
     @classmethod
     def from_spectrum(cls, reflectance, label: str = "pasted spectrum", notes: Sequence[str] = ()) -> Target:
-        """A measured spectrum (31 bands, 400–700 nm, reflectance factor 0–1)."""
+        """A measured spectrum (31 bands, 400–700 nm, reflectance factor 0–1; above 1 for a fluorescent film).
+
+        Raises
+        ------
+        ValueError
+            Not 31 values, or a value that no reflectance factor takes (not finite, negative,
+            or above :data:`~model.io.cells.MAX_REFLECTANCE`, as percent would be): the
+            message names the band. Nothing is rescaled here; pasted text is read by
+            :meth:`from_pasted`, which recognises percent and says so.
+        """
         reflectance = np.asarray(reflectance, dtype=float).reshape(-1)
         if reflectance.shape != (_N_BANDS,):
             raise ValueError(f"A target spectrum needs {_N_BANDS} values (400–700 nm, 10 nm steps); got {reflectance.size}.")
+        bad = np.flatnonzero(~np.isfinite(reflectance) | (reflectance < 0) | (reflectance > MAX_REFLECTANCE))
+        if bad.size:
+            band, value = int(WAVELENGTHS_NM[bad[0]]), reflectance[bad[0]]
+            more = f" (and {bad.size - 1} more band{'s' if bad.size > 2 else ''})" if bad.size > 1 else ""
+            hint = " If these are percent, divide them by 100." if value > MAX_REFLECTANCE else ""
+            raise ValueError(
+                f"The target spectrum's value at {band} nm is {value:g}{more}; expected reflectance factors from 0 to "
+                f"{MAX_REFLECTANCE:g} (usually 0–1, above 1 only for a fluorescent film).{hint}"
+            )
         return cls(Lab=colorimetry.reflectance_to_Lab(reflectance), reflectance=reflectance, label=label, notes=tuple(notes))
 
     @classmethod

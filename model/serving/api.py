@@ -417,7 +417,7 @@ def _target(spec: Any):
                 raise ValueError(f"expected a text such as '#9fc24a', got {_shown(value)}")
             return Target.from_hex(value)
         if kind == "Lab":
-            return Target.from_Lab(*_numbers(value, "target.Lab", 3, 3, "3 numbers [L*, a*, b*] (L* 0–100)"))
+            return Target.from_Lab(*_numbers(value, "target.Lab", 3, 3, "3 numbers [L*, a*, b*] (L* 0–100, a* and b* −128 to 128)"))
         reflectance = _numbers(value, "target.spectrum", _N_BANDS, _N_BANDS, f"{_N_BANDS} reflectances (0–1, 400–700 nm in 10 nm steps)")
         return Target.from_spectrum(np.asarray(reflectance), label="spectrum from the API")
     except ApiError:

@@ -93,6 +93,7 @@ class ColorantNames:
             raise ValueError(f"[api.aliases] {shadowing[0]!r} is spelt like a colorant of the served model; "
                              "remove that alias (the colorant's own name is accepted as it is).")
         self.aliases = {alias: colorant for alias, colorant in aliases.items() if colorant in self.colorants}
+        self._idle = {alias: colorant for alias, colorant in aliases.items() if colorant not in self.colorants}
         self._answered = {colorant: colorant for colorant in self.colorants}
         for alias, colorant in reversed(list(self.aliases.items())):  # the first alias declared wins
             self._answered[colorant] = alias
@@ -112,6 +113,10 @@ class ColorantNames:
                 return name
             if name in self.aliases:
                 return self.aliases[name]
+        if isinstance(name, str) and name in self._idle:  # declared, but for a colorant another model had
+            raise _bad(f"{field} is declared as an alias of {self._idle[name]!r} ([api.aliases]), but the served model has no "
+                       f"colorant {self._idle[name]!r}. Expected only {self.accepted_text}. An admin can correct the alias, "
+                       "or promote a model trained on that colorant.", field)
         hint = api._did_you_mean(name, [*self.colorants, *self.aliases]) if isinstance(name, str) else ""
         raise _bad(f"{field} is not a colorant of this model.{hint} Expected only {self.accepted_text}. "
                    "An admin can declare an old name as an alias: [api.aliases] in secrets.toml.", field)
@@ -459,7 +464,7 @@ def inverse_predict(payload: Any, model, card, aliases: Mapping[str, str], *, sh
     ------
     ApiError
         400 naming the field for an unknown field or colorant, a spectrum that is not 31
-        finite numbers, a thickness or concentration out of range, bounds with low above
+        reflectance factors (finite, 0–5), a thickness or concentration out of range, bounds with low above
         high or that contradict each other; 503 when the search was stopped.
 
     Notes
@@ -482,7 +487,8 @@ def inverse_predict(payload: Any, model, card, aliases: Mapping[str, str], *, sh
     as ``sklearn.metrics.r2_score``; null for a flat target) and ``delta_e00`` (CIEDE2000
     under D65, the search's own measure). In ``optimization``: ``success`` is whether the
     target was reached (ΔE00 within :data:`model.formulation.REACHED_DELTA_E00`),
-    ``message`` says why not in words, ``iterations`` counts the recipes the search
+    ``message`` says why not in words (a match found only outside the trained range does not
+    count), ``iterations`` counts the recipes the search
     predicted (it counts predictions, not optimiser iterations) and ``final_objective``
     is the returned recipe's spectral ``mse``, the quantity the old system minimised.
     """
@@ -495,7 +501,10 @@ def inverse_predict(payload: Any, model, card, aliases: Mapping[str, str], *, sh
         maximum={colorant: high for colorant, (_, high) in bounds.items()},
         thicknesses_um=None if thickness is None else [thickness],
     )
-    target = Target.from_spectrum(np.asarray(spectrum), label="target_spectrum of /api/inverse_predict")
+    try:
+        target = Target.from_spectrum(np.asarray(spectrum), label="target_spectrum of /api/inverse_predict")
+    except ValueError as error:  # a value no reflectance factor takes (percent, negative)
+        raise _bad(f"target_spectrum: {error}", "target_spectrum") from None
     deadline = time.monotonic() + api.FORMULATE_TIME_LIMIT_S
 
     def stop() -> bool:
