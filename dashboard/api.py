@@ -553,6 +553,11 @@ _ENDPOINTS = [
 ]
 
 
+#: ``"METHOD /path"`` of the routes other modules serve under /api (``dashboard/legacy_api.py``
+#: adds the retraining routes and the old system's), so that a 404 names every route there is.
+ALSO_SERVED: list[str] = []
+
+
 @_endpoint
 async def elsewhere(request: Request) -> Response:
     """Anything else under /api: a JSON 404 or 405, not the dashboard's HTML page."""
@@ -561,14 +566,14 @@ async def elsewhere(request: Request) -> Response:
     methods = [method for path, _, method in _ENDPOINTS if path == request.url.path.rstrip("/")]
     if methods:
         raise api.ApiError(405, f"{request.method} is not allowed on {request.url.path}; use {', '.join(methods)}.")
-    known = ", ".join(f"{method} {path}" for path, _, method in _ENDPOINTS)
+    known = ", ".join([*(f"{method} {path}" for path, _, method in _ENDPOINTS), *ALSO_SERVED])
     raise api.ApiError(404, f"There is no {request.url.path}; the API has {known}.")
 
 
 # Each endpoint also answers with a trailing slash (POST /api/v1/predict/): a client's URL joining
 # adds one easily, and a redirect would make some clients repeat a POST as a GET.
 ROUTES = [Route(route, handler, methods=[method]) for path, handler, method in _ENDPOINTS for route in (path, f"{path}/")] + [
-    Route("/api/{rest:path}", elsewhere, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]),
+    Route(path, elsewhere, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]) for path in ("/api", "/api/{rest:path}")
 ]
 
 

@@ -248,6 +248,7 @@ _OLD = [
     (f"{v1.PREFIX}/measurements", measurements, "POST"),
 ]
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+v1.ALSO_SERVED.extend(f"{method} {path}" for path, _, method in _OLD if f"{method} {path}" not in v1.ALSO_SERVED)
 
 
 def _wrong_method(method: str, old_shape: bool):

@@ -245,7 +245,18 @@ def test_the_routes_carry_the_api_version():
 
 def test_wrong_method_and_unknown_path(keyed_server):
     assert call(keyed_server["url"], "/api/v1/predict", key=VIEWER_KEY)[0] == 405
-    assert call(keyed_server["url"], "/api/v1/nothing-here", key=VIEWER_KEY)[0] == 404
+    status, body = call(keyed_server["url"], "/api/v1/nothing-here", key=VIEWER_KEY)
+    assert status == 404
+    # The 404 names every route under /api, the retraining routes and the old system's included.
+    for route in ("POST /api/v1/predict", "POST /api/v1/retrain", "GET /api/v1/jobs/{job_id}", "POST /api/v1/measurements", "POST /api/inverse_predict"):
+        assert route in body["error"]["message"], body
+    status, body = call(keyed_server["url"], "/api", key=VIEWER_KEY)  # not the dashboard's page
+    assert status == 404 and isinstance(body, dict) and body["error"]["status"] == 404
+
+
+def test_a_misnamed_field_is_answered_with_the_field_it_most_likely_means(keyed_server):
+    status, body = call(keyed_server["url"], "/api/v1/model/promote", {"version": "v", "confirm": True, "reason": "x"}, key=ADMIN_KEY)
+    assert status == 422 and "Did you mean 'override_reason'?" in body["error"]["message"], body
 
 
 def test_formulate_returns_candidates_and_names_bad_fields(keyed_server, shipped_model):

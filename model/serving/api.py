@@ -135,7 +135,9 @@ def _did_you_mean(name: str, accepted: Sequence[str]) -> str:
     """`` Did you mean 'X'?`` for the accepted name ``name`` is closest to (case, spaces and units aside), or ``""``."""
     keys = {column_key(option): option for option in accepted}
     key = column_key(name[:100])
-    close = [key] if key in keys else get_close_matches(key, list(keys), n=1, cutoff=0.6)
+    # A name that is the last word of one accepted name ('reason' for 'override_reason') means that one.
+    endings = [option for option in keys if len(key) >= 3 and option.endswith(key) and option != key]
+    close = [key] if key in keys else endings[:1] if len(endings) == 1 else get_close_matches(key, list(keys), n=1, cutoff=0.6)
     return f" Did you mean {keys[close[0]]!r}?" if close else ""
 
 
