@@ -333,6 +333,14 @@ def test_prediction_warns_about_an_unknown_numeric_column():
     assert recipes.columns.tolist() == ["TiO2", "GXT-10", "PG", THICKNESS_COLUMN] and problems == []
 
 
+def test_a_recipe_table_without_thickness_is_told_what_to_add_and_where_such_a_table_goes():
+    # The lab's Concentrations.csv (thickness in the sample names) uploaded to Batch (review, 2026-12-07).
+    with pytest.raises(IngestError) as caught:
+        read_recipes_for_prediction(b"Name,GXT-10,PG\nA,1,2\n", PREDICTION_COLORANTS, name="Concentrations.csv")
+    message = str(caught.value)
+    assert "column 'thickness_um': missing column" in message and "e.g. 8 or 12 µm" in message and "Retrain page" in message
+
+
 def test_the_notes_reader_returns_the_note_and_warns_nothing():
     import warnings
 

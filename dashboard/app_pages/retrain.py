@@ -184,7 +184,13 @@ if files:
                 "Also replace the synthetic demo data (leave it out of training from now on; it is kept)", key="retrain_replace_demo_too",
                 help="The demo data was simulated so that the app works at once. Keep it only if you want to train on it together with your measurements.",
             )
-        if st.button(store_label, key="retrain_commit", type="primary", disabled=bool(upload.clashes) and not upload.clashes_only_with_demo):
+        if not upload.n_new and not upload.clashes:
+            # Stored already (by this session a moment ago, or another): no button that would only say "nothing added".
+            st.info(
+                f"Every measurement in these files is in the store already ({upload.n_already_stored}): nothing to store. "
+                "Remove the files above to upload others, or train a challenger below.", icon=":material/task_alt:",
+            )
+        elif st.button(store_label, key="retrain_commit", type="primary", disabled=bool(upload.clashes) and not upload.clashes_only_with_demo):
             try:
                 result = store.add(upload.prepared, user=user, replace_demo=replace_demo)
             except (StoreError, PermissionDenied) as error:
@@ -275,12 +281,17 @@ def _after_promotion() -> None:
 
 # ---- Compare, then promote or discard --------------------------------------------------
 if status is not None and status.state == "done" and status.challenger_version:
-    steps.header("Champion and challenger on the same folds")
     challenger = status.challenger_version
     try:
-        verdict = promotion.verdict(challenger)
-    except (registry.IntegrityError, ValueError) as error:
-        verdict = None
+        verdict, error = promotion.verdict(challenger), None
+    except (registry.IntegrityError, ValueError) as caught:
+        verdict, error = None, caught
+    # The header promises a comparison only where there is one (not against a champion of other colorants).
+    if verdict is not None and verdict.compared:
+        steps.header("Champion and challenger on the same folds")
+    else:
+        steps.header("The challenger" if verdict is not None and verdict.outcome == "first" else "The challenger and the champion")
+    if error is not None:
         _show_error(error)
     if verdict is not None:
         show_verdict(verdict)

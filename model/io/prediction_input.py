@@ -172,6 +172,10 @@ def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str],
         if required not in present:
             unit = "film thickness in µm" if required == THICKNESS_COLUMN else "weight percent"
             hint = _closest_hint(required, extra_headers) if suggest_renames or required == THICKNESS_COLUMN else ""
+            if required == THICKNESS_COLUMN and not hint:
+                # The lab's recipe table carries no thickness (the instrument's sample names do): that table is for training.
+                hint = (" To be predicted, each recipe needs the thickness of its film (e.g. 8 or 12 µm). A recipe table whose "
+                        "thicknesses are in the measured sample names is for training: upload it with its export on the Retrain page.")
             log.add(table.header_row, required, f"missing column; expected a column {required!r} ({unit}).{hint}")
     unknown_numeric_headers = []
     for position, role in role_of_position.items():

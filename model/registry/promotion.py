@@ -99,6 +99,11 @@ class Verdict:
         """True when serving this version needs a written reason: it predicts worse, or cannot be compared."""
         return self.outcome in ("worse", "not comparable")
 
+    @property
+    def compared(self) -> bool:
+        """True when the two were scored on the same recipes and folds (so their figures can be set side by side)."""
+        return self.outcome in ("better", "same", "worse")
+
     def to_dict(self) -> dict:
         """The verdict as the API returns it (plain JSON types), with ``tone`` and ``needs_override``."""
         return {**asdict(self), "tone": self.tone, "needs_override": self.needs_override}
