@@ -211,22 +211,11 @@ def _folder_names(models_dir: str, data_dir: str) -> tuple[tuple[str, str], ...]
 
 
 async def _body(request: Request) -> bytes:
-    """The request body, refused with 413 as soon as it passes :data:`model.serving.api.MAX_BODY_BYTES`.
-
-    A body sent as another type than JSON is refused with 415 before it is read: a web page on
-    any origin may POST ``text/plain`` or a form without asking first (no CORS preflight), and
-    would otherwise run a formulation here and hold the heavy lane. No ``Content-Type`` at all
-    is taken as JSON, as the old system's server (FastAPI) took it.
-    """
+    """The request body, refused with 415 when it is not sent as JSON (:func:`model.serving.api.check_content_type`)
+    and with 413 as soon as it passes :data:`model.serving.api.MAX_BODY_BYTES`."""
     from model.serving import api
 
-    content_type = request.headers.get("content-type", "")
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
-        raise api.ApiError(
-            415, f"The request body is sent as {api._shown(content_type)}; expected JSON with the header Content-Type: application/json "
-            "(curl: -H 'Content-Type: application/json').",
-        )
+    api.check_content_type(request.headers.get("content-type", ""))
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > api.MAX_BODY_BYTES:
         raise api.ApiError(413, f"The request body has {int(declared):,} bytes; expected at most {api.MAX_BODY_BYTES:,}. Send fewer recipes per request.")
@@ -553,8 +542,7 @@ _ENDPOINTS = [
 ]
 
 
-#: ``"METHOD /path"`` of the routes other modules serve under /api (``dashboard/legacy_api.py``
-#: adds the retraining routes and the old system's), so that a 404 names every route there is.
+#: ``"METHOD /path"`` of the /api routes served by ``dashboard/legacy_api.py``, named in a 404.
 ALSO_SERVED: list[str] = []
 
 

@@ -48,6 +48,7 @@ __all__ = [
     "MAX_THICKNESSES",
     "RECIPE_ID_FIELDS",
     "ApiError",
+    "check_content_type",
     "parse_body",
     "health",
     "model_card",
@@ -96,6 +97,21 @@ class ApiError(ValueError):
         if self.errors:
             body["errors"] = self.errors
         return {"error": body}
+
+
+def check_content_type(content_type: str) -> None:
+    """415 for a request body sent as another type than JSON, before it is read.
+
+    A web page on any origin may POST ``text/plain`` or a form without asking first (no CORS
+    preflight); read as JSON anyway, it would run a formulation and hold the heavy lane. No
+    ``Content-Type`` at all is taken as JSON, as the old system's server (FastAPI) took it.
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+        raise ApiError(
+            415, f"The request body is sent as {_shown(content_type)}; expected JSON with the header Content-Type: application/json "
+            "(curl: -H 'Content-Type: application/json').",
+        )
 
 
 def parse_body(body: bytes) -> Any:
