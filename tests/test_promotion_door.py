@@ -283,6 +283,25 @@ def test_rollback_offers_no_incompatible_or_never_served_model(history):
     assert table["demo"].startswith("no: trained on the synthetic demo: other colorants") and table["v0"] == "yes" and table["v1"] == ""
 
 
+def test_the_history_gives_same_folds_figures_where_the_cards_were_scored_with_other_folds(history, tiny_evaluated):
+    # Review: a former champion's own 3 × 1 CV (1.15) beside the champion's 5 × 3 (1.03), marked "comparable: yes",
+    # read as a 10 % gain while both scored 1.03 on the same folds.
+    import pandas as pd
+
+    from model.registry.comparison import Comparison, write_comparison
+
+    card = ModelRegistry(history).save_model(
+        tiny_evaluated.model, metrics={"delta_e00_mean_headline": 1.15}, dataset_info=tiny_evaluated.info,
+        notes={"evaluation": "3 folds × seeds [0]"}, version="v-3x1",
+    )
+    summary = pd.DataFrame([{"metric": "mean ΔE00", "champion": 1.03, "challenger": 1.031, "better": "champion"}]).set_index("metric")
+    per_recipe = pd.DataFrame({"recipe_id": ["R0"], "champion_delta_e00": [1.03], "challenger_delta_e00": [1.031]})
+    write_comparison(history / card.version, Comparison("v1", card.version, "the same folds", summary, per_recipe))
+    table = retrain.model_history(history).set_index("version")["comparable"]
+    assert table["v-3x1"] == "yes, on the same folds: 1.03 against the champion's 1.03 ΔE00 (the figures here are each model's own folds)"
+    assert table["v0"] == "yes"  # the same folds as the champion's own: the table's figures compare as they are
+
+
 def test_the_retrain_page_offers_rollback_only_to_comparable_former_champions_and_asks_to_confirm(history):
     at = _retrain_page()
     assert at.selectbox(key="retrain_rollback_version").options == ["v0"]
