@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
@@ -54,6 +55,46 @@ def test_missing_input_column_says_what_the_model_takes(tiny_dataset, quick_mode
     model = clone(quick_model).fit(tiny_dataset)
     with pytest.raises(ValueError, match=THICKNESS_COLUMN):
         model.predict(tiny_dataset.recipes.drop(columns=[THICKNESS_COLUMN]))
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"BiVaYellow": np.nan}, "row 0, column 'BiVaYellow' is empty (NaN); expected a number (weight percent, from 0 to 100); write 0"),
+        ({"BiVaYellow": 150.0}, "column 'BiVaYellow' is 150; expected a number (weight percent, from 0 to 100)"),
+        ({"BiVaYellow": -1.0}, "column 'BiVaYellow' is -1;"),
+        ({"BiVaYellow": np.inf}, "column 'BiVaYellow' is inf;"),
+        ({"BiVaYellow": "2,5"}, "column 'BiVaYellow' is '2,5'; expected a number"),
+        ({"FluoYellow": 60.0, "BiVaYellow": 60.0}, "the colorants add up to 120 wt %; expected at most 100"),
+        ({THICKNESS_COLUMN: 0.0}, "column 'thickness_um' is 0; expected a number (film thickness in µm, above 0 and below 1000)"),
+        ({THICKNESS_COLUMN: -5.0}, "column 'thickness_um' is -5;"),
+        ({THICKNESS_COLUMN: 1000.0}, "column 'thickness_um' is 1000;"),
+    ],
+    ids=["NaN", "150 wt %", "negative", "infinite", "text", "total 120", "thickness 0", "thickness -5", "thickness 1000"],
+)
+def test_a_recipe_no_csv_would_pass_is_refused_by_python_predict_too(shipped, repo_root, change, words):
+    # Review: from Python, NaN gave a black swatch with no flag, and 150 wt % or -5 µm gave numbers;
+    # the CLI refused each. Both the full model and the serving snapshot check the same way.
+    from model.registry.registry import ModelRegistry
+
+    model, card = shipped
+    snapshot, _ = ModelRegistry(repo_root / "trained_models").load_serving(card.version)
+    recipe = pd.DataFrame([{**{name: 0.0 for name in model.colorants_}, THICKNESS_COLUMN: 8.0}]).astype(object)
+    for column, value in change.items():
+        recipe[column] = [value]
+    for predictor in (model, snapshot):
+        with pytest.raises(ValueError) as refused:
+            predictor.predict(recipe)
+        assert words in str(refused.value), str(refused.value)
+
+
+def test_python_predict_names_a_column_given_twice_and_one_spelt_with_its_unit(shipped):
+    model, _ = shipped
+    recipe = pd.DataFrame([{**{name: 1.0 for name in model.colorants_}, THICKNESS_COLUMN: 8.0}])
+    with pytest.raises(ValueError, match="column 'BiVaYellow' is given twice; keep one of them"):
+        model.predict(pd.concat([recipe, recipe[["BiVaYellow"]]], axis=1))
+    with pytest.raises(ValueError, match=r"The column 'BiVaYellow \(%\)' may be 'BiVaYellow': rename it"):
+        model.predict(recipe.rename(columns={"BiVaYellow": "BiVaYellow (%)"}))
 
 
 def test_unfitted_model_refuses_to_predict(tiny_dataset):

@@ -29,7 +29,8 @@ class Constraints:
         Per-colorant limits. Default 0 and the highest level seen in training (going
         beyond the training range is allowed but the candidate is flagged).
     max_total : float, optional
-        Maximum sum of all concentrations, wt %.
+        Maximum sum of all concentrations, wt %. Without one the sum is still at most 100
+        (:attr:`total_cap`): the colorants are part of the ink.
     thicknesses_um : sequence of float, optional
         Allowed film thicknesses in µm; default the lowest and highest trained thickness.
     min_fluorescence_cts : float, optional
@@ -44,6 +45,11 @@ class Constraints:
     max_total: float | None = None
     thicknesses_um: Sequence[float] | None = None
     min_fluorescence_cts: float | None = None
+
+    @property
+    def total_cap(self) -> float:
+        """The most the colorants of a recipe may add up to, wt %: ``max_total``, and never above 100."""
+        return 100.0 if self.max_total is None else min(float(self.max_total), 100.0)
 
     def resolve(self, model) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
         """Bounds in the model's terms.
@@ -99,16 +105,12 @@ class Constraints:
         return lower, upper
 
     def _check_total(self, lower: np.ndarray) -> None:
-        """Raise when the maximum total is not positive or the minimums already exceed it."""
-        if self.max_total is None:
-            return
-        if self.max_total <= 0:
+        """Raise when the maximum total is not positive or the minimums already exceed it (or 100 wt %)."""
+        if self.max_total is not None and self.max_total <= 0:
             raise ValueError(f"max_total={self.max_total:g} wt %: give a positive maximum total, or none.")
-        if lower.sum() > self.max_total + 1e-9:
-            raise ValueError(
-                f"The minimums add up to {lower.sum():g} wt %, above the maximum total of {self.max_total:g} wt %; "
-                "lower a minimum or raise the maximum total."
-            )
+        if lower.sum() > self.total_cap + 1e-9:
+            cap = f"the maximum total of {self.total_cap:g} wt %" if self.max_total is not None and self.max_total < 100 else "100 wt %"
+            raise ValueError(f"The minimums add up to {lower.sum():g} wt %, above {cap}; lower a minimum or raise the maximum total.")
 
     def _check_fluorescence(self) -> None:
         """Raise when the minimum fluorescence is not a number ≥ 0 ct/s."""

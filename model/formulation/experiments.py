@@ -325,7 +325,7 @@ def plan_experiments(
     colorants, lower, upper, thicknesses = constraints.resolve(model)
     if progress:
         progress(0.1, "proposing candidate recipes")
-    candidates = candidate_recipes(lower, upper, constraints.max_total, n_candidates, np.random.default_rng(seed))
+    candidates = candidate_recipes(lower, upper, constraints.total_cap, n_candidates, np.random.default_rng(seed))
     recipes = _measured_recipes(measured, colorants)
     scale_upper = np.maximum(upper, recipes[colorants].max().to_numpy())
     scaled_measured = scaled_recipes(recipes[colorants].to_numpy(), scale_upper)

@@ -160,11 +160,11 @@ def formulate(
     colorants, lower, upper, thicknesses = constraints.resolve(model)
     scorer = _Scorer(model, target, constraints.min_fluorescence_cts, should_stop)
     rng = np.random.default_rng(seed)
-    refined = _search(scorer, lower, upper, thicknesses, constraints.max_total, rng, n_starts, screening_per_face, max_iterations)
+    refined = _search(scorer, lower, upper, thicknesses, constraints.total_cap, rng, n_starts, screening_per_face, max_iterations)
     final_objective, _ = scorer.score(refined)
     chosen = _distinct(refined, np.argsort(final_objective), upper - lower, n_candidates)
     candidates = describe_candidates(model, target, colorants, refined[chosen])  # best objective first
-    reachable, shortfalls, explanation = explain_outcome(target, candidates, colorants, lower, upper, constraints.max_total)
+    reachable, shortfalls, explanation = explain_outcome(target, candidates, colorants, lower, upper, constraints.total_cap)
     met, fluorescence_sentence = _fluorescence_verdict(scorer, constraints, candidates, colorants, lower, upper, thicknesses, refined)
     return FormulationResult(
         target=target, candidates=safest_first(candidates), reachable=reachable and met is not False,
@@ -180,7 +180,7 @@ def _fluorescence_verdict(scorer, constraints: Constraints, candidates, colorant
     has_head = scorer.model.has_fluorescence
     highest = None
     if minimum is not None and has_head and any(c.fluorescence_cts < minimum for c in candidates):
-        highest = _highest_fluorescence(scorer.model, lower, upper, thicknesses, constraints.max_total, refined, colorants)
+        highest = _highest_fluorescence(scorer.model, lower, upper, thicknesses, constraints.total_cap, refined, colorants)
     return explain_fluorescence(minimum, candidates, has_head, highest)
 
 

@@ -61,6 +61,7 @@ from model.core import colorimetry
 from model.core.prediction import Prediction
 from model.core.schema import THICKNESS_COLUMN, Dataset
 from model.models.fluorescence import FluorescenceHead, fit_fluorescence_head
+from model.models.recipe_values import check_recipe_values
 
 __all__ = ["ColourModel", "DEFAULT_MODEL", "Progress", "check_recipe_values", "default_model", "model_from_config", "model_kinds", "SEED_STRIDE"]
 
@@ -75,33 +76,6 @@ Progress = Callable[[float, str], None]
 #: far enough apart that the members of one repeat (``random_state + member``) never
 #: coincide with those of the next.
 SEED_STRIDE = 1000
-
-
-def check_recipe_values(frame: pd.DataFrame, columns: list[str], where: str) -> np.ndarray:
-    """Float matrix of ``columns`` of ``frame`` (colorants in wt %, ``thickness_um`` in µm).
-
-    Raises ``ValueError`` naming the missing column, or the row and column a chemist must
-    fix (a value below 0 or not a number, a thickness not above 0).
-    """
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where} lacks columns {missing}; expected the colorant columns (wt %) "
-            f"and {THICKNESS_COLUMN!r} (µm): {columns}."
-        )
-    values = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    bad = ~np.isfinite(values) | (values < 0)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{where}: row {row}, column {columns[col]!r} is {frame[columns[col]].iloc[row]!r}; "
-            "expected a number ≥ 0 (wt % for colorants, µm for thickness)."
-        )
-    thickness = values[:, columns.index(THICKNESS_COLUMN)]
-    if np.any(thickness <= 0):
-        row = int(np.flatnonzero(thickness <= 0)[0])
-        raise ValueError(f"{where}: row {row} has {THICKNESS_COLUMN}={thickness[row]:g}; expected a thickness > 0 µm.")
-    return values
 
 
 class ColourModel(BaseEstimator, ABC):

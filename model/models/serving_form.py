@@ -37,6 +37,7 @@ from model.core.prediction import Prediction, TrainingRange, build_prediction
 from model.core.schema import THICKNESS_COLUMN
 from model.models.difficulty import DifficultyBand
 from model.models.features import FUNCTIONS, function_name
+from model.models.recipe_values import check_recipe_values
 from model.models.uncertainty import band_prediction, ensemble_uncertainty
 
 __all__ = [
@@ -235,14 +236,12 @@ def candidate_paths(physics: np.ndarray, head_outputs: dict[str, np.ndarray]) ->
 def recipe_inputs(recipes: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The model's input columns of ``recipes`` as floats, re-indexed from 0.
 
-    Raises ``TypeError`` for anything but a DataFrame and ``ValueError`` naming the missing columns.
+    Raises ``TypeError`` for anything but a DataFrame and ``ValueError`` naming what to fix
+    (:func:`model.models.recipe_values.check_recipe_values`: a missing column, a value out of range…).
     """
     if not isinstance(recipes, pd.DataFrame):
         raise TypeError(f"predict expects a pandas DataFrame of recipes; got {type(recipes).__name__}.")
-    missing = [c for c in columns if c not in recipes.columns]
-    if missing:
-        raise ValueError(f"Recipes lack columns {missing}; this model takes {columns} (colorants in wt %, thickness in µm).")
-    return recipes[columns].astype(float).reset_index(drop=True)
+    return pd.DataFrame(check_recipe_values(recipes, columns, "Recipes"), columns=columns)
 
 
 def blended_prediction(
