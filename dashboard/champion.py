@@ -197,9 +197,10 @@ def render_sidebar(model, card) -> None:
         )
         if delta_e00_mean is not None:
             st.metric(
-                "Leave-recipe-out mean ΔE00",
+                "Leave-recipe-out mean ΔE00 per film",
                 f"{delta_e00_mean:.2f}",
-                help="Mean CIEDE2000 colour difference on recipes the model never saw in training. "
+                help="Mean CIEDE2000 colour difference over the films of recipes the model never saw in training "
+                "(Overview averages each recipe's films first, so its figure differs a little). "
                 "Below about 1 most people cannot see a difference; below 2 is close enough for most commercial work.",
             )
         render_account(current_user())

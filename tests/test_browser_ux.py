@@ -309,8 +309,8 @@ def test_compare_opens_with_a_one_sentence_verdict_before_any_table(browser, ser
     settle(page)
     text = verdict.inner_text()
     best = r"the best configuration found, trial-\d+ \(.+\)"
-    served_wins = rf"The served model predicts recipes it never saw (\d+ % closer than|as well as) {best}: \d+\.\d\d against \d+\.\d\d ΔE00 on average over \d+ test recipes\. Keep it\."
-    search_wins = rf"{best[:1].upper()}{best[1:]}, predicts recipes it never saw \d+ % closer than the served model: .+ Train it as a challenger"
+    served_wins = rf"The served model's configuration predicts recipes it never saw (\d+ % closer than|as well as) {best}: \d+\.\d\d against \d+\.\d\d ΔE00 on average over \d+ test recipes\. Keep it\."
+    search_wins = rf"{best[:1].upper()}{best[1:]}, predicts recipes it never saw \d+ % closer than the served model's configuration: .+ Train it as a challenger"
     assert re.search(served_wins, text) or re.search(search_wins, text), text
     first_table = page.get_by_test_id("stDataFrame").first
     assert verdict.bounding_box()["y"] < first_table.bounding_box()["y"]

@@ -220,7 +220,7 @@ def test_after_a_promotion_the_page_says_the_search_scored_the_former_champion(r
     app = AppTest.from_file(str(repo_root / "dashboard" / "app.py"), default_timeout=60).run()
     app.switch_page(PAGE).run()
     assert not app.exception, app.exception
-    assert not [box.value for box in (*app.info, *app.success) if "Keep it" in box.value or "closer than the served model" in box.value]
+    assert not [box.value for box in (*app.info, *app.success) if "Keep it" in box.value or "closer than the served model's configuration" in box.value]
     assert any(box.value.startswith(f"This search was scored against {former}, the model that served when it ran; {now} serves now") for box in app.warning)
     scores = _table_with(app, "mean error (ΔE00)")
     assert f"served when searched ({former})" in list(scores["configuration"])
@@ -254,17 +254,17 @@ def _rows(**errors) -> pd.DataFrame:
 def test_the_verdict_against_the_served_model_in_words_and_colour():
     keep = search_review.search_verdict(_Result(_rows(trial_002=1.25, champion=1.10, baseline=2.0, kubelka_munk=1.4), True))
     assert keep.sentence == (
-        "The served model predicts recipes it never saw 12 % closer than the best configuration found, trial-002 (physics + 2 sets of "
+        "The served model's configuration predicts recipes it never saw 12 % closer than the best configuration found, trial-002 (physics + 2 sets of "
         "networks, each with one layer of 16 neurons): 1.10 against 1.25 ΔE00 on average over 3 test recipes. Keep it."
     )
     assert keep.tone == "info" and keep.champion_error == 1.10  # "keep it" is no news: never a green box
     better = search_review.search_verdict(_Result(_rows(trial_002=1.00, champion=1.25, baseline=2.0, kubelka_munk=1.4), True))
     assert better.tone == "success" and better.sentence.startswith(
         "The best configuration found, trial-002 (physics + 2 sets of networks, each with one layer of 16 neurons), predicts recipes it "
-        "never saw 20 % closer than the served model: 1.00 against 1.25 ΔE00 on average over 3 test recipes. Train it as a challenger"
+        "never saw 20 % closer than the served model's configuration: 1.00 against 1.25 ΔE00 on average over 3 test recipes. Train it as a challenger"
     )
     tie = search_review.search_verdict(_Result(_rows(trial_002=1.101, champion=1.10, baseline=2.0, kubelka_munk=1.4), True))
-    assert tie.tone == "info" and tie.sentence.startswith("The served model predicts recipes it never saw as well as the best configuration found")
+    assert tie.tone == "info" and tie.sentence.startswith("The served model's configuration predicts recipes it never saw as well as the best configuration found")
     scores = search_review.search_scores(_Result(_rows(trial_002=1.00, champion=1.25, baseline=2.0, kubelka_munk=1.4), True))
     assert list(scores["configuration"]) == ["best found (trial-002)", "served model (champion)", "physics alone (Kubelka–Munk)", "old system's network"]
     assert list(scores["vs served model"]) == ["20 % lower error", "—", "12 % higher error", "60 % higher error"]

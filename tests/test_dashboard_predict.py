@@ -50,7 +50,7 @@ def test_shown_Lab_equals_the_model_for_a_recipe_set_through_widget_keys(app, sh
     [reported] = [column for column in paths.columns if column.endswith("✓")]
     np.testing.assert_allclose(paths[reported].iloc[:3].to_numpy(dtype=float), expected, atol=1e-9)
     # Sidebar names the champion and its leave-recipe-out ΔE00.
-    assert any(m.label == "Leave-recipe-out mean ΔE00" for m in app.sidebar.metric)
+    assert any(m.label == "Leave-recipe-out mean ΔE00 per film" for m in app.sidebar.metric)
 
 
 def test_slider_and_text_box_follow_each_other(app, shipped):
@@ -360,7 +360,7 @@ def test_the_paths_table_has_a_row_per_quantity_so_all_five_show_at_any_width(ap
     assert list(paths.index) == ["L*", "a*", "b*", "C*", "h°"]
     assert sorted(column.removesuffix(" ✓") for column in paths.columns) == ["Lab head", "spectrum"]
     assert sum(column.endswith(" ✓") for column in paths.columns) == 1
-    assert any(caption.value.startswith("L* lightness (0–100); a* green (−) to red (+)") and "✓ marks the path the model reports" in caption.value
+    assert any(caption.value.startswith("L* lightness (0–100, above 100 for a fluorescent film); a* green (−) to red (+)") and "✓ marks the path the model reports" in caption.value
                for caption in app.caption)
     recipe = explore.recipe_frame({name: app.session_state[f"predict_value_{name}"] for name in model.colorants_},
                                   app.session_state["predict_value_thickness_um"], model.colorants_)

@@ -12,7 +12,7 @@ __all__ = ["PLAN_COLUMNS", "experiment_plan_table", "MODEL_HISTORY_COLUMNS", "mo
 
 #: The CIELAB quantities of :func:`model.serving.explore.lab_paths_table`, in words with their scale (for a caption).
 LAB_QUANTITY_WORDS = {
-    "L*": "lightness (0–100)",
+    "L*": "lightness (0–100, above 100 for a fluorescent film)",
     "a*": "green (−) to red (+)",
     "b*": "blue (−) to yellow (+)",
     "C*": "chroma",

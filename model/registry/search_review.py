@@ -118,11 +118,11 @@ def search_verdict(result, *, serving_version: str | None = None) -> SearchVerdi
     -------
     SearchVerdict
         With the champion's row (searches since issue 23), ``sentence`` reads, for example:
-        "The served model predicts recipes it never saw 12 % closer than the best configuration
+        "The served model's configuration predicts recipes it never saw 12 % closer than the best configuration
         found, trial-031 (physics + one set of networks with one layer of 16 neurons): 1.10
         against 1.25 ΔE00 on average over 9 test recipes. Keep it." (an ``info`` box), or
         "The best configuration found, trial-031 (…), predicts recipes it never saw 12 % closer
-        than the served model: 1.10 against 1.25 ΔE00 on average over 9 test recipes. Train it
+        than the served model's configuration: 1.10 against 1.25 ΔE00 on average over 9 test recipes. Train it
         as a challenger below to compare the two on the same folds before it serves." (a
         ``success`` box). Older searches compare with the physics model and the old system's
         configuration, as they were written.
@@ -186,14 +186,14 @@ def _verdict_against_champion(result, description: str, best_error: float, basel
     if best_error < champion_error and round(_closer(best_error, champion_error)) >= 1:
         sentence = (
             f"{best[:1].upper()}{best[1:]}, predicts recipes it never saw {_closer(best_error, champion_error):.0f} % closer than the "
-            f"served model: {best_error:.2f} against {champion_error:.2f} ΔE00 on average{over}. Train it as a challenger below "
+            f"served model's configuration: {best_error:.2f} against {champion_error:.2f} ΔE00 on average{over}. Train it as a challenger below "
             "to compare the two on the same folds before it serves."
         )
         return SearchVerdict(result.best, description, sentence=sentence, tone="success", **numbers)
     if round(_closer(champion_error, best_error)) < 1:
-        lead = f"The served model predicts recipes it never saw as well as {best}"
+        lead = f"The served model's configuration predicts recipes it never saw as well as {best}"
     else:
-        lead = f"The served model predicts recipes it never saw {_closer(champion_error, best_error):.0f} % closer than {best}"
+        lead = f"The served model's configuration predicts recipes it never saw {_closer(champion_error, best_error):.0f} % closer than {best}"
     sentence = f"{lead}: {champion_error:.2f} against {best_error:.2f} ΔE00 on average{over}. Keep it."
     return SearchVerdict(result.best, description, sentence=sentence, tone="info", **numbers)
 
