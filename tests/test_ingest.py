@@ -341,6 +341,25 @@ def test_a_recipe_table_without_thickness_is_told_what_to_add_and_where_such_a_t
     assert "column 'thickness_um': missing column" in message and "e.g. 8 or 12 µm" in message and "Retrain page" in message
 
 
+def test_a_folders_recipe_table_with_bad_rows_is_named_with_every_problem(repo_root, tmp_path):
+    # Review: a bad row made the loader say "no recipe table found" and show only the first problem.
+    import shutil
+
+    from model import load_dataset
+
+    folder = tmp_path / "demo-with-bad-rows"
+    shutil.copytree(repo_root / "data" / "demo", folder)
+    with open(folder / "Concentrations.csv", "a", encoding="utf-8") as table:
+        table.write("FY5,6%,x,0%,0%,0%\nZZ9,150%,0%,0%,0%,0%\n")
+    with pytest.raises(IngestError) as caught:
+        load_dataset(folder)
+    message = str(caught.value)
+    assert "no recipe table found" not in message
+    assert "recipe id 'FY5' is the same id as row 2" in message
+    assert "column 'BiVaYellow (%)': expected a number (weight percent, from 0 to 100), got 'x'" in message
+    assert "column 'FluoYellow (%)': expected a weight percent from 0 to 100, got 150%" in message
+
+
 def test_the_notes_reader_returns_the_note_and_warns_nothing():
     import warnings
 
@@ -419,7 +438,7 @@ MALFORMED = [
     tidy_case("inf in a band", tidy_text([["A1-8", "A1", 5, 0, 8, "-inf", *FLAT[1:]]]), 2, "R400", "expected a finite number"),
     tidy_case("R700 missing", tidy_text([TIDY_A1[:-1]], header=["sample_id", "recipe_id", "GXT-10", "PG", "thickness_um", *BAND_COLUMNS[:-1]]), 1, None, "(R700)"),
     tidy_case("duplicated sample id", tidy_text([TIDY_A1, TIDY_A1]), 3, "sample_id", "already used on row 2"),
-    tidy_case("one recipe id, two recipes", tidy_text([TIDY_A1, ["A1-12", "A1", 6, 0, 12, *FLAT]]), 3, None, "different concentrations here than on row 2"),
+    tidy_case("one recipe id, two recipes", tidy_text([TIDY_A1, ["A1-12", "A1", 6, 0, 12, *FLAT]]), 3, "GXT-10", "different concentrations here than on row 2 (GXT-10: 6 wt % here, 5 there)"),
     tidy_case("no colorant column", tidy_text([["s", "r", 8, *FLAT]], header=["sample_id", "recipe_id", "thickness_um", *BAND_COLUMNS]), 1, None, "no colorant column"),
     prediction_case("missing colorant", "GXT-10,thickness_um\n5,8\n", 1, "PG", "missing column; expected a column 'PG'"),
     prediction_case("misspelt thickness", "GXT-10,PG,thicknes_um\n5,0,8\n", 1, "thickness_um", "rename it to 'thickness_um'"),

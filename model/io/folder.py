@@ -16,7 +16,7 @@ from model.io.export import find_export_header, parse_instrument_export
 from model.io.fluorescence import is_fluorescence_table, match_fluorescence, parse_fluorescence_table
 from model.io.matching import FluorescenceReport, MatchReport, ThicknessRule, match_measurements, name_key
 from model.io.problems import IngestError, Problem, count_of, fail
-from model.io.recipes import RecipeTable, parse_recipe_table
+from model.io.recipes import RecipeRowsError, RecipeTable, parse_recipe_table
 from model.io.text import read_text, split_lines
 from model.io.tidy import parse_tidy
 
@@ -190,6 +190,11 @@ def _choose_recipe_table(
 
 
 def _fail_without_recipe_table(folder: Path, export_file: str, failures: Sequence[IngestError]) -> NoReturn:
+    # A file whose header is a recipe table's but whose rows are bad is the recipe table: every
+    # problem of it, by row and column, not "no recipe table found" and its first problem.
+    tables_with_bad_rows = [error for error in failures if isinstance(error, RecipeRowsError)]
+    if len(tables_with_bad_rows) == 1:
+        raise tables_with_bad_rows[0]
     expected = "expected a CSV with a recipe id column and one column per colorant (wt %)"
     headline = Problem(folder.name, None, None, f"no recipe table found next to {export_file}; {expected}.")
     # The first problem of each file says why it is not a recipe table; all of them would bury that.

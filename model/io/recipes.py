@@ -15,10 +15,10 @@ from model.core.schema import RECIPE_ID_COLUMN
 from model.io.cells import CONCENTRATION, TOTAL_TOLERANCE, fill_unused_colorants, read_concentrations
 from model.io.columns import column_key, strip_unit
 from model.io.matching import name_key
-from model.io.problems import ProblemLog, fail
+from model.io.problems import IngestError, ProblemLog, fail
 from model.io.text import Table, fail_on_duplicate_columns, plain_number_matrix, read_table, read_text, refuse_rows_beyond, require_rows
 
-__all__ = ["RecipeTable", "parse_recipe_table", "read_recipe_table"]
+__all__ = ["RecipeRowsError", "RecipeTable", "parse_recipe_table", "read_recipe_table"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,14 @@ def read_recipe_table(path_or_buffer, *, name: str | None = None, max_rows: int 
     return table.frame, table.colorants
 
 
+class RecipeRowsError(IngestError):
+    """A recipe table (its header is one) with rows that cannot be used: every problem, by row and column.
+
+    Lets a caller that looks for the recipe table among several files (:func:`model.io.folder.load_dataset`)
+    tell "this is the recipe table, fix these rows" from "this is not a recipe table".
+    """
+
+
 def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> RecipeTable:
     """:func:`read_recipe_table` of text already read; ``file`` names it in messages."""
     table = read_table(text, file, "a recipe table (a recipe id column, then one column per colorant)", max_rows)
@@ -106,7 +114,8 @@ def parse_recipe_table(text: str, file: str, *, max_rows: int | None = None) -> 
             concentrations.append(read_concentrations(log, row, cells[1:], colorant_headers, table.decimal_comma))
         percent_signs = percent_signs or any(cell.strip().endswith("%") for cell in cells[1:])
         ids.append(recipe_id)
-    log.raise_if_any()
+    if log.problems:  # its header is a recipe table's: the rows are what is wrong
+        raise RecipeRowsError(log.problems, log.n_more)
 
     frame = pd.DataFrame({RECIPE_ID_COLUMN: ids})
     frame[list(colorants)] = matrix if matrix is not None else np.asarray(concentrations, dtype=float)

@@ -229,9 +229,16 @@ class _TidyRowReader:
         first_row, first_concentrations = self.recipe_first_seen.setdefault(recipe_id, (row, concentrations))
         # np.allclose(rtol=0, atol=1e-9) on finite numbers, without its per-call cost on every row.
         if any(abs(first - value) > 1e-9 for first, value in zip(first_concentrations, concentrations)):
+            differing = [
+                (name, first, value)
+                for name, first, value in zip(self.columns.colorant_positions, first_concentrations, concentrations)
+                if abs(first - value) > 1e-9
+            ]
+            name = differing[0][0]
             self.log.add(
                 row,
-                None,
-                f"recipe {recipe_id!r} has different concentrations here than on row {first_row}; "
-                "expected one recipe per recipe_id. Give the changed recipe its own id.",
+                self.table.header[self.columns.colorant_positions[name]],
+                f"recipe {recipe_id!r} has different concentrations here than on row {first_row} ("
+                + "; ".join(f"{colorant}: {value:g} wt % here, {first:g} there" for colorant, first, value in differing)
+                + "); expected one recipe per recipe_id. Give the changed recipe its own id.",
             )
