@@ -145,6 +145,9 @@ def test_leave_recipe_out_scores_fluorescence_in_the_colour_fold_loop(glowing_da
     scored = per_sample.dropna(subset=[FLUORESCENCE_MEASURED])
     expected_mae = np.mean(np.abs(scored[FLUORESCENCE_MEASURED] - scored[FLUORESCENCE_PREDICTED]))
     assert evaluation.metrics["fluorescence_mae"] == pytest.approx(expected_mae)
+    glowing_films = scored[scored[FLUORESCENCE_MEASURED] > 0]  # the films that read 0 would dilute it
+    assert evaluation.metrics["fluorescence_n_glowing"] == len(glowing_films) < len(scored)
+    assert evaluation.metrics["fluorescence_mae_glowing"] == pytest.approx(np.mean(np.abs(glowing_films[FLUORESCENCE_MEASURED] - glowing_films[FLUORESCENCE_PREDICTED])))
     assert evaluation.metrics["fluorescence_r2"] > 0.5
     assert "fluorescence MAE" in format_metrics(evaluation.metrics) and "ct/s" in format_metrics(evaluation.metrics)
     per_recipe = evaluation.per_recipe_fluorescence()
@@ -213,3 +216,15 @@ def test_fluorescent_colorants_are_the_fewest_that_account_for_every_glowing_fil
     C2 = np.array([[10, 0], [0, 10], [10, 0], [0, 5]], dtype=float)
     assert fluorescent_from_readings(C2, np.array([4000, 3000, 4200, 1500.0]), ["A", "B"]) == ("A", "B")
     assert fluorescent_from_readings(C2, np.zeros(4), ["A", "B"]) == ()
+
+
+def test_the_fluorescence_fact_gives_the_error_on_the_films_that_glow_when_the_card_has_it():
+    from types import SimpleNamespace
+
+    from model.registry.review import fluorescence_facts
+
+    metrics = {"fluorescence_mae": 124.0, "fluorescence_rmse": 200.0, "fluorescence_r2": 0.9, "fluorescence_n_samples": 95}
+    [(_, older)] = fluorescence_facts(SimpleNamespace(metrics=metrics))
+    assert older == "124 ct/s on average (RMSE 200 ct/s, R² 0.900) over 95 films with a reading"
+    [(_, newer)] = fluorescence_facts(SimpleNamespace(metrics={**metrics, "fluorescence_mae_glowing": 235.0, "fluorescence_n_glowing": 50}))
+    assert newer == older + "; 235 ct/s on the 50 that glow (the others read 0)"

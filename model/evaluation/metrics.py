@@ -89,7 +89,10 @@ def fluorescence_metrics(per_sample: pd.DataFrame) -> dict[str, float]:
 
     Keys ``fluorescence_mae``, ``fluorescence_rmse``, ``fluorescence_r2`` and
     ``fluorescence_n_samples``; empty when the per-sample frame has no fluorescence (no
-    head, or no readings), so nothing is reported rather than a zero.
+    head, or no readings), so nothing is reported rather than a zero. Also
+    ``fluorescence_mae_glowing`` and ``fluorescence_n_glowing``: the MAE over the films that
+    read above 0 ct/s, because films without a fluorescent colorant read 0 and are predicted
+    0, which pulls the mean over all films down (124 against 235 ct/s on the demo).
     """
     if FLUORESCENCE_PREDICTED not in per_sample.columns:
         return {}
@@ -104,6 +107,10 @@ def fluorescence_metrics(per_sample: pd.DataFrame) -> dict[str, float]:
         "fluorescence_rmse": float(np.sqrt(np.mean(residual**2))),
         "fluorescence_r2": float(r2_score(measured[scored], predicted[scored])) if scored.sum() > 1 else float("nan"),
         "fluorescence_n_samples": int(scored.sum()),
+        **(
+            {"fluorescence_mae_glowing": float(np.mean(np.abs(residual[glowing]))), "fluorescence_n_glowing": int(glowing.sum())}
+            if (glowing := measured[scored] > 0).any() else {}
+        ),
     }
 
 
@@ -155,6 +162,8 @@ def format_metrics(metrics: dict[str, float], title: str = "") -> str:
         lines.append(
             f"fluorescence MAE {metrics['fluorescence_mae']:.0f} ct/s  RMSE {metrics['fluorescence_rmse']:.0f} ct/s  "
             f"R² {metrics['fluorescence_r2']:.3f}  ({int(metrics['fluorescence_n_samples'])} films with a reading)"
+            + (f"; MAE {metrics['fluorescence_mae_glowing']:.0f} ct/s on the {int(metrics['fluorescence_n_glowing'])} that glow"
+               if "fluorescence_mae_glowing" in metrics else "")
         )
     lines.append(f"{int(metrics['n_samples'])} measurements of {int(metrics['n_recipes'])} recipes, leave-recipe-out")
     return "\n".join(lines)

@@ -347,6 +347,11 @@ def fluorescence_facts(card: registry.ModelCard) -> list[tuple[str, str]]:
         f"{metrics['fluorescence_mae']:.0f} ct/s on average (RMSE {metrics['fluorescence_rmse']:.0f} ct/s, "
         f"R² {metrics['fluorescence_r2']:.3f}) over {int(metrics['fluorescence_n_samples'])} films with a reading"
     )
+    if "fluorescence_mae_glowing" in metrics:  # cards saved before it have only the figure over every reading
+        value += (
+            f"; {metrics['fluorescence_mae_glowing']:.0f} ct/s on the {int(metrics['fluorescence_n_glowing'])} that glow "
+            "(the others read 0)"
+        )
     return [("Fluorescence error (never-seen recipes)", value)]
 
 
