@@ -161,6 +161,24 @@ def test_bad_input_fails_naming_the_field(small_hybrid, tiny_dataset, change, me
         plan_experiments(small_hybrid, tiny_dataset, **change)
 
 
+def test_candidates_shrunk_to_the_total_stay_at_or_below_it_after_rounding_to_the_weighing_step():
+    # Review: maxima of 40 wt % on three colorants made candidates shrunk to 100 wt % round back up to 100.01,
+    # which predict refuses, and the page showed no plan.
+    from model.formulation.experiments import candidate_recipes
+
+    lower, upper = np.zeros(4), np.array([40.0, 40.0, 5.0, 40.0])
+    for seed in range(5):
+        recipes = candidate_recipes(lower, upper, 100.0, 4000, np.random.default_rng(seed))
+        assert recipes.sum(axis=1).max() <= 100.0 + 1e-9
+        assert np.isclose(recipes.sum(axis=1).max(), 100.0, atol=0.05)  # the cap is reached, not avoided
+
+
+def test_a_plan_with_wide_ranges_keeps_every_total_within_100(small_hybrid, tiny_dataset):
+    wide = Constraints(maximum={name: 60.0 for name in small_hybrid.colorants_})
+    plan = plan_experiments(small_hybrid, tiny_dataset, wide, batch_size=4, n_candidates=2000, seed=0)
+    assert (plan.to_frame()[[f"{name} (wt %)" for name in small_hybrid.colorants_]].sum(axis=1) <= 100.0 + 1e-9).all()
+
+
 def test_no_measured_data_fails_saying_what_to_pass(small_hybrid):
     with pytest.raises(ValueError, match=r"measured: no measured recipes.*find_training_data"):
         plan_experiments(small_hybrid, None)

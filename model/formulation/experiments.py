@@ -49,6 +49,7 @@ from model.core.schema import RECIPE_ID_COLUMN, THICKNESS_COLUMN, Dataset
 from model.formulation.constraints import Constraints
 from model.formulation.experiment_plan import ExperimentPlan, Suggestion
 from model.formulation.target import Target
+from model.io.cells import TOTAL_TOLERANCE
 from model.io.matching import name_key
 from model.models.base import Progress
 
@@ -127,8 +128,11 @@ def candidate_recipes(lower: np.ndarray, upper: np.ndarray, max_total: float | N
         room = max_total - lower.sum()
         free = (recipes - lower)[excess]
         recipes[excess] = lower + free * (room / free.sum(axis=1, keepdims=True))
-    recipes = np.clip(np.round(recipes / WEIGHING_STEP_WT) * WEIGHING_STEP_WT, lower, upper)
-    return np.unique(recipes, axis=0)
+    rounded = np.clip(np.round(recipes / WEIGHING_STEP_WT) * WEIGHING_STEP_WT, lower, upper)
+    if max_total is not None:  # rounding up may push a recipe shrunk to the total back over it: round those down
+        over = rounded.sum(axis=1) > max_total + TOTAL_TOLERANCE
+        rounded[over] = np.clip(np.floor(recipes[over] / WEIGHING_STEP_WT) * WEIGHING_STEP_WT, lower, upper)
+    return np.unique(rounded, axis=0)
 
 
 @dataclass(frozen=True)
