@@ -108,6 +108,11 @@ def test_trained_thicknesses_and_parsing_chosen_ones(tiny_dataset):
     assert explore.parse_thicknesses([]) is None  # nothing chosen: no constraint
     with pytest.raises(ValueError, match=r"Thicknesses must be numbers in µm; got \[8.0, 'thick'\]"):
         explore.parse_thicknesses([8.0, "thick"])
+    # With the model: what Predict offers for it, not a 500 µm drawdown with a meaningless band (review).
+    model = type("Model", (), {"colorants_": tiny_dataset.colorants, "training_range_": trained})()
+    assert explore.parse_thicknesses([8.0, 15.0], model) == [8.0, 15.0]
+    with pytest.raises(ValueError, match=r"^Film thickness 500 µm is outside what this model can predict: 4–20 µm \(measured 8–12 µm\)"):
+        explore.parse_thicknesses([8.0, 500.0], model)
 
 
 # ---- a candidate's risk (issue 15) -------------------------------------------------------

@@ -83,7 +83,7 @@ def _read_constraints() -> Constraints:
                 help="Every proposed recipe must be predicted to glow at least this much (counts per second).",
             )
     try:
-        thicknesses_um = explore.parse_thicknesses(thicknesses)
+        thicknesses_um = explore.parse_thicknesses(thicknesses, model)
     except ValueError as error:
         st.error(str(error))
         thicknesses_um = None

@@ -39,7 +39,7 @@ def _read_constraints(defaults: Constraints) -> Constraints:
         offered = [float(t) for t in defaults.thicknesses_um]
         thicknesses = st.multiselect("Films to draw (µm)", offered, default=offered, key="plan_thicknesses", accept_new_options=True)
     try:
-        thicknesses_um = explore.parse_thicknesses(thicknesses)
+        thicknesses_um = explore.parse_thicknesses(thicknesses, model)
     except ValueError as error:
         st.error(str(error))
         thicknesses_um = None

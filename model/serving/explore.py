@@ -122,19 +122,33 @@ def trained_thicknesses(training_range: TrainingRange) -> list[float]:
     return sorted({training_range.minimum[THICKNESS_COLUMN], training_range.maximum[THICKNESS_COLUMN]})
 
 
-def parse_thicknesses(values: Iterable) -> list[float] | None:
+def parse_thicknesses(values: Iterable, model=None) -> list[float] | None:
     """Chosen film thicknesses as µm floats; None when none is chosen (no constraint).
+
+    With ``model``, a thickness outside the range Predict offers for it (:func:`input_bounds`)
+    is refused too: a plan or a formulation for a 500 µm drawdown of a model measured at
+    8 and 12 µm would only state a meaningless band.
 
     Raises
     ------
     ValueError
-        A value is not a number; the message lists what was given.
+        A value is not a number, or (with ``model``) outside that range; the message says which.
     """
     values = list(values)
     try:
-        return [float(value) for value in values] or None
+        thicknesses = [float(value) for value in values]
     except ValueError:
         raise ValueError(f"Thicknesses must be numbers in µm; got {values}.") from None
+    if model is not None:
+        bounds, trained = input_bounds(model)[THICKNESS_COLUMN], model.training_range_
+        outside = [value for value in thicknesses if not bounds.minimum <= value <= bounds.maximum]
+        if outside:
+            raise ValueError(
+                f"Film thickness {', '.join(f'{value:g}' for value in outside)} µm is outside what this model can predict: "
+                f"{bounds.minimum:g}–{bounds.maximum:g} µm (measured {trained.minimum[THICKNESS_COLUMN]:g}–{trained.maximum[THICKNESS_COLUMN]:g} µm). "
+                "Choose a thickness in that range, or measure films of this thickness and retrain."
+            )
+    return thicknesses or None
 
 
 def is_untrusted(uncertainty: float) -> bool:
