@@ -164,6 +164,20 @@ def test_out_of_range_rows_are_counted_and_the_page_warns(batch_page, shipped, t
     ]
 
 
+def test_rows_with_a_band_too_wide_to_rely_on_are_counted_and_the_page_warns(batch_page, shipped, tmp_path):
+    # Review: Predict says "do not rely on this prediction" above a ±3 ΔE00 band; Batch showed such rows without a word.
+    model, _ = shipped
+    recipes = batch.template_frame(model)
+    recipes.loc[0, "QuinMagenta"] = 1.5 * model.training_range_.maximum["QuinMagenta"]  # the demo champion's band: about 3.4
+    result = batch.predict_csv(to_csv_bytes(recipes), model)
+    assert result.table["uncertainty_delta_e00"].iloc[0] > batch.UNTRUSTED_UNCERTAINTY and result.n_untrusted == 1
+    source = tmp_path / "one-wide-band.csv"
+    recipes.to_csv(source, index=False)
+    upload(batch_page, source)
+    [warning] = [w.value for w in batch_page.warning if "do not rely" in w.value]
+    assert warning.startswith("1 recipes have an uncertainty band wider than ±3 ΔE00: do not rely on those predictions")
+
+
 def test_the_table_has_the_fluorescence_column_filled_with_a_head_and_empty_without(glowing_install, open_dashboard, quick_model, tiny_dataset, tmp_path):
     model = glowing_install["model"]
     recipes = pd.DataFrame({"FluoYellow": [10.0, 0.0], "BiVaYellow": [2.0, 4.0], "PhthaloGreen": [0.5, 0.5], THICKNESS_COLUMN: [8.0, 12.0]})

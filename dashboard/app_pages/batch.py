@@ -128,6 +128,11 @@ table = outcome.table
 if len(table):
     if outcome.n_out_of_range:
         st.warning(f"{outcome.n_out_of_range:,} recipes lie outside the training range; their predictions are less reliable (the column “outside training: why” says why).")
+    if outcome.n_untrusted:
+        st.warning(
+            f"{outcome.n_untrusted:,} recipes have an uncertainty band wider than ±{batch.UNTRUSTED_UNCERTAINTY:g} ΔE00: "
+            "do not rely on those predictions (the Predict page says the same of such a recipe). Measure a few of them and retrain."
+        )
     # What a reader needs first (name, swatch, L*a*b*, uncertainty, flag), then the recipe; the spectrum last.
     readable = batch.reader_table(table, model.input_columns)
     shown = with_swatch_column(readable, SHOWN_ROWS)

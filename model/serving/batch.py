@@ -16,6 +16,7 @@ from typing import Callable
 import pandas as pd
 
 from model.core.schema import BAND_COLUMNS, FLUORESCENCE_COLUMN, THICKNESS_COLUMN
+from model.core.tolerance import UNTRUSTED_UNCERTAINTY
 from model.io import IngestError, Problem, read_recipes_for_prediction_with_notes
 from model.io.safe_csv import neutralise_formulas
 from model.serving.csv_text import csv_text
@@ -80,6 +81,14 @@ class BatchResult:
     def n_out_of_range(self) -> int:
         """Predicted rows whose recipe lies outside the model's training range."""
         return int(self.table["out_of_range"].sum()) if len(self.table) else 0
+
+    @property
+    def n_untrusted(self) -> int:
+        """Predicted rows whose uncertainty band is too wide to rely on (above :data:`UNTRUSTED_UNCERTAINTY` ΔE00,
+        where the Predict page says "do not rely on this prediction")."""
+        if not len(self.table):
+            return 0
+        return int((pd.to_numeric(self.table["uncertainty_delta_e00"], errors="coerce") > UNTRUSTED_UNCERTAINTY).sum())
 
 
 ProgressCallback = Callable[[float, str], None]
