@@ -329,7 +329,8 @@ def test_recipe_and_pins_round_trip_through_query_parameters():
     assert explore.pins_to_query(pins, list(bounds)) == ["A:12.5,thickness_um:8", "B:1.5,thickness_um:12"]
     assert explore.pins_from_query([*explore.pins_to_query(pins, list(bounds)), "A:nonsense,thickness_um:8", "A:1"], bounds, 4) == pins
     assert len(explore.pins_from_query(explore.pins_to_query(pins * 3, list(bounds)), bounds, 4)) == 4
-    assert [explore.format_entry(value) for value in (12.5, 0.0, 3.0, 1 / 3)] == ["12.5", "0", "3", "0.3333"]
+    assert [explore.format_entry(value) for value in (12.5, 0.0, 3.0, 1 / 3)] == ["12.5", "0", "3", "0.33333"]
+    assert explore.format_entry(0.99625) == "0.99625"  # a real recipe table's value, kept whole in the box and the link
 
 
 def test_the_predicted_fluorescence_is_shown_with_its_unit_when_the_champion_has_a_head(glowing_install, open_dashboard):

@@ -260,8 +260,12 @@ def _unit(name: str) -> str:
 
 
 def format_entry(value: float) -> str:
-    """A number as a recipe box shows it: at most four decimals, no trailing zeros (``12.5``, ``0``)."""
-    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+    """A number as a recipe box and a shared link show it: at most five decimals, no trailing zeros (``12.5``, ``0``).
+
+    Five, because the lab's recipe tables give 0.99625 wt %: a box or link that showed 0.9962 would
+    name another recipe than the one predicted.
+    """
+    text = f"{float(value):.5f}".rstrip("0").rstrip(".")
     return "0" if text in ("", "-0") else text
 
 
