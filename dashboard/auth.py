@@ -48,6 +48,7 @@ from starlette.routing import Route
 
 from dashboard import state
 from model.auth.access import (
+    SIGNED_OUT_FILE,
     VIEWER,
     AttemptLimiter,
     OneTimeTokens,
@@ -90,8 +91,6 @@ MAX_SESSION_HOURS = 24.0 * 30
 SESSION_ROUTE = "/account/session"
 #: Where a server with no ``[server] secret`` keeps the key that signs its cookies (in the data folder).
 KEY_FILE = "sign-in.key"
-#: Where sign-outs are kept (in the data folder), so a signed-out cookie stays refused after a restart.
-SIGNED_OUT_FILE = "signed-out.txt"
 _ACCOUNT_KEY = "account:admin"
 _MAX_TOKEN_BODY_BYTES = 256
 _UNKNOWN_ADDRESS = "unknown"

@@ -346,3 +346,29 @@ def test_malformed_key_settings_name_the_field_and_never_echo_the_hash(section, 
         api_keys.ApiKeys.from_secrets(section)
     assert words in str(error.value)
     assert "0" * 63 not in str(error.value) and "md5$abc" not in str(error.value)
+
+
+def test_the_password_command_refuses_a_short_password_and_says_what_a_missing_second_entry_is(monkeypatch, capsys):
+    import getpass
+
+    from model.auth import passwords
+
+    def typed(*entries):
+        answers = iter(entries)
+
+        def ask(prompt=""):
+            try:
+                return next(answers)
+            except StopIteration:
+                raise EOFError from None
+
+        monkeypatch.setattr(getpass, "getpass", ask)
+
+    typed("short", "short")
+    assert passwords.main([]) == 1 and "The password has 5 characters; use at least 12" in capsys.readouterr().err
+    typed("a long enough phrase")
+    assert passwords.main([]) == 1 and "not given a second time" in capsys.readouterr().err
+    typed("a long enough phrase", "a long enough phrase")
+    assert passwords.main([]) == 0
+    line = [text for text in capsys.readouterr().out.splitlines() if text.startswith("admin_password_hash")][0]
+    assert passwords.verify_password("a long enough phrase", line.split('"')[1])

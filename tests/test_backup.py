@@ -59,6 +59,22 @@ def test_a_restored_install_serves_the_same_champion_with_the_same_predictions_a
     pd.testing.assert_frame_equal(restored.to_dataset().table, original.to_dataset().table)
 
 
+def test_a_restore_keeps_the_sign_outs_so_a_signed_out_cookie_stays_refused(tiny_install, tmp_path):
+    # Review: the sign-outs were left out of the backup; restored with the same secret, a signed-out cookie worked again.
+    from model.auth.access import SIGNED_OUT_FILE, SignInCookies
+
+    data_dir = tiny_install["store"].path.parent
+    before = SignInCookies(b"k" * 32, 3600.0, signed_out_file=data_dir / SIGNED_OUT_FILE)
+    cookie = before.issue()
+    before.revoke(cookie)
+    archive = tmp_path / "with-sign-outs.tar.gz"
+    assert cli.main(["backup", "--out", str(archive)]) == 0
+    models, data = _restore_folders(tmp_path)
+    assert cli.main(["restore", str(archive), "--models-dir", str(models), "--data-dir", str(data)]) == 0
+    assert (data / SIGNED_OUT_FILE).read_bytes() == (data_dir / SIGNED_OUT_FILE).read_bytes()
+    assert SignInCookies(b"k" * 32, 3600.0, signed_out_file=data / SIGNED_OUT_FILE).role(cookie) is None
+
+
 def test_a_backup_is_consistent_while_a_writer_holds_a_transaction(tiny_install, tmp_path):
     """The online backup copies the last committed state and does not wait for a writer to finish."""
     store_path = tiny_install["store"].path

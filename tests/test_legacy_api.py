@@ -504,3 +504,17 @@ def test_measurements_upload_reviews_as_the_retrain_page_and_stores_only_on_comm
     assert status == 422 and "cannot be used yet" in refused_answer["error"]["message"]
     status, refused_answer, _ = http(url, "/api/v1/measurements", tidy | {"dry_run": True}, key=admin)
     assert status == 422 and refused_answer["error"]["field"] == "dry_run"
+
+
+def test_an_accepted_suggestion_that_is_not_offered_is_refused_by_name(isolated_install, repo_root):
+    # Review: a name not among the review's near misses was dropped without a word (200).
+    from model.auth.access import LOCAL_ADMIN
+    from model.serving import retrain_api
+
+    demo = repo_root / "data" / "demo"
+    files = [{"name": name, "content": (demo / name).read_text(encoding="utf-8")} for name in ("Spectra.csv", "Concentrations.csv")]
+    with pytest.raises(ApiError) as refused:
+        retrain_api.upload_measurements({"files": files, "accept_suggestions": ["nonexistent"]}, LOCAL_ADMIN)
+    assert (refused.value.status, refused.value.field) == (422, "accept_suggestions")
+    assert refused.value.message.startswith("accept_suggestions: 'nonexistent' is not a near-miss name of these files")
+    assert retrain_api.upload_measurements({"files": files, "accept_suggestions": []}, LOCAL_ADMIN)["committed"] is False

@@ -38,9 +38,13 @@ __all__ = [
     "SignInCookies",
     "OneTimeTokens",
     "load_or_create_key",
+    "SIGNED_OUT_FILE",
 ]
 
 _LOG = logging.getLogger("huecast.auth")
+
+#: Where a server keeps its sign-outs, in the data folder (:class:`SignInCookies`); backed up with the store.
+SIGNED_OUT_FILE = "signed-out.txt"
 
 ROLES = ("viewer", "admin")
 

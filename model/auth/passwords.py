@@ -55,6 +55,10 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+#: The shortest admin password the command accepts (NIST SP 800-63B asks for at least 8; an admin deserves more).
+MIN_PASSWORD_CHARS = 12
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m model.auth.passwords``: ask for a password twice and print the secrets line."""
     import argparse
@@ -64,13 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Make the PBKDF2 hash of an admin password for .streamlit/secrets.toml (the password is never stored).",
     ).parse_args(argv)
     try:
-        first = getpass.getpass("New admin password: ")
-        again = getpass.getpass("Again: ")
+        first = getpass.getpass(f"New admin password (at least {MIN_PASSWORD_CHARS} characters): ")
     except (EOFError, KeyboardInterrupt):
         print("\nNo password given; nothing was written.", file=sys.stderr)
         return 1
-    if not first:
-        print("An empty password is not allowed; nothing was written.", file=sys.stderr)
+    try:
+        again = getpass.getpass("Again: ")
+    except (EOFError, KeyboardInterrupt):
+        print("\nThe password was not given a second time to check it; nothing was written.", file=sys.stderr)
+        return 1
+    if len(first) < MIN_PASSWORD_CHARS:
+        # The admin can promote models and change the store; sign-in attempts are limited, but a short password is guessed offline from a leaked hash.
+        print(f"The password has {len(first)} characters; use at least {MIN_PASSWORD_CHARS} (a phrase of a few words is easiest). "
+              "Nothing was written.", file=sys.stderr)
         return 1
     if first != again:
         print("The two entries differ; nothing was written.", file=sys.stderr)

@@ -3,6 +3,7 @@
 A backup (``python -m model backup --out FILE``) is one gzip-compressed tar file::
 
     store/measurements.sqlite3   the measurement store, copied with SQLite's online backup
+    store/signed-out.txt         the sign-outs (when there are any), so a restore does not bring them back
     models/CHAMPION              the champion pointer
     models/promotions.jsonl      the promotions log
     models/<version>/…           every saved version (model, serving snapshot, card, tables)
@@ -45,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
+from model.auth.access import SIGNED_OUT_FILE
 from model.core import settings
 from model.core.files import atomic_file, storage_errors
 from model.registry import registry
@@ -57,6 +59,7 @@ __all__ = ["BACKUP_FORMAT", "BackupSummary", "RestoreSummary", "BackupError", "b
 BACKUP_FORMAT = "huecast-backup-1"
 MANIFEST_MEMBER = "manifest.json"
 STORE_MEMBER = f"store/{STORE_FILE}"
+SIGNED_OUT_MEMBER = f"store/{SIGNED_OUT_FILE}"
 MODELS_PREFIX = "models/"
 DATA_DIR_SETTING = "HUECAST_DATA_DIR"
 _COPY_BLOCK = 1 << 20
@@ -190,6 +193,9 @@ def backup(out, *, models_dir=None, data_dir=None) -> BackupSummary:
         with tarfile.open(temporary, "w:gz", compresslevel=6) as archive:
             if n_measurements is not None:
                 _add(archive, STORE_MEMBER, copy.read_bytes(), members)
+            if (data_root / SIGNED_OUT_FILE).is_file():  # restored with the same secret, a signed-out cookie would work again
+                with storage_errors("read the data folder for a backup", data_root, DATA_DIR_SETTING, write=False):
+                    _add(archive, SIGNED_OUT_MEMBER, (data_root / SIGNED_OUT_FILE).read_bytes(), members)
             for name, data in first.items():
                 _add(archive, MODELS_PREFIX + name, data, members)
             with storage_errors("read the models folder for a backup", models_root, registry.MODELS_DIR_SETTING, write=False):
@@ -221,8 +227,8 @@ def _member_problem(member: tarfile.TarInfo) -> str | None:
         return f"{name!r} is a link or a device, not a file"
     if "\\" in name or path.is_absolute() or any(part in ("", ".", "..") for part in name.rstrip("/").split("/")):
         return f"{name!r} is not a plain relative path (it is absolute, or has '..', '.', an empty part or a backslash)"
-    if member.isfile() and name != MANIFEST_MEMBER and name != STORE_MEMBER and not (name.startswith(MODELS_PREFIX) and len(path.parts) > 1):
-        return f"{name!r} is neither the manifest, the store ({STORE_MEMBER}) nor under {MODELS_PREFIX}"
+    if member.isfile() and name not in (MANIFEST_MEMBER, STORE_MEMBER, SIGNED_OUT_MEMBER) and not (name.startswith(MODELS_PREFIX) and len(path.parts) > 1):
+        return f"{name!r} is neither the manifest, the store ({STORE_MEMBER}, {SIGNED_OUT_MEMBER}) nor under {MODELS_PREFIX}"
     return None
 
 
@@ -326,9 +332,10 @@ def restore(archive_path, *, models_dir=None, data_dir=None) -> RestoreSummary:
                 if name != MANIFEST_MEMBER:
                     _extract(archive, member, staging / name, manifest["members"][name])
             with storage_errors("restore a backup", data_root, DATA_DIR_SETTING):
-                if (staging / STORE_MEMBER).is_file():  # a rename needs one file system: copy, then rename within the folder
-                    with atomic_file(data_root / STORE_FILE) as temporary:
-                        shutil.copyfile(staging / STORE_MEMBER, temporary)
+                for member_name, file_name in ((STORE_MEMBER, STORE_FILE), (SIGNED_OUT_MEMBER, SIGNED_OUT_FILE)):
+                    if (staging / member_name).is_file():  # a rename needs one file system: copy, then rename within the folder
+                        with atomic_file(data_root / file_name) as temporary:
+                            shutil.copyfile(staging / member_name, temporary)
             with storage_errors("restore a backup", models_root, registry.MODELS_DIR_SETTING):
                 if (staging / MODELS_PREFIX).is_dir():
                     _move_into_place(staging / MODELS_PREFIX, models_root, last=registry.POINTER_FILE)

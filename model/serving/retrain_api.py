@@ -210,6 +210,14 @@ def upload_measurements(payload: Any, user) -> dict[str, Any]:
         review = intake.review_upload(files, store, choose=lambda suggestions: [e.measured_name for e in suggestions if e.measured_name in accepted])
     except IngestError as error:
         raise ApiError(422, f"These files cannot be used yet: {error}") from None
+    offered = {entry.measured_name for entry in review.suggestions}
+    unknown = [name for name in accepted if name not in offered]
+    if unknown:  # a name the review does not suggest would be dropped without a word
+        offers = ", ".join(sorted(offered)) or "none (send an empty list)"
+        raise ApiError(
+            422, f"accept_suggestions: {', '.join(repr(name) for name in unknown[:5])} is not a near-miss name of these files; "
+            f"the suggestions are: {offers}. Send the review first (\"commit\": false) to see them.", "accept_suggestions",
+        )
     answer: dict[str, Any] = {
         "n_new": review.n_new, "n_already_stored": review.n_already_stored, "n_recipes": review.n_recipes, "n_duplicates": review.n_duplicates,
         "suggestions": [{"measured_name": e.measured_name, "recipe_id": e.recipe_id, "reason": e.reason} for e in review.suggestions],
