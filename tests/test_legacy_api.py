@@ -447,6 +447,7 @@ def test_retrain_needs_an_admin_key_starts_a_challenger_and_never_promotes(legac
     job_id = answer["job_id"]
     status, busy, _ = http(url, "/api/v1/retrain", raw=b"", key=admin)  # one job at a time
     assert status == 409 and "running" in busy["error"]["message"].lower()
+    assert busy["error"]["message"].endswith(f"Over the API, follow it with GET /api/v1/jobs/{job_id}.")
     report = wait_for_report(url, job_id, admin)
     assert report["state"] == "done", report
     assert report["champion_version"] == card.version and report["challenger_version"] and "never promoted" in report["decision"]
@@ -518,3 +519,12 @@ def test_an_accepted_suggestion_that_is_not_offered_is_refused_by_name(isolated_
     assert (refused.value.status, refused.value.field) == (422, "accept_suggestions")
     assert refused.value.message.startswith("accept_suggestions: 'nonexistent' is not a near-miss name of these files")
     assert retrain_api.upload_measurements({"files": files, "accept_suggestions": []}, LOCAL_ADMIN)["committed"] is False
+
+
+def test_a_busy_queue_names_the_running_job_even_after_crossing_a_process():
+    import pickle
+
+    from model.jobs.job_queue import JobBusy
+
+    busy = pickle.loads(pickle.dumps(JobBusy("A challenger training is already running.", job_id="20261207-abc")))
+    assert (str(busy), busy.job_id) == ("A challenger training is already running.", "20261207-abc")

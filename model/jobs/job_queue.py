@@ -125,7 +125,18 @@ class JobStatus:
 
 
 class JobBusy(RuntimeError):
-    """A job (search, promotion or training) is already running: the queue runs one at a time."""
+    """A job (search, promotion or training) is already running: the queue runs one at a time.
+
+    ``job_id`` names the running job (None while one is only starting), for a caller that
+    says how to follow it (the API: ``GET /api/v1/jobs/<job_id>``).
+    """
+
+    def __init__(self, message: str, job_id: str | None = None) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+    def __reduce__(self):
+        return (type(self), (str(self), self.job_id))
 
 
 def jobs_root(jobs_dir=None) -> Path:
@@ -233,7 +244,8 @@ def _busy_error(root: Path) -> JobBusy:
     return JobBusy(
         f"{what[:1].upper()}{what[1:]} is already running (job {running.job_id}, started by {running.started_by} at {running.started_at}; "
         f"{running.fraction:.0%} done: {running.message}). Only one search, promotion or training runs at a time: "
-        f"wait for it to finish or cancel it (follow it on {follow_on}), then start again."
+        f"wait for it to finish or cancel it (follow it on {follow_on}), then start again.",
+        job_id=running.job_id,
     )
 
 

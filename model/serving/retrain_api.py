@@ -57,7 +57,8 @@ def start_retrain(user) -> tuple[str, tuple[str, ...]]:
     except PermissionDenied as error:
         raise ApiError(403, str(error)) from None
     except retrain.RetrainBusy as error:
-        raise ApiError(409, f"{error} Follow it with GET /api/v1/jobs/<id>, then start again.") from None
+        follow = f" Over the API, follow it with GET /api/v1/jobs/{error.job_id}." if error.job_id else ""
+        raise ApiError(409, f"{error}{follow}") from None
     except StoreError as error:
         raise ApiError(422, f"Nothing to train on: {error}") from None
     except StorageError as error:
