@@ -93,7 +93,7 @@ def test_python_predict_names_a_column_given_twice_and_one_spelt_with_its_unit(s
     recipe = pd.DataFrame([{**{name: 1.0 for name in model.colorants_}, THICKNESS_COLUMN: 8.0}])
     with pytest.raises(ValueError, match="column 'BiVaYellow' is given twice; keep one of them"):
         model.predict(pd.concat([recipe, recipe[["BiVaYellow"]]], axis=1))
-    with pytest.raises(ValueError, match=r"The column 'BiVaYellow \(%\)' may be 'BiVaYellow': rename it"):
+    with pytest.raises(ValueError, match=r"The column 'BiVaYellow \(%\)' may be it: rename it to 'BiVaYellow'"):
         model.predict(recipe.rename(columns={"BiVaYellow": "BiVaYellow (%)"}))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from difflib import get_close_matches
 
 from model.core.schema import WAVELENGTHS_NM
 
@@ -20,6 +21,7 @@ __all__ = [
     "is_fluorescence_header",
     "is_thickness_header",
     "missing_bands_message",
+    "rename_hint",
     "strip_unit",
 ]
 
@@ -97,3 +99,13 @@ def duplicated_bands(header: Sequence[str]) -> list[str]:
         elif wavelength is not None:
             seen.add(wavelength)
     return duplicated
+
+
+def rename_hint(wanted: str, headers: Sequence[str]) -> str:
+    """`` The column 'X' may be it: rename it to 'wanted'.`` for the header closest to ``wanted``
+    (case, spaces and a unit aside, :func:`column_key`), or ``""`` when none is close."""
+    close = get_close_matches(column_key(wanted), [column_key(str(h)) for h in headers], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    header = next(str(h) for h in headers if column_key(str(h)) == close[0])
+    return f" The column {header!r} may be it: rename it to {wanted!r}."

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from difflib import get_close_matches
 
 import numpy as np
 import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
 from model.io.cells import CONCENTRATION, THICKNESS, TOTAL_TOLERANCE, parse_number, read_concentrations
-from model.io.columns import column_key, is_thickness_header, strip_unit
+from model.io.columns import column_key, is_thickness_header, rename_hint, strip_unit
 from model.io.problems import Problem, ProblemLog, fail
 from model.io.text import Table, fail_on_duplicate_columns, read_table, read_text, require_rows
 
@@ -171,7 +170,7 @@ def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str],
     for required in (*colorants, THICKNESS_COLUMN):
         if required not in present:
             unit = "film thickness in µm" if required == THICKNESS_COLUMN else "weight percent"
-            hint = _closest_hint(required, extra_headers) if suggest_renames or required == THICKNESS_COLUMN else ""
+            hint = rename_hint(required, extra_headers) if suggest_renames or required == THICKNESS_COLUMN else ""
             if required == THICKNESS_COLUMN and not hint:
                 # The lab's recipe table carries no thickness (the instrument's sample names do): that table is for training.
                 hint = (" To be predicted, each recipe needs the thickness of its film (e.g. 8 or 12 µm). A recipe table whose "
@@ -198,11 +197,3 @@ def _check_prediction_columns(table: Table, role_of_position: Mapping[int, str],
         "it is passed through unchanged and does not affect the prediction."
         for header in unknown_numeric_headers
     ]
-
-
-def _closest_hint(wanted: str, headers: Sequence[str]) -> str:
-    close = get_close_matches(column_key(wanted), [column_key(h) for h in headers], n=1, cutoff=0.6)
-    if not close:
-        return ""
-    header = next(h for h in headers if column_key(h) == close[0])
-    return f" The column {header!r} may be it: rename it to {wanted!r}."

@@ -12,14 +12,12 @@ Scales: concentrations in wt % (0–100, adding up to at most 100), film thickne
 
 from __future__ import annotations
 
-from difflib import get_close_matches
-
 import numpy as np
 import pandas as pd
 
 from model.core.schema import THICKNESS_COLUMN
 from model.io.cells import CONCENTRATION, THICKNESS, TOTAL_TOLERANCE
-from model.io.columns import column_key
+from model.io.columns import rename_hint
 
 __all__ = ["check_recipe_values"]
 
@@ -84,13 +82,8 @@ def _check_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if not missing:
         return
-    others = {column_key(str(header)): str(header) for header in frame.columns if header not in columns}
-    hints = []
-    for column in missing:
-        close = get_close_matches(column_key(column), list(others), n=1, cutoff=0.8)
-        if close:
-            hints.append(f" The column {others[close[0]]!r} may be {column!r}: rename it.")
+    others = [header for header in frame.columns if header not in columns]
     raise ValueError(
         f"{where} lacks columns {missing}; expected the colorant columns (wt %) and {THICKNESS_COLUMN!r} (µm): {columns}."
-        + "".join(hints)
+        + "".join(rename_hint(column, others) for column in missing)
     )
